@@ -1,0 +1,3 @@
+"""flyte-ls: a language server for Flyte."""
+
+__version__ = "0.1.0"
