@@ -1,0 +1,3 @@
+from flyte_ls.cli import main
+
+raise SystemExit(main())
