@@ -26,9 +26,10 @@ from flyte_ls.analysis.model import (
     Severity,
 )
 from flyte_ls.analysis.modpath import module_name_for, source_root_for
-from flyte_ls.analysis.api import ModuleLookup, analyze
+from flyte_ls.analysis.api import Analyzer, ModuleLookup, analyze
 
 __all__ = [
+    "Analyzer",
     "CallSite",
     "Entity",
     "EntityKind",
