@@ -1,0 +1,1 @@
+"""An example Flyte project: a small data pipeline split across sibling modules."""
