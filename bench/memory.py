@@ -1,0 +1,71 @@
+"""Peak resident memory of a server process: the kernel's high-water mark (VmHWM), and sampling."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+try:
+    import psutil
+except ImportError:  # pragma: no cover - psutil is a dev dependency
+    psutil = None
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    """The process's peak RSS since it started (Linux ``/proc/<pid>/status`` VmHWM), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def rss_mb(pid: int) -> float | None:
+    if psutil is not None:
+        try:
+            return float(psutil.Process(pid).memory_info().rss) / 2**20
+        except psutil.Error:
+            return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+class RssSampler:
+    """Samples a process's RSS every ``interval`` seconds on a thread (independent of the event loop)."""
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.max_sampled = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            value = rss_mb(self.pid)
+            if value is None:
+                return
+            self.max_sampled = max(self.max_sampled, value)
+            self._stop.wait(self.interval)
+
+    def current_mb(self) -> float | None:
+        return rss_mb(self.pid)
+
+    def peak_mb(self) -> float:
+        """VmHWM when the kernel provides it (exact), else the largest sample."""
+        hwm = vm_hwm_mb(self.pid)
+        return max(hwm or 0.0, self.max_sampled)

@@ -1,0 +1,398 @@
+"""flyte-ls benchmark (``make bench``): latency, start-up, workspace indexing and memory, over stdio.
+
+    .venv/bin/python bench/run.py [--edits 60] [--starts 7] [--no-peer] [--no-write]
+
+Peer: jedi-language-server (``textDocument/documentSymbol`` on the same file after the same edits, and its own
+start-up), in the same run. Results go to docs/performance.md and bench/results/<timestamp>.json.
+Every wait has a deadline; a section that fails is reported as an error and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from edits import MirroredDocument, mistake_toggles, typing_edits  # noqa: E402
+from gen_module import generate_module  # noqa: E402
+from gen_workspace import generate_workspace  # noqa: E402
+from lspwire import LspClient, LspError, Notification, file_uri  # noqa: E402
+from memory import RssSampler  # noqa: E402
+from report import write_report  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+FLYTE = [str(VENV_BIN / "flyte-ls"), "serve"]
+JEDI = [str(VENV_BIN / "jedi-language-server")]
+PACE = 0.1  # seconds between edits: a fast typist; lets debounced work run between edits, as in an editor
+
+
+def pct(xs: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) in milliseconds of seconds ``xs``."""
+    s = sorted(xs)
+    k = max(0, min(len(s) - 1, round(p / 100 * len(s) + 0.5) - 1))
+    return s[k] * 1000
+
+
+def summary(xs: list[float]) -> dict[str, Any]:
+    return {"n": len(xs), "p50_ms": pct(xs, 50), "p95_ms": pct(xs, 95), "max_ms": max(xs) * 1000}
+
+
+async def section(results: dict[str, Any], name: str, fn: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    print(f"-- {name} ...", flush=True)
+    t0 = time.perf_counter()
+    try:
+        results[name] = await fn()
+    except (LspError, OSError, ValueError, AssertionError) as exc:
+        results[name] = {"error": str(exc)}
+        print(f"   FAILED: {exc}", flush=True)
+    else:
+        brief = {k: v for k, v in results[name].items() if not isinstance(v, (list, dict))}
+        print(f"   {json.dumps(brief, default=str)}", flush=True)
+    print(f"   ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+
+# -- start-up ------------------------------------------------------------------------------------------------
+async def startup(argv: list[str], n: int, root: Path) -> dict[str, Any]:
+    times = []
+    for _ in range(n):
+        c = LspClient(argv, cwd=str(root))
+        await c.start()
+        try:
+            _, elapsed = await c.initialize(root=str(root), timeout=20)
+            times.append(elapsed)
+        finally:
+            await c.close()
+    return {"n": n, "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+
+
+# -- edits on the big module ---------------------------------------------------------------------------------
+async def open_big(argv: list[str], path: Path, text: str) -> tuple[LspClient, str]:
+    c = LspClient(argv, cwd=str(path.parent))
+    await c.start()
+    await c.initialize(root=str(path.parent), timeout=20)
+    uri = file_uri(path)
+    c.did_open(uri, text)
+    return c, uri
+
+
+async def replay(
+    c: LspClient,
+    doc: MirroredDocument,
+    uri: str,
+    plan: list[tuple[int, str]],
+    request: Callable[[], Awaitable[Any]] | None,
+    check: Callable[[Any], None] | None = None,
+) -> list[float]:
+    """Apply ``plan``; after each edit send ``request`` at once and time edit -> answer."""
+    out = []
+    for line, new in plan:
+        e = doc.edit(line, new)
+        t0 = c.did_change_line(uri, doc.version, e.line, e.old, e.new)
+        assert request is not None
+        result = await request()
+        out.append(time.perf_counter() - t0)
+        if check is not None:
+            check(result)
+        await asyncio.sleep(PACE)
+    return out
+
+
+async def quiet(c: LspClient, method: str, seconds: float, deadline: float) -> None:
+    """Wait until ``method`` has not arrived for ``seconds`` (at most ``deadline``)."""
+    end = time.perf_counter() + deadline
+    while time.perf_counter() < end:
+        last = max((n.at for n in c.notifications if n.method == method), default=0.0)
+        if time.perf_counter() - last >= seconds:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def diagnostics_latency(
+    c: LspClient, doc: MirroredDocument, uri: str, plan: list[tuple[int, str]]
+) -> list[float]:
+    """didChange -> the publishDiagnostics for that version (or the first one after it, if unversioned)."""
+    await quiet(c, "textDocument/publishDiagnostics", 0.5, 10)
+    out = []
+    for line, new in plan:
+        e = doc.edit(line, new)
+        since = len(c.notifications)
+        version = doc.version
+
+        def mine(n: Notification, version: int = version) -> bool:
+            p = n.params or {}
+            return p.get("uri") == uri and p.get("version", version) >= version
+
+        t0 = c.did_change_line(uri, version, e.line, e.old, e.new)
+        note = await c.wait_for(
+            "textDocument/publishDiagnostics",
+            mine,
+            timeout=10,
+            since=since,
+            what=f"diagnostics for v{version}",
+        )
+        out.append(note.at - t0)
+        await asyncio.sleep(PACE)
+    return out
+
+
+async def flyte_edits(path: Path, text: str, n: int, expected: int) -> dict[str, Any]:
+    c, uri = await open_big(FLYTE, path, text)
+    rss = RssSampler(c.pid)
+    rss.start()
+    doc = MirroredDocument(text)
+    params = {"textDocument": {"uri": uri}}
+    res: dict[str, Any] = {}
+    try:
+        ents, res["first_entities_s"] = await c.timed_request("flyte/entities", params, timeout=30)
+        if len(ents or []) != expected:
+            raise AssertionError(f"flyte/entities returned {len(ents or [])} entities, expected {expected}")
+        note = await c.wait_for(
+            "textDocument/publishDiagnostics", timeout=30, what="diagnostics after didOpen"
+        )
+        res["first_diagnostics_s"] = note.at - c.spawned_at
+        await replay(
+            c, doc, uri, typing_edits(doc, 5), lambda: c.request("flyte/entities", params)
+        )  # warm-up
+
+        def complete(result: Any) -> None:
+            if len(result or []) != expected:
+                raise AssertionError(f"flyte/entities returned {len(result or [])} of {expected} entities")
+
+        lat = await replay(
+            c, doc, uri, typing_edits(doc, n), lambda: c.request("flyte/entities", params), complete
+        )
+        res["entities"] = summary(lat)
+        lenses: list[Any] = []
+
+        async def code_lens() -> Any:
+            result = await c.request("textDocument/codeLens", params)
+            lenses[:] = result or []
+            return result
+
+        res["code_lens"] = summary(await replay(c, doc, uri, typing_edits(doc, n), code_lens))
+        res["code_lens_count"] = len(lenses)
+        unresolved = [lens for lens in lenses if not lens.get("command")]
+        if unresolved:
+            times = []
+            for lens in unresolved[:50]:  # a screenful or two
+                _, t = await c.timed_request("codeLens/resolve", lens)
+                times.append(t)
+            res["code_lens_resolve"] = summary(times)
+        res["diagnostics"] = summary(
+            await diagnostics_latency(c, doc, uri, mistake_toggles(doc, max(20, n // 2)))
+        )
+        res["debounce_hint"] = "includes the server's per-document debounce"
+        res["peak_rss_mb"] = rss.peak_mb()
+    finally:
+        rss.stop()
+        await c.close()
+    return res
+
+
+async def jedi_edits(path: Path, text: str, n: int) -> dict[str, Any]:
+    c, uri = await open_big(JEDI, path, text)
+    rss = RssSampler(c.pid)
+    rss.start()
+    doc = MirroredDocument(text)
+    params = {"textDocument": {"uri": uri}}
+    res: dict[str, Any] = {}
+    try:
+        syms, res["first_document_symbol_s"] = await c.timed_request(
+            "textDocument/documentSymbol", params, timeout=60
+        )
+        res["symbols"] = len(syms or [])
+        await replay(
+            c, doc, uri, typing_edits(doc, 5), lambda: c.request("textDocument/documentSymbol", params)
+        )
+        lat = await replay(
+            c,
+            doc,
+            uri,
+            typing_edits(doc, n),
+            lambda: c.request("textDocument/documentSymbol", params, timeout=30),
+        )
+        res["document_symbol"] = summary(lat)
+        res["diagnostics"] = summary(
+            await diagnostics_latency(c, doc, uri, mistake_toggles(doc, max(20, n // 2)))
+        )
+        res["peak_rss_mb"] = rss.peak_mb()
+    finally:
+        rss.stop()
+        await c.close()
+    return res
+
+
+# -- workspace indexing --------------------------------------------------------------------------------------
+async def indexing(root: Path) -> dict[str, Any]:
+    manifest = json.loads((root / "manifest.json").read_text())
+    c = LspClient(FLYTE, cwd=str(root))
+    await c.start()
+    rss = RssSampler(c.pid)
+    rss.start()
+    res: dict[str, Any] = {
+        "files": manifest["files"],
+        "lines": manifest["lines"],
+        "entities": len(manifest["entities"]),
+    }
+    try:
+        _, res["initialize_s"] = await c.initialize(root=str(root), timeout=20)
+        t_init = time.perf_counter()
+
+        def index_end(n: Notification) -> bool:
+            value = (n.params or {}).get("value") or {}
+            if value.get("kind") != "end":
+                return False
+            tok = c.progress.get(json.dumps((n.params or {}).get("token")))
+            title = ((tok.begin or {}).get("title") or "") if tok else ""
+            return "index" in title.lower() or not title
+
+        end = await c.wait_for("$/progress", index_end, timeout=90, what="the end of the indexing progress")
+        res["index_s"] = end.at - t_init
+        res["index_from_spawn_s"] = end.at - c.spawned_at
+        tokens = [t for t in c.progress.values() if t.end_at == end.at]
+        if tokens and tokens[0].begin:
+            res["progress_title"] = tokens[0].begin.get("title")
+            res["progress_end_message"] = (tokens[0].end or {}).get("message")
+            res["progress_reports"] = len(tokens[0].reports)
+        res["peak_rss_mb"] = rss.peak_mb()
+        res["rss_after_index_mb"] = rss.current_mb()
+        # Completeness: a sample of entity names must be found, an ignored one must not.
+        sample = manifest["entities"][:: max(1, len(manifest["entities"]) // 40)]
+        missing = []
+        times = []
+        for name in sample:
+            found, t = await c.timed_request("workspace/symbol", {"query": name}, timeout=10)
+            times.append(t)
+            if not any(s.get("name", "").split(".")[-1] == name for s in found or []):
+                missing.append(name)
+        res["workspace_symbol"] = summary(times)
+        res["sample_checked"] = len(sample)
+        res["sample_missing"] = missing[:10]
+        res["sample_missing_count"] = len(missing)
+        ignored = manifest["ignored_entities"][0]
+        found = await c.request("workspace/symbol", {"query": ignored}, timeout=10)
+        res["ignored_build_dir_indexed"] = any(
+            s.get("name", "").split(".")[-1] == ignored for s in found or []
+        )
+        res["peak_rss_mb"] = rss.peak_mb()
+    finally:
+        rss.stop()
+        await c.close()
+    return res
+
+
+# -- main ----------------------------------------------------------------------------------------------------
+def machine() -> dict[str, Any]:
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "?"
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": commit,
+        "load_avg_at_start": os.getloadavg(),
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    work = HERE / "results" / "work"
+    project, ws, empty = work / "project", work / "workspace", work / "empty"
+    for d in (project, empty):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    gen = generate_module(10_000, 500, seed=7)
+    big = project / "pipelines.py"
+    big.write_text(gen.text)
+    m = generate_workspace(ws, 2000, seed=11)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "inputs": {
+            "module": {"lines": gen.line_count, "entities": len(gen.entity_names), "kinds": gen.kinds},
+            "workspace": {"files": m.files, "lines": m.lines, "entities": len(m.entities)},
+            "edits": args.edits,
+            "starts": args.starts,
+            "pace_s": PACE,
+        },
+    }
+    peer = not args.no_peer and Path(JEDI[0]).exists()
+    results["peer"] = "jedi-language-server 0.47.0" if peer else None
+
+    async def starts() -> dict[str, Any]:
+        out = {"flyte": await startup(FLYTE, args.starts, empty)}
+        if peer:
+            out["jedi"] = await startup(JEDI, args.starts, empty)
+        return out
+
+    await section(results, "startup", starts)
+    await section(
+        results, "flyte_edits", lambda: flyte_edits(big, gen.text, args.edits, len(gen.entity_names))
+    )
+    if peer:
+        await section(results, "jedi_edits", lambda: jedi_edits(big, gen.text, args.edits))
+    await section(results, "indexing", lambda: indexing(ws))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--edits", type=int, default=60, help="edits per latency measurement (default 60)")
+    p.add_argument("--starts", type=int, default=7, help="fresh starts per server for start-up (default 7)")
+    p.add_argument("--no-peer", action="store_true", help="skip jedi-language-server")
+    p.add_argument("--no-write", action="store_true", help="print only; do not write docs/performance.md")
+    args = p.parse_args(argv)
+    if not Path(FLYTE[0]).exists():
+        print(f"error: {FLYTE[0]} not found; run `make install` first", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    results = asyncio.run(run(args))
+    results["wall_s"] = round(time.perf_counter() - t0, 1)
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    json_path = out_dir / f"bench-{stamp}.json"
+    json_path.write_text(json.dumps(results, indent=2, default=str))
+    verdicts = write_report(results, None if args.no_write else REPO / "docs" / "performance.md")
+    print(f"\nresults: {json_path}")
+    for row in verdicts:
+        print(f"  {row}")
+    errors = [k for k, v in results.items() if isinstance(v, dict) and "error" in v]
+    if errors:
+        print(f"sections that failed: {', '.join(errors)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
