@@ -68,7 +68,8 @@ class LineTable:
     def end(self, node: ast.AST) -> tuple[int, int]:
         """0-based (line, column) where ``node`` ends (exclusive)."""
         end_lineno: int | None = getattr(node, "end_lineno", None)
-        lineno: int = end_lineno or getattr(node, "lineno", 1)
+        start_lineno: int = getattr(node, "lineno", 1)
+        lineno = end_lineno if end_lineno is not None else start_lineno
         col: int | None = getattr(node, "end_col_offset", None)
         if col is None:
             col = int(getattr(node, "col_offset", 0))
