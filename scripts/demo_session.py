@@ -25,8 +25,13 @@ sys.path.insert(0, str(REPO / "bench"))
 from lspwire import LspClient, LspError, file_uri  # noqa: E402
 
 COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+MAX_HOVER_LINES = 16
 SEVERITY = {1: "error", 2: "warning", 3: "info", 4: "hint"}
-SYMBOL_KINDS = {5: "class", 6: "method", 12: "function", 13: "variable", 14: "constant", 23: "struct"}
+_KIND_NAMES = (
+    "file module namespace package class method property field constructor enum interface function variable "
+    "constant string number boolean array object key null enum-member struct event operator type-parameter"
+)
+SYMBOL_KINDS = dict(enumerate(_KIND_NAMES.split(), start=1))
 
 
 def style(text: str, code: str) -> str:
@@ -65,6 +70,22 @@ def interface(entity: dict[str, Any]) -> str:
     else:
         ret = "(" + ", ".join(f"{o['name']}: {o.get('type') or '?'}" for o in outs) + ")"
     return f"({', '.join(ins)}) -> {ret}"
+
+
+def render_markdown(text: str) -> list[str]:
+    """Hover markdown as terminal lines: bold for ``**x**``, no backticks, rules dimmed, no blank lines."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line:
+            continue
+        if line.strip() in ("---", "***", "___"):
+            out.append(dim("─" * 20))
+            continue
+        parts = line.split("**")
+        line = "".join(bold(p) if i % 2 else p for i, p in enumerate(parts)) if len(parts) % 2 else line
+        out.append(line.replace("`", ""))
+    return out
 
 
 def hover_text(result: Any) -> str:
@@ -133,8 +154,7 @@ class Session:
         )
         end_msg = ((note.params or {}).get("value") or {}).get("message") or ""
         title = (begun.begin or {}).get("title", "")
-        took = note.at - (begun.begin_at or note.at)
-        print(f"indexing   {title}: {end_msg or 'done'} ({took:.2f} s)")
+        print(f"indexing   {title}: {end_msg or 'done'}")
 
     async def open_all(self, files: list[Path]) -> dict[str, Path]:
         uris = {}
@@ -173,10 +193,10 @@ class Session:
         self.totals["entities"] += len(entities)
         if entities:
             print(bold(f"  entities ({len(entities)})"))
-            width = max(len(e.get("flyteName", "")) for e in entities)
+            width = min(40, max(len(e.get("flyteName", "")) for e in entities))
             for e in entities:
                 at = dim(f"L{line_of(e['range']):<4}")
-                print(f"    {at} {e.get('kind', '?'):<16} {e.get('flyteName', '?'):<{width}}  {interface(e)}")
+                print(f"    {at} {e.get('kind', '?'):<19} {e.get('flyteName', '?'):<{width}}  {interface(e)}")
         else:
             print(dim("  no Flyte entities"))
 
@@ -198,17 +218,16 @@ class Session:
             result = await c.request(
                 "textDocument/hover", {"textDocument": {"uri": uri}, "position": pos}, timeout=self.timeout
             )
-            text = hover_text(result).strip()
-            at = dim(f"(L{pos['line'] + 1})")
-            print(f"    {bold(e.get('name', '?'))} {at}")
-            if not text:
+            body = render_markdown(hover_text(result))
+            at = dim(f"hover at L{pos['line'] + 1}:{pos['character'] + 1}")
+            print(f"    {at}")
+            if not body:
                 print(dim("      (no hover)"))
                 continue
-            body = text.splitlines()
-            for line in body[:14]:
+            for line in body[:MAX_HOVER_LINES]:
                 print("      " + dim("│ ") + line)
-            if len(body) > 14:
-                print("      " + dim(f"│ … {len(body) - 14} more lines"))
+            if len(body) > MAX_HOVER_LINES:
+                print("      " + dim(f"│ … {len(body) - MAX_HOVER_LINES} more lines"))
 
         if diagnostics is None:
             print(dim("  diagnostics: none published"))
@@ -234,6 +253,9 @@ class Session:
                 await self.client.request("workspace/symbol", {"query": query}, timeout=self.timeout) or []
             )
             print(bold(f"  query {query!r}: {len(symbols)} symbols"))
+            symbols.sort(
+                key=lambda s: (s.get("location", {}).get("uri", ""), line_of(s["location"]["range"]))
+            )
             for s in symbols[:40]:
                 loc = s.get("location") or {}
                 uri = loc.get("uri", "")
@@ -243,7 +265,7 @@ class Session:
                 where += f":{line + 1}" if line is not None else ""
                 kind = SYMBOL_KINDS.get(s.get("kind", 0), str(s.get("kind")))
                 container = f" {dim('in ' + s['containerName'])}" if s.get("containerName") else ""
-                print(f"    {s.get('name', '?'):<40} {dim(kind):<10} {where}{container}")
+                print(f"    {s.get('name', '?'):<40} {dim(f'{kind:<10}')} {where}{container}")
             if len(symbols) > 40:
                 print(dim(f"    … {len(symbols) - 40} more"))
 
