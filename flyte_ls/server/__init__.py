@@ -1,1 +1,1 @@
-"""The language server: LSP glue only (pygls 2). Translates between the protocol and :mod:`flyte_ls.analysis`."""
+"""The language server: LSP glue only (pygls 2), between the protocol and :mod:`flyte_ls.analysis`."""

@@ -1,0 +1,159 @@
+"""Open documents: their text snapshots, per-document analyzers and the last good analysis.
+
+The pygls workspace applies the incremental edits; this store keeps what the features need on top: a
+:class:`~flyte_ls.analysis.Analyzer` per document (entities, incremental, used on the event loop), a second
+one used only by the lint thread (analyzers are not thread-safe), the module name, and the last analysis that
+parsed — so that while the user is typing a syntax error the entities and lenses stay visible.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from pygls.uris import to_fs_path
+
+from flyte_ls.analysis import Analyzer, ModuleAnalysis, module_name_for
+from flyte_ls.server.positions import Text
+
+log = logging.getLogger(__name__)
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+def uri_key(uri: str) -> str:
+    """The key documents are stored under (clients differ in how much of a URI they percent-encode)."""
+    return unquote(uri)
+
+
+def fs_path(uri: str) -> str | None:
+    """The path of a ``file:`` URI; None for other schemes (``untitled:``, notebook cells...)."""
+    if not uri.startswith("file:"):
+        return None
+    try:
+        return to_fs_path(uri)
+    except Exception:  # a malformed URI is the client's problem, not a crash
+        return None
+
+
+def module_for_path(path: str | None) -> str:
+    """Dotted module name for a file, "" when unknown (non-file documents, unreadable folders)."""
+    if path is None:
+        return ""
+    try:
+        return module_name_for(path)
+    except Exception as exc:
+        log.warning(
+            "Cannot compute the module name of %s (%s); Flyte names will lack the module prefix.", path, exc
+        )
+        return ""
+
+
+@dataclass
+class Document:
+    uri: str  # as the client sent it (diagnostics must be published under the same URI)
+    path: str | None
+    module: str
+    language_id: str
+    version: int | None
+    text: Text
+    analyzer: Analyzer = field(default_factory=Analyzer)
+    lint_analyzer: Analyzer = field(default_factory=Analyzer)
+    last_good: ModuleAnalysis | None = None
+    # Per-version caches: (version, value). Cleared by every edit.
+    shown: tuple[int | None, ModuleAnalysis] | None = None
+    entities_json: tuple[int | None, list[dict[str, Any]]] | None = None
+    too_large_logged: bool = False
+
+    @property
+    def is_python(self) -> bool:
+        if self.language_id == "python":
+            return True
+        return self.path is not None and self.path.endswith(PYTHON_SUFFIXES)
+
+
+class DocumentStore:
+    """The open documents, by normalised URI."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, Document] = {}
+
+    def open(self, uri: str, source: str, version: int | None, language_id: str) -> Document:
+        path = fs_path(uri)
+        doc = Document(
+            uri=uri,
+            path=path,
+            module=module_for_path(path),
+            language_id=language_id,
+            version=version,
+            text=Text(source),
+        )
+        self._docs[uri_key(uri)] = doc
+        return doc
+
+    def change(self, uri: str, source: str, version: int | None) -> Document | None:
+        doc = self.get(uri)
+        if doc is None:
+            return None
+        doc.version = version
+        doc.text = Text(source)
+        doc.shown = None
+        doc.entities_json = None
+        return doc
+
+    def close(self, uri: str) -> Document | None:
+        return self._docs.pop(uri_key(uri), None)
+
+    def get(self, uri: str) -> Document | None:
+        return self._docs.get(uri_key(uri))
+
+    def get_by_path(self, path: str) -> Document | None:
+        for doc in self._docs.values():
+            if doc.path == path:
+                return doc
+        return None
+
+    def all(self) -> list[Document]:
+        return list(self._docs.values())
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+
+def shown_analysis(doc: Document, max_size: int) -> ModuleAnalysis:
+    """The entities to show for the document's current version (incremental; cached per version).
+
+    While the text does not parse, the last good analysis is shown (its positions may be a few lines off
+    until the user finishes typing); the syntax error itself is reported by the diagnostics feature.
+    """
+    if doc.shown is not None and doc.shown[0] == doc.version:
+        return doc.shown[1]
+    if not doc.is_python:
+        result = ModuleAnalysis(module=doc.module)
+    elif len(doc.text.source) > max_size:
+        if not doc.too_large_logged:
+            log.warning(
+                "%s has %d characters, more than flyte.index.maxFileSizeBytes (%d): not analysed. "
+                "Raise the setting to analyse it.",
+                doc.uri,
+                len(doc.text.source),
+                max_size,
+            )
+            doc.too_large_logged = True
+        result = ModuleAnalysis(module=doc.module)
+    else:
+        try:
+            analysis = doc.analyzer.entities(doc.text.source, doc.module)
+        except Exception:  # the analysis promises never to raise; a bug there must not break the editor
+            log.exception("Analysing %s failed; showing the last good result", doc.uri)
+            analysis = ModuleAnalysis(module=doc.module, syntax_error=None)
+            analysis = doc.last_good or analysis
+        if analysis.syntax_error is None:
+            doc.last_good = analysis
+            result = analysis
+        else:
+            result = doc.last_good if doc.last_good is not None else analysis
+    doc.shown = (doc.version, result)
+    return result

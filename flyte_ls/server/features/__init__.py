@@ -1,0 +1,36 @@
+"""LSP features, one module each with a ``setup(server)`` entry point.
+
+The order matters only for the document hooks: diagnostics are scheduled before the index is updated.
+"""
+
+from __future__ import annotations
+
+from flyte_ls.server.features import (
+    code_lens,
+    configuration,
+    diagnostics,
+    documents,
+    entities,
+    hover,
+    indexing,
+    lifecycle,
+    workspace_symbols,
+)
+from flyte_ls.server.server import FlyteLanguageServer
+
+FEATURES = (
+    lifecycle,
+    configuration,
+    documents,
+    diagnostics,
+    indexing,
+    hover,
+    code_lens,
+    entities,
+    workspace_symbols,
+)
+
+
+def setup_all(server: FlyteLanguageServer) -> None:
+    for feature in FEATURES:
+        feature.setup(server)

@@ -1,0 +1,118 @@
+"""The custom request ``flyte/entities``: every entity of a document, as plain JSON.
+
+Open documents are served from their incremental analysis (cached per version: a repeated request costs a dict
+lookup); files on disk are read and analysed in a worker thread (cached by modification time). Anything else —
+non-file URIs that are not open, missing files, non-UTF-8 or oversized files — is an ``InvalidParams`` error
+that says what to do, plus a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from pygls.exceptions import JsonRpcInvalidParams
+
+from flyte_ls.analysis import ModuleAnalysis, analyze
+from flyte_ls.server.constants import ENTITIES_REQUEST
+from flyte_ls.server.convert import entity_dict
+from flyte_ls.server.documents import Document, fs_path, module_for_path, shown_analysis
+from flyte_ls.server.positions import Codec, Text
+from flyte_ls.server.protocol import EntitiesParams, RawJSON
+from flyte_ls.server.server import FlyteLanguageServer
+
+log = logging.getLogger(__name__)
+
+_DISK_CACHE_SIZE = 64
+
+
+def document_entities(server: FlyteLanguageServer, doc: Document) -> list[dict[str, Any]]:
+    """The ``flyte/entities`` items of an open document, cached per document version."""
+    if doc.entities_json is not None and doc.entities_json[0] == doc.version:
+        return doc.entities_json[1]
+    analysis = shown_analysis(doc, server.settings.index.max_file_size_bytes)
+    items = [entity_dict(e, doc.module, server.codec, doc.text) for e in analysis.entities]
+    doc.entities_json = (doc.version, items)
+    return items
+
+
+class InvalidEntitiesRequest(JsonRpcInvalidParams):
+    pass
+
+
+def _read_and_analyse(path: str, codec: Codec, max_size: int) -> list[dict[str, Any]]:
+    """Blocking (worker thread): the entities of a file on disk."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise InvalidEntitiesRequest(
+            f"{ENTITIES_REQUEST}: cannot read {path}: {exc.strerror or exc}"
+        ) from None
+    if size > max_size:
+        raise InvalidEntitiesRequest(
+            f"{ENTITIES_REQUEST}: {path} has {size} bytes, over flyte.index.maxFileSizeBytes ({max_size}); "
+            "raise the setting to analyse it."
+        )
+    try:
+        source = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidEntitiesRequest(
+            f"{ENTITIES_REQUEST}: {path} is not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise InvalidEntitiesRequest(
+            f"{ENTITIES_REQUEST}: cannot read {path}: {exc.strerror or exc}"
+        ) from None
+    module = module_for_path(path)
+    analysis: ModuleAnalysis = analyze(source, module, path=path, lint=False)
+    text = Text(source)
+    return [entity_dict(e, module, codec, text) for e in analysis.entities]
+
+
+class EntitiesFeature:
+    def __init__(self, server: FlyteLanguageServer) -> None:
+        self.server = server
+        self._disk: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+
+    async def handle(self, params: EntitiesParams) -> RawJSON:
+        uri = params.textDocument.uri
+        doc = self.server.documents.get(uri)
+        if doc is not None:
+            return RawJSON(document_entities(self.server, doc))
+        path = fs_path(uri)
+        if path is None:
+            log.warning("%s for %s: not open and not a file URI.", ENTITIES_REQUEST, uri)
+            raise InvalidEntitiesRequest(
+                f"{ENTITIES_REQUEST}: {uri!r} is neither an open document nor a file: URI; "
+                "open the document first (untitled and notebook documents are only known while open)."
+            )
+        try:
+            stat = os.stat(path)
+        except OSError:
+            log.warning("%s for %s: no such file.", ENTITIES_REQUEST, uri)
+            raise InvalidEntitiesRequest(f"{ENTITIES_REQUEST}: no such file: {path}") from None
+        key = (path, stat.st_mtime_ns, stat.st_size)
+        cached = self._disk.get(key)
+        if cached is not None:
+            return RawJSON(cached)
+        max_size = self.server.settings.index.max_file_size_bytes
+        try:
+            # Not the index thread: a request must not queue behind a whole workspace scan.
+            items = await self.server.in_thread(None, _read_and_analyse, path, self.server.codec, max_size)
+        except InvalidEntitiesRequest as exc:
+            log.warning("%s", exc.message)
+            raise
+        if len(self._disk) >= _DISK_CACHE_SIZE:
+            self._disk.pop(next(iter(self._disk)))
+        self._disk[key] = items
+        return RawJSON(items)
+
+
+def setup(server: FlyteLanguageServer) -> None:
+    feature = EntitiesFeature(server)
+
+    @server.feature(ENTITIES_REQUEST)
+    async def entities(ls: FlyteLanguageServer, params: EntitiesParams) -> RawJSON:
+        return await feature.handle(params)

@@ -1,0 +1,98 @@
+"""The JSON-RPC protocol layer: pygls's, plus typed custom requests, proper errors for malformed params, raw
+JSON.
+
+pygls drops a request whose params do not deserialise (the client then waits forever) and shows an error popup
+for a bad notification. Here a malformed request gets an ``InvalidParams`` response and a log line, a
+malformed notification a log line; the server keeps running either way. Results wrapped in :class:`RawJSON`
+skip cattrs on the way out (for 500 entities cattrs costs ~40 ms, ``json.dumps`` alone ~3 ms).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import JsonRPCResponseMessage
+
+from flyte_ls.server.constants import ENTITIES_REQUEST
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class RawJSON:
+    """A result that is already plain JSON (dicts, lists, strings, numbers)."""
+
+    value: Any
+
+
+@attrs.define
+class EntitiesParams:
+    textDocument: types.TextDocumentIdentifier  # the wire name
+
+
+@attrs.define
+class EntitiesRequest:
+    id: int | str
+    params: EntitiesParams
+    method: str = ENTITIES_REQUEST
+    jsonrpc: str = "2.0"
+
+
+_CUSTOM_REQUESTS: dict[str, type] = {ENTITIES_REQUEST: EntitiesRequest}
+
+
+@attrs.define
+class MalformedMessage:
+    """A message whose params did not deserialise; answered with InvalidParams when it is a request."""
+
+    id: int | str | None
+    method: str
+    reason: str
+
+
+class FlyteProtocol(LanguageServerProtocol):
+    def get_message_type(self, method: str) -> type[Any] | None:  # type: ignore[override]
+        return _CUSTOM_REQUESTS.get(method) or super().get_message_type(method)
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not isinstance(data, dict) or not isinstance(data.get("method"), str):
+                raise
+            return MalformedMessage(id=data.get("id"), method=data["method"], reason=_reason(exc))
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, MalformedMessage):
+            log.warning("Ignored %s with malformed params: %s", message.method, message.reason)
+            if message.id is not None:
+                error = JsonRpcInvalidParams(f"Invalid params for {message.method}: {message.reason}")
+                self._send_response(message.id, error=error.to_response_error())
+            return
+        super().handle_message(message)
+
+    def _serialize_message(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, JsonRPCResponseMessage) and isinstance(data.result, RawJSON):
+            return {"id": data.id, "jsonrpc": data.jsonrpc, "result": data.result.value}
+        return super()._serialize_message(data)
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost useful message of a (cattrs) deserialisation error."""
+    cause: BaseException | None = exc.__cause__ or exc
+    while cause is not None:
+        inner = getattr(cause, "exceptions", None)
+        if inner:
+            cause = inner[0]
+            continue
+        break
+    text = str(cause) if cause is not None else str(exc)
+    notes = getattr(cause, "__notes__", None)
+    if notes:
+        text = f"{text} ({notes[0]})"
+    return text or type(cause).__name__

@@ -1,0 +1,133 @@
+"""The language server object: state shared by the features, background task tracking, client capabilities."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+from pygls.lsp.server import LanguageServer
+
+from flyte_ls import __version__
+from flyte_ls.server.constants import SERVER_NAME
+from flyte_ls.server.diagnostics_store import DiagnosticStore
+from flyte_ls.server.documents import Document, DocumentStore
+from flyte_ls.server.index import WorkspaceIndex
+from flyte_ls.server.positions import UTF16, Codec
+from flyte_ls.server.protocol import FlyteProtocol
+from flyte_ls.server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DocumentHook = Callable[[Document], None]
+SettingsHook = Callable[[Settings, Settings], None]
+
+
+class FlyteLanguageServer(LanguageServer):
+    """pygls server plus the state every feature shares. Features attach to it in their ``setup(server)``."""
+
+    def __init__(self) -> None:
+        super().__init__(SERVER_NAME, __version__, protocol_cls=FlyteProtocol)
+        self.settings = Settings()
+        self.init_options: Any = None  # raw initializationOptions (the flyte section)
+        self.client_settings: Any = None  # the latest flyte section from the client (pulled or pushed)
+        self.reported_problems: set[str] = (
+            set()
+        )  # settings problems already shown (do not nag on every change)
+        self.documents = DocumentStore()
+        self.index = WorkspaceIndex()
+        self.diagnostics = DiagnosticStore()
+        self.codec = Codec(UTF16)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # Lints run in one worker thread so that a large file never blocks the event loop; indexing
+        # in another.
+        self.lint_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flyte-lint")
+        self.index_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flyte-index")
+        self._tasks: dict[asyncio.Task[Any], str] = {}
+        # Event fan-out: the documents feature owns the didOpen/didChange/... handlers and calls these.
+        self.on_open: list[DocumentHook] = []
+        self.on_change: list[DocumentHook] = []
+        self.on_save: list[DocumentHook] = []
+        self.on_close: list[DocumentHook] = []
+        self.on_settings: list[SettingsHook] = []
+        self.on_initialized: list[Callable[[], None]] = []
+        self.on_index_ready: list[Callable[[], None]] = []  # a full indexing run finished
+        self.on_index_changed: list[
+            Callable[[str | None], None]
+        ] = []  # an entry's interface changed (its path)
+
+    # -- background work
+    # ---------------------------------------------------------------------------------------
+    def run_task(self, name: str, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Start a background coroutine that is named, tracked, and whose exception is logged (never lost)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks[task] = name
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        name = self._tasks.pop(task, "?")
+        if task.cancelled():
+            log.debug("Task %s cancelled", name)
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("Background task %s failed: %s", name, exc, exc_info=exc)
+
+    def running_tasks(self) -> list[str]:
+        return sorted(self._tasks.values())
+
+    async def in_thread(self, executor: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work off the event loop (``None``: the default executor)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, fn, *args)
+
+    def emit(self, hooks: list[Callable[..., None]], *args: Any) -> None:
+        """Call every hook; one failing hook is logged and does not stop the others."""
+        for hook in hooks:
+            try:
+                hook(*args)
+            except Exception:
+                log.exception("Hook %s failed", getattr(hook, "__qualname__", hook))
+
+    def apply_settings(self, settings: Settings) -> None:
+        old, self.settings = self.settings, settings
+        if old == settings:
+            return
+        self.emit(self.on_settings, old, settings)
+
+    # -- client capabilities
+    # -----------------------------------------------------------------------------------
+    def client_has(self, field: str) -> bool:
+        """Whether a (dotted, snake_case) client capability is present and truthy."""
+        return bool(get_capability(self.client_capabilities, field, False))
+
+    def markup_kind(self) -> types.MarkupKind:
+        formats = get_capability(self.client_capabilities, "text_document.hover.content_format", None)
+        if formats is not None and types.MarkupKind.Markdown not in formats:
+            return types.MarkupKind.PlainText
+        return types.MarkupKind.Markdown
+
+    # -- messages
+    # ----------------------------------------------------------------------------------------------
+    def show_warning(self, message: str) -> None:
+        log.warning("%s", message)
+        self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls would pop up "Error in server" for every failed notification handler; log it instead, with the
+        # traceback, and keep the popup for errors the user can act on (settings problems are
+        # reported elsewhere).
+        log.error("Error in the language server (%s): %s", getattr(source, "__name__", source), error)
+
+    def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self.lint_executor.shutdown(wait=False, cancel_futures=True)
+        self.index_executor.shutdown(wait=False, cancel_futures=True)
+        super().shutdown()
