@@ -14,14 +14,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from flyte_ls.analysis.chunks import Chunk, ChunkParser, parse_text
+from flyte_ls.analysis.chunks import Chunk, ChunkParser, Parsed, parse_text
 from flyte_ls.analysis.dialect import FLYTEKIT, Dialect
-from flyte_ls.analysis.drafts import Draft, Facts
+from flyte_ls.analysis.drafts import Facts
 from flyte_ls.analysis.extract import extract
 from flyte_ls.analysis.imports import ImportTable
 from flyte_ls.analysis.model import Entity, Finding, ModuleAnalysis, Position, Range, Severity
 from flyte_ls.analysis.positions import LineTable, normalize_source
-from flyte_ls.analysis.resolve import Shifter, build_context, finalize
+from flyte_ls.analysis.resolve import Context, Shifter, build_context, finalize
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _recovered_tree(chunks: Sequence[Chunk]) -> ast.Module:
     """A module of the chunks that parse, re-parsed (fresh nodes) and moved to their module lines."""
     body: list[ast.stmt] = []
     for chunk in chunks:
-        if chunk.parsed.stmts is None:
+        if not chunk.parsed.ok:
             continue
         fresh = parse_text(chunk.parsed.text)
         for stmt in fresh.stmts or ():
@@ -181,6 +181,17 @@ def analyze(
     return _analyze_full(source, module, path, lookup, lint, FLYTEKIT)
 
 
+@dataclass
+class _Placed:
+    """A chunk's entities at one position (reused while the chunk, its line and the context are unchanged)."""
+
+    parsed: Parsed
+    start: int
+    bom: int
+    context_key: int | None  # None when no entity of the chunk depends on other chunks
+    entities: list[Entity]
+
+
 class Analyzer:
     """Stateful analyser for one document that is edited over time (the server keeps one per open document).
 
@@ -194,8 +205,9 @@ class Analyzer:
         self._parser = ChunkParser()
         self._table_key: tuple[int, str, bool] | None = None
         self._table: ImportTable | None = None
-        self._facts: dict[tuple[str, int, str, bool], Facts] = {}
-        self._entity_cache: dict[tuple[int, int, int, int | None], tuple[Draft, Entity]] = {}
+        self._facts: dict[int, tuple[Parsed, int, Facts]] = {}  # id(parsed) -> (parsed, table key, facts)
+        self._placed: dict[tuple[int, int], _Placed] = {}  # (id(parsed), start line) -> entities
+        self._context: tuple[int, Context] | None = None
         self._last: tuple[str, str, bool, ModuleAnalysis] | None = None
 
     def _imports(self, chunks: Sequence[Chunk], module: str, is_package: bool) -> ImportTable:
@@ -212,43 +224,61 @@ class Analyzer:
         text, bom = normalize_source(source)
         chunks = self._parser.chunks(text)
         imports = self._imports(chunks, module, is_package)
-        fingerprint = imports.fingerprint()
-        facts_cache: dict[tuple[str, int, str, bool], Facts] = {}
-        located: list[tuple[Facts, int]] = []
+        table_key = hash((imports.fingerprint(), module))
+        # 1. Facts per chunk (extraction depends on the chunk text and the import table only).
+        facts_by_parsed: dict[int, tuple[Parsed, int, Facts]] = {}
+        located: list[tuple[Chunk, Facts]] = []
         syntax_error: Finding | None = None
+        previous_facts = self._facts
         for chunk in chunks:
             parsed = chunk.parsed
-            if parsed.stmts is None:
+            if not parsed.ok:
                 if syntax_error is None and parsed.error is not None:
                     syntax_error = syntax_error_finding(parsed.error, parsed.text, chunk.start, bom)
                 continue
-            key = (parsed.text, fingerprint, module, is_package)
-            facts = facts_cache.get(key) or self._facts.get(key)
-            if facts is None:
-                facts = extract(parsed.stmts, imports, parsed.lines, module)
-            facts_cache[key] = facts
-            located.append((facts, chunk.start))
-        self._facts = facts_cache
+            key = id(parsed)
+            known = facts_by_parsed.get(key) or previous_facts.get(key)
+            if known is None or known[0] is not parsed or known[1] != table_key:
+                facts = extract(parsed.statements(), imports, parsed.lines, module, keep_nodes=False)
+                parsed.release()
+                known = (parsed, table_key, facts)
+            facts_by_parsed[key] = known
+            located.append((chunk, known[2]))
+        self._facts = facts_by_parsed
+        # 2. What chunks tell each other, rebuilt only when an exported fact changed.
         context_key = hash(
             (
-                tuple(f.export_key() for f, _ in located),
-                tuple(offset for f, offset in located if f.builders),
+                tuple(f.export_key() for _, f in located),
+                tuple(c.start for c, f in located if f.builders),
                 module,
             )
         )
-        ctx = build_context(located, module)
+        if self._context is None or self._context[0] != context_key:
+            self._context = (context_key, build_context([(f, c.start) for c, f in located], module))
+        ctx = self._context[1]
+        # 3. Entities per chunk position.
         entities: list[Entity] = []
-        cache: dict[tuple[int, int, int, int | None], tuple[Draft, Entity]] = {}
-        previous = self._entity_cache
-        for facts, offset in located:
-            shift = Shifter(offset, bom)
-            for draft in facts.drafts:
-                ekey = (id(draft), offset, bom, context_key if draft.needs_context else None)
-                hit = previous.get(ekey)
-                entity = hit[1] if hit is not None and hit[0] is draft else finalize(draft, ctx, shift)
-                cache[ekey] = (draft, entity)
-                entities.append(entity)
-        self._entity_cache = cache
+        placed: dict[tuple[int, int], _Placed] = {}
+        previous = self._placed
+        for chunk, facts in located:
+            if not facts.drafts:
+                continue
+            pkey = (id(chunk.parsed), chunk.start)
+            dependent = context_key if any(d.needs_context for d in facts.drafts) else None
+            hit = previous.get(pkey)
+            if (
+                hit is None
+                or hit.parsed is not chunk.parsed
+                or hit.bom != bom
+                or hit.context_key != dependent
+            ):
+                shift = Shifter(chunk.start, bom)
+                hit = _Placed(
+                    chunk.parsed, chunk.start, bom, dependent, [finalize(d, ctx, shift) for d in facts.drafts]
+                )
+            placed[pkey] = hit
+            entities.extend(hit.entities)
+        self._placed = placed
         return ModuleAnalysis(module, entities, [], syntax_error)
 
     def entities(self, source: str, module: str = "", *, path: str | None = None) -> ModuleAnalysis:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flyte_ls.analysis.imports import Binding, statement_bindings
@@ -39,10 +38,30 @@ class Parsed:
     bindings: tuple[Binding, ...] = ()
     bindings_hash: int = 0
 
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def statements(self) -> list[ast.stmt]:
+        """The statements; parsed again if :meth:`release` dropped them."""
+        if self.stmts is not None:
+            return self.stmts
+        if self.error is not None:
+            return []
+        try:
+            return ast.parse(self.text).body
+        except Exception:
+            return []
+
+    def release(self) -> None:
+        """Drop the syntax tree (the cache keeps texts and results, not millions of AST nodes for the GC)."""
+        self.stmts = None
+
 
 @dataclass(frozen=True)
 class Chunk:
     start: int  # 0-based line of the chunk in the module
+    begin: int  # character offset of the chunk in the module text
     parsed: Parsed
 
 
@@ -65,11 +84,13 @@ def parse_text(text: str) -> Parsed:
     return Parsed(text, lines, tree.body, None, frozen, hash(frozen))
 
 
-def candidate_starts(text: str) -> list[int]:
-    """Character offsets where a top-level statement chunk may start (the first is always 0)."""
-    starts = [0]
-    in_decorators = text.startswith("@")
-    for match in _STATEMENT_START.finditer(text):
+def candidate_starts(text: str, begin: int = 0, end: int | None = None) -> tuple[list[int], bool]:
+    """Offsets in ``text[begin:end]`` where a top-level statement chunk may start (the first is ``begin``),
+    and whether the region ends inside a group of decorators (so the chunk goes on after ``end``)."""
+    stop = len(text) if end is None else end
+    starts = [begin]
+    in_decorators = text.startswith("@", begin)
+    for match in _STATEMENT_START.finditer(text, begin, stop):
         pos = match.end()
         if _CONTINUATION.match(text, pos):
             continue
@@ -79,12 +100,11 @@ def candidate_starts(text: str) -> list[int]:
                 continue
             in_decorators = True
         elif in_decorators:
-            if _DEF.match(text, pos):
-                in_decorators = False
-                continue
             in_decorators = False
+            if _DEF.match(text, pos):
+                continue
         starts.append(pos)
-    return starts
+    return starts, in_decorators
 
 
 def _continues(error: BaseException | None) -> str | None:
@@ -104,11 +124,17 @@ def _balance(text: str) -> int:
 
 
 class ChunkParser:
-    """Parses chunks with a cache keyed by chunk text; the cache keeps what the last two runs used."""
+    """Parses a document's chunks, reusing what an edit did not touch.
+
+    Chunks before and after the edited region are taken over from the previous run (shifted); the region
+    between is split and parsed again, with a cache keyed by chunk text (so undo, or a chunk moved around,
+    costs nothing).
+    """
 
     def __init__(self) -> None:
         self._cache: dict[str, Parsed] = {}
         self._used: dict[str, Parsed] = {}
+        self._previous: tuple[str, list[Chunk]] | None = None
 
     def parse(self, text: str) -> Parsed:
         parsed = self._used.get(text)
@@ -123,36 +149,84 @@ class ChunkParser:
         """All chunks of ``text`` (a normalised module source), parsed."""
         self._used = {}
         try:
-            result = list(self._chunks(text))
-        finally:
-            self._cache = self._used
+            result = self._splice(text)
+        except Exception:
+            self._previous = None
+            raise
+        for chunk in result:
+            self._used[chunk.parsed.text] = chunk.parsed
+        self._cache = self._used
+        self._previous = (text, result)
         return result
 
-    def _chunks(self, text: str) -> Iterator[Chunk]:
-        starts = candidate_starts(text)
-        starts.append(len(text))
+    def _splice(self, text: str) -> list[Chunk]:
+        if self._previous is None:
+            return self._region(text, 0, len(text), 0)[0]
+        old_text, old = self._previous
+        if old_text == text:
+            return old
+        # Leading chunks that are unchanged and parse on their own. The last one is split again: its end may
+        # no longer be a statement boundary (the edit may have added ``else:`` or indented the next line).
+        count = len(old)
+        i = 0
+        while i < count and old[i].parsed.ok and text.startswith(old[i].parsed.text, old[i].begin):
+            i += 1
+        keep = max(i - 1, 0)
+        if keep >= count:
+            return self._region(text, 0, len(text), 0)[0]
+        mid_begin, mid_line = old[keep].begin, old[keep].start
+        # Trailing chunks that are unchanged at the same distance from the end, starting on a new line.
+        delta = len(text) - len(old_text)
+        j = count
+        while j > keep + 1:
+            chunk = old[j - 1]
+            new_begin = chunk.begin + delta
+            if new_begin <= mid_begin or not text.startswith(chunk.parsed.text, new_begin):
+                break
+            j -= 1
+        while j < count and text[old[j].begin + delta - 1] != "\n":
+            j += 1
+        tail_begin = old[j].begin + delta if j < count else len(text)
+        middle, open_end = self._region(text, mid_begin, tail_begin, mid_line)
+        if j == count:
+            return old[:keep] + middle
+        if open_end:
+            # The region's last statement may go on into the tail (an open bracket or string, a decorator):
+            # split everything after the unchanged head again.
+            return old[:keep] + self._region(text, mid_begin, len(text), mid_line)[0]
+        line_delta = mid_line + text.count("\n", mid_begin, tail_begin) - old[j].start
+        tail = [Chunk(c.start + line_delta, c.begin + delta, c.parsed) for c in old[j:]]
+        return old[:keep] + middle + tail
+
+    def _region(self, text: str, begin: int, end: int, line: int) -> tuple[list[Chunk], bool]:
+        """Chunks of ``text[begin:end]`` (starting on module line ``line``), and whether the last one may go
+        on after ``end`` (it could not be completed within the region, or it ends in decorators)."""
+        starts, open_end = candidate_starts(text, begin, end)
+        starts.append(end)
         count = len(starts) - 1
-        line = 0
+        out: list[Chunk] = []
         index = 0
         while index < count:
-            begin = starts[index]
-            parsed = self.parse(text[begin : starts[index + 1]])
-            end = index + 1
+            first = starts[index]
+            parsed = self.parse(text[first : starts[index + 1]])
+            stop = index + 1
             kind = _continues(parsed.error)
             if kind is not None:
-                merged, end = self._merge(text, starts, index, parsed, kind)
+                merged, reached = self._merge(text, starts, index, parsed, kind)
                 if merged is not None:
-                    parsed = merged
-                else:
-                    end = index + 1
-            yield Chunk(line, parsed)
-            line += text.count("\n", begin, starts[end])
-            index = end
+                    parsed, stop = merged, reached
+                elif reached >= count:
+                    open_end = True
+            out.append(Chunk(line, first, parsed))
+            line += text.count("\n", first, starts[stop])
+            index = stop
+        return out, open_end
 
     def _merge(
         self, text: str, starts: list[int], index: int, parsed: Parsed, kind: str
     ) -> tuple[Parsed | None, int]:
-        """Grow chunk ``index`` over the next candidates until it parses; (None, _) when it never does."""
+        """Grow chunk ``index`` over the next candidates until it parses: (merged, end index); (None, count)
+        when the text ran out first (more text might complete it); (None, -1) when it cannot be completed."""
         count = len(starts) - 1
         begin = starts[index]
         balance = _balance(parsed.text)
@@ -173,8 +247,10 @@ class ChunkParser:
                 return merged, end
             kind_now = _continues(merged.error)
             if kind_now is None:
-                return None, end
+                return None, -1
             if kind_now != kind:
                 kind = kind_now
                 balance = _balance(merged.text)
-        return None, end
+        if end >= count and attempts < MAX_MERGE_ATTEMPTS and lines < MAX_MERGE_LINES:
+            return None, count  # ran out of text, not of patience: more text might complete it
+        return None, -1

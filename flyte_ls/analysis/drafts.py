@@ -120,6 +120,9 @@ class Facts:
                             tuple(d.outputs),
                             d.returns,
                             d.wrapped,
+                            d.workflow,
+                            d.named_after_workflow,
+                            d.mapped,
                         )
                         for d in self.drafts
                     ),

@@ -371,6 +371,16 @@ def _is_main_guard(test: ast.expr) -> bool:
     )
 
 
-def extract(stmts: Iterable[ast.stmt], imports: ImportTable, lines: LineTable, module: str) -> Facts:
-    """Drafts and other facts from top-level statements parsed from the text whose lines are ``lines``."""
-    return Extractor(imports, lines, module).run(stmts, Facts())
+def extract(
+    stmts: Iterable[ast.stmt], imports: ImportTable, lines: LineTable, module: str, *, keep_nodes: bool = True
+) -> Facts:
+    """Drafts and other facts from top-level statements parsed from the text whose lines are ``lines``.
+
+    ``keep_nodes=False`` drops the drafts' references to syntax tree nodes (the incremental cache keeps drafts
+    and must not keep whole trees alive).
+    """
+    facts = Extractor(imports, lines, module).run(stmts, Facts())
+    if not keep_nodes:
+        for draft in facts.drafts:
+            draft.node = None
+    return facts

@@ -124,6 +124,7 @@ class ImportTable:
             for name in dialect.star_names(star):
                 self._star_names.setdefault(name, f"{star}.{name}")
         self._shadowed: set[str] = set()
+        self._ever_imported: set[str] = set()
 
     # -- construction ----------------------------------------------------------------------------------------
     @classmethod
@@ -140,7 +141,10 @@ class ImportTable:
         modules: dict[str, str] = {}
         stars: list[str] = []
         shadowed: set[str] = set()
+        imported: set[str] = set()
         for kind, local, target in bindings:
+            if kind in ("name", "module"):
+                imported.add(local)
             if kind == "name":
                 names[local] = resolve_relative(target, module, is_package)
                 modules.pop(local, None)
@@ -157,6 +161,7 @@ class ImportTable:
                 shadowed.add(local)
         table = cls(names, modules, tuple(stars), dialect)
         table._shadowed = shadowed
+        table._ever_imported = imported
         return table
 
     @classmethod
@@ -188,14 +193,9 @@ class ImportTable:
 
     def fingerprint(self) -> int:
         """Hash of what the table resolves (equal tables resolve every name the same way)."""
-        return hash(
-            (
-                frozenset(self._names.items()),
-                frozenset(self._modules.items()),
-                self._stars,
-                frozenset(self._shadowed),
-            )
-        )
+        # Only shadowing that changes a resolution counts: a new ``def foo`` must not invalidate every cache.
+        relevant = frozenset(n for n in self._shadowed if n in self._star_names or n in self._ever_imported)
+        return hash((frozenset(self._names.items()), frozenset(self._modules.items()), self._stars, relevant))
 
     def module_aliases(self) -> dict[str, str]:
         """Local name → imported module (``import a.b as c`` → ``c: a.b``; ``import a.b`` → ``a: a``)."""
