@@ -28,9 +28,14 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def entity_dict(entity: Entity, module: str, codec: Codec, text: Text) -> dict[str, Any]:
-    """One ``flyte/entities`` item, as plain dicts (lsprotocol objects for 500 entities cost milliseconds)."""
-    return {
+def entity_dict(
+    entity: Entity, module: str, codec: Codec, text: Text, details: bool = True
+) -> dict[str, Any]:
+    """One ``flyte/entities`` item, as plain dicts (lsprotocol objects for 500 entities cost milliseconds).
+
+    Without ``details``, only the contract's fields and ``module``: a 500-entity module's payload stays small.
+    """
+    item: dict[str, Any] = {
         "name": entity.name,
         "flyteName": entity.flyte_name,
         "kind": entity.kind.value,
@@ -42,20 +47,14 @@ def entity_dict(entity: Entity, module: str, codec: Codec, text: Text) -> dict[s
         ],
         "outputs": [{"name": o.name, "type": o.type} for o in entity.outputs],
         "module": module,
-        "settings": dict(entity.settings),
-        "calls": [
-            {
-                "callee": c.callee,
-                "target": c.target,
-                "range": codec.range_dict(text, c.range),
-                "keywords": dict(c.keywords),
-                "positional": c.positional,
-            }
-            for c in entity.calls
-        ],
-        "docstring": entity.docstring,
-        "details": jsonable(entity.details),
     }
+    if details:
+        item["settings"] = dict(entity.settings)
+        # Callees only: call ranges and keyword bindings would double the payload of a large module.
+        item["calls"] = [{"callee": c.callee, "target": c.target} for c in entity.calls]
+        item["docstring"] = entity.docstring
+        item["details"] = jsonable(entity.details)
+    return item
 
 
 def diagnostic(finding: Finding, codec: Codec, text: Text, source: str = SOURCE_LINT) -> types.Diagnostic:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import unquote
 
 from pygls.uris import to_fs_path
 
 from flyte_ls.analysis import Analyzer, ModuleAnalysis, module_name_for
+from flyte_ls.server.fragments import RenderCache
 from flyte_ls.server.positions import Text
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Document:
     last_good: ModuleAnalysis | None = None
     # Per-version caches: (version, value). Cleared by every edit.
     shown: tuple[int | None, ModuleAnalysis] | None = None
-    entities_json: tuple[int | None, list[dict[str, Any]]] | None = None
+    rendered: RenderCache = field(default_factory=RenderCache)  # JSON of entities/lenses, per version
     too_large_logged: bool = False
 
     @property
@@ -100,7 +100,6 @@ class DocumentStore:
         doc.version = version
         doc.text = Text(source)
         doc.shown = None
-        doc.entities_json = None
         return doc
 
     def close(self, uri: str) -> Document | None:

@@ -66,6 +66,10 @@ class Codec:
     def __init__(self, encoding: str = UTF16) -> None:
         self.encoding = encoding if encoding in SUPPORTED else UTF16
 
+    def exact(self, text: Text) -> bool:
+        """Whether columns in ``text`` are the same in code points and in client units."""
+        return text.is_ascii or self.encoding == UTF32
+
     def column_to_client(self, text: Text, line: int, column: int) -> int:
         if text.is_ascii or self.encoding == UTF32:
             return column

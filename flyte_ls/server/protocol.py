@@ -9,12 +9,15 @@ skip cattrs on the way out (for 500 entities cattrs costs ~40 ms, ``json.dumps``
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import json
 import logging
 from typing import Any
 
 import attrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCResponseMessage
 
@@ -31,8 +34,16 @@ class RawJSON:
 
 
 @attrs.define
+class JSONText:
+    """A result that is already serialised JSON text (built from cached per-entity fragments)."""
+
+    text: str
+
+
+@attrs.define
 class EntitiesParams:
     textDocument: types.TextDocumentIdentifier  # the wire name
+    details: bool = False  # also send settings, calls, docstring and kind-specific details
 
 
 @attrs.define
@@ -56,6 +67,10 @@ class MalformedMessage:
 
 
 class FlyteProtocol(LanguageServerProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending_writes: set[asyncio.Future[Any]] = set()
+
     def get_message_type(self, method: str) -> type[Any] | None:  # type: ignore[override]
         return _CUSTOM_REQUESTS.get(method) or super().get_message_type(method)
 
@@ -75,6 +90,36 @@ class FlyteProtocol(LanguageServerProtocol):
                 self._send_response(message.id, error=error.to_response_error())
             return
         super().handle_message(message)
+
+    def _send_data(self, data: Any) -> None:
+        """pygls's ``_send_data``, with compact JSON and pre-serialised results (the hot path)."""
+        if not data:
+            return
+        if self.writer is None:
+            log.error("Unable to send data, no available transport!")
+            return
+        try:
+            if isinstance(data, JsonRPCResponseMessage) and isinstance(data.result, JSONText):
+                body = f'{{"id":{json.dumps(data.id)},"jsonrpc":"2.0","result":{data.result.text}}}'
+            else:
+                body = json.dumps(data, default=self._serialize_message, separators=(",", ":"))
+            payload = body.encode("utf-8")
+            if self._include_headers:
+                header = (
+                    f"Content-Length: {len(payload)}\r\n"
+                    f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+                )
+                payload = header.encode("ascii") + payload
+            res = self.writer.write(payload)
+            if inspect.isawaitable(res):
+                self._pending_writes.add(task := asyncio.ensure_future(res))
+                task.add_done_callback(self._pending_writes.discard)
+        except BrokenPipeError:
+            log.error("The client closed the connection.")
+            raise
+        except Exception as error:
+            log.exception("Error sending data")
+            self._server._report_server_error(error, JsonRpcInternalError)
 
     def _serialize_message(self, data: Any) -> dict[str, Any]:
         if isinstance(data, JsonRPCResponseMessage) and isinstance(data.result, RawJSON):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -49,6 +51,7 @@ class FlyteLanguageServer(LanguageServer):
         self.lint_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flyte-lint")
         self.index_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flyte-index")
         self._tasks: dict[asyncio.Task[Any], str] = {}
+        self._last_gc = 0.0
         # Event fan-out: the documents feature owns the didOpen/didChange/... handlers and calls these.
         self.on_open: list[DocumentHook] = []
         self.on_change: list[DocumentHook] = []
@@ -86,6 +89,13 @@ class FlyteLanguageServer(LanguageServer):
         """Run blocking work off the event loop (``None``: the default executor)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(executor, fn, *args)
+
+    def collect_garbage(self) -> None:
+        """A full cyclic-GC pass at a quiet moment (after a lint pass or indexing), at most every 2 s."""
+        now = time.monotonic()
+        if now - self._last_gc >= 2.0:
+            self._last_gc = now
+            gc.collect()
 
     def emit(self, hooks: list[Callable[..., None]], *args: Any) -> None:
         """Call every hook; one failing hook is logged and does not stop the others."""

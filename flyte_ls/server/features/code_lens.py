@@ -9,6 +9,7 @@ whole rest of the request.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -21,8 +22,8 @@ from flyte_ls.analysis.model import Entity, EntityKind
 from flyte_ls.server.constants import ENTITY_INFO_COMMAND
 from flyte_ls.server.convert import count
 from flyte_ls.server.documents import shown_analysis
-from flyte_ls.server.features.entities import document_entities
-from flyte_ls.server.protocol import RawJSON
+from flyte_ls.server.features.entities import entity_item
+from flyte_ls.server.protocol import JSONText, RawJSON
 from flyte_ls.server.server import FlyteLanguageServer
 from flyte_ls.server.settings import Settings
 
@@ -68,7 +69,7 @@ def _command(title: str, uri: str, name: str) -> dict[str, Any]:
 
 def setup(server: FlyteLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
-    def code_lens(ls: FlyteLanguageServer, params: types.CodeLensParams) -> RawJSON:
+    def code_lens(ls: FlyteLanguageServer, params: types.CodeLensParams) -> RawJSON | JSONText:
         uri = params.text_document.uri
         doc = ls.documents.get(uri)
         if doc is None:
@@ -79,9 +80,9 @@ def setup(server: FlyteLanguageServer) -> None:
         lazy = "command" in get_capability(
             ls.client_capabilities, "text_document.code_lens.resolve_support.properties", []
         )
-        analysis = shown_analysis(doc, ls.settings.index.max_file_size_bytes)
-        lenses = []
-        for e in analysis.entities:
+        max_size = ls.settings.index.max_file_size_bytes
+
+        def make(e: Entity) -> str:
             start = ls.codec.position(doc.text, e.range.start)
             point = {"line": start.line, "character": start.character}
             lens: dict[str, Any] = {
@@ -90,8 +91,18 @@ def setup(server: FlyteLanguageServer) -> None:
             }
             if not lazy:
                 lens["command"] = _command(lens_title(e), uri, e.name)
-            lenses.append(lens)
-        return RawJSON(lenses)
+            return json.dumps(lens, separators=(",", ":"))
+
+        variant = "lenses-lazy" if lazy else "lenses"
+        return JSONText(
+            doc.rendered.get(
+                variant,
+                doc.version,
+                lambda: shown_analysis(doc, max_size).entities,
+                make,
+                ls.codec.exact(doc.text),
+            )
+        )
 
     @server.feature(types.CODE_LENS_RESOLVE)
     def code_lens_resolve(ls: FlyteLanguageServer, lens: types.CodeLens) -> types.CodeLens:
@@ -117,9 +128,9 @@ def setup(server: FlyteLanguageServer) -> None:
         doc = ls.documents.get(ref.uri)
         if doc is None:
             raise JsonRpcInvalidParams(f"{ENTITY_INFO_COMMAND}: {ref.uri} is not open; open it first.")
-        for item in document_entities(ls, doc):
-            if item["name"] == ref.name:
-                return RawJSON(item)
+        item = entity_item(ls, doc, ref.name)
+        if item is not None:
+            return RawJSON(item)
         raise JsonRpcInvalidParams(f"{ENTITY_INFO_COMMAND}: no entity named {ref.name!r} in {ref.uri}.")
 
     def on_settings(old: Settings, new: Settings) -> None:

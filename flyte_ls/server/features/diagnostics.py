@@ -77,6 +77,7 @@ class DiagnosticsFeature:
             return  # closed (or closed and reopened) while linting
         server.diagnostics.set(SOURCE_LINT, doc.uri, diagnostics)
         publish(server, doc.uri)
+        server.collect_garbage()  # the user paused typing long enough for the debounce: a quiet moment
 
     def on_open(self, doc: Document) -> None:
         self.schedule(doc, 0)

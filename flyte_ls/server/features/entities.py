@@ -8,6 +8,7 @@ that says what to do, plus a log line.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -16,11 +17,12 @@ from typing import Any
 from pygls.exceptions import JsonRpcInvalidParams
 
 from flyte_ls.analysis import ModuleAnalysis, analyze
+from flyte_ls.analysis.model import Entity
 from flyte_ls.server.constants import ENTITIES_REQUEST
 from flyte_ls.server.convert import entity_dict
 from flyte_ls.server.documents import Document, fs_path, module_for_path, shown_analysis
 from flyte_ls.server.positions import Codec, Text
-from flyte_ls.server.protocol import EntitiesParams, RawJSON
+from flyte_ls.server.protocol import EntitiesParams, JSONText, RawJSON
 from flyte_ls.server.server import FlyteLanguageServer
 
 log = logging.getLogger(__name__)
@@ -28,21 +30,40 @@ log = logging.getLogger(__name__)
 _DISK_CACHE_SIZE = 64
 
 
-def document_entities(server: FlyteLanguageServer, doc: Document) -> list[dict[str, Any]]:
-    """The ``flyte/entities`` items of an open document, cached per document version."""
-    if doc.entities_json is not None and doc.entities_json[0] == doc.version:
-        return doc.entities_json[1]
+def render_entities(server: FlyteLanguageServer, doc: Document, details: bool = False) -> JSONText:
+    """The ``flyte/entities`` result of an open document: cached per version, and per entity object between
+    versions (see :mod:`flyte_ls.server.fragments`)."""
+    max_size = server.settings.index.max_file_size_bytes
+
+    def make(entity: Entity) -> str:
+        return json.dumps(
+            entity_dict(entity, doc.module, server.codec, doc.text, details), separators=(",", ":")
+        )
+
+    variant = "entities+details" if details else "entities"
+    return JSONText(
+        doc.rendered.get(
+            variant,
+            doc.version,
+            lambda: shown_analysis(doc, max_size).entities,
+            make,
+            server.codec.exact(doc.text),
+        )
+    )
+
+
+def entity_item(server: FlyteLanguageServer, doc: Document, name: str) -> dict[str, Any] | None:
+    """One entity of an open document, with details."""
     analysis = shown_analysis(doc, server.settings.index.max_file_size_bytes)
-    items = [entity_dict(e, doc.module, server.codec, doc.text) for e in analysis.entities]
-    doc.entities_json = (doc.version, items)
-    return items
+    entity = analysis.entity(name)
+    return None if entity is None else entity_dict(entity, doc.module, server.codec, doc.text, details=True)
 
 
 class InvalidEntitiesRequest(JsonRpcInvalidParams):
     pass
 
 
-def _read_and_analyse(path: str, codec: Codec, max_size: int) -> list[dict[str, Any]]:
+def _read_and_analyse(path: str, codec: Codec, max_size: int, details: bool) -> list[dict[str, Any]]:
     """Blocking (worker thread): the entities of a file on disk."""
     try:
         size = os.path.getsize(path)
@@ -68,19 +89,20 @@ def _read_and_analyse(path: str, codec: Codec, max_size: int) -> list[dict[str, 
     module = module_for_path(path)
     analysis: ModuleAnalysis = analyze(source, module, path=path, lint=False)
     text = Text(source)
-    return [entity_dict(e, module, codec, text) for e in analysis.entities]
+    return [entity_dict(e, module, codec, text, details) for e in analysis.entities]
 
 
 class EntitiesFeature:
     def __init__(self, server: FlyteLanguageServer) -> None:
         self.server = server
-        self._disk: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+        self._disk: dict[tuple[str, int, int, bool], list[dict[str, Any]]] = {}
 
-    async def handle(self, params: EntitiesParams) -> RawJSON:
+    async def handle(self, params: EntitiesParams) -> RawJSON | JSONText:
         uri = params.textDocument.uri
+        details = params.details is True
         doc = self.server.documents.get(uri)
         if doc is not None:
-            return RawJSON(document_entities(self.server, doc))
+            return render_entities(self.server, doc, details)
         path = fs_path(uri)
         if path is None:
             log.warning("%s for %s: not open and not a file URI.", ENTITIES_REQUEST, uri)
@@ -93,14 +115,16 @@ class EntitiesFeature:
         except OSError:
             log.warning("%s for %s: no such file.", ENTITIES_REQUEST, uri)
             raise InvalidEntitiesRequest(f"{ENTITIES_REQUEST}: no such file: {path}") from None
-        key = (path, stat.st_mtime_ns, stat.st_size)
+        key = (path, stat.st_mtime_ns, stat.st_size, details)
         cached = self._disk.get(key)
         if cached is not None:
             return RawJSON(cached)
         max_size = self.server.settings.index.max_file_size_bytes
         try:
             # Not the index thread: a request must not queue behind a whole workspace scan.
-            items = await self.server.in_thread(None, _read_and_analyse, path, self.server.codec, max_size)
+            items = await self.server.in_thread(
+                None, _read_and_analyse, path, self.server.codec, max_size, details
+            )
         except InvalidEntitiesRequest as exc:
             log.warning("%s", exc.message)
             raise
@@ -114,5 +138,5 @@ def setup(server: FlyteLanguageServer) -> None:
     feature = EntitiesFeature(server)
 
     @server.feature(ENTITIES_REQUEST)
-    async def entities(ls: FlyteLanguageServer, params: EntitiesParams) -> RawJSON:
+    async def entities(ls: FlyteLanguageServer, params: EntitiesParams) -> RawJSON | JSONText:
         return await feature.handle(params)

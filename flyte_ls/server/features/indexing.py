@@ -130,6 +130,7 @@ class Indexer:
             if token is not None:
                 server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=f"Indexed {summary}"))
         log.info("Indexed the workspace (%s): %s", reason, summary)
+        server.collect_garbage()
         server.emit(server.on_index_ready)
 
     # -- documents
