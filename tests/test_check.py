@@ -1,4 +1,4 @@
-"""``flyte-ls check``: the real console script in subprocesses, on small projects written to a temporary folder."""
+"""``flyte-ls check``: the real console script in subprocesses, on small projects in a temporary folder."""
 
 from __future__ import annotations
 
