@@ -6,7 +6,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from flyte_ls.analysis.model import Entity, EntityKind, Finding, Severity
+from flyte_ls.analysis.model import Entity, EntityKind, Finding, Position, Range, Severity
 from flyte_ls.server.constants import SOURCE_LINT
 from flyte_ls.server.positions import Codec, Text
 
@@ -57,9 +57,17 @@ def entity_dict(
     return item
 
 
+def lsp_position(codec: Codec, text: Text, pos: Position) -> types.Position:
+    return types.Position(line=pos.line, character=codec.column_to_client(text, pos.line, pos.character))
+
+
+def lsp_range(codec: Codec, text: Text, rng: Range) -> types.Range:
+    return types.Range(start=lsp_position(codec, text, rng.start), end=lsp_position(codec, text, rng.end))
+
+
 def diagnostic(finding: Finding, codec: Codec, text: Text, source: str = SOURCE_LINT) -> types.Diagnostic:
     return types.Diagnostic(
-        range=codec.range(text, finding.range),
+        range=lsp_range(codec, text, finding.range),
         message=finding.message,
         severity=_SEVERITY.get(finding.severity, types.DiagnosticSeverity.Warning),
         code=finding.code,

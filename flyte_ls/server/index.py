@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,11 @@ class Symbol:
     module: str
     path: str
     selection: ClientRange
+    folded: str = ""  # "<name>\n<flyte name>", lower-cased once, for matching
+
+    def __post_init__(self) -> None:
+        if not self.folded:
+            object.__setattr__(self, "folded", f"{self.name.lower()}\n{self.flyte_name.lower()}")
 
 
 @dataclass
@@ -144,27 +150,28 @@ def summarise(path: str, module: str, analysis: ModuleAnalysis, text: Text, code
     return IndexEntry(path, module, mtime_ns, size, symbols, stripped)
 
 
-def scan_file(path: str, codec: Codec, max_size: int) -> IndexEntry | None:
-    """Read and analyse one file (blocking: for a worker thread). None when skipped; the reason is logged."""
+def scan_file(path: str, codec: Codec, max_size: int) -> tuple[IndexEntry | None, str | None]:
+    """Read and analyse one file (blocking: for a worker thread or process).
+
+    Returns the entry, or None and why it was skipped (worker processes have no log: the caller logs it).
+    """
     try:
         size = os.path.getsize(path)
         if size > max_size:
-            log.info(
-                "Skipped %s: %d bytes, over flyte.index.maxFileSizeBytes (%d); raise it to index the file.",
-                path,
-                size,
-                max_size,
+            return None, (
+                f"Skipped {path}: {size} bytes, over flyte.index.maxFileSizeBytes ({max_size}); "
+                "raise it to index the file."
             )
-            return None
         data = Path(path).read_bytes()
     except OSError as exc:
-        log.info("Skipped %s: cannot read it (%s).", path, exc)
-        return None
+        return None, f"Skipped {path}: cannot read it ({exc.strerror or exc})."
     try:
         source = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        log.info("Skipped %s: not UTF-8 (%s); save it as UTF-8 to index it.", path, exc.reason)
-        return None
+        return (
+            None,
+            f"Skipped {path}: not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8 to index it.",
+        )
     module = module_for_path(path)
     if "flyte" not in source:
         # Entities need a flytekit (or flytekitplugins) import: a file that never says "flyte" has none.
@@ -172,10 +179,18 @@ def scan_file(path: str, codec: Codec, max_size: int) -> IndexEntry | None:
     else:
         try:
             analysis = analyze(source, module, path=path, lint=False)
-        except Exception:  # the analysis promises never to raise; never let one file stop the indexing
-            log.exception("Analysing %s failed; it is left out of the index.", path)
-            return None
-    return summarise(path, module, analysis, Text(source), codec)
+        except Exception as exc:  # the analysis promises never to raise; one file must not stop the indexing
+            return (
+                None,
+                f"Analysing {path} failed ({type(exc).__name__}: {exc}); it is left out of the index.",
+            )
+    return summarise(path, module, analysis, Text(source), codec), None
+
+
+def scan_batch(paths: list[str], encoding: str, max_size: int) -> list[tuple[IndexEntry | None, str | None]]:
+    """:func:`scan_file` for several files: the unit of work sent to an index worker process."""
+    codec = Codec(encoding)
+    return [scan_file(p, codec, max_size) for p in paths]
 
 
 class WorkspaceIndex:
@@ -225,31 +240,30 @@ class WorkspaceIndex:
         return sum(len(e.symbols) for e in self._entries.values())
 
     def search(self, query: str, limit: int) -> list[Symbol]:
-        """Case-insensitive match on the Python and the Flyte name: exact, prefix, substring, then fuzzy."""
+        """Case-insensitive match on the Python and the Flyte name: exact, prefix, substring, then fuzzy
+        (the query's characters in order, ``trpl`` -> ``training_pipeline``) when nothing else matches."""
         q = query.strip().lower()
+        symbols = [sym for entry in self._entries.values() for sym in entry.symbols]
+        if not q:
+            return sorted(symbols, key=lambda s: (len(s.name), s.flyte_name))[:limit]
         scored: list[tuple[int, int, str, Symbol]] = []
-        for entry in self._entries.values():
-            for sym in entry.symbols:
-                score = min(_score(q, sym.name.lower()), _score(q, sym.flyte_name.lower()))
-                if score < _NO_MATCH:
-                    scored.append((score, len(sym.name), sym.flyte_name, sym))
+        for sym in symbols:
+            if q in sym.folded:
+                name, _, flyte = sym.folded.partition("\n")
+                scored.append((_rank(q, name, flyte), len(sym.name), sym.flyte_name, sym))
+        if not scored:
+            fuzzy = re.compile(".*?".join(re.escape(ch) for ch in q))
+            for sym in symbols:
+                if fuzzy.search(sym.folded):
+                    scored.append((3, len(sym.name), sym.flyte_name, sym))
         scored.sort(key=lambda t: t[:3])
         return [t[3] for t in scored[:limit]]
 
 
-_NO_MATCH = 9
-
-
-def _score(query: str, name: str) -> int:
-    if not query:
-        return 3
-    if name == query:
+def _rank(query: str, name: str, flyte: str) -> int:
+    """0 exact, 1 prefix (of the name or of the Flyte name's last part), 2 substring."""
+    if query in (name, flyte):
         return 0
-    if name.startswith(query) or name.rsplit(".", 1)[-1].startswith(query):
+    if name.startswith(query) or flyte.rsplit(".", 1)[-1].startswith(query) or flyte.startswith(query):
         return 1
-    if query in name:
-        return 2
-    it = iter(name)
-    if all(ch in it for ch in query):  # subsequence: "trpl" matches "training_pipeline"
-        return 4
-    return _NO_MATCH
+    return 2

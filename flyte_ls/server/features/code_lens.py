@@ -83,8 +83,11 @@ def setup(server: FlyteLanguageServer) -> None:
         max_size = ls.settings.index.max_file_size_bytes
 
         def make(e: Entity) -> str:
-            start = ls.codec.position(doc.text, e.range.start)
-            point = {"line": start.line, "character": start.character}
+            start = e.range.start
+            point = {
+                "line": start.line,
+                "character": ls.codec.column_to_client(doc.text, start.line, start.character),
+            }
             lens: dict[str, Any] = {
                 "range": {"start": point, "end": point},
                 "data": {"uri": uri, "name": e.name},

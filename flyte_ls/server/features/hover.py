@@ -10,7 +10,8 @@ import logging
 
 from lsprotocol import types
 
-from flyte_ls.analysis.model import Entity, ModuleAnalysis, Position
+from flyte_ls.analysis.model import Entity, ModuleAnalysis, Position, Range
+from flyte_ls.server.convert import lsp_range
 from flyte_ls.server.documents import shown_analysis
 from flyte_ls.server.server import FlyteLanguageServer
 
@@ -115,13 +116,13 @@ def setup(server: FlyteLanguageServer) -> None:
         pos = ls.codec.position_from_client(doc.text, params.position)
         entity = _entity_at(analysis, pos)
         if entity is not None:
-            rng = ls.codec.range(doc.text, entity.selection_range)
+            rng = lsp_range(ls.codec, doc.text, entity.selection_range)
         else:
             called = _called_entity(ls, analysis, pos)
             if called is None:
                 return None
             entity, start, end = called
-            rng = types.Range(start=ls.codec.position(doc.text, start), end=ls.codec.position(doc.text, end))
+            rng = lsp_range(ls.codec, doc.text, Range(start, end))
         kind = ls.markup_kind()
         value = describe(entity, markdown=kind == types.MarkupKind.Markdown)
         return types.Hover(contents=types.MarkupContent(kind=kind, value=value), range=rng)

@@ -17,13 +17,12 @@ from lsprotocol import types
 
 from flyte_ls.server.constants import WATCHER_REGISTRATION_ID
 from flyte_ls.server.documents import Document, fs_path, shown_analysis
-from flyte_ls.server.index import Excludes, IndexEntry, scan_file, summarise, walk_python_files
+from flyte_ls.server.index import Excludes, IndexEntry, scan_batch, summarise, walk_python_files
+from flyte_ls.server.scanning import ScanResult, scan_files
 from flyte_ls.server.server import FlyteLanguageServer
 from flyte_ls.server.settings import Settings
 
 log = logging.getLogger(__name__)
-
-BATCH = 50
 
 
 def _interface(entry: IndexEntry | None) -> object:
@@ -97,27 +96,35 @@ class Indexer:
                 )
             open_paths = {d.path for d in server.documents.all() if d.path}
             todo = [p for p in paths if p not in open_paths]
-            codec, max_size = server.codec, server.settings.index.max_file_size_bytes
             fresh: set[str] = set(paths)
-            for start in range(0, len(todo), BATCH):
-                batch = todo[start : start + BATCH]
-                entries = await server.in_thread(
-                    server.index_executor, lambda b=batch: [scan_file(p, codec, max_size) for p in b]
-                )
-                for path, entry in zip(batch, entries, strict=True):
+            done = 0
+
+            def on_batch(batch: list[str], results: list[ScanResult]) -> None:
+                nonlocal done
+                for path, (entry, note) in zip(batch, results, strict=True):
+                    if note is not None:
+                        log.info("%s", note)
                     if entry is None:
                         server.index.remove(path)
                     elif server.documents.get_by_path(path) is None:  # opened meanwhile: the editor wins
                         server.index.put(entry)
-                done = min(start + BATCH, len(todo))
+                done += len(batch)
                 if token is not None:
+                    percentage = int(100 * done / max(1, len(todo)))
                     server.work_done_progress.report(
                         token,
                         types.WorkDoneProgressReport(
-                            message=f"{done}/{len(todo)} files",
-                            percentage=int(100 * done / max(1, len(todo))),
+                            message=f"{done}/{len(todo)} files", percentage=percentage
                         ),
                     )
+
+            await scan_files(
+                todo,
+                server.codec.encoding,
+                server.settings.index.max_file_size_bytes,
+                server.index_executor,
+                on_batch,
+            )
             for doc in server.documents.all():
                 self.update_from_document(doc)
                 if doc.path:
@@ -175,7 +182,7 @@ class Indexer:
     # -------------------------------------------------------------------------------------------
     async def rescan(self, paths: list[str]) -> None:
         server = self.server
-        codec, max_size = server.codec, server.settings.index.max_file_size_bytes
+        encoding, max_size = server.codec.encoding, server.settings.index.max_file_size_bytes
         changed = False
         for path in paths:
             if server.documents.get_by_path(path) is not None:
@@ -183,7 +190,11 @@ class Indexer:
             if not os.path.isfile(path) or not self.wanted(path):
                 changed |= server.index.remove(path)
                 continue
-            entry = await server.in_thread(server.index_executor, scan_file, path, codec, max_size)
+            [(entry, note)] = await server.in_thread(
+                server.index_executor, scan_batch, [path], encoding, max_size
+            )
+            if note is not None:
+                log.info("%s", note)
             if server.documents.get_by_path(path) is not None:
                 continue
             old = server.index.get(path)
