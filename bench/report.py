@@ -38,6 +38,10 @@ def _fmt(v: Any, unit: str) -> str:
     return str(v)
 
 
+def _load(avg: Any) -> str:
+    return " / ".join(f"{x:.2f}" for x in avg) if avg else "n/a"
+
+
 def _ratio(a: Any, b: Any) -> str:
     if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or b == 0:
         return "—"
@@ -144,7 +148,8 @@ def render(r: dict[str, Any]) -> str:
         "",
         f"Measured by `make bench` (`bench/run.py`) on {m.get('date')}, flyte-ls commit `{m.get('commit')}`.",
         f"Machine: {m.get('cores')} cores ({m.get('cpu')}), Python {m.get('python')}, {m.get('platform')}; "
-        f"load average at start {', '.join(f'{x:.2f}' for x in m.get('load_avg_at_start', []))}. "
+        f"load average {_load(m.get('load_avg_at_start'))} at the start, {_load(m.get('load_avg_at_end'))} at "
+        "the end. "
         f"The whole run took {r.get('wall_s')} s.",
         "",
         f"Peer: **{peer}**, in the same run, on the same file after the same edits "

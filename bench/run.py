@@ -304,6 +304,14 @@ def machine() -> dict[str, Any]:
             text=True,
             timeout=5,
         ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "flyte_ls"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        if dirty:
+            commit += f" + uncommitted changes in {len(dirty.splitlines())} flyte_ls files"
     except (OSError, subprocess.SubprocessError):
         commit = "?"
     cpu = "?"
@@ -355,13 +363,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out["jedi"] = await startup(JEDI, args.starts, empty)
         return out
 
-    await section(results, "startup", starts)
-    await section(
-        results, "flyte_edits", lambda: flyte_edits(big, gen.text, args.edits, len(gen.entity_names))
-    )
-    if peer:
-        await section(results, "jedi_edits", lambda: jedi_edits(big, gen.text, args.peer_edits))
-    await section(results, "indexing", lambda: indexing(ws))
+    only = set(args.only or ["startup", "edits", "indexing"])
+    if "startup" in only:
+        await section(results, "startup", starts)
+    if "edits" in only:
+        await section(
+            results, "flyte_edits", lambda: flyte_edits(big, gen.text, args.edits, len(gen.entity_names))
+        )
+        if peer:
+            await section(results, "jedi_edits", lambda: jedi_edits(big, gen.text, args.peer_edits))
+    if "indexing" in only:
+        await section(results, "indexing", lambda: indexing(ws))
     return results
 
 
@@ -375,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         help="edits for the peer (default 50; it answers in ~0.5 s each)",
     )
     p.add_argument("--starts", type=int, default=7, help="fresh starts per server for start-up (default 7)")
+    p.add_argument(
+        "--only", action="append", choices=["startup", "edits", "indexing"], help="run only these sections"
+    )
     p.add_argument("--no-peer", action="store_true", help="skip jedi-language-server")
     p.add_argument("--no-write", action="store_true", help="print only; do not write docs/performance.md")
     args = p.parse_args(argv)
@@ -384,12 +399,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     results = asyncio.run(run(args))
     results["wall_s"] = round(time.perf_counter() - t0, 1)
+    results["machine"]["load_avg_at_end"] = os.getloadavg()
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     json_path = out_dir / f"bench-{stamp}.json"
     json_path.write_text(json.dumps(results, indent=2, default=str))
-    verdicts = write_report(results, None if args.no_write else REPO / "docs" / "performance.md")
+    partial = bool(args.only) and set(args.only) != {"startup", "edits", "indexing"}
+    if partial and not args.no_write:
+        print("(--only: docs/performance.md is left as it is; it is written by full runs only)")
+    doc = None if args.no_write or partial else REPO / "docs" / "performance.md"
+    verdicts = write_report(results, doc)
     print(f"\nresults: {json_path}")
     for row in verdicts:
         print(f"  {row}")
