@@ -148,8 +148,8 @@ def render(r: dict[str, Any]) -> str:
         "",
         f"Measured by `make bench` (`bench/run.py`) on {m.get('date')}, flyte-ls commit `{m.get('commit')}`.",
         f"Machine: {m.get('cores')} cores ({m.get('cpu')}), Python {m.get('python')}, {m.get('platform')}; "
-        f"load average {_load(m.get('load_avg_at_start'))} at the start, {_load(m.get('load_avg_at_end'))} at "
-        "the end. "
+        f"load average {_load(m.get('load_avg_at_start'))} at the start, "
+        f"{_load(m.get('load_avg_at_end'))} at the end. "
         f"The whole run took {r.get('wall_s')} s.",
         "",
         f"Peer: **{peer}**, in the same run, on the same file after the same edits "
