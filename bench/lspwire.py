@@ -245,6 +245,9 @@ class LspClient:
                 self._dispatch(json.loads(body), received)
         except (EOFError, asyncio.IncompleteReadError):
             self._closed_reason = "the server closed its output (it exited or crashed)"
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), 1.0)  # so that the message can show the exit status
+            await asyncio.sleep(0.05)  # and the last lines of its stderr
         except (ValueError, json.JSONDecodeError) as exc:
             self._closed_reason = f"the server wrote something that is not LSP on stdout: {exc}"
         self._fail_all()

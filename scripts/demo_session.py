@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import sys
 import textwrap
 import time
@@ -100,10 +101,10 @@ def hover_text(result: Any) -> str:
 
 
 class Session:
-    def __init__(self, root: Path, timeout: float) -> None:
+    def __init__(self, root: Path, timeout: float, server: list[str]) -> None:
         self.root = root
         self.timeout = timeout
-        self.client = LspClient([sys.executable, "-m", "flyte_ls", "serve"], cwd=str(root))
+        self.client = LspClient(server, cwd=str(root))
         self.totals = {"files": 0, "entities": 0, "lenses": 0, "errors": 0, "warnings": 0, "other": 0}
 
     def rel(self, path: Path) -> str:
@@ -270,13 +271,13 @@ class Session:
                 print(dim(f"    … {len(symbols) - 40} more"))
 
 
-async def run(root: Path, timeout: float) -> int:
+async def run(root: Path, timeout: float, server: list[str]) -> int:
     files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
     if not files:
         print(f"error: no .py files under {root}", file=sys.stderr)
         return 1
     print(bold("flyte-ls: a scripted editor session over stdio"))
-    session = Session(root, timeout)
+    session = Session(root, timeout, server)
     try:
         await session.start()
         await session.wait_for_index()
@@ -308,12 +309,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--timeout", type=float, default=15.0, help="deadline in seconds for every wait (default 15)"
     )
+    p.add_argument(
+        "--server",
+        default=f"{shlex.quote(sys.executable)} -m flyte_ls serve",
+        help="the server command line (default: this Python's `-m flyte_ls serve`)",
+    )
     args = p.parse_args(argv)
     root = args.root.resolve()
     if not root.is_dir():
         print(f"error: {root} is not a folder", file=sys.stderr)
         return 2
-    return asyncio.run(run(root, args.timeout))
+    return asyncio.run(run(root, args.timeout, shlex.split(args.server)))
 
 
 if __name__ == "__main__":
