@@ -244,8 +244,14 @@ class Session:
                 colored = style(f"{sev:<7}", "31" if sev == "error" else "33")
                 start = d["range"]["start"]
                 where = f"{start['line'] + 1}:{start['character'] + 1}"
-                msg = textwrap.shorten(d.get("message", ""), 200)
-                print(f"    {dim(f'L{where:<7}')} {colored} {d.get('code', ''):<6} {msg}")
+                indent = " " * 28  # under the message's first column
+                msg = textwrap.fill(
+                    " ".join(str(d.get("message", "")).split()),
+                    width=110,
+                    initial_indent=indent,
+                    subsequent_indent=indent,
+                )
+                print(f"    {dim(f'L{where:<7}')} {colored} {d.get('code', ''):<6} {msg[len(indent) :]}")
 
     async def show_workspace_symbols(self) -> None:
         heading("workspace/symbol")
