@@ -85,6 +85,16 @@ class FlyteLanguageServer(LanguageServer):
     def running_tasks(self) -> list[str]:
         return sorted(self._tasks.values())
 
+    async def wait_for_tasks(self, timeout: float) -> None:
+        """Wait until no background task is running (tasks may start others); for shutdown and tests."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"background tasks still running: {', '.join(self.running_tasks())}")
+            await asyncio.wait(list(self._tasks), timeout=remaining)
+
     async def in_thread(self, executor: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work off the event loop (``None``: the default executor)."""
         loop = asyncio.get_running_loop()
