@@ -253,8 +253,8 @@ class WorkspaceIndex:
                 scored.append((_rank(q, name, flyte), len(sym.name), sym.flyte_name, sym))
         if not scored:
             fuzzy = re.compile(".*?".join(re.escape(ch) for ch in q))
-            for sym in symbols:
-                if fuzzy.search(sym.folded):
+            for sym in symbols:  # on the Python name only: dotted module prefixes match almost anything
+                if fuzzy.search(sym.folded.partition("\n")[0]):
                     scored.append((3, len(sym.name), sym.flyte_name, sym))
         scored.sort(key=lambda t: t[:3])
         return [t[3] for t in scored[:limit]]
