@@ -1647,5 +1647,122 @@ good(
     run="wf(x=1)",
 )
 
+# -- found while proving the corpus valid --------------------------------------------------------------
+bad(
+    "fl009_eager_called_in_workflow",
+    """
+    @eager
+    async def e(x: int) -> int:
+        return await at(x=x)
+
+
+    @workflow
+    def wf(x: int) -> int:
+        return e(x=x)  # expect: FL009
+""",
+    "serialize",
+    "coroutine",
+)
+bad(
+    "fl010_map_task_default_is_required",
+    """
+    @task
+    def add(x: int, y: int = 1) -> int:
+        return x + y
+
+
+    @workflow
+    def wf(xs: List[int]) -> List[int]:
+        return map_task(add)(x=xs)  # expect: FL010
+""",
+    "serialize",
+    "Input y of type typing.List[int] was not specified",
+)
+bad(
+    "fl010_reference_default_is_required",
+    """
+    @reference_task(project="p", domain="d", name="n", version="v")
+    def normalize(values: List[float], scale: float = 1.0) -> List[float]:
+        ...
+
+
+    @workflow
+    def wf(values: List[float]) -> List[float]:
+        return normalize(values=values)  # expect: FL010
+""",
+    "serialize",
+    "Input scale of type <class 'float'> was not specified",
+)
+
+bad(
+    "fl015_reference_subworkflow",
+    """
+    @reference_workflow(project="p", domain="d", name="n", version="v")
+    def remote(x: int) -> int:
+        return ...
+
+
+    @workflow
+    def wf(x: int) -> int:
+        return remote(x=x)  # expect: FL015
+""",
+    "serialize",
+    "Reference sub-workflows are currently unsupported",
+)
+
+bad(
+    "fl016_promise_in_dataclass",
+    """
+    from dataclasses import dataclass
+
+
+    @dataclass
+    class Config:
+        name: str
+        size: int = 1
+
+
+    @task
+    def use(config: Config) -> int:
+        return config.size
+
+
+    @workflow
+    def wf(size: int) -> int:
+        return use(config=Config(name="a", size=size))  # expect: FL016
+""",
+    "serialize",
+    "can not serialize 'Promise' object",
+)
+good(
+    "fl016_ok",
+    """
+    import dataclasses
+
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        name: str
+        size: int = 1
+
+
+    @task
+    def use(config: Config) -> int:
+        return config.size
+
+
+    @task
+    def make(size: int) -> Config:
+        return Config(name="made", size=size)
+
+
+    @workflow
+    def wf(size: int) -> int:
+        use(config=Config(name="fixed", size=2))
+        return use(config=make(size=size))
+""",
+    run="wf(size=3)",
+)
+
 CASES_BY_NAME = {c.name: c for c in CASES}
 assert len(CASES_BY_NAME) == len(CASES), "case names must be unique"

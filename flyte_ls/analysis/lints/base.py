@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import ast
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Set
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from flyte_ls.analysis.lints import types as ty
 from flyte_ls.analysis.lints.registry import default_severity
+from flyte_ls.analysis.lints.scopes import ScopeIndex, bound_names, index_scopes, target_names
 from flyte_ls.analysis.model import Entity, EntityKind, Finding, ModuleAnalysis, Position, Range, Severity
 from flyte_ls.analysis.positions import LineTable, normalize_source, split_lines
 
@@ -114,56 +115,6 @@ def shape_of(outputs: list[tuple[str, str | None]], local_classes: frozenset[str
     return SINGLE if ty.is_single_value(typ, local_classes) else UNKNOWN
 
 
-# -- scopes --------------------------------------------------------------------------------------------------
-def target_names(target: ast.AST) -> Iterator[str]:
-    if isinstance(target, ast.Name):
-        yield target.id
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        for elt in target.elts:
-            yield from target_names(elt)
-    elif isinstance(target, ast.Starred):
-        yield from target_names(target.value)
-
-
-def bound_names(body: Iterable[ast.stmt]) -> set[str]:
-    """Names a block of statements binds in its own scope (not in nested functions, classes or lambdas)."""
-    out: set[str] = set()
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.add(node.name)
-            stack.extend(node.decorator_list)
-            continue
-        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name != "*":
-                    out.add(alias.asname or alias.name.split(".", 1)[0])
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            out.add(node.id)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            out.add(node.name)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            out.update(node.names)
-        elif isinstance(node, ast.NamedExpr):
-            out.update(target_names(node.target))
-        stack.extend(ast.iter_child_nodes(node))
-    return out
-
-
-def function_locals(fn: FunctionNode) -> set[str]:
-    args = fn.args
-    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    if args.vararg:
-        names.add(args.vararg.arg)
-    if args.kwarg:
-        names.add(args.kwarg.arg)
-    return names | bound_names(fn.body)
-
-
 def call_keyword(call: ast.Call, name: str, position: int | None = None) -> ast.expr | None:
     for kw in call.keywords:
         if kw.arg == name:
@@ -195,7 +146,7 @@ class Decorated:
 @dataclass
 class LintModule:
     ctx: LintContext
-    findings: list[Finding] = field(default_factory=list)
+    _own: dict[int, list[ast.AST]] = field(default_factory=dict)
 
     # -- positions and findings ------------------------------------------------------------------------------
     @cached_property
@@ -275,7 +226,7 @@ class LintModule:
                 counts[name] = counts.get(name, 0) + 1
         return counts
 
-    def is_builtin(self, node: ast.expr, local_names: set[str]) -> str | None:
+    def is_builtin(self, node: ast.expr, local_names: Set[str]) -> str | None:
         """The builtin a bare name refers to (not rebound by the module or the function), else None."""
         if (
             isinstance(node, ast.Name)
@@ -326,6 +277,19 @@ class LintModule:
         return out
 
     @cached_property
+    def dataclasses(self) -> frozenset[str]:
+        """Module-level classes decorated with ``@dataclass`` (bound once)."""
+        out = set()
+        for stmt in self.ctx.tree.body:
+            if not isinstance(stmt, ast.ClassDef) or self.module_binding_counts.get(stmt.name) != 1:
+                continue
+            for dec in stmt.decorator_list:
+                func = dec.func if isinstance(dec, ast.Call) else dec
+                if self.qualified_or_none(func) == "dataclasses.dataclass":
+                    out.add(stmt.name)
+        return frozenset(out)
+
+    @cached_property
     def module_aliases(self) -> set[str]:
         """Names the module binds by plain assignment (``MaybeInt = Optional[int]`` may be a type alias)."""
         out: set[str] = set()
@@ -350,6 +314,29 @@ class LintModule:
             ):
                 out.add(stmt.targets[0].id)
         return out
+
+    @cached_property
+    def scopes(self) -> ScopeIndex:
+        return index_scopes(self.ctx.tree)
+
+    @cached_property
+    def scoped_calls(self) -> list[tuple[ast.Call, frozenset[str]]]:
+        """Every call in the module with the names its enclosing function scopes bind."""
+        return [(call, scope.visible()) for call, scope in self.scopes.calls]
+
+    def own_nodes(self, fn: FunctionNode) -> list[ast.AST]:
+        """Nodes of a function's own body (not inside nested functions, lambdas or classes); cached."""
+        cached = self._own.get(id(fn))
+        if cached is None:
+            cached = []
+            stack: list[ast.AST] = list(fn.body)
+            while stack:
+                node = stack.pop()
+                cached.append(node)
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                    stack.extend(ast.iter_child_nodes(node))
+            self._own[id(fn)] = cached
+        return cached
 
     # -- entity decorators -----------------------------------------------------------------------------------
     def decorated(self, fn: FunctionNode) -> Decorated | None:
@@ -435,7 +422,7 @@ class LintModule:
         outputs = shape_of([(o.name, o.type) for o in entity.outputs], frozenset())
         return Signature(display, entity.kind, params, outputs, complete=imported)
 
-    def callee(self, func: ast.expr, local_names: set[str]) -> Signature | None:
+    def callee(self, func: ast.expr, local_names: Set[str]) -> Signature | None:
         """The signature of the entity ``func`` refers to, when it is certain; None otherwise."""
         try:
             return self._callee(func, local_names)
@@ -443,7 +430,7 @@ class LintModule:
             log.debug("callee resolution failed", exc_info=True)
             return None
 
-    def _callee(self, func: ast.expr, local_names: set[str]) -> Signature | None:
+    def _callee(self, func: ast.expr, local_names: Set[str]) -> Signature | None:
         if isinstance(func, ast.Call):
             return self.map_task_signature(func, local_names)
         if isinstance(func, ast.Name):
@@ -467,7 +454,7 @@ class LintModule:
                 return self.imported_signature(f"{module}.{func.attr}", self.text(func))
         return None
 
-    def local_entity_signature(self, name: str, local_names: set[str]) -> Signature | None:
+    def local_entity_signature(self, name: str, local_names: Set[str]) -> Signature | None:
         entity = self.analysis.entity(name)
         if entity is None:
             return None
@@ -480,7 +467,11 @@ class LintModule:
                 EntityKind.REFERENCE_WORKFLOW,
             ):
                 return None
-            return self.function_signature(node, d.kind, name)
+            sig = self.function_signature(node, d.kind, name)
+            if d.kind in (EntityKind.REFERENCE_TASK, EntityKind.REFERENCE_WORKFLOW):
+                # flytekit ignores a reference's defaults: every input must be passed
+                sig.params = [replace(p, default=None) for p in sig.params]
+            return sig
         call = self.value_call(node)
         if call is None:
             return None
@@ -517,7 +508,7 @@ class LintModule:
         return self.entity_signature(matches[0], display, imported=True)
 
     def map_task_signature(
-        self, call: ast.Call, local_names: set[str], display: str | None = None
+        self, call: ast.Call, local_names: Set[str], display: str | None = None
     ) -> Signature | None:
         """``map_task(t)`` / ``map_task(partial(t, y=1))``: the task's unbound inputs, as lists."""
         if not isinstance(call.func, (ast.Name, ast.Attribute)) or self.qualified(call.func) not in MAP_TASKS:

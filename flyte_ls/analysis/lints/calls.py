@@ -12,38 +12,8 @@ import difflib
 from collections.abc import Iterable, Iterator
 
 from flyte_ls.analysis.lints import types as ty
-from flyte_ls.analysis.lints.base import LintModule, Param, Signature, bound_names, function_locals
+from flyte_ls.analysis.lints.base import LintModule, Param, Signature
 from flyte_ls.analysis.model import EntityKind, Finding, Severity
-
-
-def scoped_calls(tree: ast.Module) -> Iterator[tuple[ast.Call, set[str]]]:
-    """Every call in the module, with the names bound in its enclosing function/class/comprehension scopes."""
-    stack: list[tuple[ast.AST, frozenset[str]]] = [(tree, frozenset())]
-    while stack:
-        node, local = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            outer = [*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)]
-            stack.extend((n, local) for n in outer)
-            inner = local | function_locals(node)
-            stack.extend((s, inner) for s in node.body)
-            continue
-        if isinstance(node, ast.ClassDef):
-            stack.extend((n, local) for n in [*node.decorator_list, *node.bases, *node.keywords])
-            inner = local | bound_names(node.body)
-            stack.extend((s, inner) for s in node.body)
-            continue
-        if isinstance(node, ast.Lambda):
-            args = node.args
-            names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-            stack.append((node.body, local | names))
-            continue
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            names = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
-            stack.extend((child, local | names) for child in ast.iter_child_nodes(node))
-            continue
-        if isinstance(node, ast.Call):
-            yield node, set(local)
-        stack.extend((child, local) for child in ast.iter_child_nodes(node))
 
 
 def _describe(p: Param) -> str:
@@ -97,7 +67,7 @@ def check_call(m: LintModule, call: ast.Call, sig: Signature) -> Iterator[Findin
     for p in sig.params:
         if p.name in given:
             continue
-        required = p.default is None if sig.mapped else p.required
+        required = True if sig.mapped else p.required  # a map task drops its task's defaults
         if required:
             yield m.finding(
                 "FL010",
@@ -153,7 +123,7 @@ def _want(param: Param | None) -> str:
 
 def entity_calls(m: LintModule) -> Iterable[Finding]:
     """FL010 / FL011 / FL014 on every call of a known entity, anywhere in the module."""
-    for call, local in scoped_calls(m.ctx.tree):
+    for call, local in m.scoped_calls:
         func = call.func
         if not isinstance(func, (ast.Name, ast.Attribute, ast.Call)):
             continue

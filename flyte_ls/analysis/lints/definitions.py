@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from flyte_ls.analysis.lints import types as ty
 from flyte_ls.analysis.lints.base import (
@@ -92,22 +92,11 @@ def _label(d: Decorated) -> str:
     }.get(d.kind, "entity")
 
 
-def own_nodes(fn: FunctionNode) -> Iterator[ast.AST]:
-    """Nodes of a function's own body: not inside nested functions, lambdas or classes."""
-    stack: list[ast.AST] = list(fn.body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-
-
-def _returns_value(fn: FunctionNode) -> bool:
+def _returns_value(m: LintModule, fn: FunctionNode) -> bool:
     return any(
         (isinstance(n, ast.Return) and n.value is not None and not is_none(n.value))
         or isinstance(n, (ast.Yield, ast.YieldFrom))
-        for n in own_nodes(fn)
+        for n in m.own_nodes(fn)
     )
 
 
@@ -163,7 +152,7 @@ def missing_returns(m: LintModule) -> Iterable[Finding]:
                         "value or remove the return annotation",
                         entity=fn.name,
                     )
-                elif d.kind in _RUNNABLE_KINDS and not _returns_value(fn):
+                elif d.kind in _RUNNABLE_KINDS and not _returns_value(m, fn):
                     when = "serialization fails" if d.kind == EntityKind.WORKFLOW else "every run fails"
                     yield m.finding(
                         "FL002",
@@ -176,7 +165,7 @@ def missing_returns(m: LintModule) -> Iterable[Finding]:
                         entity=fn.name,
                     )
         if d.kind == EntityKind.WORKFLOW and (fn.returns is None or is_none(fn.returns)):
-            for node in own_nodes(fn):
+            for node in m.own_nodes(fn):
                 if isinstance(node, ast.Return) and node.value is not None and not is_none(node.value):
                     yield m.finding(
                         "FL003",
@@ -307,32 +296,16 @@ def nested_entities(m: LintModule) -> Iterable[Finding]:
     last = module.rsplit(".", 1)[-1]
     if not module or last.startswith("test_") or last.endswith("_test"):
         return
-    outer: list[FunctionNode] = []
-    for stmt in m.ctx.tree.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            outer.append(stmt)
-        elif isinstance(stmt, ast.ClassDef):
-            outer.extend(s for s in ast.walk(stmt) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)))
-    seen: set[int] = set()
-    for fn in outer:
-        for node in ast.walk(fn):
-            if (
-                node is fn
-                or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                or id(node) in seen
-            ):
-                continue
-            seen.add(id(node))
-            d = m.decorated(node)
-            if d is not None and d.qualified in (TASK, DYNAMIC, EAGER):
-                yield m.finding(
-                    "FL006",
-                    node,
-                    f"`{node.name}` is a {_label(d)} defined inside `{fn.name}`: flytekit refuses it when "
-                    f"`{fn.name}` runs (TaskFunction cannot be a nested/inner or local function) — move it "
-                    "to "
-                    "module level",
-                )
+    for node, outer in m.scopes.nested:
+        d = m.decorated(node)
+        if d is not None and d.qualified in (TASK, DYNAMIC, EAGER):
+            yield m.finding(
+                "FL006",
+                node,
+                f"`{node.name}` is a {_label(d)} defined inside `{outer}`: flytekit refuses it when "
+                f"`{outer}` runs (TaskFunction cannot be a nested/inner or local function) — move it to "
+                "module level",
+            )
 
 
 def parameter_kinds(m: LintModule) -> Iterable[Finding]:
@@ -370,7 +343,7 @@ def output_counts(m: LintModule) -> Iterable[Finding]:
         arity = ty.tuple_arity(d.node.returns, m.namedtuples)
         if arity is None:
             continue
-        for node in own_nodes(d.node):
+        for node in m.own_nodes(d.node):
             if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
                 if any(isinstance(e, ast.Starred) for e in node.value.elts):
                     continue
@@ -403,7 +376,7 @@ def async_and_generators(m: LintModule) -> Iterable[Finding]:
             )
         if d.kind in (EntityKind.TASK, EntityKind.DYNAMIC) and isinstance(fn, ast.FunctionDef):
             if ty.head(fn.returns) in ty.PLAIN_HEADS and any(
-                isinstance(n, (ast.Yield, ast.YieldFrom)) for n in own_nodes(fn)
+                isinstance(n, (ast.Yield, ast.YieldFrom)) for n in m.own_nodes(fn)
             ):
                 assert fn.returns is not None
                 yield m.finding(

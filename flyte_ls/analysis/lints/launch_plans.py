@@ -16,7 +16,6 @@ from flyte_ls.analysis.lints.base import (
     is_none,
     literal_dict_keys,
 )
-from flyte_ls.analysis.lints.calls import scoped_calls
 from flyte_ls.analysis.model import EntityKind, Finding
 
 # get_or_create arguments that make flytekit insist on a name (auto_activate and concurrency do not).
@@ -60,7 +59,7 @@ _CREATE_POSITIONS = {"name": 0, "workflow": 1, "default_inputs": 2, "fixed_input
 class LaunchPlanCall:
     call: ast.Call
     qualified: str
-    local: set[str]
+    local: frozenset[str]
 
     def arg(self, name: str) -> ast.expr | None:
         positions = _GET_OR_CREATE_POSITIONS if self.qualified == LP_GET_OR_CREATE else _CREATE_POSITIONS
@@ -72,7 +71,7 @@ class LaunchPlanCall:
 
 
 def launch_plan_calls(m: LintModule) -> Iterator[LaunchPlanCall]:
-    for call, local in scoped_calls(m.ctx.tree):
+    for call, local in m.scoped_calls:
         q = m.qualified_or_none(call.func)
         if q in (LP_GET_OR_CREATE, LP_CREATE):
             yield LaunchPlanCall(call, q, local)
@@ -175,7 +174,7 @@ def duplicate_launch_plans(m: LintModule) -> Iterable[Finding]:
         q = m.qualified_or_none(call.func)
         if q not in (LP_GET_OR_CREATE, LP_CREATE):
             continue
-        lp = LaunchPlanCall(call, q, set())
+        lp = LaunchPlanCall(call, q, frozenset())
         name = lp.name()
         if name is None:
             continue

@@ -6,7 +6,6 @@ import ast
 from collections.abc import Iterable
 
 from flyte_ls.analysis.lints.base import MAP_TASKS, PARTIAL, LintModule, call_keyword
-from flyte_ls.analysis.lints.calls import scoped_calls
 from flyte_ls.analysis.model import EntityKind, Finding
 
 _NOT_MAPPABLE = {
@@ -18,7 +17,7 @@ _NOT_MAPPABLE = {
 
 def map_task_targets(m: LintModule) -> Iterable[Finding]:
     """FL050 / FL051: map_task maps plain tasks with one output."""
-    for call, local in scoped_calls(m.ctx.tree):
+    for call, local in m.scoped_calls:
         if m.qualified_or_none(call.func) not in MAP_TASKS:
             continue
         target = call_keyword(call, "target", 0)

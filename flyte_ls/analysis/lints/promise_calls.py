@@ -11,6 +11,7 @@ from flyte_ls.analysis.lints.promise_values import (
     COMPARISON,
     COND,
     COROUTINE,
+    HOLDER,
     ITERATING_BUILTINS,
     MAX_HELPER_DEPTH,
     METHOD,
@@ -72,6 +73,10 @@ class CallChecks(PromiseReporter):
         values = [v for _, v in args] + [v for _, v in kwargs]
         if builtin is not None:
             return self.builtin_call(call, builtin, values, certain)
+        if isinstance(func, ast.Name) and func.id not in self.local and func.id in self.m.dataclasses:
+            if any(v is not None and v.kind in PROMISE_LIKE for v in values):
+                return Val(HOLDER, desc=self.m.text(call))
+            return None
         if isinstance(func, ast.Name):
             self.helper_call(call, func.id, args, kwargs, certain)
         return None
@@ -144,7 +149,18 @@ class CallChecks(PromiseReporter):
             self.passed(v, node, where, certain)
         for kw, v in kwargs:
             self.passed(v, kw.value, where, certain)
-        if sig.is_async and sig.kind == EntityKind.TASK and self.mode in ("workflow", "helper"):
+        if sig.kind == EntityKind.REFERENCE_WORKFLOW and self.mode == "workflow":
+            self.report(
+                "FL015",
+                call,
+                f"{self.q(call)} calls the reference workflow `{sig.display}` as a sub-workflow: "
+                "serialization "
+                "fails (Reference sub-workflows are currently unsupported) — reference its launch plan with "
+                "@reference_launch_plan and call that",
+                certain,
+            )
+        coroutine = sig.kind == EntityKind.EAGER or (sig.is_async and sig.kind == EntityKind.TASK)
+        if coroutine and self.mode in ("workflow", "helper"):
             return Val(COROUTINE, desc=self.m.text(call))
         desc = self.m.text(call)
         shape = sig.outputs

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from flyte_ls.analysis.lints.base import FunctionNode, LintModule, function_locals
+from flyte_ls.analysis.lints.base import FunctionNode, LintModule
 from flyte_ls.analysis.lints.promise_values import (
     COMPARISON,
     COND,
     COROUTINE,
+    HOLDER,
     MULTI,
     PROMISE,
     STRING,
@@ -37,7 +38,7 @@ class PromiseReporter:
     returns: list[tuple[ast.Return, Val | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.local = function_locals(self.fn)
+        self.local = self.m.scopes.locals_of(self.fn)
         self._seen: set[tuple[str, int, int]] = set()
 
     def run(self) -> PromiseReporter:
@@ -140,6 +141,15 @@ class PromiseReporter:
                 f"{short(self.m.text(node))}.{v.names[0]}",
                 certain,
             )
+        elif v.kind == HOLDER:
+            self.report(
+                "FL016",
+                node,
+                f"{self.q(node)} puts a promise inside a dataclass, {where}: flytekit cannot serialize it "
+                "(can not serialize 'Promise' object) — pass the promise as its own input, or build the "
+                "dataclass inside a task",
+                certain,
+            )
         elif v.kind == STRING:
             self.report(
                 "FL025",
@@ -163,7 +173,8 @@ class PromiseReporter:
             self.report(
                 "FL009",
                 node,
-                f"{self.q(node)} calls an async task from a workflow, {where}: it is a coroutine, not a "
+                f"{self.q(node)} calls an async task (or an @eager workflow) from a workflow, {where}: it is "
+                "a coroutine, not a "
                 "promise, "
                 "and serialization fails (Failed to bind ... coroutine) — make the task a plain `def`, or "
                 "use an "

@@ -13,6 +13,7 @@ MULTI = "multi"  # the tuple of promises of an entity with several outputs
 VOID = "void"  # the result of an entity with no outputs
 COMPARISON = "comparison"  # promise comparison (ComparisonExpression / ConjunctionExpression)
 STRING = "string"  # a string made by formatting a promise
+HOLDER = "holder"  # a dataclass instance built with promises in its fields
 COROUTINE = "coroutine"  # calling an async task from a workflow
 COND = "conditional"  # conditional(...) chain under construction
 METHOD = "method"  # a bound attribute of a promise or a conditional

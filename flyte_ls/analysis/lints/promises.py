@@ -77,7 +77,8 @@ class BodyChecker(CallChecks):
                 self.report(
                     "FL009",
                     s.value,
-                    f"{self.q(s.value)} calls an async task from a workflow: it only makes a coroutine, so "
+                    f"{self.q(s.value)} calls an async task (or an @eager workflow) from a workflow: it only "
+                    "makes a coroutine, so "
                     "the task "
                     "never runs (no node is added) — make the task a plain `def`, or call it from an @eager "
                     "workflow with await",

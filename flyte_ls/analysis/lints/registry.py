@@ -137,6 +137,21 @@ RULES: tuple[RuleInfo, ...] = (
         "a literal of the wrong type for an int/float/str/bool input (an int for a float, too)",
         "serialization/import: TypeTransformerFailedError (Expected value of type ...)",
     ),
+    RuleInfo(
+        "FL015",
+        "reference-subworkflow",
+        E,
+        "a reference workflow called from a workflow",
+        "serialization: ValueError (Reference sub-workflows are currently unsupported. Use reference launch "
+        "plans instead)",
+    ),
+    RuleInfo(
+        "FL016",
+        "promise-in-dataclass",
+        E,
+        "a dataclass built with a promise in a field, passed to an entity",
+        "serialization: TypeError (Failed to Bind variable ... can not serialize 'Promise' object)",
+    ),
     # -- promises in workflow bodies -------------------------------------------------------------------------
     RuleInfo(
         "FL020",

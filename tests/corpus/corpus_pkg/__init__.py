@@ -1,0 +1,1 @@
+"""A valid Flyte project: every construct flyte-ls understands, none of them a mistake."""
