@@ -37,13 +37,25 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def _children(pid: int) -> list[int]:
+    if psutil is None:
+        return []
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 class RssSampler:
-    """Samples a process's RSS every ``interval`` seconds on a thread (independent of the event loop)."""
+    """Samples the RSS of a process and of its process tree every ``interval`` seconds, on a thread
+    (independent of the event loop)."""
 
     def __init__(self, pid: int, interval: float = 0.01) -> None:
         self.pid = pid
         self.interval = interval
         self.max_sampled = 0.0
+        self.max_tree = 0.0
+        self.max_children = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
 
@@ -55,15 +67,28 @@ class RssSampler:
         self._thread.join(timeout=2)
 
     def _run(self) -> None:
+        children: list[int] = []
+        tick = 0
         while not self._stop.is_set():
             value = rss_mb(self.pid)
             if value is None:
                 return
             self.max_sampled = max(self.max_sampled, value)
+            if tick % 5 == 0:  # listing the descendants scans /proc (~1 ms): every 5th sample is enough
+                children = _children(self.pid)
+                self.max_children = max(self.max_children, len(children))
+            tick += 1
+            if children:
+                tree = value + sum(rss_mb(c) or 0.0 for c in children)
+                self.max_tree = max(self.max_tree, tree)
             self._stop.wait(self.interval)
 
     def current_mb(self) -> float | None:
         return rss_mb(self.pid)
+
+    def tree_peak_mb(self) -> float:
+        """The largest sampled sum of RSS over the server and its worker processes."""
+        return max(self.max_tree, self.peak_mb())
 
     def peak_mb(self) -> float:
         """VmHWM when the kernel provides it (exact), else the largest sample."""

@@ -123,7 +123,18 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         "s",
         TARGETS["index"],
     )
-    add("peak RSS while indexing 2,000 files", _get(ix, "peak_rss_mb"), None, "MB", TARGETS["index_rss"])
+    workers = _get(ix, "worker_processes")
+    if workers:
+        add(
+            f"peak RSS while indexing 2,000 files: server + {workers} worker processes (sampled sum)",
+            _get(ix, "peak_tree_rss_mb"),
+            None,
+            "MB",
+            TARGETS["index_rss"],
+        )
+        add("peak RSS while indexing: the server process alone", _get(ix, "peak_rss_mb"), None, "MB", None)
+    else:
+        add("peak RSS while indexing 2,000 files", _get(ix, "peak_rss_mb"), None, "MB", TARGETS["index_rss"])
     add(
         "`workspace/symbol` on the indexed workspace, p95",
         _get(ix, "workspace_symbol", "p95_ms"),
@@ -192,7 +203,10 @@ def render(r: dict[str, Any]) -> str:
         f"(missing: {ix.get('sample_missing_count', 'n/a')}), and an entity under `build/` must not be "
         f"found (found: {ix.get('ignored_build_dir_indexed', 'n/a')}).",
         "- **Peak RSS**: the kernel's high-water mark (`VmHWM` in `/proc/<pid>/status`) of the server "
-        "process, cross-checked by sampling RSS every 10 ms.",
+        "process, cross-checked by sampling RSS every 10 ms. When the server starts worker processes, "
+        "the RSS of the whole process tree is sampled every 10 ms too and its largest sum is what the "
+        "target is checked against (a conservative figure: pages shared between the processes count "
+        "once per process).",
     ]
     if fe.get("first_entities_s") is not None:
         lines.append(

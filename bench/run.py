@@ -38,6 +38,7 @@ from report import write_report  # noqa: E402
 VENV_BIN = Path(sys.executable).parent
 FLYTE = [str(VENV_BIN / "flyte-ls"), "serve"]
 JEDI = [str(VENV_BIN / "jedi-language-server")]
+DIAGNOSTIC_EDITS = 24  # each waits for a debounced lint pass of the whole module
 PACE = 0.1  # seconds between edits: a fast typist; lets debounced work run between edits, as in an editor
 
 
@@ -194,10 +195,11 @@ async def flyte_edits(path: Path, text: str, n: int, expected: int) -> dict[str,
                 times.append(t)
             res["code_lens_resolve"] = summary(times)
         res["diagnostics"] = summary(
-            await diagnostics_latency(c, doc, uri, mistake_toggles(doc, max(20, n // 2)))
+            await diagnostics_latency(c, doc, uri, mistake_toggles(doc, DIAGNOSTIC_EDITS))
         )
         res["debounce_hint"] = "includes the server's per-document debounce"
         res["peak_rss_mb"] = rss.peak_mb()
+        res["peak_tree_rss_mb"] = rss.tree_peak_mb()
     finally:
         rss.stop()
         await c.close()
@@ -227,8 +229,8 @@ async def jedi_edits(path: Path, text: str, n: int) -> dict[str, Any]:
             lambda: c.request("textDocument/documentSymbol", params, timeout=30),
         )
         res["document_symbol"] = summary(lat)
-        # jedi debounces its diagnostics by 1 s: 20 samples keep the run short.
-        res["diagnostics"] = summary(await diagnostics_latency(c, doc, uri, mistake_toggles(doc, 20)))
+        # jedi debounces its diagnostics by 1 s: fewer samples keep the run short.
+        res["diagnostics"] = summary(await diagnostics_latency(c, doc, uri, mistake_toggles(doc, 12)))
         res["peak_rss_mb"] = rss.peak_mb()
     finally:
         rss.stop()
@@ -289,6 +291,8 @@ async def indexing(root: Path) -> dict[str, Any]:
             s.get("name", "").split(".")[-1] == ignored for s in found or []
         )
         res["peak_rss_mb"] = rss.peak_mb()
+        res["peak_tree_rss_mb"] = rss.tree_peak_mb()
+        res["worker_processes"] = rss.max_children
     finally:
         rss.stop()
         await c.close()
