@@ -43,14 +43,21 @@ def _register_capability(client: LanguageClient, params: types.RegistrationParam
     client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
 
 
+def _code_lens_refresh(client: LanguageClient, params: None) -> None:
+    client.code_lens_refreshes += 1  # type: ignore[attr-defined]
+
+
 def make_client() -> LanguageClient:
-    """pytest-lsp's client, plus a per-URI count of diagnostics publishes and client/registerCapability."""
+    """pytest-lsp's client, plus a per-URI count of diagnostics publishes, client/registerCapability and
+    workspace/codeLens/refresh (which VS Code implements and pytest-lsp does not)."""
     client = LanguageClient(converter_factory=default_converter)
     client.publish_counts = {}  # type: ignore[attr-defined]
     client.registrations = []  # type: ignore[attr-defined]
+    client.code_lens_refreshes = 0  # type: ignore[attr-defined]
     features = dict(DEFAULT_CLIENT_FEATURES)
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = _publish
     features[types.CLIENT_REGISTER_CAPABILITY] = _register_capability
+    features[types.WORKSPACE_CODE_LENS_REFRESH] = _code_lens_refresh
     register_lsp_features(client, features)
     return client
 

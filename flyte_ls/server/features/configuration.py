@@ -49,7 +49,8 @@ async def pull(server: FlyteLanguageServer) -> bool:
     except Exception as exc:
         log.warning("workspace/configuration failed (%s); keeping the current settings.", exc)
         return False
-    section = result[0] if isinstance(result, list) and result else None
+    log.debug("workspace/configuration answered %r", result)
+    section = result[0] if isinstance(result, (list, tuple)) and result else None
     # The answer is the section itself; tolerate clients that wrap it anyway.
     server.client_settings = (
         unwrap_section(section) if isinstance(section, dict) and "flyte" in section else section
@@ -62,6 +63,7 @@ def setup(server: FlyteLanguageServer) -> None:
     async def did_change_configuration(
         ls: FlyteLanguageServer, params: types.DidChangeConfigurationParams
     ) -> None:
+        log.debug("didChangeConfiguration %r", params.settings)
         if not await pull(ls):
             pushed = unwrap_section(params.settings)
             if pushed is not None:
