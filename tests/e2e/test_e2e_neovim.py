@@ -1,7 +1,6 @@
-"""A real editor: headless Neovim 0.7 attaches ``flyte-ls serve``; lenses, entities and diagnostics are checked.
-
-Neovim 0.7.2 is what Debian bookworm ships; it has ``vim.lsp.start_client`` (``vim.lsp.start`` arrived in 0.8).
-Skipped when ``nvim`` is not installed (CI installs it: ``apt-get install -y neovim``).
+"""A real editor: headless Neovim 0.7 attaches ``flyte-ls serve``; its lenses, entities and diagnostics are
+checked. Neovim 0.7.2 is what Debian bookworm ships: it has ``vim.lsp.start_client`` (``vim.lsp.start``
+arrived in 0.8). Skipped when ``nvim`` is not installed (CI installs it: ``apt-get install -y neovim``).
 """
 
 from __future__ import annotations
