@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 import logging
-from collections.abc import Set
+from collections.abc import Container
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -226,7 +226,7 @@ class LintModule:
                 counts[name] = counts.get(name, 0) + 1
         return counts
 
-    def is_builtin(self, node: ast.expr, local_names: Set[str]) -> str | None:
+    def is_builtin(self, node: ast.expr, local_names: Container[str]) -> str | None:
         """The builtin a bare name refers to (not rebound by the module or the function), else None."""
         if (
             isinstance(node, ast.Name)
@@ -320,9 +320,14 @@ class LintModule:
         return index_scopes(self.ctx.tree)
 
     @cached_property
-    def scoped_calls(self) -> list[tuple[ast.Call, frozenset[str]]]:
-        """Every call in the module with the names its enclosing function scopes bind."""
-        return [(call, scope.visible()) for call, scope in self.scopes.calls]
+    def scoped_calls(self) -> list[tuple[ast.Call, Container[str]]]:
+        """Every call in the module with (a lookup of) the names its enclosing function scopes bind."""
+        return list(self.scopes.calls)
+
+    def function_source(self, fn: FunctionNode) -> str:
+        """Source lines of a function, from its first decorator to its last line (as inspect would give)."""
+        first = min([fn.lineno, *(dec.lineno for dec in fn.decorator_list)])
+        return "\n".join(self.lines.lines[first - 1 : (fn.end_lineno or fn.lineno)])
 
     def own_nodes(self, fn: FunctionNode) -> list[ast.AST]:
         """Nodes of a function's own body (not inside nested functions, lambdas or classes); cached."""
@@ -422,7 +427,7 @@ class LintModule:
         outputs = shape_of([(o.name, o.type) for o in entity.outputs], frozenset())
         return Signature(display, entity.kind, params, outputs, complete=imported)
 
-    def callee(self, func: ast.expr, local_names: Set[str]) -> Signature | None:
+    def callee(self, func: ast.expr, local_names: Container[str]) -> Signature | None:
         """The signature of the entity ``func`` refers to, when it is certain; None otherwise."""
         try:
             return self._callee(func, local_names)
@@ -430,7 +435,7 @@ class LintModule:
             log.debug("callee resolution failed", exc_info=True)
             return None
 
-    def _callee(self, func: ast.expr, local_names: Set[str]) -> Signature | None:
+    def _callee(self, func: ast.expr, local_names: Container[str]) -> Signature | None:
         if isinstance(func, ast.Call):
             return self.map_task_signature(func, local_names)
         if isinstance(func, ast.Name):
@@ -454,7 +459,7 @@ class LintModule:
                 return self.imported_signature(f"{module}.{func.attr}", self.text(func))
         return None
 
-    def local_entity_signature(self, name: str, local_names: Set[str]) -> Signature | None:
+    def local_entity_signature(self, name: str, local_names: Container[str]) -> Signature | None:
         entity = self.analysis.entity(name)
         if entity is None:
             return None
@@ -508,7 +513,7 @@ class LintModule:
         return self.entity_signature(matches[0], display, imported=True)
 
     def map_task_signature(
-        self, call: ast.Call, local_names: Set[str], display: str | None = None
+        self, call: ast.Call, local_names: Container[str], display: str | None = None
     ) -> Signature | None:
         """``map_task(t)`` / ``map_task(partial(t, y=1))``: the task's unbound inputs, as lists."""
         if not isinstance(call.func, (ast.Name, ast.Attribute)) or self.qualified(call.func) not in MAP_TASKS:

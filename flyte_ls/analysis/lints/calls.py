@@ -36,8 +36,7 @@ def check_call(m: LintModule, call: ast.Call, sig: Signature) -> Iterator[Findin
             extra,
             f"`{callee}` takes {len(sig.params)} input{'s' if len(sig.params) != 1 else ''} but is given "
             f"{len(call.args)} positional arguments: flytekit fails (Received more arguments than expected) "
-            "— call "
-            f"it with keywords: {callee}({', '.join(f'{n}=...' for n in names) or ''})",
+            f"— call it with keywords: {callee}({', '.join(f'{n}=...' for n in names) or ''})",
             end_node=call.args[-1],
         )
     for param, arg in zip(sig.params, call.args, strict=False):
@@ -59,8 +58,7 @@ def check_call(m: LintModule, call: ast.Call, sig: Signature) -> Iterator[Findin
                 "FL010",
                 kw,
                 f"input `{kw.arg}` of `{callee}` is given twice (by position and by keyword): flytekit fails "
-                "(Got "
-                f"multiple values for argument '{kw.arg}') — pass it once, by keyword",
+                f"(Got multiple values for argument '{kw.arg}') — pass it once, by keyword",
             )
             continue
         given[kw.arg] = kw.value
@@ -82,8 +80,7 @@ def check_call(m: LintModule, call: ast.Call, sig: Signature) -> Iterator[Findin
                 call.func,
                 f"`{callee}` is called without `{_describe(p)}`: flytekit compiles it, but every run fails "
                 f"(missing 1 required positional argument: '{p.name}') because the input has no default — "
-                "pass "
-                f"{p.name}=... or give it a default (= None)",
+                f"pass {p.name}=... or give it a default (= None)",
                 end_node=call,
                 severity=Severity.WARNING,
             )
@@ -92,10 +89,8 @@ def check_call(m: LintModule, call: ast.Call, sig: Signature) -> Iterator[Findin
                 "FL011",
                 call.func,
                 f"`{callee}` is called without `{p.name}`, whose default {p.default} is mutable: flytekit "
-                "refuses "
-                "to use it (mutable default argument ... not supported in flytekit tasks) — pass "
-                f"{p.name}=... "
-                "explicitly, or make the default None",
+                "refuses to use it (mutable default argument ... not supported in flytekit tasks) — pass "
+                f"{p.name}=... explicitly, or make the default None",
                 end_node=call,
             )
     if sig.mapped:
@@ -108,8 +103,7 @@ def check_call(m: LintModule, call: ast.Call, sig: Signature) -> Iterator[Findin
                 "FL014",
                 value,
                 f"input `{name}` of `{callee}` is declared {declared.type if declared else '?'} but given "
-                f"{why} "
-                f"({m.text(value)}): flytekit fails (Expected value of type ...) — pass a "
+                f"{why} ({m.text(value)}): flytekit fails (Expected value of type ...) — pass a "
                 f"{_want(declared)} literal",
             )
 
@@ -152,8 +146,7 @@ def literal_defaults(m: LintModule) -> Iterable[Finding]:
                     "FL014",
                     default,
                     f"default of `{arg.arg}` is {why}: serialization fails (Expected value of type ...) — "
-                    "write "
-                    f"a {_want(Param(arg.arg, m.text(arg.annotation), None))} literal",
+                    f"write a {_want(Param(arg.arg, m.text(arg.annotation), None))} literal",
                     entity=d.node.name,
                 )
             else:
@@ -161,8 +154,7 @@ def literal_defaults(m: LintModule) -> Iterable[Finding]:
                     "FL014",
                     default,
                     f"default of `{arg.arg}` is {why}: any call that relies on it fails (Expected value of "
-                    "type "
-                    f"...) — write a {_want(Param(arg.arg, m.text(arg.annotation), None))} literal",
+                    f"type ...) — write a {_want(Param(arg.arg, m.text(arg.annotation), None))} literal",
                     entity=d.node.name,
                     severity=Severity.WARNING,
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 
 from flyte_ls.analysis.lints import types as ty
@@ -92,7 +93,16 @@ def _label(d: Decorated) -> str:
     }.get(d.kind, "entity")
 
 
-def _returns_value(m: LintModule, fn: FunctionNode) -> bool:
+# A line that returns a value or yields; a cheap first look before walking the function's nodes.
+_TUPLE_RETURN = re.compile(r"^\s*return\b.*,", re.MULTILINE)  # maybe `return a, b`
+_VALUE_RETURN = re.compile(r"^\s*(?:return\s+(?!None\s*(?:#|$))\S|.*\byield\b)", re.MULTILINE)
+
+
+def _returns_value(m: LintModule, fn: FunctionNode, source: str) -> bool:
+    """Whether the function returns a value somewhere (a nested function's return may make this say yes: the
+    rule then stays quiet, it never flags a function that returns a value)."""
+    if _VALUE_RETURN.search(source):
+        return True
     return any(
         (isinstance(n, ast.Return) and n.value is not None and not is_none(n.value))
         or isinstance(n, (ast.Yield, ast.YieldFrom))
@@ -126,8 +136,7 @@ def missing_annotations(m: LintModule) -> Iterable[Finding]:
                     "FL001",
                     arg,
                     f"input `{arg.arg}` of {_label(d)} `{d.node.name}` has no type annotation: flytekit "
-                    "refuses it "
-                    f"at import (FlyteMissingTypeException) — annotate it, e.g. `{arg.arg}: int`",
+                    f"refuses it at import (FlyteMissingTypeException) — annotate it, e.g. `{arg.arg}: int`",
                     entity=d.node.name,
                 )
 
@@ -138,43 +147,38 @@ def missing_returns(m: LintModule) -> Iterable[Finding]:
         fn = d.node
         if d.kind in _RUNNABLE_KINDS or d.kind == EntityKind.REFERENCE_WORKFLOW:
             if _declares_output(m, fn):
-                first = min([fn.lineno, *(dec.lineno for dec in fn.decorator_list)])
-                source = "\n".join(m.lines.lines[first - 1 : (fn.end_lineno or fn.lineno)])
+                source = m.function_source(fn)
                 assert fn.returns is not None
                 if "return" not in source and "yield" not in source:
                     yield m.finding(
                         "FL002",
                         fn.returns,
                         f"{_label(d)} `{fn.name}` declares an output (-> {m.text(fn.returns)}) but has no "
-                        "return "
-                        "statement: flytekit refuses it at import (FlyteMissingReturnValueException) — "
-                        "return a "
-                        "value or remove the return annotation",
+                        "return statement: flytekit refuses it at import (FlyteMissingReturnValueException) "
+                        "— return a value or remove the return annotation",
                         entity=fn.name,
                     )
-                elif d.kind in _RUNNABLE_KINDS and not _returns_value(m, fn):
+                elif d.kind in _RUNNABLE_KINDS and not _returns_value(m, fn, source):
                     when = "serialization fails" if d.kind == EntityKind.WORKFLOW else "every run fails"
                     yield m.finding(
                         "FL002",
                         fn.returns,
                         f"{_label(d)} `{fn.name}` declares an output (-> {m.text(fn.returns)}) but never "
-                        "returns "
-                        f"a value: {when} (Python value cannot be None) — return the value or remove the "
-                        "return "
-                        "annotation",
+                        f"returns a value: {when} (Python value cannot be None) — return the value or remove "
+                        "the return annotation",
                         entity=fn.name,
                     )
         if d.kind == EntityKind.WORKFLOW and (fn.returns is None or is_none(fn.returns)):
+            if not _VALUE_RETURN.search(m.function_source(fn)):
+                continue
             for node in m.own_nodes(fn):
                 if isinstance(node, ast.Return) and node.value is not None and not is_none(node.value):
                     yield m.finding(
                         "FL003",
                         node,
                         f"workflow `{fn.name}` returns a value but declares no output: the value is dropped "
-                        "and a "
-                        "local run fails (Interface output should've been VoidPromise or None) — add a "
-                        "return "
-                        "annotation such as `-> int`, or drop the return value",
+                        "and a local run fails (Interface output should've been VoidPromise or None) — add "
+                        "a return annotation such as `-> int`, or drop the return value",
                         entity=fn.name,
                     )
 
@@ -256,8 +260,7 @@ def cache_settings(m: LintModule) -> Iterable[Finding]:
                     cache,
                     f"`cache=Cache(...)` together with {', '.join(sorted(legacy))}: flytekit fails at import "
                     "(cache_serialize, cache_version, and cache_ignore_input_vars are deprecated) — move "
-                    "them into "
-                    "Cache(version=..., serialize=..., ignored_inputs=...)",
+                    "them into Cache(version=..., serialize=..., ignored_inputs=...)",
                     entity=name,
                 )
             elif _cache_has_no_version(cache):
@@ -276,8 +279,8 @@ def cache_settings(m: LintModule) -> Iterable[Finding]:
                 "FL005",
                 serialize,
                 "`cache_serialize=True` without `cache=True`: flytekit fails at import (Cache serialize is "
-                "enabled "
-                "but cache is not enabled) — add cache=True and cache_version, or drop cache_serialize",
+                "enabled but cache is not enabled) — add cache=True and cache_version, or drop "
+                "cache_serialize",
                 entity=name,
             )
 
@@ -320,8 +323,7 @@ def parameter_kinds(m: LintModule) -> Iterable[Finding]:
                 "FL007",
                 arg,
                 f"`{arg.arg}` is positional-only but flytekit passes inputs by keyword: {when} (TypeError: "
-                "got "
-                "some positional-only arguments passed as keyword arguments) — remove the `/`",
+                "got some positional-only arguments passed as keyword arguments) — remove the `/`",
                 entity=d.node.name,
             )
         if d.kind == EntityKind.WORKFLOW and args.vararg is not None:
@@ -329,8 +331,8 @@ def parameter_kinds(m: LintModule) -> Iterable[Finding]:
                 "FL007",
                 args.vararg,
                 f"workflow `{d.node.name}` takes *{args.vararg.arg}: serialization fails (TypeError: "
-                "unexpected "
-                f"keyword argument '{args.vararg.arg}') — declare each input as a named, typed parameter",
+                f"unexpected keyword argument '{args.vararg.arg}') — declare each input as a named, typed "
+                "parameter",
                 entity=d.node.name,
             )
 
@@ -341,7 +343,7 @@ def output_counts(m: LintModule) -> Iterable[Finding]:
         if d.kind not in (EntityKind.TASK, EntityKind.DYNAMIC, EntityKind.WORKFLOW):
             continue
         arity = ty.tuple_arity(d.node.returns, m.namedtuples)
-        if arity is None:
+        if arity is None or not _TUPLE_RETURN.search(m.function_source(d.node)):
             continue
         for node in m.own_nodes(d.node):
             if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
@@ -353,10 +355,9 @@ def output_counts(m: LintModule) -> Iterable[Finding]:
                     yield m.finding(
                         "FL008",
                         node.value,
-                        f"`{d.node.name}` returns {got} values but declares {arity} output"
-                        f"{'s' if arity != 1 else ''} (-> {m.text(d.node.returns)}): {when} — make the "
-                        "return "
-                        "annotation and the returned values agree",
+                        f"`{d.node.name}` returns {got} values but declares {arity} "
+                        f"output{'s' if arity != 1 else ''} (-> {m.text(d.node.returns)}): {when} — make the "
+                        "return annotation and the returned values agree",
                         entity=d.node.name,
                     )
 
@@ -370,22 +371,23 @@ def async_and_generators(m: LintModule) -> Iterable[Finding]:
                 "FL009",
                 fn,
                 f"workflow `{fn.name}` is async: its body gives a coroutine, not promises, and serialization "
-                "fails "
-                "(Failed to bind output ... coroutine) — make it a plain `def`, or use @eager for async code",
+                "fails (Failed to bind output ... coroutine) — make it a plain `def`, or use @eager for "
+                "async code",
                 entity=fn.name,
             )
         if d.kind in (EntityKind.TASK, EntityKind.DYNAMIC) and isinstance(fn, ast.FunctionDef):
-            if ty.head(fn.returns) in ty.PLAIN_HEADS and any(
-                isinstance(n, (ast.Yield, ast.YieldFrom)) for n in m.own_nodes(fn)
+            if (
+                ty.head(fn.returns) in ty.PLAIN_HEADS
+                and "yield" in m.function_source(fn)
+                and any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in m.own_nodes(fn))
             ):
                 assert fn.returns is not None
                 yield m.finding(
                     "FL009",
                     fn.returns,
                     f"task `{fn.name}` is a generator (it yields) but declares -> {m.text(fn.returns)}: "
-                    "every run "
-                    "fails (Failed to convert type <class 'generator'>) — return the value, or declare an "
-                    "Iterator",
+                    "every run fails (Failed to convert type <class 'generator'>) — return the value, or "
+                    "declare an Iterator",
                     entity=fn.name,
                     severity=Severity.ERROR,
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 
 from flyte_ls.analysis.lints import types as ty
@@ -16,6 +16,7 @@ from flyte_ls.analysis.lints.base import (
     is_none,
     literal_dict_keys,
 )
+from flyte_ls.analysis.lints.scopes import MODULE
 from flyte_ls.analysis.model import EntityKind, Finding
 
 # get_or_create arguments that make flytekit insist on a name (auto_activate and concurrency do not).
@@ -59,7 +60,7 @@ _CREATE_POSITIONS = {"name": 0, "workflow": 1, "default_inputs": 2, "fixed_input
 class LaunchPlanCall:
     call: ast.Call
     qualified: str
-    local: frozenset[str]
+    local: Container[str]
 
     def arg(self, name: str) -> ast.expr | None:
         positions = _GET_OR_CREATE_POSITIONS if self.qualified == LP_GET_OR_CREATE else _CREATE_POSITIONS
@@ -110,9 +111,8 @@ def launch_plan_inputs(m: LintModule) -> Iterable[Finding]:
                         "FL040",
                         k,
                         f"{key} names `{k.value}`, but workflow `{wf.display}` has no such input (its "
-                        "inputs: "
-                        f"{', '.join(names) or 'none'}): flytekit fails at import ({fails}) — use one of its "
-                        "input names",
+                        f"inputs: {', '.join(names) or 'none'}): flytekit fails at import ({fails}) — use "
+                        "one of its input names",
                     )
                     continue
                 why = ty.literal_mismatch(param.type, v)
@@ -121,8 +121,7 @@ def launch_plan_inputs(m: LintModule) -> Iterable[Finding]:
                         "FL014",
                         v,
                         f"{key}[{k.value!r}] is {why} (the input is declared {param.type}): flytekit fails "
-                        "at "
-                        "import (Expected value of type ...) — write a literal of the declared type",
+                        "at import (Expected value of type ...) — write a literal of the declared type",
                     )
 
 
@@ -174,7 +173,7 @@ def duplicate_launch_plans(m: LintModule) -> Iterable[Finding]:
         q = m.qualified_or_none(call.func)
         if q not in (LP_GET_OR_CREATE, LP_CREATE):
             continue
-        lp = LaunchPlanCall(call, q, frozenset())
+        lp = LaunchPlanCall(call, q, MODULE)
         name = lp.name()
         if name is None:
             continue
@@ -199,8 +198,7 @@ def duplicate_launch_plans(m: LintModule) -> Iterable[Finding]:
                 "FL042",
                 lp.arg("name") or call,
                 f"a launch plan named {name!r} already exists (line {line}) and {why}: flytekit fails at "
-                "import "
-                "(AssertionError) — give each launch plan its own name",
+                "import (AssertionError) — give each launch plan its own name",
             )
 
 

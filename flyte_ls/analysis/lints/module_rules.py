@@ -33,19 +33,17 @@ def map_task_targets(m: LintModule) -> Iterable[Finding]:
                 "FL050",
                 target,
                 f"map_task over `{sig.display}`, which is {_NOT_MAPPABLE[sig.kind]}: serialization fails "
-                "(Only "
-                "PythonFunctionTask with default execution mode (not @dynamic or @eager) and "
-                "PythonInstanceTask are "
-                "supported in map tasks) — map a @task, or loop in an @dynamic workflow",
+                "(Only PythonFunctionTask with default execution mode (not @dynamic or @eager) and "
+                "PythonInstanceTask are supported in map tasks) — map a @task, or loop in an @dynamic "
+                "workflow",
             )
         elif sig.kind == EntityKind.TASK and sig.outputs.kind == "multi":
             yield m.finding(
                 "FL051",
                 target,
                 f"map_task over `{sig.display}`, which has {len(sig.outputs.names)} outputs: serialization "
-                "fails "
-                "(Only tasks with a single output are supported in map tasks) — return one value (e.g. a "
-                "dataclass) from the mapped task",
+                "fails (Only tasks with a single output are supported in map tasks) — return one value "
+                "(e.g. a dataclass) from the mapped task",
             )
 
 
@@ -75,10 +73,8 @@ def duplicate_entities(m: LintModule) -> Iterable[Finding]:
                 "FL060",
                 anchor if not isinstance(anchor, (ast.FunctionDef, ast.AsyncFunctionDef)) else stmt,
                 f"`{name}` is already an entity (line {earlier.lineno}); this definition replaces it, so "
-                "workflows "
-                "compiled later call this one and only this one is registered under that name — rename one "
-                "of "
-                "them",
+                "workflows compiled later call this one and only this one is registered under that name — "
+                "rename one of them",
                 entity=name,
             )
         else:

@@ -112,10 +112,8 @@ class CallChecks(PromiseReporter):
                     "FL023",
                     call,
                     f"{self.q(call)} calls a method on a promise: `{short(self.m.text(func.value))}` has no "
-                    "value "
-                    f"while the workflow is compiled, and `.{attr}` is a promise too ('Promise' object is "
-                    "not "
-                    "callable) — call it inside a task",
+                    f"value while the workflow is compiled, and `.{attr}` is a promise too ('Promise' object "
+                    "is not callable) — call it inside a task",
                     certain,
                 )
             return True, None
@@ -154,9 +152,8 @@ class CallChecks(PromiseReporter):
                 "FL015",
                 call,
                 f"{self.q(call)} calls the reference workflow `{sig.display}` as a sub-workflow: "
-                "serialization "
-                "fails (Reference sub-workflows are currently unsupported) — reference its launch plan with "
-                "@reference_launch_plan and call that",
+                "serialization fails (Reference sub-workflows are currently unsupported) — reference its "
+                "launch plan with @reference_launch_plan and call that",
                 certain,
             )
         coroutine = sig.kind == EntityKind.EAGER or (sig.is_async and sig.kind == EntityKind.TASK)
@@ -189,9 +186,8 @@ class CallChecks(PromiseReporter):
                 "FL023",
                 call,
                 f"{self.q(call)} passes a promise to Python's `{name}()`, but a promise has no value while "
-                "the "
-                f"workflow is compiled: serialization fails (TypeError ... 'Promise') — call `{name}` inside "
-                "a task",
+                f"the workflow is compiled: serialization fails (TypeError ... 'Promise') — call `{name}` "
+                "inside a task",
                 certain,
             )
         return None
@@ -241,8 +237,8 @@ class CallChecks(PromiseReporter):
         self.report(
             "FL028",
             call,
-            f"`{name}()` runs while the workflow is compiled and receives the promise"
-            f"{'s' if len(seeds) > 1 else ''} {', '.join(f'`{k}`' for k in seeds)}; at line {line}: "
+            f"`{name}()` runs while the workflow is compiled and receives the "
+            f"promise{'s' if len(seeds) > 1 else ''} {', '.join(f'`{k}`' for k in seeds)}; at line {line}: "
             f"{first.message}{more} — make `{name}` a @task, or keep promise logic out of it",
             certain,
             first.severity,

@@ -70,8 +70,8 @@ class PromiseReporter:
                 "FL020",
                 node,
                 f"{self.q(node)} tests the truth of a promise, which has no value while the workflow is "
-                "compiled: "
-                "serialization fails (Flytekit does not support ... truth value testing) — branch with "
+                "compiled: serialization fails (Flytekit does not support ... truth value testing) — branch "
+                "with "
                 'conditional("name").if_(x.is_true()).then(...).else_().then(...), or decide inside a task',
                 certain,
             )
@@ -80,8 +80,7 @@ class PromiseReporter:
                 "FL020",
                 node,
                 f"{self.q(node)} compares promises in plain Python: the comparison cannot be tested while "
-                "the "
-                "workflow is compiled (Cannot perform truth value testing) — use "
+                "the workflow is compiled (Cannot perform truth value testing) — use "
                 'conditional("name").if_(<comparison>).then(...).else_().then(...) (combine with & and |)',
                 certain,
             )
@@ -100,9 +99,8 @@ class PromiseReporter:
                 "FL022",
                 node,
                 f"{how} iterates over a promise, which has no value while the workflow is compiled: "
-                "serialization "
-                "fails (Promise objects are not iterable) — loop inside a task, use map_task, or an @dynamic "
-                "workflow",
+                "serialization fails (Promise objects are not iterable) — loop inside a task, use map_task, "
+                "or an @dynamic workflow",
                 certain,
             )
 
@@ -115,8 +113,7 @@ class PromiseReporter:
                 "FL024",
                 node,
                 f"{self.q(node)} is a comparison of promises, not a value, {where}: serialization fails "
-                "(Expected "
-                "value of type ... ComparisonExpression) — compute it in a task, or branch with "
+                "(Expected value of type ... ComparisonExpression) — compute it in a task, or branch with "
                 "conditional()",
                 certain,
             )
@@ -125,10 +122,8 @@ class PromiseReporter:
                 "FL012",
                 node,
                 f"{self.q(node)} is the result of an entity that has no outputs, {where}: serialization "
-                "fails "
-                "(Cannot pass output ... that produces no outputs) — give that entity an output, or use `>>` "
-                "to "
-                "order the two",
+                "fails (Cannot pass output ... that produces no outputs) — give that entity an output, or "
+                "use `>>` to order the two",
                 certain,
             )
         elif v.kind == MULTI and where != "returned from the workflow":
@@ -136,8 +131,7 @@ class PromiseReporter:
                 "FL012",
                 node,
                 f"{self.q(node)} holds {len(v.names)} outputs ({', '.join(v.names)}), {where}: serialization "
-                "fails "
-                "(cannot receive a multi-valued tuple) — pass one of them, e.g. "
+                "fails (cannot receive a multi-valued tuple) — pass one of them, e.g. "
                 f"{short(self.m.text(node))}.{v.names[0]}",
                 certain,
             )
@@ -155,8 +149,7 @@ class PromiseReporter:
                 "FL025",
                 node,
                 f"{self.q(node)} formats a promise into a string, {where}: the string holds the promise's "
-                "repr "
-                "(Promise(node:...)), not its value — build the string inside a task",
+                "repr (Promise(node:...)), not its value — build the string inside a task",
                 certain,
             )
         elif v.kind == COND and not v.has_else:
@@ -164,8 +157,7 @@ class PromiseReporter:
                 "FL030",
                 node,
                 f"{self.q(node)} is a conditional without else_(), {where}: serialization fails (Failed to "
-                "bind "
-                "output ... condition(...)) — end it with .else_().then(...) or "
+                "bind output ... condition(...)) — end it with .else_().then(...) or "
                 '.else_().fail("...")',
                 certain,
             )
@@ -174,11 +166,8 @@ class PromiseReporter:
                 "FL009",
                 node,
                 f"{self.q(node)} calls an async task (or an @eager workflow) from a workflow, {where}: it is "
-                "a coroutine, not a "
-                "promise, "
-                "and serialization fails (Failed to bind ... coroutine) — make the task a plain `def`, or "
-                "use an "
-                "@eager workflow",
+                "a coroutine, not a promise, and serialization fails (Failed to bind ... coroutine) — make "
+                "the task a plain `def`, or use an @eager workflow",
                 certain,
                 Severity.ERROR,
             )
@@ -191,10 +180,8 @@ class PromiseReporter:
                 "FL031",
                 arg,
                 f"{attr}({short(self.m.text(arg))}) is given a bare promise: serialization fails (Flytekit "
-                "does "
-                "not support unary expressions of the form `if_(x)`) — write "
-                f"{attr}({short(self.m.text(arg))}"
-                ".is_true())",
+                "does not support unary expressions of the form `if_(x)`) — write "
+                f"{attr}({short(self.m.text(arg))}.is_true())",
                 certain,
             )
         elif isinstance(arg, ast.Constant):
@@ -202,7 +189,6 @@ class PromiseReporter:
                 "FL031",
                 arg,
                 f"{attr}({short(self.m.text(arg))}) is given a constant: serialization fails (Expressions "
-                "Comparison ... or Conjunction (&/|) are supported) — compare a promise, e.g. if_(x == "
-                "1)",
+                "Comparison ... or Conjunction (&/|) are supported) — compare a promise, e.g. if_(x == 1)",
                 certain,
             )

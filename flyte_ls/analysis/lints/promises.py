@@ -66,9 +66,8 @@ class BodyChecker(CallChecks):
                     "FL030",
                     s.value,
                     f"{self.q(s.value)} is a conditional without else_(): flytekit compiles it, but a local "
-                    "run of "
-                    "the workflow fails (Failed to convert output ... None) — end it with .else_().then(...) "
-                    "or "
+                    "run of the workflow fails (Failed to convert output ... None) — end it with "
+                    ".else_().then(...) or "
                     '.else_().fail("...")',
                     certain,
                     Severity.WARNING,
@@ -78,10 +77,8 @@ class BodyChecker(CallChecks):
                     "FL009",
                     s.value,
                     f"{self.q(s.value)} calls an async task (or an @eager workflow) from a workflow: it only "
-                    "makes a coroutine, so "
-                    "the task "
-                    "never runs (no node is added) — make the task a plain `def`, or call it from an @eager "
-                    "workflow with await",
+                    "makes a coroutine, so the task never runs (no node is added) — make the task a plain "
+                    "`def`, or call it from an @eager workflow with await",
                     certain,
                     Severity.WARNING,
                 )
@@ -105,8 +102,7 @@ class BodyChecker(CallChecks):
                     "FL021",
                     s,
                     f"{self.q(s)}: `{s.target.id}` is a promise, which has no value while the workflow is "
-                    "compiled "
-                    "— do the arithmetic in a task",
+                    "compiled — do the arithmetic in a task",
                     certain,
                 )
             self.ev(s.value, env, certain)
@@ -193,8 +189,7 @@ class BodyChecker(CallChecks):
                     target,
                     f"unpacking {self.q(value)} into {len(elts)} names, but it has {len(v.names)} outputs "
                     f"({', '.join(v.names)}): serialization fails (not enough / too many values to unpack) — "
-                    "use one "
-                    f"name per output, or one name and .{v.names[0]}",
+                    f"use one name per output, or one name and .{v.names[0]}",
                     certain,
                 )
             if v is not None and v.kind == MULTI and not starred and len(elts) == len(v.names):
@@ -258,9 +253,8 @@ class BodyChecker(CallChecks):
                     "FL027",
                     node.slice,
                     f"{self.q(node)} uses the promise {self.q(node.slice)} as an index or key: it has no "
-                    "value "
-                    "while the workflow is compiled (list indices must be integers or slices, not Promise) — "
-                    "index inside a task",
+                    "value while the workflow is compiled (list indices must be integers or slices, not "
+                    "Promise) — index inside a task",
                     certain,
                 )
             if base is not None and base.kind == PROMISE:
@@ -285,10 +279,8 @@ class BodyChecker(CallChecks):
                     "FL021",
                     node,
                     f"{self.q(node)} applies an operator to a promise, which has no value while the workflow "
-                    "is "
-                    "compiled: serialization fails (bad operand type for unary ...: 'Promise') — compute it "
-                    "in a "
-                    "task",
+                    "is compiled: serialization fails (bad operand type for unary ...: 'Promise') — compute "
+                    "it in a task",
                     certain,
                 )
             return None
@@ -364,9 +356,8 @@ class BodyChecker(CallChecks):
                     "FL021",
                     node,
                     f"{self.q(node)} combines a promise itself with & / |: serialization fails (Cannot "
-                    "perform "
-                    "Logical AND/OR of Promise with other) — combine comparisons instead, e.g. "
-                    "(a == 1) & (b.is_true())",
+                    "perform Logical AND/OR of Promise with other) — combine comparisons instead, e.g. (a "
+                    "== 1) & (b.is_true())",
                     certain,
                 )
             return None
@@ -383,8 +374,7 @@ class BodyChecker(CallChecks):
                 "FL021",
                 node,
                 f"{self.q(node)} does arithmetic on a promise, which has no value while the workflow is "
-                "compiled: "
-                "serialization fails (unsupported operand type(s) ... 'Promise') — do it inside a "
+                "compiled: serialization fails (unsupported operand type(s) ... 'Promise') — do it inside a "
                 "task",
                 certain,
             )
@@ -405,8 +395,7 @@ class BodyChecker(CallChecks):
                     "FL026",
                     node,
                     f"{self.q(node)} tests the identity of a promise: a promise is never None, so this is "
-                    "always "
-                    f"{'False' if isinstance(op, ast.Is) else 'True'} — use "
+                    f"always {'False' if isinstance(op, ast.Is) else 'True'} — use "
                     "conditional(...).if_(x.is_none())",
                     certain,
                 )
@@ -418,9 +407,8 @@ class BodyChecker(CallChecks):
                         "FL020",
                         node,
                         f"{self.q(node)} compares a promise with each element and tests the result: "
-                        "serialization "
-                        "fails (Cannot perform truth value testing) — use conditional() with (x == a) | (x "
-                        "== b)",
+                        "serialization fails (Cannot perform truth value testing) — use conditional() with "
+                        "(x == a) | (x == b)",
                         certain,
                     )
             elif PROMISE in (ak, bk):
@@ -432,9 +420,7 @@ class BodyChecker(CallChecks):
                 "FL020",
                 node,
                 f"{self.q(node)} is a chained comparison of a promise: Python tests the truth of the first "
-                "part, "
-                "which fails while the workflow is compiled — use conditional() with (a < x) & (x < "
-                "b)",
+                "part, which fails while the workflow is compiled — use conditional() with (a < x) & (x < b)",
                 certain,
             )
         return None
@@ -475,10 +461,8 @@ def workflow_bodies(m: LintModule) -> Iterable[Finding]:
                         "FL008",
                         ret.value,
                         f"workflow `{d.node.name}` declares {arity} outputs but returns one promise: "
-                        "serialization "
-                        "fails (The Workflow specification indicates multiple return values, received only "
-                        "one) — "
-                        "return a tuple of promises",
+                        "serialization fails (The Workflow specification indicates multiple return values, "
+                        "received only one) — return a tuple of promises",
                         entity=d.node.name,
                     )
 

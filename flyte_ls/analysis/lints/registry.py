@@ -46,8 +46,7 @@ RULES: tuple[RuleInfo, ...] = (
         "undeclared-workflow-output",
         W,
         "a workflow returns a value but declares no output",
-        "local run: FlyteValueException (Interface output should've been VoidPromise or None); the "
-        "value is "
+        "local run: FlyteValueException (Interface output should've been VoidPromise or None); the value is "
         "dropped on a cluster",
     ),
     RuleInfo(
@@ -61,8 +60,8 @@ RULES: tuple[RuleInfo, ...] = (
         "FL005",
         "cache-misconfigured",
         E,
-        "cache=True without a cache version, cache_serialize without cache, or Cache(...) mixed with "
-        "the deprecated cache_* arguments",
+        "cache=True without a cache version, cache_serialize without cache, or Cache(...) mixed with the "
+        "deprecated cache_* arguments",
         "import: ValueError (If version is not defined then at least one cache policy needs to be set, ...)",
     ),
     RuleInfo(
@@ -92,8 +91,7 @@ RULES: tuple[RuleInfo, ...] = (
         E,
         "an async workflow, an async task called from a workflow, or a generator task declaring a plain "
         "output type",
-        "serialization: a coroutine is not a value (Failed to bind); run: a generator is not the "
-        "declared "
+        "serialization: a coroutine is not a value (Failed to bind); run: a generator is not the declared "
         "type",
     ),
     # -- calls to entities -----------------------------------------------------------------------------------
@@ -101,8 +99,7 @@ RULES: tuple[RuleInfo, ...] = (
         "FL010",
         "call-signature",
         E,
-        "calling an entity with an unknown keyword, too many positional arguments, a value given twice, "
-        "or "
+        "calling an entity with an unknown keyword, too many positional arguments, a value given twice, or "
         "without a required input",
         "serialization/run: AssertionError (Received unexpected keyword argument / Input x ... was not "
         "specified)",
@@ -119,8 +116,7 @@ RULES: tuple[RuleInfo, ...] = (
         "bad-input-value",
         E,
         "passing the result of an entity with no outputs, several outputs, or an async task as an input",
-        "serialization: AssertionError (Cannot pass output ... that produces no outputs / cannot "
-        "receive a "
+        "serialization: AssertionError (Cannot pass output ... that produces no outputs / cannot receive a "
         "multi-valued tuple)",
     ),
     RuleInfo(
@@ -229,8 +225,8 @@ RULES: tuple[RuleInfo, ...] = (
         "conditional-not-comparison",
         E,
         "if_()/elif_() given a bare promise or a constant instead of a comparison",
-        "serialization: AssertionError (Flytekit does not support unary expressions ... / Logical "
-        "operations are not supported)",
+        "serialization: AssertionError (Flytekit does not support unary expressions ... / Logical operations "
+        "are not supported)",
     ),
     # -- launch plans ----------------------------------------------------------------------------------------
     RuleInfo(
@@ -252,8 +248,7 @@ RULES: tuple[RuleInfo, ...] = (
         "launch-plan-duplicate-name",
         E,
         "two launch plans with the same name in one module that flytekit cannot reconcile",
-        "import: AssertionError (Launch plan named ... was already created / Trying to create two "
-        "launch "
+        "import: AssertionError (Launch plan named ... was already created / Trying to create two launch "
         "plans ...)",
     ),
     # -- map tasks -------------------------------------------------------------------------------------------
@@ -262,9 +257,8 @@ RULES: tuple[RuleInfo, ...] = (
         "map-task-target",
         E,
         "map_task over a workflow, dynamic, eager task or launch plan",
-        "serialization: ValueError (Only PythonFunctionTask with default execution mode ... are "
-        "supported "
-        "in map tasks); run for launch plans",
+        "serialization: ValueError (Only PythonFunctionTask with default execution mode ... are supported in "
+        "map tasks); run for launch plans",
     ),
     RuleInfo(
         "FL051",

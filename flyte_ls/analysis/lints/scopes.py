@@ -27,19 +27,27 @@ def _argument_names(args: ast.arguments) -> set[str]:
     return names
 
 
-@dataclass
 class Scope:
-    parent: Scope | None  # the enclosing scope a name lookup continues in (None: the module)
-    names: set[str] = field(default_factory=set)
-    is_class: bool = False  # a class body: methods do not see its names
-    _visible: frozenset[str] | None = None
+    """The names one function / class / lambda / comprehension binds; ``in`` also looks in enclosing function
+    scopes (never the module's: module-level names are resolved separately)."""
 
-    def visible(self) -> frozenset[str]:
-        """Names bound here or in an enclosing function scope (not the module's)."""
-        if self._visible is None:
-            outer = self.parent.visible() if self.parent is not None else frozenset()
-            self._visible = outer | self.names
-        return self._visible
+    __slots__ = ("is_class", "names", "parent")
+
+    def __init__(self, parent: Scope | None, names: set[str] | None = None, is_class: bool = False) -> None:
+        self.parent = parent
+        self.names: set[str] = names if names is not None else set()
+        self.is_class = is_class
+
+    def __contains__(self, name: object) -> bool:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.names:
+                return True
+            scope = scope.parent
+        return False
+
+
+MODULE = Scope(None)  # calls at module level: no local names
 
 
 @dataclass
@@ -50,66 +58,87 @@ class ScopeIndex:
         default_factory=list
     )  # def, outer
 
-    def locals_of(self, fn: ast.AST) -> frozenset[str]:
-        scope = self.functions.get(id(fn))
-        return scope.visible() if scope is not None else frozenset()
+    def locals_of(self, fn: ast.AST) -> Scope:
+        return self.functions.get(id(fn), MODULE)
+
+
+def _children(node: ast.AST) -> Iterator[ast.AST]:
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            yield value
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, ast.AST):
+                    yield item
 
 
 def index_scopes(tree: ast.Module) -> ScopeIndex:
-    """One walk over the module; iterative, so deeply nested code cannot overflow the stack."""
+    """One walk over the module, scope by scope; iterative, so deep nesting cannot overflow the stack."""
     index = ScopeIndex()
-    # (node, scope it is evaluated in (None: module), scope its Store names bind in, enclosing function name)
-    stack: list[tuple[ast.AST, Scope | None, Scope | None, str | None]] = [(tree, None, None, None)]
-    while stack:
-        node, scope, binder, outer = stack.pop()
-        if isinstance(node, _FUNCTIONS):
-            if binder is not None:
-                binder.names.add(node.name)
-            if outer is not None:
-                index.nested.append((node, outer))
-            defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
-            stack.extend((n, scope, binder, outer) for n in [*node.decorator_list, *defaults])
-            # a method does not see its class's names: its lookups continue in the class's enclosing scope
-            parent = scope.parent if scope is not None and scope.is_class else scope
-            inner = Scope(parent, _argument_names(node.args))
-            index.functions[id(node)] = inner
-            stack.extend((s, inner, inner, node.name) for s in node.body)
-            continue
-        if isinstance(node, ast.ClassDef):
-            if binder is not None:
-                binder.names.add(node.name)
-            stack.extend(
-                (n, scope, binder, outer) for n in [*node.decorator_list, *node.bases, *node.keywords]
-            )
-            body = Scope(scope, is_class=True)
-            stack.extend((s, body, body, outer) for s in node.body)
-            continue
-        if isinstance(node, ast.Lambda):
-            stack.append((node.body, Scope(scope, _argument_names(node.args)), None, outer))
-            continue
-        if isinstance(node, _COMPREHENSIONS):
-            names = {n for g in node.generators for n in target_names(g.target)}
-            inner = Scope(scope, names)
-            stack.extend((child, inner, None, outer) for child in ast.iter_child_nodes(node))
-            continue
-        if binder is not None:
-            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-                binder.names.add(node.id)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                binder.names.update(a.asname or a.name.split(".", 1)[0] for a in node.names if a.name != "*")
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                binder.names.add(node.name)
-            elif isinstance(node, (ast.Global, ast.Nonlocal)):
-                binder.names.update(node.names)
-        if isinstance(node, ast.NamedExpr) and scope is not None:
-            scope.names.update(target_names(node.target))
-        if isinstance(node, ast.Call):
-            index.calls.append((node, scope if scope is not None else _MODULE))
-        stack.extend((child, scope, binder, outer) for child in ast.iter_child_nodes(node))
+    # Work items: (nodes, scope they are evaluated in, scope their Store names bind in, enclosing function)
+    work: list[tuple[list[ast.AST], Scope, Scope | None, str | None]] = [
+        (list(tree.body), MODULE, None, None)
+    ]
+    calls = index.calls
+    while work:
+        nodes, scope, binder, outer = work.pop()
+        stack = nodes
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind is ast.Call:
+                calls.append((node, scope))  # type: ignore[arg-type]
+            elif kind is ast.Name:
+                if binder is not None and type(node.ctx) is not ast.Load:  # type: ignore[attr-defined]
+                    binder.names.add(node.id)  # type: ignore[attr-defined]
+                continue
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                fn: ast.FunctionDef = node  # type: ignore[assignment]
+                if binder is not None:
+                    binder.names.add(fn.name)
+                if outer is not None:
+                    index.nested.append((fn, outer))
+                stack.extend(fn.decorator_list)
+                stack.extend(fn.args.defaults)
+                stack.extend(d for d in fn.args.kw_defaults if d is not None)
+                # a method does not see its class's names: lookups continue in the class's enclosing scope
+                inner = Scope(scope.parent if scope.is_class else scope, _argument_names(fn.args))
+                index.functions[id(fn)] = inner
+                work.append((list(fn.body), inner, inner, fn.name))
+                continue
+            elif kind is ast.ClassDef:
+                cls: ast.ClassDef = node  # type: ignore[assignment]
+                if binder is not None:
+                    binder.names.add(cls.name)
+                stack.extend([*cls.decorator_list, *cls.bases, *cls.keywords])
+                body = Scope(scope, is_class=True)
+                work.append((list(cls.body), body, body, outer))
+                continue
+            elif kind is ast.Lambda:
+                lam: ast.Lambda = node  # type: ignore[assignment]
+                work.append(([lam.body], Scope(scope, _argument_names(lam.args)), None, outer))
+                continue
+            elif kind in _COMPREHENSION_TYPES:
+                gens = node.generators  # type: ignore[attr-defined]
+                names = {n for g in gens for n in target_names(g.target)}
+                work.append((list(_children(node)), Scope(scope, names), None, outer))
+                continue
+            elif binder is not None:
+                if kind is ast.Import or kind is ast.ImportFrom:
+                    aliases = node.names  # type: ignore[attr-defined]
+                    binder.names.update(a.asname or a.name.split(".", 1)[0] for a in aliases if a.name != "*")
+                elif kind is ast.ExceptHandler and node.name:  # type: ignore[attr-defined]
+                    binder.names.add(node.name)  # type: ignore[attr-defined]
+                elif kind is ast.Global or kind is ast.Nonlocal:
+                    binder.names.update(node.names)  # type: ignore[attr-defined]
+                elif kind is ast.NamedExpr:
+                    binder.names.update(target_names(node.target))  # type: ignore[attr-defined]
+            stack.extend(_children(node))
     return index
 
 
-_MODULE = Scope(None)
+_COMPREHENSION_TYPES = frozenset(_COMPREHENSIONS)
 
 
 def bound_names(body: Iterable[ast.stmt]) -> set[str]:
