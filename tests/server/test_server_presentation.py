@@ -106,3 +106,24 @@ def test_fragments_are_reused_by_identity_and_by_equality(entities: dict[str, En
     changed = [dataclasses.replace(copies[0], name="renamed"), *copies[1:]]
     assert json.loads(cache.render(changed, make, compare=True))[0] == {"name": "renamed"}
     assert calls == ["renamed"]
+
+
+@pytest.mark.parametrize(
+    ("formats", "expected"),
+    [
+        (None, "markdown"),
+        (["markdown", "plaintext"], "markdown"),
+        (["plaintext"], "plaintext"),
+    ],
+)
+def test_hover_markup_follows_the_client(formats: list[str] | None, expected: str) -> None:
+    from lsprotocol import types
+
+    from flyte_ls.server.server import FlyteLanguageServer
+
+    server = FlyteLanguageServer()
+    hover = None if formats is None else types.HoverClientCapabilities(content_format=formats)  # type: ignore[arg-type]
+    server.protocol.client_capabilities = types.ClientCapabilities(
+        text_document=types.TextDocumentClientCapabilities(hover=hover)
+    )
+    assert server.markup_kind().value == expected
