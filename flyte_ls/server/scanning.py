@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 POOL_MIN_FILES = 200
-MAX_WORKERS = 4
+MAX_WORKERS = 2  # each worker costs ~30 MB: more would break the 150 MB budget for the whole process tree
 
 ScanResult = tuple[IndexEntry | None, str | None]
 OnBatch = Callable[[list[str], list[ScanResult]], None]
