@@ -279,3 +279,25 @@ async def wait_until_symbols(client: LanguageClient, query: str, count: int) -> 
         if loop.time() > deadline:
             raise AssertionError(f"workspace/symbol {query!r} never returned {count} results")
         await asyncio.sleep(0.05)
+
+
+async def test_workspace_folders_added_and_removed(client: LanguageClient, tmp_path: Path) -> None:
+    await wait_until(lambda: index_end(client), "the indexing progress to end")
+    (tmp_path / "extra_task.py").write_text(
+        "from flytekit import task\n\n\n@task\ndef from_another_folder(x: int) -> int:\n    return x\n"
+    )
+    folder = types.WorkspaceFolder(uri=uri(tmp_path), name="other")
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(added=[folder], removed=[])
+        )
+    )
+    await wait_until_symbols(client, "from_another_folder", 1)
+    assert len(await symbols(client, "load_data")) == 1  # the first folder is still indexed
+
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(added=[], removed=[folder])
+        )
+    )
+    await wait_until_symbols(client, "from_another_folder", 0)
