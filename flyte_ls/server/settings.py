@@ -297,3 +297,16 @@ def _json_label(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(f'"{v}"' for v in value) + "]"
     return str(value)
+
+
+def settings_markdown() -> str:
+    """The settings table in Markdown (``python -m flyte_ls.server.settings`` prints it for the README)."""
+    lines = ["| key (under `flyte`) | type | default | meaning |", "|---|---|---|---|"]
+    lines += [
+        f"| `{key}` | {kind} | `{default}` | {meaning} |" for key, kind, default, meaning in settings_table()
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(settings_markdown())

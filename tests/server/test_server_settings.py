@@ -148,3 +148,12 @@ def test_every_setting_is_documented_in_the_table() -> None:
         assert type_label and default and meaning, key
     assert ("diagnostics.debounceMs", "integer", "300") == table[3][:3]
     assert table[5][1:3] == ("list of strings or null", "null")
+
+
+def test_settings_markdown_has_a_row_per_setting() -> None:
+    from flyte_ls.server.settings import settings_markdown
+
+    rows = settings_markdown().splitlines()
+    assert rows[0].startswith("| key")
+    assert len(rows) == 2 + len(settings_table())
+    assert "| `diagnostics.debounceMs` | integer | `300` |" in settings_markdown()
