@@ -22,6 +22,17 @@ def vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far (all its threads)."""
+    if psutil is None:
+        return None
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return float(t.user + t.system)
+
+
 def rss_mb(pid: int) -> float | None:
     if psutil is not None:
         try:

@@ -45,7 +45,8 @@ def _load(avg: Any) -> str:
 def _ratio(a: Any, b: Any) -> str:
     if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or b == 0:
         return "—"
-    return f"{a / b:.2f}\u00d7"
+    ratio = a / b
+    return f"{ratio:.2f}\u00d7" if ratio >= 0.1 else f"{ratio:.3f}\u00d7"
 
 
 def _verdict(value: Any, target: float | None) -> str:
@@ -97,6 +98,21 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         peer_p95,
         "ms",
         TARGETS["code_lens_p95"],
+    )
+    peer_cpu = _get(je, "document_symbol", "server_cpu_ms_per_edit")
+    add(
+        "server CPU time per edit + `flyte/entities` (all threads, mean)",
+        _get(fe, "entities", "server_cpu_ms_per_edit"),
+        peer_cpu,
+        "ms",
+        None,
+    )
+    add(
+        "server CPU time per edit + `codeLens` (all threads, mean)",
+        _get(fe, "code_lens", "server_cpu_ms_per_edit"),
+        peer_cpu,
+        "ms",
+        None,
     )
     if _get(fe, "code_lens_resolve"):
         add("`codeLens/resolve` (one lens), p95", _get(fe, "code_lens_resolve", "p95_ms"), None, "ms", None)
@@ -164,9 +180,10 @@ def render(r: dict[str, Any]) -> str:
         f"The whole run took {r.get('wall_s')} s.",
         "",
         f"Peer: **{peer}**, in the same run, on the same file after the same edits "
-        "(`textDocument/documentSymbol` is the closest thing it computes to an entity list).",
+        "(`textDocument/documentSymbol` is the closest thing it computes to an entity list). "
+        "Ratio = flyte-ls / peer: below 1, flyte-ls is faster or smaller.",
         "",
-        "| metric | flyte-ls | peer | ratio flyte/peer | target | result |",
+        f"| metric | flyte-ls | {r.get('peer') or 'peer'} | ratio | target | result |",
         "|---|---|---|---|---|---|",
     ]
     lines += [f"| {' | '.join(row)} |" for row in rows(r)]
@@ -190,6 +207,10 @@ def render(r: dict[str, Any]) -> str:
         "sent right after the `didChange`; the time runs from writing the `didChange` to reading the last "
         "byte of the answer. Each `flyte/entities` answer is checked to hold all the entities. The same "
         "edits are replayed against the peer.",
+        "- **Server CPU time per edit**: user + system CPU time of the server process (all threads) over "
+        "a whole edit series, divided by the number of edits. It includes everything an edit causes "
+        "(applying the change, the request, debounced lint passes that ran meanwhile) and, unlike the "
+        "latencies, barely depends on how busy the machine is.",
         "- **Diagnostics latency**: edits that alternately remove and restore a task input's annotation; "
         "time from the `didChange` to the `publishDiagnostics` for that document version. It includes the "
         "server's per-document debounce, on purpose: that is what the user waits for.",

@@ -32,7 +32,7 @@ from edits import MirroredDocument, mistake_toggles, typing_edits  # noqa: E402
 from gen_module import generate_module  # noqa: E402
 from gen_workspace import generate_workspace  # noqa: E402
 from lspwire import LspClient, LspError, Notification, file_uri  # noqa: E402
-from memory import RssSampler  # noqa: E402
+from memory import RssSampler, cpu_seconds  # noqa: E402
 from report import write_report  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -96,21 +96,29 @@ async def replay(
     doc: MirroredDocument,
     uri: str,
     plan: list[tuple[int, str]],
-    request: Callable[[], Awaitable[Any]] | None,
+    request: Callable[[], Awaitable[Any]],
     check: Callable[[Any], None] | None = None,
-) -> list[float]:
-    """Apply ``plan``; after each edit send ``request`` at once and time edit -> answer."""
+) -> dict[str, Any]:
+    """Apply ``plan``; after each edit send ``request`` at once and time edit -> answer.
+
+    Also reports the server's CPU time per edit (all its threads): unlike wall time, it hardly depends on
+    what else the machine is doing.
+    """
     out = []
+    cpu0 = cpu_seconds(c.pid)
     for line, new in plan:
         e = doc.edit(line, new)
         t0 = c.did_change_line(uri, doc.version, e.line, e.old, e.new)
-        assert request is not None
         result = await request()
         out.append(time.perf_counter() - t0)
         if check is not None:
             check(result)
         await asyncio.sleep(PACE)
-    return out
+    res = summary(out)
+    cpu1 = cpu_seconds(c.pid)
+    if cpu0 is not None and cpu1 is not None:
+        res["server_cpu_ms_per_edit"] = (cpu1 - cpu0) * 1000 / len(plan)
+    return res
 
 
 async def quiet(c: LspClient, method: str, seconds: float, deadline: float) -> None:
@@ -174,10 +182,9 @@ async def flyte_edits(path: Path, text: str, n: int, expected: int) -> dict[str,
             if len(result or []) != expected:
                 raise AssertionError(f"flyte/entities returned {len(result or [])} of {expected} entities")
 
-        lat = await replay(
+        res["entities"] = await replay(
             c, doc, uri, typing_edits(doc, n), lambda: c.request("flyte/entities", params), complete
         )
-        res["entities"] = summary(lat)
         lenses: list[Any] = []
 
         async def code_lens() -> Any:
@@ -185,7 +192,7 @@ async def flyte_edits(path: Path, text: str, n: int, expected: int) -> dict[str,
             lenses[:] = result or []
             return result
 
-        res["code_lens"] = summary(await replay(c, doc, uri, typing_edits(doc, n), code_lens))
+        res["code_lens"] = await replay(c, doc, uri, typing_edits(doc, n), code_lens)
         res["code_lens_count"] = len(lenses)
         unresolved = [lens for lens in lenses if not lens.get("command")]
         if unresolved:
@@ -221,14 +228,13 @@ async def jedi_edits(path: Path, text: str, n: int) -> dict[str, Any]:
         await replay(
             c, doc, uri, typing_edits(doc, 5), lambda: c.request("textDocument/documentSymbol", params)
         )
-        lat = await replay(
+        res["document_symbol"] = await replay(
             c,
             doc,
             uri,
             typing_edits(doc, n),
             lambda: c.request("textDocument/documentSymbol", params, timeout=30),
         )
-        res["document_symbol"] = summary(lat)
         # jedi debounces its diagnostics by 1 s: fewer samples keep the run short.
         res["diagnostics"] = summary(await diagnostics_latency(c, doc, uri, mistake_toggles(doc, 12)))
         res["peak_rss_mb"] = rss.peak_mb()
@@ -383,7 +389,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--edits", type=int, default=60, help="edits per latency measurement (default 60)")
+    p.add_argument("--edits", type=int, default=100, help="edits per latency measurement (default 100)")
     p.add_argument(
         "--peer-edits",
         type=int,
