@@ -687,7 +687,7 @@ bad(
     "fl010_none_default_not_optional",
     """
     @task
-    def add(x: int, y: int = None) -> int:  # expect: FL014 warning
+    def add(x: int, y: int = None) -> int:
         return x
 
 
@@ -1762,6 +1762,99 @@ good(
         return use(config=make(size=size))
 """,
     run="wf(size=3)",
+)
+
+# -- found by running flyte-ls over flytesnacks (flyteorg/flytesnacks examples) ------------------------------
+good(
+    "flytesnacks_ok_patterns",
+    """
+    from flytekit import ContainerTask
+
+
+    no_outputs = ContainerTask(name="flytesnacks_no_outputs", image="alpine", command=["true"])
+
+
+    @task
+    def add(x: int, y: int = None) -> int:
+        return x + (y or 0)
+
+
+    @workflow
+    def regression(val: int = 5, xs: List[int] = [-3, 0, 3]) -> int:
+        return t(x=val)
+
+
+    @workflow
+    def nested() -> int:
+        return regression()  # a sub-workflow's list default is fine
+
+
+    @workflow
+    def returns_nothing(x: int):
+        return tv(x=x)  # returning a no-output result from a no-output workflow is fine
+
+
+    @workflow
+    def returns_container(x: int):
+        return no_outputs()
+
+
+    @task
+    def step(x: int) -> int:
+        return x
+
+
+    @workflow
+    def uses_step(x: int) -> int:
+        return step(x=x)
+
+
+    @task
+    def step(x: int) -> int:  # redefined with the same interface: harmless
+        return x + 1
+
+
+    if __name__ == "__main__":
+        print(regression(), add(x=1), nested(), uses_step(x=1))
+""",
+    run="(regression(), add(x=1), nested(), returns_nothing(x=1), uses_step(x=1))",
+)
+bad(
+    "flytesnacks_local_call_missing_input",
+    """
+    @workflow
+    def wf(xs: List[int]) -> int:
+        return t(x=1)
+
+
+    if __name__ == "__main__":
+        print(wf())  # expect: FL010
+""",
+    "run",
+    "missing 1 required positional argument: 'xs'",
+    run="wf()",
+)
+bad(
+    "fl012_no_output_returned",
+    """
+    @workflow
+    def wf(x: int) -> int:
+        return tv(x=x)  # expect: FL012
+""",
+    "serialize",
+    "that produces no outputs",
+)
+bad(
+    "fl003_constant_returned",
+    """
+    @workflow
+    def wf(x: int):
+        t(x=x)
+        return 5  # expect: FL003
+""",
+    "run",
+    "should've been VoidPromise or None",
+    run="wf(x=1)",
 )
 
 CASES_BY_NAME = {c.name: c for c in CASES}

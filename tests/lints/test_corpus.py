@@ -75,6 +75,7 @@ checks = [
     (workflows.dataclasses_and_files(name="n"), "corpus-red"),
     (workflows.optionals(x=None), None),
     (workflows.sub_workflows(x=1), 4),
+    (workflows.scaled_twice(x=1), 8),
     (conditionals.branches(x=2, name="n"), 16),
     (conditionals.string_result(x=3), "value 3"),
     (map_tasks.mapping(xs=[1, 2], ys=[1, 1]), [42, 66]),

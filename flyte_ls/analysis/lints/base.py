@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 import logging
 from collections.abc import Container
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -95,6 +95,7 @@ class Signature:
     outputs: Shape
     is_async: bool = False
     mapped: bool = False  # a map task: inputs are lists of the task's input types
+    defaults_ignored: bool = False  # a reference: flytekit ignores its defaults in a workflow
     complete: bool = True  # the parameter list is exactly what flytekit uses
 
     def param(self, name: str) -> Param | None:
@@ -355,6 +356,14 @@ class LintModule:
         return None
 
     @cached_property
+    def compiled_bodies(self) -> frozenset[int]:
+        """ids of the @workflow / @dynamic functions, anywhere: flytekit compiles their bodies."""
+        kinds = (EntityKind.WORKFLOW, EntityKind.DYNAMIC)
+        nested = (self.decorated(fn) for fn, _ in self.scopes.nested)
+        found = [*self.decorated_functions, *(d for d in nested if d is not None)]
+        return frozenset(id(d.node) for d in found if d.kind in kinds)
+
+    @cached_property
     def decorated_functions(self) -> list[Decorated]:
         """Module-level functions with a flytekit entity decorator, in source order."""
         out = []
@@ -473,9 +482,7 @@ class LintModule:
             ):
                 return None
             sig = self.function_signature(node, d.kind, name)
-            if d.kind in (EntityKind.REFERENCE_TASK, EntityKind.REFERENCE_WORKFLOW):
-                # flytekit ignores a reference's defaults: every input must be passed
-                sig.params = [replace(p, default=None) for p in sig.params]
+            sig.defaults_ignored = d.kind in (EntityKind.REFERENCE_TASK, EntityKind.REFERENCE_WORKFLOW)
             return sig
         call = self.value_call(node)
         if call is None:

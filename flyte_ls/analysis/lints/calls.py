@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Iterable, Iterator
 
 from flyte_ls.analysis.lints import types as ty
-from flyte_ls.analysis.lints.base import LintModule, Param, Signature
+from flyte_ls.analysis.lints.base import LintModule, Param, Signature, is_none
 from flyte_ls.analysis.model import EntityKind, Finding, Severity
 
 
@@ -20,8 +20,8 @@ def _describe(p: Param) -> str:
     return f"{p.name}: {p.type}" if p.type else p.name
 
 
-def check_call(m: LintModule, call: ast.Call, sig: Signature) -> Iterator[Finding]:
-    """FL010 / FL011 / FL014 for one call of a known entity."""
+def check_call(m: LintModule, call: ast.Call, sig: Signature, compiled: bool) -> Iterator[Finding]:
+    """FL010 / FL011 / FL014 for one call of a known entity; ``compiled``: in a workflow / dynamic body."""
     if not sig.complete or any(isinstance(a, ast.Starred) for a in call.args):
         return
     if any(kw.arg is None for kw in call.keywords):
@@ -62,37 +62,7 @@ def check_call(m: LintModule, call: ast.Call, sig: Signature) -> Iterator[Findin
             )
             continue
         given[kw.arg] = kw.value
-    for p in sig.params:
-        if p.name in given:
-            continue
-        required = True if sig.mapped else p.required  # a map task drops its task's defaults
-        if required:
-            yield m.finding(
-                "FL010",
-                call.func,
-                f"`{callee}` is called without its required input `{_describe(p)}`: flytekit fails (Input "
-                f"{p.name} ... was not specified) — pass {p.name}=...",
-                end_node=call,
-            )
-        elif p.default is None and not sig.mapped and ty.is_optional(p.type) is True:
-            yield m.finding(
-                "FL010",
-                call.func,
-                f"`{callee}` is called without `{_describe(p)}`: flytekit compiles it, but every run fails "
-                f"(missing 1 required positional argument: '{p.name}') because the input has no default — "
-                f"pass {p.name}=... or give it a default (= None)",
-                end_node=call,
-                severity=Severity.WARNING,
-            )
-        elif p.default is not None and ty.is_mutable_default(p.default) and not sig.mapped:
-            yield m.finding(
-                "FL011",
-                call.func,
-                f"`{callee}` is called without `{p.name}`, whose default {p.default} is mutable: flytekit "
-                "refuses to use it (mutable default argument ... not supported in flytekit tasks) — pass "
-                f"{p.name}=... explicitly, or make the default None",
-                end_node=call,
-            )
+    yield from _missing_inputs(m, call, sig, given, compiled)
     if sig.mapped:
         return
     for name, value in given.items():
@@ -108,6 +78,62 @@ def check_call(m: LintModule, call: ast.Call, sig: Signature) -> Iterator[Findin
             )
 
 
+def _missing_inputs(
+    m: LintModule, call: ast.Call, sig: Signature, given: dict[str, ast.expr], compiled: bool
+) -> Iterator[Finding]:
+    """Inputs a call leaves out. In a workflow body flytekit binds the call's inputs
+    (``create_and_link_node``); elsewhere the call runs the function locally: only Python's rules apply."""
+    callee = sig.display
+    for p in sig.params:
+        if p.name in given:
+            continue
+        if not compiled:
+            if p.default is None and not sig.mapped:
+                yield m.finding(
+                    "FL010",
+                    call.func,
+                    f"`{callee}` is called without its input `{_describe(p)}`, which has no default: the "
+                    f"call fails (TypeError: missing 1 required positional argument: '{p.name}') — pass "
+                    f"{p.name}=...",
+                    end_node=call,
+                )
+            continue
+        if sig.mapped or sig.defaults_ignored or p.required:
+            why = (
+                " (a map task does not use its task's defaults)"
+                if sig.mapped and p.default is not None
+                else " (a reference's defaults are not used)"
+                if sig.defaults_ignored and p.default is not None
+                else ""
+            )
+            yield m.finding(
+                "FL010",
+                call.func,
+                f"`{callee}` is called without its required input `{_describe(p)}`{why}: flytekit fails "
+                f"(Input {p.name} ... was not specified) — pass {p.name}=...",
+                end_node=call,
+            )
+        elif p.default is None and ty.is_optional(p.type) is True:
+            yield m.finding(
+                "FL010",
+                call.func,
+                f"`{callee}` is called without `{_describe(p)}`: flytekit compiles it, but every run fails "
+                f"(missing 1 required positional argument: '{p.name}') because the input has no default — "
+                f"pass {p.name}=... or give it a default (= None)",
+                end_node=call,
+                severity=Severity.WARNING,
+            )
+        elif p.default is not None and ty.is_mutable_default(p.default) and sig.kind == EntityKind.TASK:
+            yield m.finding(
+                "FL011",
+                call.func,
+                f"`{callee}` is called without `{p.name}`, whose default {p.default} is mutable: flytekit "
+                "refuses to use it (mutable default argument ... not supported in flytekit tasks) — pass "
+                f"{p.name}=... explicitly, or make the default None",
+                end_node=call,
+            )
+
+
 def _want(param: Param | None) -> str:
     s = ty.optional_scalar(param.type if param else None)
     if s is None:
@@ -117,13 +143,14 @@ def _want(param: Param | None) -> str:
 
 def entity_calls(m: LintModule) -> Iterable[Finding]:
     """FL010 / FL011 / FL014 on every call of a known entity, anywhere in the module."""
-    for call, local in m.scoped_calls:
+    compiled_bodies = m.compiled_bodies
+    for call, local in m.scopes.calls:
         func = call.func
         if not isinstance(func, (ast.Name, ast.Attribute, ast.Call)):
             continue
         sig = m.callee(func, local)
         if sig is not None:
-            yield from check_call(m, call, sig)
+            yield from check_call(m, call, sig, id(local.function) in compiled_bodies)
 
 
 def literal_defaults(m: LintModule) -> Iterable[Finding]:
@@ -138,6 +165,8 @@ def literal_defaults(m: LintModule) -> Iterable[Finding]:
             (a, dflt) for a, dflt in zip(args.kwonlyargs, args.kw_defaults, strict=False) if dflt is not None
         ]
         for arg, default in pairs:
+            if is_none(default):
+                continue  # a None default only fails where a call leaves the input out: FL010 reports that
             why = ty.literal_mismatch(m.text(arg.annotation) if arg.annotation is not None else None, default)
             if not why:
                 continue

@@ -142,7 +142,7 @@ def missing_annotations(m: LintModule) -> Iterable[Finding]:
 
 
 def missing_returns(m: LintModule) -> Iterable[Finding]:
-    """FL002 / FL003: declared outputs and returned values must agree."""
+    """FL002: a declared output needs a returned value (FL003, the converse, is in the promise checker)."""
     for d in m.decorated_functions:
         fn = d.node
         if d.kind in _RUNNABLE_KINDS or d.kind == EntityKind.REFERENCE_WORKFLOW:
@@ -166,19 +166,6 @@ def missing_returns(m: LintModule) -> Iterable[Finding]:
                         f"{_label(d)} `{fn.name}` declares an output (-> {m.text(fn.returns)}) but never "
                         f"returns a value: {when} (Python value cannot be None) — return the value or remove "
                         "the return annotation",
-                        entity=fn.name,
-                    )
-        if d.kind == EntityKind.WORKFLOW and (fn.returns is None or is_none(fn.returns)):
-            if not _VALUE_RETURN.search(m.function_source(fn)):
-                continue
-            for node in m.own_nodes(fn):
-                if isinstance(node, ast.Return) and node.value is not None and not is_none(node.value):
-                    yield m.finding(
-                        "FL003",
-                        node,
-                        f"workflow `{fn.name}` returns a value but declares no output: the value is dropped "
-                        "and a local run fails (Interface output should've been VoidPromise or None) — add "
-                        "a return annotation such as `-> int`, or drop the return value",
                         entity=fn.name,
                     )
 

@@ -47,38 +47,32 @@ def map_task_targets(m: LintModule) -> Iterable[Finding]:
             )
 
 
+def _interface(m: LintModule, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[object, ...]:
+    params = tuple((p.name, p.type, p.default is None) for p in m.params_of(fn))
+    return params, m.text(fn.returns) if fn.returns is not None else None
+
+
 def duplicate_entities(m: LintModule) -> Iterable[Finding]:
-    """FL060: the same name bound to two entities by top-level statements."""
-    entity_names = {e.name for e in m.analysis.entities}
-    first: dict[str, ast.stmt] = {}
-    for stmt in m.ctx.tree.body:
-        name: str | None = None
-        anchor: ast.AST = stmt
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.decorated(stmt) is not None:
-            name = stmt.name
-        elif (
-            isinstance(stmt, (ast.Assign, ast.AnnAssign))
-            and isinstance(stmt.value, ast.Call)
-            and len(targets := (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])) == 1
-            and isinstance(targets[0], ast.Name)
-            and targets[0].id in entity_names
-        ):
-            name = targets[0].id
-            anchor = targets[0]
-        if name is None:
+    """FL060: the same name bound twice, by top-level definitions, to entities with different interfaces.
+
+    flytekit compiles a workflow lazily, when it is first used: by then the name refers to the later entity,
+    so a workflow written for the earlier interface fails. Same interface: a harmless redefinition.
+    """
+    first: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for d in m.decorated_functions:
+        name = d.node.name
+        earlier = first.get(name)
+        first[name] = d.node
+        if earlier is None or _interface(m, earlier) == _interface(m, d.node):
             continue
-        if name in first:
-            earlier = first[name]
-            yield m.finding(
-                "FL060",
-                anchor if not isinstance(anchor, (ast.FunctionDef, ast.AsyncFunctionDef)) else stmt,
-                f"`{name}` is already an entity (line {earlier.lineno}); this definition replaces it, so "
-                "workflows compiled later call this one and only this one is registered under that name — "
-                "rename one of them",
-                entity=name,
-            )
-        else:
-            first[name] = stmt
+        yield m.finding(
+            "FL060",
+            d.node,
+            f"`{name}` is already an entity with another interface (line {earlier.lineno}); this definition "
+            "replaces it, so workflows compiled later call this one, with this interface — rename one of "
+            "them",
+            entity=name,
+        )
 
 
 CHECKERS = [map_task_targets, duplicate_entities]

@@ -126,7 +126,7 @@ class PromiseReporter:
                 "use `>>` to order the two",
                 certain,
             )
-        elif v.kind == MULTI and where != "returned from the workflow":
+        elif v.kind == MULTI and not where.startswith("returned"):
             self.report(
                 "FL012",
                 node,

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from flyte_ls.analysis.lints import types as ty
-from flyte_ls.analysis.lints.base import LintModule, target_names
+from flyte_ls.analysis.lints.base import LintModule, is_none, target_names
 from flyte_ls.analysis.lints.promise_calls import CallChecks
 from flyte_ls.analysis.lints.promise_values import (
     COMPARISON,
@@ -113,7 +113,20 @@ class BodyChecker(CallChecks):
             v = self.ev(s.value, env, certain) if s.value is not None else None
             self.returns.append((s, v))
             if self.mode == "workflow" and s.value is not None:
-                self.passed(v, s.value, "returned from the workflow", certain)
+                if self.fn.returns is not None and not is_none(self.fn.returns):
+                    self.passed(v, s.value, "returned from the workflow", certain)
+                elif (v is not None and v.kind in PROMISE_LIKE | {STRING} and v.kind != VOID) or (
+                    isinstance(s.value, ast.Constant) and s.value.value is not None
+                ):
+                    self.report(
+                        "FL003",
+                        s,
+                        f"workflow `{self.fn.name}` returns {self.q(s.value)} but declares no output: the "
+                        "value is dropped, and a local run fails (Received an output when workflow local "
+                        "execution expected None) — add a return annotation such as `-> int`, or drop the "
+                        "return value",
+                        certain,
+                    )
             return None
         if isinstance(s, ast.If):
             self.truth(self.ev(s.test, env, certain), s.test, certain)
@@ -427,8 +440,9 @@ class BodyChecker(CallChecks):
 
 
 def workflow_bodies(m: LintModule) -> Iterable[Finding]:
-    """Interpret every @workflow and @dynamic body."""
-    for d in m.decorated_functions:
+    """Interpret every @workflow and @dynamic body, module-level or defined inside a function."""
+    nested = (m.decorated(fn) for fn, _ in m.scopes.nested)
+    for d in [*m.decorated_functions, *(d for d in nested if d is not None)]:
         if d.kind == EntityKind.WORKFLOW:
             args = d.node.args
             seeds = {

@@ -272,7 +272,7 @@ RULES: tuple[RuleInfo, ...] = (
         "FL060",
         "duplicate-entity",
         W,
-        "two entities bound to the same name in one module",
+        "two entities with different interfaces bound to the same name in one module",
         "the later one replaces the earlier: workflows compiled after it call the later one (e.g. "
         "AssertionError: Received unexpected keyword argument)",
     ),

@@ -31,12 +31,19 @@ class Scope:
     """The names one function / class / lambda / comprehension binds; ``in`` also looks in enclosing function
     scopes (never the module's: module-level names are resolved separately)."""
 
-    __slots__ = ("is_class", "names", "parent")
+    __slots__ = ("function", "is_class", "names", "parent")
 
-    def __init__(self, parent: Scope | None, names: set[str] | None = None, is_class: bool = False) -> None:
+    def __init__(
+        self,
+        parent: Scope | None,
+        names: set[str] | None = None,
+        is_class: bool = False,
+        function: ast.AST | None = None,
+    ) -> None:
         self.parent = parent
         self.names: set[str] = names if names is not None else set()
         self.is_class = is_class
+        self.function = function  # the def whose body this scope is in (lambdas, comprehensions: their def's)
 
     def __contains__(self, name: object) -> bool:
         scope: Scope | None = self
@@ -103,7 +110,9 @@ def index_scopes(tree: ast.Module) -> ScopeIndex:
                 stack.extend(fn.args.defaults)
                 stack.extend(d for d in fn.args.kw_defaults if d is not None)
                 # a method does not see its class's names: lookups continue in the class's enclosing scope
-                inner = Scope(scope.parent if scope.is_class else scope, _argument_names(fn.args))
+                inner = Scope(
+                    scope.parent if scope.is_class else scope, _argument_names(fn.args), function=fn
+                )
                 index.functions[id(fn)] = inner
                 work.append((list(fn.body), inner, inner, fn.name))
                 continue
@@ -117,12 +126,15 @@ def index_scopes(tree: ast.Module) -> ScopeIndex:
                 continue
             elif kind is ast.Lambda:
                 lam: ast.Lambda = node  # type: ignore[assignment]
-                work.append(([lam.body], Scope(scope, _argument_names(lam.args)), None, outer))
+                lam_scope = Scope(scope, _argument_names(lam.args), function=scope.function)
+                work.append(([lam.body], lam_scope, None, outer))
                 continue
             elif kind in _COMPREHENSION_TYPES:
                 gens = node.generators  # type: ignore[attr-defined]
                 names = {n for g in gens for n in target_names(g.target)}
-                work.append((list(_children(node)), Scope(scope, names), None, outer))
+                work.append(
+                    (list(_children(node)), Scope(scope, names, function=scope.function), None, outer)
+                )
                 continue
             elif binder is not None:
                 if kind is ast.Import or kind is ast.ImportFrom:

@@ -141,5 +141,21 @@ def early_return(x: int) -> int:
     log.info("unreachable")
 
 
+def make_workflow(factor: int):
+    """A workflow built by a factory: defined inside a function, still compiled like any other."""
+
+    @workflow
+    def scaled(x: int) -> int:
+        doubled = double(x=x)
+        for _ in range(factor):
+            doubled = double(x=doubled)
+        return doubled
+
+    return scaled
+
+
+scaled_twice = make_workflow(2)
+
+
 if __name__ == "__main__":
     print(simple(x=3))
