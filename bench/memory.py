@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -31,6 +32,23 @@ def cpu_seconds(pid: int) -> float | None:
     except psutil.Error:
         return None
     return float(t.user + t.system)
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU time of a process, its live descendants and the children it has reaped."""
+    if psutil is None:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        t = proc.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in proc.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                ct = child.cpu_times()
+                total += ct.user + ct.system
+    except psutil.Error:
+        return None
+    return float(total)
 
 
 def rss_mb(pid: int) -> float | None:

@@ -139,6 +139,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         "s",
         TARGETS["index"],
     )
+    add("CPU time spent indexing (server + workers)", _get(ix, "index_cpu_s"), None, "s", None)
     workers = _get(ix, "worker_processes")
     if workers:
         add(

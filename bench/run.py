@@ -32,7 +32,7 @@ from edits import MirroredDocument, mistake_toggles, typing_edits  # noqa: E402
 from gen_module import generate_module  # noqa: E402
 from gen_workspace import generate_workspace  # noqa: E402
 from lspwire import LspClient, LspError, Notification, file_uri  # noqa: E402
-from memory import RssSampler, cpu_seconds  # noqa: E402
+from memory import RssSampler, cpu_seconds, tree_cpu_seconds  # noqa: E402
 from report import write_report  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -259,6 +259,7 @@ async def indexing(root: Path) -> dict[str, Any]:
     try:
         _, res["initialize_s"] = await c.initialize(root=str(root), timeout=20)
         t_init = time.perf_counter()
+        cpu0 = tree_cpu_seconds(c.pid)
 
         def index_end(n: Notification) -> bool:
             value = (n.params or {}).get("value") or {}
@@ -270,6 +271,9 @@ async def indexing(root: Path) -> dict[str, Any]:
 
         end = await c.wait_for("$/progress", index_end, timeout=90, what="the end of the indexing progress")
         res["index_s"] = end.at - t_init
+        cpu1 = tree_cpu_seconds(c.pid)
+        if cpu0 is not None and cpu1 is not None:
+            res["index_cpu_s"] = cpu1 - cpu0
         res["index_from_spawn_s"] = end.at - c.spawned_at
         tokens = [t for t in c.progress.values() if t.end_at == end.at]
         if tokens and tokens[0].begin:
