@@ -348,7 +348,7 @@ good(
 bad(
     "fl005_cache_true",
     """
-    @task(cache=True)  # expect: FL005
+    @task(cache=True)  # expect: FL005 warning
     def c(x: int) -> int:
         return x
 """,
@@ -358,7 +358,7 @@ bad(
 bad(
     "fl005_dynamic_cache_true",
     """
-    @dynamic(cache=True, retries=1)  # expect: FL005
+    @dynamic(cache=True, retries=1)  # expect: FL005 warning
     def d(x: int) -> int:
         return t(x=x)
 """,
@@ -368,7 +368,7 @@ bad(
 bad(
     "fl005_cache_object_no_version",
     """
-    @task(cache=Cache(serialize=True))  # expect: FL005
+    @task(cache=Cache(serialize=True))  # expect: FL005 warning
     def c(x: int) -> int:
         return x
 """,

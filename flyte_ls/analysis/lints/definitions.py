@@ -235,10 +235,10 @@ def cache_settings(m: LintModule) -> Iterable[Finding]:
                 "FL005",
                 cache,
                 "`cache=True` without `cache_version`: flytekit fails at import (If version is not defined "
-                "then "
-                'at least one cache policy needs to be set) — add cache_version="1" or use '
-                'cache=Cache(version="1")',
+                "then at least one cache policy needs to be set) unless an installed plugin provides default "
+                'cache policies — add cache_version="1" or use cache=Cache(version="1")',
                 entity=name,
+                severity=Severity.WARNING,
             )
         elif isinstance(cache, ast.Call) and m.qualified_or_none(cache.func) == CACHE:
             if legacy:
@@ -255,9 +255,10 @@ def cache_settings(m: LintModule) -> Iterable[Finding]:
                     "FL005",
                     cache,
                     "`Cache()` without a version or policies: flytekit fails at import (If version is not "
-                    "defined "
-                    'then at least one cache policy needs to be set) — pass Cache(version="1")',
+                    "defined then at least one cache policy needs to be set) unless an installed plugin "
+                    'provides default cache policies — pass Cache(version="1")',
                     entity=name,
+                    severity=Severity.WARNING,
                 )
         serialize = legacy.get("cache_serialize")
         cache_off = cache is None or (isinstance(cache, ast.Constant) and cache.value is False)

@@ -62,7 +62,9 @@ RULES: tuple[RuleInfo, ...] = (
         E,
         "cache=True without a cache version, cache_serialize without cache, or Cache(...) mixed with the "
         "deprecated cache_* arguments",
-        "import: ValueError (If version is not defined then at least one cache policy needs to be set, ...)",
+        "import: ValueError (If version is not defined then at least one cache policy needs to be set / "
+        "Cache serialize is enabled ... but cache is not enabled / ... are deprecated); a missing version is "
+        "a Warning, as a plugin's default cache policies could supply one",
     ),
     RuleInfo(
         "FL006",
