@@ -92,6 +92,8 @@ def test_clean_project_exits_zero(tmp_path: Path) -> None:
     proc = flyte_ls("check", ".", cwd=tmp_path)
     assert (proc.returncode, proc.stdout) == (0, "")
     assert proc.stderr.strip() == "flyte-ls: no problems in 2 files"
+    as_json = flyte_ls("check", "--format", "json", ".", cwd=tmp_path)
+    assert (as_json.returncode, json.loads(as_json.stdout)) == (0, [])
 
 
 def test_warnings_alone_do_not_fail(tmp_path: Path) -> None:
