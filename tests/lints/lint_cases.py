@@ -1857,5 +1857,21 @@ bad(
     run="wf(x=1)",
 )
 
+bad(
+    "fl050_map_eager",
+    """
+    @eager
+    async def e(x: int) -> int:
+        return await at(x=x)
+
+
+    @workflow
+    def wf(xs: List[int]) -> List[int]:
+        return map_task(e)(x=xs)  # expect: FL050
+""",
+    "serialize",
+    "Only PythonFunctionTask with default execution mode",
+)
+
 CASES_BY_NAME = {c.name: c for c in CASES}
 assert len(CASES_BY_NAME) == len(CASES), "case names must be unique"

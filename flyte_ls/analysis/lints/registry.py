@@ -91,10 +91,10 @@ RULES: tuple[RuleInfo, ...] = (
         "FL009",
         "async-misuse",
         E,
-        "an async workflow, an async task called from a workflow, or a generator task declaring a plain "
-        "output type",
-        "serialization: a coroutine is not a value (Failed to bind); run: a generator is not the declared "
-        "type",
+        "an async workflow; an async task or an @eager workflow called from a workflow (its result used: "
+        "error; unused: warning, it never runs); a generator task declaring a plain output type",
+        "serialization: a coroutine is not a value (Failed to bind ... coroutine); an unused call adds no "
+        "node; run: a generator is not the declared type",
     ),
     # -- calls to entities -----------------------------------------------------------------------------------
     RuleInfo(
@@ -102,9 +102,11 @@ RULES: tuple[RuleInfo, ...] = (
         "call-signature",
         E,
         "calling an entity with an unknown keyword, too many positional arguments, a value given twice, or "
-        "without a required input",
+        "without a required input (in a workflow body: no default, or a None default on a non-Optional type, "
+        "or any input of a map task or a reference; elsewhere: no default); an Optional input without "
+        "default left out in a workflow is a warning",
         "serialization/run: AssertionError (Received unexpected keyword argument / Input x ... was not "
-        "specified)",
+        "specified); a local call: TypeError (missing 1 required positional argument)",
     ),
     RuleInfo(
         "FL011",
@@ -117,7 +119,7 @@ RULES: tuple[RuleInfo, ...] = (
         "FL012",
         "bad-input-value",
         E,
-        "passing the result of an entity with no outputs, several outputs, or an async task as an input",
+        "passing (or returning) the result of an entity with no outputs, or passing one with several outputs",
         "serialization: AssertionError (Cannot pass output ... that produces no outputs / cannot receive a "
         "multi-valued tuple)",
     ),
@@ -219,8 +221,9 @@ RULES: tuple[RuleInfo, ...] = (
         "FL030",
         "conditional-without-else",
         E,
-        "the result of a conditional() without else_() is used",
-        "serialization: FlyteValidationException (Failed to bind output ... condition(...))",
+        "a conditional() without else_(): its result used (error), or left unused (warning)",
+        "serialization: FlyteValidationException (Failed to bind output ... condition(...)); unused, a local "
+        "run fails (Failed to convert output ... None)",
     ),
     RuleInfo(
         "FL031",
@@ -258,9 +261,9 @@ RULES: tuple[RuleInfo, ...] = (
         "FL050",
         "map-task-target",
         E,
-        "map_task over a workflow, dynamic, eager task or launch plan",
-        "serialization: ValueError (Only PythonFunctionTask with default execution mode ... are supported in "
-        "map tasks); run for launch plans",
+        "map_task over a workflow, a dynamic or an eager workflow",
+        "serialization (import for a module-level map_task): ValueError (Only PythonFunctionTask with "
+        "default execution mode (not @dynamic or @eager) ... are supported in map tasks)",
     ),
     RuleInfo(
         "FL051",
