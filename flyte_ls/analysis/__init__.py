@@ -26,7 +26,7 @@ from flyte_ls.analysis.model import (
     Range,
     Severity,
 )
-from flyte_ls.analysis.modpath import module_name_for, source_root_for
+from flyte_ls.analysis.modpath import import_name_for, module_name_for, source_root_for
 
 __all__ = [
     "Analyzer",
@@ -42,6 +42,7 @@ __all__ = [
     "Range",
     "Severity",
     "analyze",
+    "import_name_for",
     "module_name_for",
     "source_root_for",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 ModuleLookup = Callable[[str], "ModuleAnalysis | None"]
 
 SYNTAX_ERROR_CODE = "FL000"
+_LINE_IN_MESSAGE = re.compile(r"(\bline )(\d+)")
 
 
 def _is_package(path: str | None) -> bool:
@@ -57,6 +59,9 @@ def syntax_error_finding(error: BaseException, text: str, line_offset: int = 0, 
     shift = bom if line == 0 else 0
     if isinstance(error, RecursionError | MemoryError):
         message = "the code is nested too deeply for Python to parse it"
+    elif line_offset:
+        # Messages of a chunk's parse count lines from the chunk ("... on line 1"): count from the module.
+        message = _LINE_IN_MESSAGE.sub(lambda m: f"{m.group(1)}{int(m.group(2)) + line_offset}", message)
     return Finding(
         code=SYNTAX_ERROR_CODE,
         message=f"Syntax error: {message}",
@@ -186,6 +191,7 @@ class _Placed:
     """A chunk's entities at one position (reused while the chunk, its line and the context are unchanged)."""
 
     parsed: Parsed
+    facts: Facts
     start: int
     bom: int
     context_key: int | None  # None when no entity of the chunk depends on other chunks
@@ -269,13 +275,13 @@ class Analyzer:
             if (
                 hit is None
                 or hit.parsed is not chunk.parsed
+                or hit.facts is not facts
                 or hit.bom != bom
                 or hit.context_key != dependent
             ):
                 shift = Shifter(chunk.start, bom)
-                hit = _Placed(
-                    chunk.parsed, chunk.start, bom, dependent, [finalize(d, ctx, shift) for d in facts.drafts]
-                )
+                entities_here = [finalize(d, ctx, shift) for d in facts.drafts]
+                hit = _Placed(chunk.parsed, facts, chunk.start, bom, dependent, entities_here)
             placed[pkey] = hit
             entities.extend(hit.entities)
         self._placed = placed

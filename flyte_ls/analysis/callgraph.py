@@ -72,8 +72,7 @@ def map_spec(call: ast.Call, qualified: str, ex: Extractor) -> MapSpec | None:
     if qualified == "flytekit.map_task":
         target = ex.argument(call, "target", 0)
         concurrency = ex.argument(call, "concurrency", 1)
-        # map_task() consumes min_successes and does not pass it on: the hash always sees None.
-        min_successes: ast.expr | None = None
+        min_successes = ex.argument(call, "min_successes", 2)
         ratio = ex.argument(call, "min_success_ratio", 3)
     elif qualified == fk.ARRAY_NODE_MAP_TASK:
         target = ex.argument(call, "task_function", 0)

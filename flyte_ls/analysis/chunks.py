@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass
 
 from flyte_ls.analysis.imports import Binding, statement_bindings
 from flyte_ls.analysis.positions import LineTable
 
-_STATEMENT_START = re.compile(r"\n(?=[^\s#)\]}])")
+# A line that starts a statement: not blank, not a comment, not a closing bracket or a backslash (form feeds
+# may come first).
+_STATEMENT_START = re.compile(r"\n\x0c*(?=[^\s#)\]}\\])")
+_DECORATOR = re.compile(r"\x0c*@")
 _CONTINUATION = re.compile(r"(?:else|elif|except|finally)\b")
 _DEF = re.compile(r"(?:def|class|async)\b")
+_TRIPLE_QUOTES = ('"""', "'''")
 _OPENERS = "([{"
 _CLOSERS = ")]}"
 MAX_MERGE_LINES = 5000
@@ -49,7 +54,7 @@ class Parsed:
         if self.error is not None:
             return []
         try:
-            return ast.parse(self.text).body
+            return quiet_parse(self.text).body
         except Exception:
             return []
 
@@ -65,11 +70,18 @@ class Chunk:
     parsed: Parsed
 
 
+def quiet_parse(text: str) -> ast.Module:
+    """``ast.parse`` without the warnings it emits for user code (invalid escape sequences...)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text)
+
+
 def parse_text(text: str) -> Parsed:
     """Parse ``text`` (never raises; the error is recorded instead)."""
     lines = LineTable(text.split("\n"))
     try:
-        tree = ast.parse(text)
+        tree = quiet_parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as error:
         return Parsed(text, lines, None, error)
     except Exception as error:
@@ -89,7 +101,7 @@ def candidate_starts(text: str, begin: int = 0, end: int | None = None) -> tuple
     and whether the region ends inside a group of decorators (so the chunk goes on after ``end``)."""
     stop = len(text) if end is None else end
     starts = [begin]
-    in_decorators = text.startswith("@", begin)
+    in_decorators = _DECORATOR.match(text, begin) is not None
     for match in _STATEMENT_START.finditer(text, begin, stop):
         pos = match.end()
         if _CONTINUATION.match(text, pos):
@@ -103,11 +115,11 @@ def candidate_starts(text: str, begin: int = 0, end: int | None = None) -> tuple
             in_decorators = False
             if _DEF.match(text, pos):
                 continue
-        starts.append(pos)
+        starts.append(match.start() + 1)
     return starts, in_decorators
 
 
-def _continues(error: BaseException | None) -> str | None:
+def _continues(error: BaseException | None, text: str) -> str | None:
     """Whether a parse error means "the statement goes on after this text": ``quote``, ``bracket`` or None."""
     if not isinstance(error, SyntaxError):
         return None
@@ -116,7 +128,22 @@ def _continues(error: BaseException | None) -> str | None:
         return "quote"
     if "never closed" in message or "unexpected EOF" in message or "unexpected end" in message:
         return "bracket"
+    if message == "invalid syntax" and not error.offset and (error.lineno or 0) >= text.count("\n"):
+        return "bracket"  # the text ended where more was expected, e.g. decorators with no ``def`` yet
     return None
+
+
+def _open_quote(error: BaseException | None, text: str) -> tuple[str, ...]:
+    """The delimiter of the unterminated triple-quoted string ``error`` reports (both when unsure)."""
+    lineno = getattr(error, "lineno", None)
+    offset = getattr(error, "offset", None)
+    if lineno and offset:
+        lines = text.split("\n", lineno)
+        if lineno <= len(lines):
+            rest = lines[lineno - 1][offset - 1 :].lstrip("rRbBfFuU")
+            if rest[:3] in _TRIPLE_QUOTES:
+                return (rest[:3],)
+    return _TRIPLE_QUOTES
 
 
 def _balance(text: str) -> int:
@@ -210,7 +237,7 @@ class ChunkParser:
             first = starts[index]
             parsed = self.parse(text[first : starts[index + 1]])
             stop = index + 1
-            kind = _continues(parsed.error)
+            kind = _continues(parsed.error, parsed.text)
             if kind is not None:
                 merged, reached = self._merge(text, starts, index, parsed, kind)
                 if merged is not None:
@@ -230,6 +257,7 @@ class ChunkParser:
         count = len(starts) - 1
         begin = starts[index]
         balance = _balance(parsed.text)
+        quotes = _open_quote(parsed.error, parsed.text)
         lines = parsed.text.count("\n")
         attempts = 0
         end = index + 1
@@ -238,19 +266,19 @@ class ChunkParser:
             end += 1
             lines += added.count("\n")
             balance += _balance(added)
-            ready = ('"""' in added or "'''" in added) if kind == "quote" else balance <= 0
+            ready = any(q in added for q in quotes) if kind == "quote" else balance <= 0
             if not ready:
                 continue
             attempts += 1
             merged = self.parse(text[begin : starts[end]])
             if merged.error is None:
                 return merged, end
-            kind_now = _continues(merged.error)
+            kind_now = _continues(merged.error, merged.text)
             if kind_now is None:
                 return None, -1
-            if kind_now != kind:
-                kind = kind_now
-                balance = _balance(merged.text)
+            kind = kind_now
+            balance = _balance(merged.text)
+            quotes = _open_quote(merged.error, merged.text)
         if end >= count and attempts < MAX_MERGE_ATTEMPTS and lines < MAX_MERGE_LINES:
             return None, count  # ran out of text, not of patience: more text might complete it
         return None, -1

@@ -118,10 +118,8 @@ class Extractor:
             facts.functions[fn.name] = (inputs, outputs, returns, docstring)
             return
         kind, dec = found
-        first = fn.decorator_list[0] if fn.decorator_list else fn
-        start_line = first.lineno - 1
+        start_line, start_col = self._definition_start(fn)
         _, _, end_line, end_col = self.span(fn)
-        start_col = self.lines.column(fn.lineno, fn.col_offset)
         name_line = fn.lineno - 1
         name_col = self._name_column(fn)
         draft = Draft(
@@ -147,6 +145,15 @@ class Extractor:
         elif kind in _BODY_CALL_KINDS:
             draft.calls = body_calls(fn.body, self)
         facts.drafts.append(draft)
+
+    def _definition_start(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, int]:
+        """Where the definition starts: the ``@`` of its first decorator (or the ``def``)."""
+        if not fn.decorator_list:
+            return self.lines.start(fn)
+        line, col = self.lines.start(fn.decorator_list[0])
+        text = self.lines.lines[line] if line < len(self.lines.lines) else ""
+        at = text.rfind("@", 0, col + 1)
+        return line, at if at >= 0 else col
 
     def _name_column(self, fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> int:
         """Column of the name in ``def name(`` (the def line may carry ``async`` and odd spacing)."""

@@ -96,7 +96,8 @@ def resolve_relative(target: str, module: str, is_package: bool = False) -> str:
     level = len(target) - len(target.lstrip("."))
     rest = target[level:]
     parts = module.split(".")
-    if not is_package:
+    # ``pkg.__init__`` (flytekit's name for a package's __init__.py) is the package ``pkg``'s own module.
+    if not is_package or parts[-1] == "__init__":
         parts = parts[:-1]
     up = level - 1
     if up > len(parts) or (up == len(parts) and not rest):
