@@ -20,9 +20,9 @@ from flyte_ls.analysis.dialect import FLYTEKIT, Dialect
 from flyte_ls.analysis.drafts import Facts
 from flyte_ls.analysis.extract import extract
 from flyte_ls.analysis.imports import ImportTable
-from flyte_ls.analysis.model import Entity, Finding, ModuleAnalysis, Position, Range, Severity
+from flyte_ls.analysis.model import Entity, EntityKind, Finding, ModuleAnalysis, Position, Range, Severity
 from flyte_ls.analysis.positions import LineTable, normalize_source
-from flyte_ls.analysis.resolve import Context, Shifter, build_context, finalize
+from flyte_ls.analysis.resolve import Context, Shifter, build_context, finalize, shift_entity
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,24 @@ class _Placed:
     context_key: int | None  # None when no entity of the chunk depends on other chunks
     entities: list[Entity]
 
+    def reusable(self, parsed: Parsed, facts: Facts, bom: int, context_key: int | None) -> bool:
+        return (
+            self.parsed is parsed
+            and self.facts is facts
+            and self.bom == bom
+            and self.context_key == context_key
+        )
+
+    def movable(self, parsed: Parsed, facts: Facts, context_key: int | None) -> bool:
+        """Whether these entities can move to another line (imperative workflows' calls live elsewhere)."""
+        return (
+            self.parsed is parsed
+            and self.facts is facts
+            and not self.bom
+            and self.context_key == context_key
+            and all(e.kind is not EntityKind.IMPERATIVE_WORKFLOW for e in self.entities)
+        )
+
 
 class Analyzer:
     """Stateful analyser for one document that is edited over time (the server keeps one per open document).
@@ -214,6 +232,8 @@ class Analyzer:
         self._facts: dict[int, tuple[Parsed, int, Facts]] = {}  # id(parsed) -> (parsed, table key, facts)
         self._placed: dict[tuple[int, int], _Placed] = {}  # (id(parsed), start line) -> entities
         self._context: tuple[int, Context] | None = None
+        self._dependencies: dict[int, tuple[Facts, int, int]] = {}  # id(facts) -> (facts, context, key)
+        self._used_dependencies: dict[int, tuple[Facts, int, int]] = {}
         self._last: tuple[str, str, bool, ModuleAnalysis] | None = None
 
     def _imports(self, chunks: Sequence[Chunk], module: str, is_package: bool) -> ImportTable:
@@ -225,6 +245,21 @@ class Analyzer:
             )
             self._table_key = key
         return self._table
+
+    def _dependency(self, facts: Facts, ctx: Context, context_key: int) -> int | None:
+        """What a chunk's entities depend on in other chunks (None: nothing), as a hash.
+
+        Finer than the whole context: typing a new task must not rebuild every workflow's entity.
+        """
+        if not facts.needs_context:
+            return None
+        if facts.builders or any(d.kind is EntityKind.IMPERATIVE_WORKFLOW for d in facts.drafts):
+            return context_key  # an imperative workflow's calls come from other chunks
+        known = self._dependencies.get(id(facts))
+        if known is None or known[0] is not facts or known[1] != context_key:
+            known = (facts, context_key, ctx.key_for(facts))
+        self._used_dependencies[id(facts)] = known
+        return known[2]
 
     def _entities(self, source: str, module: str, is_package: bool) -> ModuleAnalysis:
         text, bom = normalize_source(source)
@@ -262,29 +297,32 @@ class Analyzer:
         if self._context is None or self._context[0] != context_key:
             self._context = (context_key, build_context([(f, c.start) for c, f in located], module))
         ctx = self._context[1]
-        # 3. Entities per chunk position.
+        # 3. Entities per chunk position: reused when nothing changed, moved when only the line changed.
         entities: list[Entity] = []
         placed: dict[tuple[int, int], _Placed] = {}
+        moved: dict[int, _Placed] | None = None  # id(parsed) -> placement at another line, made when needed
         previous = self._placed
         for chunk, facts in located:
             if not facts.drafts:
                 continue
             pkey = (id(chunk.parsed), chunk.start)
-            dependent = context_key if any(d.needs_context for d in facts.drafts) else None
+            dependent = self._dependency(facts, ctx, context_key)
             hit = previous.get(pkey)
-            if (
-                hit is None
-                or hit.parsed is not chunk.parsed
-                or hit.facts is not facts
-                or hit.bom != bom
-                or hit.context_key != dependent
-            ):
-                shift = Shifter(chunk.start, bom)
-                entities_here = [finalize(d, ctx, shift) for d in facts.drafts]
+            if hit is None or not hit.reusable(chunk.parsed, facts, bom, dependent):
+                if moved is None:
+                    moved = {id(p.parsed): p for p in previous.values()}
+                other = moved.get(id(chunk.parsed))
+                if other is not None and not bom and other.movable(chunk.parsed, facts, dependent):
+                    delta = chunk.start - other.start
+                    entities_here = [shift_entity(e, delta) for e in other.entities]
+                else:
+                    shift = Shifter(chunk.start, bom)
+                    entities_here = [finalize(d, ctx, shift) for d in facts.drafts]
                 hit = _Placed(chunk.parsed, facts, chunk.start, bom, dependent, entities_here)
             placed[pkey] = hit
             entities.extend(hit.entities)
         self._placed = placed
+        self._dependencies, self._used_dependencies = self._used_dependencies, {}
         return ModuleAnalysis(module, entities, [], syntax_error)
 
     def entities(self, source: str, module: str = "", *, path: str | None = None) -> ModuleAnalysis:

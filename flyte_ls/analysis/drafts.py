@@ -72,6 +72,18 @@ class Draft:
     wrapped: str | None = None  # ``t = task(fn)``: the wrapped module function
     named_after_workflow: bool = False  # unassigned default launch plan: named after its workflow
 
+    def references(self) -> set[str]:
+        """Module-level names whose meaning the final entity depends on."""
+        names = {n for n in (self.returns, self.wrapped) if n}
+        refs = [call.ref for call in self.calls]
+        refs.extend(call.mapped.target for call in self.calls if call.mapped is not None)
+        if self.workflow is not None:
+            refs.append(self.workflow)
+        if self.mapped is not None:
+            refs.append(self.mapped.target)
+        names.update(ref.local for ref in refs if ref.local)
+        return names
+
     @property
     def needs_context(self) -> bool:
         """True when the final entity depends on other statements of the module."""
@@ -105,6 +117,26 @@ class Facts:
         default_factory=list
     )  # (call, relative line of the statement)
     _export: int | None = None
+    _needs_context: bool | None = None
+
+    _references: tuple[str, ...] | None = None
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Module-level names the entities refer to (their resolution depends on what those names are)."""
+        if self._references is None:
+            names: set[str] = set()
+            for draft in self.drafts:
+                names.update(draft.references())
+            self._references = tuple(sorted(names))
+        return self._references
+
+    @property
+    def needs_context(self) -> bool:
+        """True when an entity of these statements depends on other statements."""
+        if self._needs_context is None:
+            self._needs_context = any(d.needs_context for d in self.drafts)
+        return self._needs_context
 
     def export_key(self) -> int:
         """Hash of what other statements depend on: names, kinds, interfaces, NamedTuples, builder calls."""

@@ -121,6 +121,16 @@ def test_edits_in_sequence_match_the_full_parse() -> None:
         base.replace("import flytekit as fk", "import flytekit as flk"),  # the import table changes
         base.replace("@task\ndef plain", "@task\ndef plain_renamed"),  # a call target disappears
         base.replace("class Pair(NamedTuple):", "class Pair:"),  # a NamedTuple disappears
+        base.replace("    left: int", "    left: float"),  # a NamedTuple field changes type
+        base.replace(
+            'def wf(n: int = 3, s: str = "x")', 'def wf(n: int = 4, s: str = "x", t: int = 0)'
+        ),  # LP inputs
+        base.replace(
+            'def plain(x: int, y: str = "a") -> int:', "def plain(x: int, y: str) -> str:"
+        ),  # map tasks
+        base.replace(
+            "default_lp = LaunchPlan.get_or_create(wf)", "default_lp = LaunchPlan.get_or_create(wf2)"
+        ),
         base + "\n@task\ndef appended(a: int) -> int:\n    return a\n",
         base.replace("@task\ndef plain", '"""\n@task\ndef plain'),  # an open string swallows the rest
         base,
