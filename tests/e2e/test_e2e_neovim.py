@@ -90,3 +90,61 @@ def test_neovim_shows_the_lint_diagnostics(nvim_result: dict) -> None:
     diagnostics = nvim_result["diagnostics"]
     assert {d["source"] for d in diagnostics} == {"flyte"}
     assert {"line": 11, "code": "FL001", "source": "flyte"} in diagnostics
+
+
+@pytest.fixture(scope="module")
+def documented_setup_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run the Neovim setup the README documents (editors/neovim/flyte-ls.lua) in a real headless Neovim."""
+    if NVIM is None:
+        pytest.skip(
+            "nvim is not installed: `apt-get install -y --no-install-recommends neovim` to run this test"
+        )
+    tmp = tmp_path_factory.mktemp("nvim-setup")
+    root = copy_examples(tmp / "examples")
+    out = tmp / "result.json"
+    env = {
+        **os.environ,
+        "HOME": str(tmp),
+        "XDG_STATE_HOME": str(tmp / "state"),
+        "XDG_DATA_HOME": str(tmp / "data"),
+        "FLYTE_NVIM_OUT": str(out),
+        "FLYTE_NVIM_ROOT": str(root),
+        "FLYTE_NVIM_PYTHON": sys.executable,
+        "FLYTE_NVIM_SETUP": str(DOCUMENTED_SETUP),
+    }
+    script = Path(__file__).with_name("nvim_documented_setup.lua")
+    proc = subprocess.run(
+        ["timeout", "60", NVIM, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=80,
+    )
+    assert out.exists(), (
+        f"nvim wrote no result (exit {proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}"
+    )
+    result = json.loads(out.read_text())
+    assert result["error"] is None, result["error"]
+    result["expected_root"] = str(root)
+    return result
+
+
+DOCUMENTED_SETUP = Path(__file__).parents[2] / "editors" / "neovim" / "flyte-ls.lua"
+
+
+def test_documented_neovim_setup_attaches_at_the_project_root(documented_setup_result: dict) -> None:
+    assert documented_setup_result["client_name"] == "flyte-ls"
+    # examples/ has a pyproject.toml: that is the root, not the buffer's folder (examples/workflows).
+    assert documented_setup_result["root_dir"] == documented_setup_result["expected_root"]
+    assert documented_setup_result["same_client"] is True
+
+
+def test_documented_neovim_setup_shows_lenses_and_applies_its_settings(documented_setup_result: dict) -> None:
+    titles = [d["title"] for d in documented_setup_result["displayed_lenses"]]
+    assert len(titles) == 8
+    assert titles[0] == "task · 2 inputs → 1 output"
+    codes = set(documented_setup_result["diagnostic_codes"])
+    assert "FL001" in codes and "FL020" in codes
+    # The setup passed lint.ignore = ["FL021"]: the arithmetic-on-a-promise finding is not shown.
+    assert "FL021" not in codes
