@@ -262,6 +262,7 @@ def _map_task(entity: Entity, spec: MapSpec, ctx: Context) -> None:
     name, exact = map_task_name(spec, ctx)
     entity.flyte_name = name
     entity.details["flyte_name_exact"] = exact
+    entity.details["task_flyte_name"] = _target_name(spec.target, ctx)
     target = ctx.drafts.get(spec.target.local) if spec.target.local is not None else None
     if target is None:
         return

@@ -356,6 +356,7 @@ def test_map_tasks() -> None:
     assert m1.kind is K.MAP_TASK
     assert m1.flyte_name == "pkg.mod.map_t1_6b3bd0353da5de6e84d7982921ead2b3-arraynode"
     assert m1.details["task"] == "t1" and m1.details["flyte_name_exact"] is True
+    assert m1.details["task_flyte_name"] == "pkg.mod.t1"
     assert m1.inputs == [Input("x", "List[int]", None, True), Input("y", "List[str]", None, True)]
     assert m1.outputs == [Output("o0", "List[str]")]
     m2 = entities["m2"]
@@ -363,6 +364,7 @@ def test_map_tasks() -> None:
     assert m2.inputs == [Input("x", "List[int]", None, True), Input("y", "str", '"a"', False)]
     assert m2.outputs == [Output("o0", "List[Optional[str]]")]
     assert entities["m3"].flyte_name.startswith("pkg.tasks.map_elsewhere_")
+    assert entities["m3"].details["task_flyte_name"] == "pkg.tasks.elsewhere"
     assert entities["m4"].details["flyte_name_exact"] is False
 
 
