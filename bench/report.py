@@ -202,9 +202,11 @@ def render(r: dict[str, Any]) -> str:
         f"{mod.get('entities')} entities ({kinds}); tasks with 2-5 typed inputs, defaults, decorator "
         "settings and real bodies; workflows calling tasks with keyword arguments; launch plans with "
         "default and fixed inputs. Real flytekit imports it (`gen_module.py --check`).",
-        f"- **Edits**: {inp.get('edits')} one-line incremental `didChange`s per metric, one every "
-        f"{inp.get('pace_s')} s plus the answer time (a fast typist); 4 in 5 inside task bodies, 1 in 5 "
-        "changing a signature default, spread over the start, middle and end of the file. The request is "
+        f"- **Edits**: {inp.get('edits')} one-line incremental `didChange`s per metric, typed in bursts: "
+        f"{inp.get('burst')} edits {inp.get('pace_s')} s apart, then a {inp.get('pause_s')} s "
+        "pause, longer than the diagnostics debounce, so that lint passes run while the next burst's "
+        "requests arrive (as in an editor). 4 in 5 edits are inside task bodies, 1 in 5 changes a "
+        "signature default; spread over the start, middle and end of the file. The request is "
         "sent right after the `didChange`; the time runs from writing the `didChange` to reading the last "
         "byte of the answer. Each `flyte/entities` answer is checked to hold all the entities. The same "
         "edits are replayed against the peer.",
