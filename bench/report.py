@@ -114,6 +114,18 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         "ms",
         None,
     )
+    published, pauses = _get(fe, "entities", "diagnostics_published"), _get(fe, "entities", "pauses")
+    if pauses:
+        out.append(
+            (
+                "diagnostics published while typing in bursts (`flyte/entities` series)",
+                f"{published} in {pauses} pauses",
+                "—",
+                "—",
+                "—",
+                "—",
+            )
+        )
     if _get(fe, "code_lens_resolve"):
         add("`codeLens/resolve` (one lens), p95", _get(fe, "code_lens_resolve", "p95_ms"), None, "ms", None)
     add(

@@ -110,6 +110,7 @@ async def replay(
     """
     out = []
     cpu0 = cpu_seconds(c.pid)
+    since = len(c.notifications)
     for k, (line, new) in enumerate(plan):
         e = doc.edit(line, new)
         t0 = c.did_change_line(uri, doc.version, e.line, e.old, e.new)
@@ -119,6 +120,11 @@ async def replay(
             check(result)
         await asyncio.sleep(PAUSE if k % BURST == BURST - 1 else PACE)
     res = summary(out)
+    # How often the server managed to publish diagnostics while the user typed (ideally once per pause).
+    res["diagnostics_published"] = sum(
+        1 for n in c.notifications[since:] if n.method == "textDocument/publishDiagnostics"
+    )
+    res["pauses"] = len(plan) // BURST
     cpu1 = cpu_seconds(c.pid)
     if cpu0 is not None and cpu1 is not None:
         res["server_cpu_ms_per_edit"] = (cpu1 - cpu0) * 1000 / len(plan)
@@ -189,6 +195,7 @@ async def flyte_edits(path: Path, text: str, n: int, expected: int) -> dict[str,
         res["entities"] = await replay(
             c, doc, uri, typing_edits(doc, n), lambda: c.request("flyte/entities", params), complete
         )
+        res["entities"]["peak_rss_mb_so_far"] = rss.peak_mb()
         lenses: list[Any] = []
 
         async def code_lens() -> Any:
@@ -197,6 +204,7 @@ async def flyte_edits(path: Path, text: str, n: int, expected: int) -> dict[str,
             return result
 
         res["code_lens"] = await replay(c, doc, uri, typing_edits(doc, n), code_lens)
+        res["code_lens"]["peak_rss_mb_so_far"] = rss.peak_mb()
         res["code_lens_count"] = len(lenses)
         unresolved = [lens for lens in lenses if not lens.get("command")]
         if unresolved:
@@ -208,6 +216,7 @@ async def flyte_edits(path: Path, text: str, n: int, expected: int) -> dict[str,
         res["diagnostics"] = summary(
             await diagnostics_latency(c, doc, uri, mistake_toggles(doc, DIAGNOSTIC_EDITS))
         )
+        res["diagnostics"]["peak_rss_mb_so_far"] = rss.peak_mb()
         res["debounce_hint"] = "includes the server's per-document debounce"
         res["peak_rss_mb"] = rss.peak_mb()
         res["peak_tree_rss_mb"] = rss.tree_peak_mb()
