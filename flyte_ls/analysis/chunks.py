@@ -26,6 +26,10 @@ _DECORATOR = re.compile(r"\x0c*@")
 _CONTINUATION = re.compile(r"(?:else|elif|except|finally)\b")
 _DEF = re.compile(r"(?:def|class|async)\b")
 _TRIPLE_QUOTES = ('"""', "'''")
+_STRINGS_AND_COMMENTS = re.compile(
+    r"'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|#[^\n]*"
+)
+_CLOSER_AT_START = re.compile(r"^[)\]}]", re.MULTILINE)
 _OPENERS = "([{"
 _CLOSERS = ")]}"
 MAX_MERGE_LINES = 5000
@@ -147,7 +151,9 @@ def _open_quote(error: BaseException | None, text: str) -> tuple[str, ...]:
 
 
 def _balance(text: str) -> int:
-    return sum(text.count(c) for c in _OPENERS) - sum(text.count(c) for c in _CLOSERS)
+    """Open brackets minus closed ones, outside string literals and comments (a good guess, not a tokenizer)."""
+    code = _STRINGS_AND_COMMENTS.sub("", text) if ("'" in text or '"' in text or "#" in text) else text
+    return sum(code.count(c) for c in _OPENERS) - sum(code.count(c) for c in _CLOSERS)
 
 
 class ChunkParser:
@@ -266,7 +272,10 @@ class ChunkParser:
             end += 1
             lines += added.count("\n")
             balance += _balance(added)
-            ready = any(q in added for q in quotes) if kind == "quote" else balance <= 0
+            if kind == "quote":
+                ready = any(q in added for q in quotes)
+            else:  # brackets balance, or a closing bracket at column 0 (where statements usually end)
+                ready = balance <= 0 or _CLOSER_AT_START.search(added) is not None
             if not ready:
                 continue
             attempts += 1
