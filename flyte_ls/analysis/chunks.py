@@ -34,6 +34,7 @@ _OPENERS = "([{"
 _CLOSERS = ")]}"
 MAX_MERGE_LINES = 5000
 MAX_MERGE_ATTEMPTS = 6
+MAX_GUESS_LINES = 400
 
 
 @dataclass
@@ -151,7 +152,7 @@ def _open_quote(error: BaseException | None, text: str) -> tuple[str, ...]:
 
 
 def _balance(text: str) -> int:
-    """Open brackets minus closed ones, outside string literals and comments (a good guess, not a tokenizer)."""
+    """Open minus closed brackets outside string literals and comments (a good guess, not a tokenizer)."""
     code = _STRINGS_AND_COMMENTS.sub("", text) if ("'" in text or '"' in text or "#" in text) else text
     return sum(code.count(c) for c in _OPENERS) - sum(code.count(c) for c in _CLOSERS)
 
@@ -274,8 +275,12 @@ class ChunkParser:
             balance += _balance(added)
             if kind == "quote":
                 ready = any(q in added for q in quotes)
-            else:  # brackets balance, or a closing bracket at column 0 (where statements usually end)
-                ready = balance <= 0 or _CLOSER_AT_START.search(added) is not None
+            else:
+                # Brackets balance; or, in a short statement, a closing bracket at column 0 (where statements
+                # usually end: the balance is a guess that brackets in a multi-line string can mislead).
+                ready = balance <= 0 or (
+                    lines <= MAX_GUESS_LINES and _CLOSER_AT_START.search(added) is not None
+                )
             if not ready:
                 continue
             attempts += 1
