@@ -325,8 +325,8 @@ async def indexing(root: Path) -> dict[str, Any]:
 # -- main ----------------------------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        commit = subprocess.run(  # the last commit that changed the server, not the benchmark
+            ["git", "-C", str(REPO), "log", "-1", "--format=%h", "--", "flyte_ls"],
             capture_output=True,
             text=True,
             timeout=5,
