@@ -47,6 +47,10 @@ def dim(t: str) -> str:
     return style(t, "2")
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def heading(title: str) -> None:
     print()
     print(bold(f"━━ {title} " + "━" * max(3, 74 - len(title))))
@@ -302,7 +306,7 @@ async def run(root: Path, timeout: float, server: list[str]) -> int:
     print()
     print(
         bold("summary") + f"    {t['files']} files, {t['entities']} entities, {t['lenses']} code lenses, "
-        f"{t['errors']} errors and {t['warnings']} warnings reported"
+        f"{plural(t['errors'], 'error')} and {plural(t['warnings'], 'warning')} reported"
     )
     return 0
 
