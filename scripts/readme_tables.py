@@ -1,6 +1,6 @@
 """Print the README's generated tables (settings, lint rules), or rewrite them in place with ``--write``.
 
-The tables have one source of truth each: ``flyte_ls.server.settings`` and ``flyte_ls.analysis.lints.registry``.
+Each table has one source of truth: ``flyte_ls.server.settings`` or ``flyte_ls.analysis.lints.registry``.
 ``tests/test_readme.py`` fails when README.md and these sources disagree.
 """
 

@@ -42,8 +42,9 @@ def test_every_rule_and_setting_is_documented() -> None:
 
 def test_make_targets_named_in_the_readme_exist() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    for target in set(re.findall(r"make (\w+)", README.read_text(encoding="utf-8"))):
-        assert re.search(rf"^{target}:", makefile, re.M), f"README names `make {target}`, the Makefile lacks it"
+    for target in set(re.findall(r"`make (\w+)`|^make (\w+)", README.read_text(encoding="utf-8"), re.M)):
+        name = target[0] or target[1]
+        assert re.search(rf"^{name}:", makefile, re.M), f"README names `make {name}`; the Makefile lacks it"
 
 
 def test_documented_neovim_setup_exists() -> None:
