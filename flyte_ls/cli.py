@@ -1,4 +1,4 @@
-"""The ``flyte-ls`` command line: ``serve`` (the language server) and ``check`` (lints on the command line)."""
+"""The ``flyte-ls`` command line: ``serve`` (the language server) and ``check`` (the lint rules)."""
 
 from __future__ import annotations
 

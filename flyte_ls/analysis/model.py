@@ -1,7 +1,8 @@
 """The data the analysis produces: entities, their interfaces, findings.
 
-Pure data, no behaviour beyond small helpers. Positions are 0-based lines and 0-based *code point* columns into the
-source text (Python ``str`` indices); the language server converts columns to the client's position encoding.
+Pure data, no behaviour beyond small helpers. Positions are 0-based lines and 0-based *code point*
+columns into the source text (Python ``str`` indices); the language server converts columns to the
+client's position encoding.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class CallSite:
     """A call inside a workflow body (or an imperative workflow's ``add_entity``) to another entity."""
 
     callee: str  # the Python name as written at the call (e.g. ``t1`` or ``mod.t1``)
-    target: str | None  # resolved entity key: Flyte name when known (same module or imported entity), else None
+    target: str | None  # resolved entity key: the Flyte name when known (same module or imported), else None
     range: Range
     keywords: dict[str, str]  # keyword -> bound expression source text
     positional: int  # number of positional arguments
@@ -109,8 +110,8 @@ class Entity:
     settings: dict[str, str] = field(default_factory=dict)  # decorator keyword -> source text
     calls: list[CallSite] = field(default_factory=list)  # workflows: static call graph
     docstring: str | None = None
-    # Kind-specific details, e.g. the workflow a launch plan points at (``workflow``), the mapped task of a map
-    # task (``task``), the reference's project/domain/name/version.
+    # Kind-specific details, e.g. the workflow a launch plan points at (``workflow``), the mapped task of a
+    # map task (``task``), the reference's project/domain/name/version.
     details: dict[str, Any] = field(default_factory=dict)
 
 
