@@ -32,7 +32,7 @@ _STRINGS_AND_COMMENTS = re.compile(
 _CLOSER_AT_START = re.compile(r"^[)\]}]", re.MULTILINE)
 _OPENERS = "([{"
 _CLOSERS = ")]}"
-MAX_MERGE_LINES = 5000
+MAX_MERGE_LINES = 2000
 MAX_MERGE_ATTEMPTS = 6
 MAX_GUESS_LINES = 400
 
@@ -73,6 +73,7 @@ class Chunk:
     start: int  # 0-based line of the chunk in the module
     begin: int  # character offset of the chunk in the module text
     parsed: Parsed
+    reach: int  # character offset up to which the text was read to split this chunk (merging looks ahead)
 
 
 def quiet_parse(text: str) -> ast.Module:
@@ -201,11 +202,21 @@ class ChunkParser:
             return old
         # Leading chunks that are unchanged and parse on their own. The last one is split again: its end may
         # no longer be a statement boundary (the edit may have added ``else:`` or indented the next line).
+        # Chunks that failed to parse looked ahead for text to complete them: keep those only when what they
+        # read is unchanged.
         count = len(old)
         i = 0
-        while i < count and old[i].parsed.ok and text.startswith(old[i].parsed.text, old[i].begin):
+        broken: list[int] = []
+        while i < count and text.startswith(old[i].parsed.text, old[i].begin):
+            if not old[i].parsed.ok:
+                broken.append(i)
             i += 1
         keep = max(i - 1, 0)
+        changed_at = old[i].begin if i < count else len(old_text)
+        for index in broken:
+            if old[index].reach >= changed_at:  # (it may have stopped only because the text ended)
+                keep = min(keep, index)
+                break
         if keep >= count:
             return self._region(text, 0, len(text), 0)[0]
         mid_begin, mid_line = old[keep].begin, old[keep].start
@@ -229,7 +240,7 @@ class ChunkParser:
             # split everything after the unchanged head again.
             return old[:keep] + self._region(text, mid_begin, len(text), mid_line)[0]
         line_delta = mid_line + text.count("\n", mid_begin, tail_begin) - old[j].start
-        tail = [Chunk(c.start + line_delta, c.begin + delta, c.parsed) for c in old[j:]]
+        tail = [Chunk(c.start + line_delta, c.begin + delta, c.parsed, c.reach + delta) for c in old[j:]]
         return old[:keep] + middle + tail
 
     def _region(self, text: str, begin: int, end: int, line: int) -> tuple[list[Chunk], bool]:
@@ -244,23 +255,25 @@ class ChunkParser:
             first = starts[index]
             parsed = self.parse(text[first : starts[index + 1]])
             stop = index + 1
+            reach = starts[stop]
             kind = _continues(parsed.error, parsed.text)
             if kind is not None:
-                merged, reached = self._merge(text, starts, index, parsed, kind)
+                merged, reached, reach = self._merge(text, starts, index, parsed, kind)
                 if merged is not None:
                     parsed, stop = merged, reached
                 elif reached >= count:
                     open_end = True
-            out.append(Chunk(line, first, parsed))
+            out.append(Chunk(line, first, parsed, reach))
             line += text.count("\n", first, starts[stop])
             index = stop
         return out, open_end
 
     def _merge(
         self, text: str, starts: list[int], index: int, parsed: Parsed, kind: str
-    ) -> tuple[Parsed | None, int]:
-        """Grow chunk ``index`` over the next candidates until it parses: (merged, end index); (None, count)
-        when the text ran out first (more text might complete it); (None, -1) when it cannot be completed."""
+    ) -> tuple[Parsed | None, int, int]:
+        """Grow chunk ``index`` over the next candidates until it parses: (merged, end index, _); (None,
+        count, _) when the text ran out first (more text might complete it); (None, -1, _) when it cannot be
+        completed. The last item is the offset up to which the text was read."""
         count = len(starts) - 1
         begin = starts[index]
         balance = _balance(parsed.text)
@@ -286,13 +299,13 @@ class ChunkParser:
             attempts += 1
             merged = self.parse(text[begin : starts[end]])
             if merged.error is None:
-                return merged, end
+                return merged, end, starts[end]
             kind_now = _continues(merged.error, merged.text)
             if kind_now is None:
-                return None, -1
+                return None, -1, starts[end]
             kind = kind_now
             balance = _balance(merged.text)
             quotes = _open_quote(merged.error, merged.text)
         if end >= count and attempts < MAX_MERGE_ATTEMPTS and lines < MAX_MERGE_LINES:
-            return None, count  # ran out of text, not of patience: more text might complete it
-        return None, -1
+            return None, count, starts[end]  # ran out of text, not of patience: more text might complete it
+        return None, -1, starts[end]

@@ -215,3 +215,19 @@ def test_random_edits_match_the_full_parse(source_index: int, edits: list[tuple[
     for op, where, snippet in edits:
         source = apply(source, op, where, snippet)
         assert_same(analyzer.entities(source, "pkg.mod"), analyze(source, "pkg.mod", lint=False))
+
+
+def test_text_typed_after_an_unfinished_statement_completes_it() -> None:
+    head = "from flytekit import task\n"
+    steps = [
+        head + "X = '''\n@task\ndef a(): ...\n",  # an open string: `a` is recovered as code
+        head + "X = '''\n@task\ndef a(): ...\n'",
+        head + "X = '''\n@task\ndef a(): ...\n'''\n",  # now closed: `a` is inside the string
+        head + "X = '''\n@task\ndef a(): ...\n'''\n@task\ndef b(): ...\n",
+        head + "Y = (\n@task\ndef a(): ...\n",
+        head + "Y = (\n@task\ndef a(): ...\n)\n",
+    ]
+    analyzer = Analyzer()
+    for step in steps:
+        assert_same(analyzer.entities(step, "m"), analyze(step, "m", lint=False))
+    assert [e.name for e in analyzer.entities(steps[3], "m").entities] == ["b"]
