@@ -17,7 +17,8 @@ from flyte_ls.analysis.dialect import FLYTEKIT, Dialect
 
 
 class Binding(NamedTuple):
-    """A module-level binding. ``kind``: ``name`` (from-import), ``module`` (import), ``star``, ``shadow``."""
+    """A module-level binding. ``kind``: ``name`` (from-import), ``module`` (import), ``star``, ``alias``
+    (``x = imported.name``), ``partial`` (``x = functools.partial(imported.name, ...)``), ``shadow``."""
 
     kind: str
     local: str
@@ -57,6 +58,35 @@ def _target_names(target: ast.expr) -> Iterable[str]:
         yield from _target_names(target.value)
 
 
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def _alias(stmt: ast.Assign | ast.AnnAssign | ast.AugAssign) -> Binding | None:
+    """``gpu_task = functools.partial(task, ...)`` / ``my_task = fk.task``: a new name for an imported one."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target, value = stmt.targets[0], stmt.value
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        target, value = stmt.target, stmt.value
+    else:
+        return None
+    if not isinstance(target, ast.Name):
+        return None
+    dotted = _dotted(value)
+    if dotted is not None:
+        return Binding("alias", target.id, dotted)
+    if isinstance(value, ast.Call) and value.args and not isinstance(value.args[0], ast.Starred):
+        func, first = _dotted(value.func), _dotted(value.args[0])
+        if func is not None and first is not None and func.rsplit(".", 1)[-1] == "partial":
+            return Binding("partial", target.id, f"{func} {first}")
+    return None
+
+
 def statement_bindings(stmt: ast.stmt, nested: bool = False) -> list[Binding]:
     """The module-level binding events of one top-level statement, in source order."""
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -68,6 +98,9 @@ def statement_bindings(stmt: ast.stmt, nested: bool = False) -> list[Binding]:
         return out
     if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
         if not nested:
+            alias = _alias(stmt)
+            if alias is not None:
+                return [alias]
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
                 out.extend(Binding("shadow", name, "") for name in _target_names(target))
@@ -143,7 +176,27 @@ class ImportTable:
         stars: list[str] = []
         shadowed: set[str] = set()
         imported: set[str] = set()
+
+        def resolve(dotted: str) -> str | None:
+            head, _, rest = dotted.partition(".")
+            base = names.get(head) or modules.get(head)
+            if base is None and head not in shadowed:
+                base = next((f"{star}.{head}" for star in stars if head in dialect.star_names(star)), None)
+            if base is None:
+                return None
+            return f"{base}.{rest}" if rest else base
+
         for kind, local, target in bindings:
+            if kind == "alias":
+                resolved = resolve(target)
+                kind, target = ("name", resolved) if resolved else ("shadow", "")
+            elif kind == "partial":
+                func, _, first = target.partition(" ")
+                partial = resolve(func)
+                resolved = (
+                    resolve(first) if partial and dialect.canonical(partial) == "functools.partial" else None
+                )
+                kind, target = ("name", resolved) if resolved else ("shadow", "")
             if kind in ("name", "module"):
                 imported.add(local)
             if kind == "name":

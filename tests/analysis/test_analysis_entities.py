@@ -68,6 +68,36 @@ def test_user_function_defined_after_the_import_shadows_it() -> None:
     assert run(source).entities == []
 
 
+def test_decorator_aliases_and_partials() -> None:
+    source = """
+    from functools import partial
+    from flytekit import Resources, task, workflow
+
+    gpu_task = partial(task, requests=Resources(gpu="1"))
+    wf = workflow
+
+    @gpu_task
+    def train(a: int) -> int:
+        return a
+
+    @gpu_task(retries=2)
+    def train2(a: int) -> int:
+        return a
+
+    @wf
+    def pipeline(a: int) -> int:
+        return train(a=a)
+    """
+    entities = by_name(source)
+    assert {n: e.kind for n, e in entities.items()} == {
+        "train": K.TASK,
+        "train2": K.TASK,
+        "pipeline": K.WORKFLOW,
+    }
+    assert entities["train2"].settings == {"retries": "2"}
+    assert [c.target for c in entities["pipeline"].calls] == ["pkg.mod.train"]
+
+
 def test_stacked_decorators_above_and_below() -> None:
     source = """
     import functools

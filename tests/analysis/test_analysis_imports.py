@@ -85,6 +85,32 @@ def test_module_level_rebinding_shadows_the_import() -> None:
         assert q(tbl, "task") is None, rebinding
 
 
+def test_aliases_and_partials_of_imported_names() -> None:
+    source = """
+    import functools
+    from functools import partial
+    import flytekit as fk
+    from flytekit import task
+    from pkg import tasks
+
+    my_task = fk.task
+    gpu_task = functools.partial(task, requests=None)
+    cpu_task = partial(fk.task, retries=2)
+    clean = tasks.clean
+    not_partial = fk.map_task(something)
+    local = some_local_name
+    fake = mylib.partial(task)
+    """
+    tbl = table(source)
+    assert q(tbl, "my_task") == "flytekit.task"
+    assert q(tbl, "gpu_task") == "flytekit.task"
+    assert q(tbl, "cpu_task") == "flytekit.task"
+    assert q(tbl, "clean") == "pkg.tasks.clean"
+    assert q(tbl, "not_partial") is None
+    assert q(tbl, "local") is None
+    assert q(tbl, "fake") is None
+
+
 def test_import_after_a_user_definition_wins() -> None:
     assert q(table("def task(fn):\n    return fn\nfrom flytekit import task\n"), "task") == "flytekit.task"
 
