@@ -118,6 +118,8 @@ class Extractor:
             facts.functions[fn.name] = (inputs, outputs, returns, docstring)
             return
         kind, dec = found
+        if kind is EntityKind.TASK and isinstance(dec, ast.Call):
+            kind = _execution_mode(dec) or kind
         start_line, start_col = self._definition_start(fn)
         _, _, end_line, end_col = self.span(fn)
         name_line = fn.lineno - 1
@@ -367,6 +369,14 @@ class Extractor:
                 if var is not None:
                     out.append(Output(var, self.text(var_type) if var_type is not None else None))
         return out
+
+
+def _execution_mode(decorator: ast.Call) -> EntityKind | None:
+    """``@task(execution_mode=PythonFunctionTask.ExecutionBehavior.DYNAMIC)`` is how ``@dynamic`` is made."""
+    for kw in decorator.keywords:
+        if kw.arg == "execution_mode" and isinstance(kw.value, ast.Attribute):
+            return {"DYNAMIC": EntityKind.DYNAMIC, "EAGER": EntityKind.EAGER}.get(kw.value.attr)
+    return None
 
 
 def _is_main_guard(test: ast.expr) -> bool:

@@ -42,6 +42,11 @@ def test_task_through_every_import_style(imports: str, decorator: str) -> None:
         ("from flytekit import workflow\n@workflow\ndef e(): ...", K.WORKFLOW),
         ("import flytekit as fk\n@fk.workflow()\ndef e(): ...", K.WORKFLOW),
         ("from flytekit.core.workflow import workflow\n@workflow\ndef e(): ...", K.WORKFLOW),
+        (
+            "from flytekit import task, PythonFunctionTask\n"
+            "@task(execution_mode=PythonFunctionTask.ExecutionBehavior.DYNAMIC)\ndef e(): ...",
+            K.DYNAMIC,
+        ),
     ],
 )
 def test_function_kinds(source: str, kind: EntityKind) -> None:
