@@ -33,7 +33,7 @@ test: lint typecheck pytest
 # The main job on the embedded default: lint the example project, then a scripted editor session over stdio.
 demo: $(STAMP)
 	@echo "== flyte-ls check examples/  (examples/mistakes.py has deliberate errors: exit status 1 is expected)"
-	-@$(VENV)/bin/flyte-ls check examples/
+	@$(VENV)/bin/flyte-ls check examples/; rc=$$?; echo "(exit status $$rc)"; test $$rc -eq 1
 	@echo
 	@echo "== scripted editor session over stdio"
 	$(PY) scripts/demo_session.py examples
