@@ -226,6 +226,10 @@ class Analyzer:
 
     def __init__(self, dialect: Dialect = FLYTEKIT) -> None:
         self._dialect = dialect
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget every cache (after an unexpected error, so that it cannot repeat from stale state)."""
         self._parser = ChunkParser()
         self._table_key: tuple[int, str, bool] | None = None
         self._table: ImportTable | None = None
@@ -337,7 +341,7 @@ class Analyzer:
             log.exception(
                 "incremental analysis failed for %s; using a full parse", path or module or "<source>"
             )
-            self.__init__(self._dialect)  # type: ignore[misc]
+            self._reset()
             result = _analyze_full(source, module, path, None, False, self._dialect)
         self._last = (source, module, is_package, result)
         return result

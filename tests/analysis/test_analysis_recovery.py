@@ -112,3 +112,18 @@ def test_lints_run_on_the_recovered_statements() -> None:
     result = analyze(source, "m")
     assert result.syntax_error is not None
     assert all(f.code != "FL000" for f in result.findings)  # the syntax error is reported once, separately
+
+
+def test_a_bug_in_the_analysis_is_logged_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flyte_ls.analysis.api as api
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("bug")
+
+    source = GOOD_HEAD + GOOD_TAIL
+    analyzer = Analyzer()
+    monkeypatch.setattr(api, "build_context", broken)
+    assert analyzer.entities(source, "m").entities == []
+    assert analyze(source, "m").entities == []
+    monkeypatch.undo()
+    assert [e.name for e in analyzer.entities(source + "\n", "m").entities] == ["t1", "t2"]
