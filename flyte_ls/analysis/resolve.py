@@ -107,14 +107,20 @@ def map_task_name(spec: MapSpec, ctx: Context) -> tuple[str, bool]:
     if draft is not None and draft.kind in _REFERENCES:
         # map_task over a launch plan / reference task makes an ArrayNode named after its target.
         return ctx.names.get(target.local or "", draft.flyte_name), True
-    if draft is not None:
+    exact = True
+    if draft is not None and draft.kind is EntityKind.SHELL_TASK:
+        # Instance tasks are named after their task type and variable: ShellTask's type is "python-task".
+        module, function = "python-task", draft.name
+    elif draft is not None and draft.kind is EntityKind.OTHER_TASK:
+        module, function, exact = ctx.module, draft.name, False  # their task type is not known statically
+    elif draft is not None:
         module, function = ctx.module, draft.wrapped or draft.name
     elif target.qualified is not None:
         module, _, function = target.qualified.rpartition(".")
     else:
         module, function = ctx.module, target.text
     parts = (spec.concurrency, spec.min_successes, spec.min_success_ratio)
-    exact = all(p is not None for p in parts)
+    exact = exact and all(p is not None for p in parts)
     seed = ",".join(spec.bound_inputs) + "".join(p if p is not None else "?" for p in parts)
     digest = hashlib.md5(seed.encode("utf-8")).hexdigest()
     prefix = f"{module}." if module else ""
