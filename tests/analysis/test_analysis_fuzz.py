@@ -34,21 +34,21 @@ def _run_everything(source: str) -> None:
     _check(analyzer.analyze(source, "pkg.mod"))
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(90)
 @FUZZ
 @given(st.text(max_size=400))
 def test_random_text_never_raises(source: str) -> None:
     _run_everything(source)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(90)
 @FUZZ
 @given(PYTHONISH)
 def test_python_looking_text_never_raises(source: str) -> None:
     _run_everything(source)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(90)
 @FUZZ
 @given(
     st.lists(

@@ -204,7 +204,7 @@ def apply(source: str, op: str, where: int, snippet: str) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(90)
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source_index=st.integers(min_value=0, max_value=10), edits=st.lists(edit, min_size=1, max_size=6))
 def test_random_edits_match_the_full_parse(source_index: int, edits: list[tuple[str, int, str]]) -> None:
