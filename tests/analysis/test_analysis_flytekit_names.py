@@ -74,7 +74,7 @@ def _flytekit_view(root: Path, module: str) -> dict:
         [sys.executable, "-c", PROBE, str(root), module],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=100,
         cwd=root,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -82,7 +82,7 @@ def _flytekit_view(root: Path, module: str) -> dict:
 
 
 @pytest.mark.flytekit
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(120)
 def test_flyte_names_and_interfaces_match_flytekit(tmp_path: Path) -> None:
     _tree(tmp_path, {"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/mod.py": all_kinds_source()})
     path = tmp_path / "pkg/sub/mod.py"
@@ -106,7 +106,7 @@ def test_flyte_names_and_interfaces_match_flytekit(tmp_path: Path) -> None:
 
 
 @pytest.mark.flytekit
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(120)
 def test_relative_imports_and_package_modules_match_flytekit(tmp_path: Path) -> None:
     files = {
         "proj/__init__.py": "",
