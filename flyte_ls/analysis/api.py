@@ -257,7 +257,7 @@ class Analyzer:
         """
         if not facts.needs_context:
             return None
-        if facts.builders or any(d.kind is EntityKind.IMPERATIVE_WORKFLOW for d in facts.drafts):
+        if facts.imperative:
             return context_key  # an imperative workflow's calls come from other chunks
         known = self._dependencies.get(id(facts))
         if known is None or known[0] is not facts or known[1] != context_key:

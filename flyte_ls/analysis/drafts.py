@@ -118,6 +118,7 @@ class Facts:
     )  # (call, relative line of the statement)
     _export: int | None = None
     _needs_context: bool | None = None
+    _imperative: bool | None = None
 
     _references: tuple[str, ...] | None = None
 
@@ -130,6 +131,16 @@ class Facts:
                 names.update(draft.references())
             self._references = tuple(sorted(names))
         return self._references
+
+    @property
+    def imperative(self) -> bool:
+        """True when these statements build an imperative workflow (or add to one)."""
+        if self._imperative is None:
+            drafts = self.drafts
+            self._imperative = bool(self.builders) or any(
+                d.kind is EntityKind.IMPERATIVE_WORKFLOW for d in drafts
+            )
+        return self._imperative
 
     @property
     def needs_context(self) -> bool:
