@@ -21,13 +21,12 @@ SCRIPT = Path(__file__).with_name("nvim_attach.lua")
 NVIM = shutil.which("nvim")
 
 
-@pytest.fixture(scope="module")
-def nvim_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def run_nvim(script: Path, tmp: Path, **env_extra: str) -> dict:
+    """Run ``script`` in a headless Neovim on a fresh copy of examples/; return the JSON it wrote."""
     if NVIM is None:
         pytest.skip(
             "nvim is not installed: `apt-get install -y --no-install-recommends neovim` to run this test"
         )
-    tmp = tmp_path_factory.mktemp("nvim")
     root = copy_examples(tmp / "examples")
     out = tmp / "result.json"
     env = {
@@ -38,11 +37,12 @@ def nvim_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "FLYTE_NVIM_OUT": str(out),
         "FLYTE_NVIM_ROOT": str(root),
         "FLYTE_NVIM_PYTHON": sys.executable,
+        **env_extra,
     }
     proc = subprocess.run(
-        ["timeout", "60", NVIM, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {SCRIPT}"],
+        ["timeout", "60", NVIM, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
         env=env,
-        cwd=root,
+        cwd=tmp,
         capture_output=True,
         text=True,
         timeout=80,
@@ -52,7 +52,13 @@ def nvim_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     result = json.loads(out.read_text())
     assert result["error"] is None, result["error"]
+    result["expected_root"] = str(root)
     return result
+
+
+@pytest.fixture(scope="module")
+def nvim_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return run_nvim(SCRIPT, tmp_path_factory.mktemp("nvim"))
 
 
 def test_neovim_gets_the_code_lenses(nvim_result: dict) -> None:
@@ -95,39 +101,11 @@ def test_neovim_shows_the_lint_diagnostics(nvim_result: dict) -> None:
 @pytest.fixture(scope="module")
 def documented_setup_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Run the Neovim setup the README documents (editors/neovim/flyte-ls.lua) in a real headless Neovim."""
-    if NVIM is None:
-        pytest.skip(
-            "nvim is not installed: `apt-get install -y --no-install-recommends neovim` to run this test"
-        )
-    tmp = tmp_path_factory.mktemp("nvim-setup")
-    root = copy_examples(tmp / "examples")
-    out = tmp / "result.json"
-    env = {
-        **os.environ,
-        "HOME": str(tmp),
-        "XDG_STATE_HOME": str(tmp / "state"),
-        "XDG_DATA_HOME": str(tmp / "data"),
-        "FLYTE_NVIM_OUT": str(out),
-        "FLYTE_NVIM_ROOT": str(root),
-        "FLYTE_NVIM_PYTHON": sys.executable,
-        "FLYTE_NVIM_SETUP": str(DOCUMENTED_SETUP),
-    }
-    script = Path(__file__).with_name("nvim_documented_setup.lua")
-    proc = subprocess.run(
-        ["timeout", "60", NVIM, "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
-        env=env,
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=80,
+    return run_nvim(
+        Path(__file__).with_name("nvim_documented_setup.lua"),
+        tmp_path_factory.mktemp("nvim-setup"),
+        FLYTE_NVIM_SETUP=str(DOCUMENTED_SETUP),
     )
-    assert out.exists(), (
-        f"nvim wrote no result (exit {proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}"
-    )
-    result = json.loads(out.read_text())
-    assert result["error"] is None, result["error"]
-    result["expected_root"] = str(root)
-    return result
 
 
 DOCUMENTED_SETUP = Path(__file__).parents[2] / "editors" / "neovim" / "flyte-ls.lua"
