@@ -72,5 +72,8 @@ def run_lints(ctx: LintContext) -> list[Finding]:
             log.warning("lint %s: source nested too deeply, skipped", getattr(check, "__name__", check))
         except Exception:
             log.exception("lint %s failed and was skipped", getattr(check, "__name__", check))
+    # The cached helpers point back at the module (Callees.m): drop them, so that reference counting frees
+    # the module's syntax tree now instead of leaving it to the cyclic garbage collector.
+    vars(module).clear()
     unique = {(f.range.start, f.range.end, f.code, f.message): f for f in findings}
     return sorted(unique.values(), key=lambda f: (f.range.start, f.range.end, f.code, f.message))
