@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 
 from flyte_ls.server.features import setup_all
+from flyte_ls.server.idle_gc import configure_process
 from flyte_ls.server.logs import configure
 from flyte_ls.server.server import FlyteLanguageServer
 
@@ -35,12 +35,8 @@ def serve(tcp: str | None, log_file: str | None, verbose: int) -> int:
             print(f"flyte-ls: {exc}", file=sys.stderr)
             return 2
     server = create_server()
-    # Everything imported so far lives as long as the process: take it out of the cyclic GC's full passes,
-    # which otherwise pause a request for ~25 ms now and then. Full passes are then left to idle moments (see
-    # FlyteLanguageServer.collect_garbage), not to whichever request happens to allocate the last object.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(700, 10, 1000)
+    # Everything imported so far lives as long as the process: frozen; full passes only at idle moments.
+    configure_process()
     try:
         configure(server, log_file, verbose)
     except OSError as exc:

@@ -1,15 +1,18 @@
 """Open documents: their text snapshots, per-document analyzers and the last good analysis.
 
 The pygls workspace applies the incremental edits; this store keeps what the features need on top: a
-:class:`~flyte_ls.analysis.Analyzer` per document (entities, incremental, used on the event loop), a second
-one used only by the lint thread (analyzers are not thread-safe), the module name, and the last analysis that
-parsed — so that while the user is typing a syntax error the entities and lenses stay visible.
+:class:`~flyte_ls.analysis.Analyzer` per document (entities, incremental, used on the event loop; the lint
+passes have their own in the lint worker process), the module name, a revision counter and the last edit (for
+diagnostics computed on an older revision), and the last analysis that parsed — so that while the user is
+typing a syntax error the entities and lenses stay visible.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote
 
 from pygls.uris import to_fs_path
@@ -60,7 +63,8 @@ class Document:
     version: int | None
     text: Text
     analyzer: Analyzer = field(default_factory=Analyzer)
-    lint_analyzer: Analyzer = field(default_factory=Analyzer)
+    revision: int = 0  # +1 per change: unlike the client's version, always present and increasing
+    changes: Sequence[Any] = ()  # the content changes (TextDocumentContentChangeEvent) of the last edit
     last_good: ModuleAnalysis | None = None
     # Per-version caches: (version, value). Cleared by every edit.
     shown: tuple[int | None, ModuleAnalysis] | None = None
@@ -93,11 +97,15 @@ class DocumentStore:
         self._docs[uri_key(uri)] = doc
         return doc
 
-    def change(self, uri: str, source: str, version: int | None) -> Document | None:
+    def change(
+        self, uri: str, source: str, version: int | None, changes: Sequence[Any] = ()
+    ) -> Document | None:
         doc = self.get(uri)
         if doc is None:
             return None
         doc.version = version
+        doc.revision += 1
+        doc.changes = changes
         doc.text = Text(source)
         doc.shown = None
         return doc

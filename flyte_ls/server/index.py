@@ -10,6 +10,7 @@ the source is at hand.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import re
@@ -198,7 +199,10 @@ class WorkspaceIndex:
 
     def __init__(self) -> None:
         self._entries: dict[str, IndexEntry] = {}
-        self._by_module: dict[str, ModuleAnalysis] = {}
+        # module -> (stamp, entities); the stamp changes with every put, so that a worker process holding a
+        # copy of a module's entities can ask whether it is still current without receiving them again.
+        self._by_module: dict[str, tuple[int, ModuleAnalysis]] = {}
+        self._stamps = itertools.count(1)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -209,13 +213,14 @@ class WorkspaceIndex:
             self._by_module.pop(old.module, None)
         self._entries[entry.path] = entry
         if entry.module:
-            self._by_module[entry.module] = entry.analysis
+            self._by_module[entry.module] = (next(self._stamps), entry.analysis)
 
     def remove(self, path: str) -> bool:
         old = self._entries.pop(path, None)
         if old is None:
             return False
-        if self._by_module.get(old.module) is old.analysis:
+        known = self._by_module.get(old.module)
+        if known is not None and known[1] is old.analysis:
             del self._by_module[old.module]
         return True
 
@@ -233,8 +238,13 @@ class WorkspaceIndex:
         return list(self._entries)
 
     def lookup(self, module: str) -> ModuleAnalysis | None:
-        """The lints' ``ModuleLookup``: cheap, never raises, safe to call from the lint thread."""
-        return self._by_module.get(module)
+        """The lints' ``ModuleLookup``: cheap, never raises."""
+        known = self._by_module.get(module)
+        return None if known is None else known[1]
+
+    def stamped(self, module: str) -> tuple[int | None, ModuleAnalysis | None]:
+        """A module's entities and their stamp (``(None, None)`` when unknown), for the lint worker."""
+        return self._by_module.get(module, (None, None))
 
     def entity_count(self) -> int:
         return sum(len(e.symbols) for e in self._entries.values())

@@ -13,6 +13,7 @@ import asyncio
 import inspect
 import json
 import logging
+import time
 from typing import Any
 
 import attrs
@@ -70,6 +71,7 @@ class FlyteProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending_writes: set[asyncio.Future[Any]] = set()
+        self.last_message_at = time.monotonic()  # when the client last sent something (idle detection)
 
     def get_message_type(self, method: str) -> type[Any] | None:  # type: ignore[override]
         return _CUSTOM_REQUESTS.get(method) or super().get_message_type(method)
@@ -83,6 +85,7 @@ class FlyteProtocol(LanguageServerProtocol):
             return MalformedMessage(id=data.get("id"), method=data["method"], reason=_reason(exc))
 
     def handle_message(self, message: Any) -> None:
+        self.last_message_at = time.monotonic()
         if isinstance(message, MalformedMessage):
             log.warning("Ignored %s with malformed params: %s", message.method, message.reason)
             if message.id is not None:

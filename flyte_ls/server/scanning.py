@@ -1,35 +1,36 @@
-"""Parsing many files off the event loop: in worker processes when there are many and cores to spare.
+"""Parsing many files off the event loop: in analysis worker processes when there are many and cores to spare.
 
 Parsing is CPU-bound Python, so threads share one core through the GIL; for a large workspace (hundreds of
-files) a small pool of spawned processes (``spawn``: the server has threads, ``fork`` would copy their locks)
-uses the other cores and leaves the server's own interpreter free to answer requests. The pool lives only for
-one indexing run. Small jobs, single-core machines, or a pool that cannot start fall back to the index thread.
+files) worker processes (:mod:`flyte_ls.server.analysis_process`) use the other cores and leave the server's
+own interpreter free to answer requests. The lint worker, which lives as long as the server, takes batches
+too (between lint passes); the other workers live only for one indexing run. Small jobs, single-core machines,
+or workers that fail fall back to the index thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 
+from flyte_ls.server.analysis_process import AnalysisProcess, WorkerFailed
 from flyte_ls.server.index import IndexEntry, scan_batch
 
 log = logging.getLogger(__name__)
 
 BATCH = 50
 POOL_MIN_FILES = 200
-MAX_WORKERS = 2  # each worker costs ~30 MB: more would break the 150 MB budget for the whole process tree
+MAX_WORKERS = 2  # each worker costs ~20-30 MB: more would break the 150 MB budget for the whole process tree
 
 ScanResult = tuple[IndexEntry | None, str | None]
 OnBatch = Callable[[list[str], list[ScanResult]], None]
 
 
 def worker_count(files: int) -> int:
-    """Processes worth starting for ``files`` files (0: use the index thread)."""
+    """Processes worth using for ``files`` files (0: use the index thread)."""
     cpus = os.cpu_count() or 1
     if files < POOL_MIN_FILES or cpus < 2:
         return 0
@@ -43,42 +44,47 @@ async def scan_files(
     thread: Executor,
     on_batch: OnBatch,
     workers: int | None = None,
+    shared: Sequence[AnalysisProcess] = (),
 ) -> None:
-    """Scan ``paths`` in batches; ``on_batch`` gets the results of each batch on the event loop."""
+    """Scan ``paths`` in batches; ``on_batch`` gets the results of each batch on the event loop.
+
+    ``shared`` are long-lived worker processes that may take batches too (they count towards ``workers``).
+    """
     loop = asyncio.get_running_loop()
     batches = [paths[i : i + BATCH] for i in range(0, len(paths), BATCH)]
     count = worker_count(len(paths)) if workers is None else workers
     if count > 0:
-        try:
-            batches = await _in_processes(batches, encoding, max_size, count, on_batch)
-        except (BrokenProcessPool, OSError, RuntimeError) as exc:
-            log.warning("Index worker processes failed (%s); indexing the rest in a thread.", exc)
+        batches = await _in_processes(batches, encoding, max_size, count, list(shared)[:count], on_batch)
     for batch in batches:
         on_batch(batch, await loop.run_in_executor(thread, scan_batch, batch, encoding, max_size))
 
 
 async def _in_processes(
-    batches: list[list[str]], encoding: str, max_size: int, count: int, on_batch: OnBatch
+    batches: list[list[str]],
+    encoding: str,
+    max_size: int,
+    count: int,
+    shared: list[AnalysisProcess],
+    on_batch: OnBatch,
 ) -> list[list[str]]:
-    """Run the batches in a process pool; returns the batches not done (empty unless the pool broke)."""
-    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
-    pending: dict[asyncio.Future[list[ScanResult]], list[str]] = {}
+    """Run the batches in worker processes; returns the batches not done (empty unless workers failed)."""
+    temporary = [AnalysisProcess(f"index worker {i + 1}") for i in range(count - len(shared))]
+    todo = deque(batches)
+    failed: list[list[str]] = []
+
+    async def consume(process: AnalysisProcess) -> None:
+        while todo:
+            batch = todo.popleft()
+            try:
+                results = await process.call("scan", batch, encoding, max_size)
+            except WorkerFailed as exc:
+                log.warning("The %s failed (%s); its files are indexed in a thread.", process.name, exc)
+                failed.append(batch)
+                return
+            on_batch(batch, results)
+
     try:
-        for batch in batches:
-            pending[asyncio.wrap_future(pool.submit(scan_batch, batch, encoding, max_size))] = batch
-        while pending:
-            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for fut in done:
-                batch = pending.pop(fut)
-                on_batch(batch, fut.result())
-        return []
-    except BrokenProcessPool:
-        remaining = list(pending.values())
-        if len(remaining) == len(batches):
-            raise
-        log.warning("An index worker process died; indexing %d batches in a thread.", len(remaining))
-        return remaining
+        await asyncio.gather(*(consume(p) for p in [*temporary, *shared]))
     finally:
-        for fut in pending:
-            fut.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.gather(*(process.aclose() for process in temporary))
+    return failed + list(todo)

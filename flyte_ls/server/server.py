@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -15,9 +13,11 @@ from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 
 from flyte_ls import __version__
+from flyte_ls.server.analysis_process import AnalysisProcess
 from flyte_ls.server.constants import SERVER_NAME
 from flyte_ls.server.diagnostics_store import DiagnosticStore
 from flyte_ls.server.documents import Document, DocumentStore
+from flyte_ls.server.idle_gc import IdleCollector
 from flyte_ls.server.index import WorkspaceIndex
 from flyte_ls.server.positions import UTF16, Codec
 from flyte_ls.server.protocol import FlyteProtocol
@@ -26,6 +26,9 @@ from flyte_ls.server.settings import Settings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# The lint worker yields the CPU to the server when both want it (on a busy machine a request would otherwise
+# wait for a lint pass's time slice): diagnostics can be a little late, a request cannot.
+LINT_WORKER_NICE = 10
 DocumentHook = Callable[[Document], None]
 SettingsHook = Callable[[Settings, Settings], None]
 
@@ -46,12 +49,13 @@ class FlyteLanguageServer(LanguageServer):
         self.diagnostics = DiagnosticStore()
         self.codec = Codec(UTF16)
         self.loop: asyncio.AbstractEventLoop | None = None
-        # Lints run in one worker thread so that a large file never blocks the event loop; indexing
-        # in another.
-        self.lint_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flyte-lint")
+        # Lint passes run in a worker process (a pass of a large file would hold the GIL for hundreds of
+        # milliseconds in a thread); it also takes indexing batches. Small indexing jobs run in a thread.
+        self.lint_worker = AnalysisProcess("lint worker", lookup=self.index.stamped, nice=LINT_WORKER_NICE)
         self.index_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flyte-index")
         self._tasks: dict[asyncio.Task[Any], str] = {}
-        self._last_gc = 0.0
+        self.idle_gc = IdleCollector(self._last_message_at)
+        self._housekeeping: asyncio.Task[None] | None = None
         # Event fan-out: the documents feature owns the didOpen/didChange/... handlers and calls these.
         self.on_open: list[DocumentHook] = []
         self.on_change: list[DocumentHook] = []
@@ -100,12 +104,17 @@ class FlyteLanguageServer(LanguageServer):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(executor, fn, *args)
 
+    def _last_message_at(self) -> float:
+        return float(getattr(self.protocol, "last_message_at", 0.0))
+
     def collect_garbage(self) -> None:
-        """A full cyclic-GC pass at a quiet moment (after a lint pass or indexing), at most every 2 s."""
-        now = time.monotonic()
-        if now - self._last_gc >= 2.0:
-            self._last_gc = now
-            gc.collect()
+        """Ask for a full cyclic-GC pass at the next idle moment (after work that left garbage behind)."""
+        self.idle_gc.request()
+
+    def start_housekeeping(self) -> None:
+        """Start the idle-time garbage collector (once the loop runs; not a tracked task: it never ends)."""
+        if self._housekeeping is None:
+            self._housekeeping = asyncio.ensure_future(self.idle_gc.run())
 
     def emit(self, hooks: list[Callable[..., None]], *args: Any) -> None:
         """Call every hook; one failing hook is logged and does not stop the others."""
@@ -146,8 +155,10 @@ class FlyteLanguageServer(LanguageServer):
         log.error("Error in the language server (%s): %s", getattr(source, "__name__", source), error)
 
     def shutdown(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
         for task in list(self._tasks):
             task.cancel()
-        self.lint_executor.shutdown(wait=False, cancel_futures=True)
+        self.lint_worker.close()
         self.index_executor.shutdown(wait=False, cancel_futures=True)
         super().shutdown()

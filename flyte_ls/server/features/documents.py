@@ -32,7 +32,7 @@ def setup(server: FlyteLanguageServer) -> None:
             )
             return
         source = ls.workspace.get_text_document(uri).source
-        doc = ls.documents.change(uri, source, params.text_document.version)
+        doc = ls.documents.change(uri, source, params.text_document.version, params.content_changes)
         if doc is not None:
             ls.emit(ls.on_change, doc)
 

@@ -124,6 +124,7 @@ class Indexer:
                 server.settings.index.max_file_size_bytes,
                 server.index_executor,
                 on_batch,
+                shared=[server.lint_worker],
             )
             for doc in server.documents.all():
                 self.update_from_document(doc)

@@ -18,6 +18,7 @@ def setup(server: FlyteLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: FlyteLanguageServer, params: types.InitializeParams) -> None:
         ls.loop = asyncio.get_running_loop()
+        ls.start_housekeeping()
         ls.codec = Codec(str(ls.workspace.position_encoding or "utf-16"))
         ls.init_options = params.initialization_options
         client = params.client_info
@@ -37,6 +38,7 @@ def setup(server: FlyteLanguageServer) -> None:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: FlyteLanguageServer, params: None) -> None:
         log.info("Shutting down (%d background tasks still running)", len(ls.running_tasks()))
+        ls.lint_worker.close()
 
 
 async def _after_initialized(server: FlyteLanguageServer) -> None:
