@@ -86,6 +86,10 @@ class AnalysisProcess:
         return proc.pid if proc is not None and proc.returncode is None else None
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def busy(self) -> bool:
         return self._lock.locked()
 
@@ -129,9 +133,9 @@ class AnalysisProcess:
             while line := await proc.stderr.readline():
                 log.warning("%s (pid %d): %s", self.name, proc.pid, line.decode(errors="replace").rstrip())
         code = await proc.wait()
-        if proc.pid in self._killed or self._closed:
+        if proc.pid in self._killed or self._closed or (self._lock.locked() and self._proc is proc):
             self._killed.discard(proc.pid)
-            return
+            return  # killed on purpose, or the call in flight reports it
         log.warning(
             "The %s (pid %d) exited unexpectedly (%s); a new one starts with the next request.",
             self.name,
@@ -189,7 +193,8 @@ class AnalysisProcess:
             except (asyncio.IncompleteReadError, ConnectionError) as exc:
                 self._proc = None
                 code = await _exit_code(proc)
-                self._killed.add(proc.pid)  # reported here, not again by the watcher
+                if self._closed:
+                    raise WorkerFailed(f"the {self.name} is shut down") from exc
                 log.warning(
                     "The %s (pid %d) died during %s (%s); a new one starts with the next request.",
                     self.name,

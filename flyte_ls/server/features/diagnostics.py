@@ -101,11 +101,11 @@ class DiagnosticsFeature:
             state.again = True
             return
         state.running, state.again, state.edits = True, False, []
-        self.server.run_task(f"lint {doc.uri}", self._pass(doc, state))
+        # The snapshot is taken now: edits from here on are recorded in state.edits.
+        self.server.run_task(f"lint {doc.uri}", self._pass(doc, state, doc.revision, doc.text))
 
-    async def _pass(self, doc: Document, state: _State) -> None:
+    async def _pass(self, doc: Document, state: _State, revision: int, text: Text) -> None:
         server = self.server
-        revision, text = doc.revision, doc.text
         try:
             result = await self._lint(doc, text)
         finally:
@@ -136,6 +136,8 @@ class DiagnosticsFeature:
                 )
                 return result
             except WorkerFailed as exc:
+                if self.server.lint_worker.closed:
+                    return None  # the server is shutting down
                 if attempt == 1 and exc.retry:
                     continue
                 log.error("Linting %s failed (%s); its diagnostics are left as they were.", doc.uri, exc)
