@@ -150,8 +150,7 @@ class AnalysisProcess:
         if proc is None or proc.returncode is not None:
             return
         self._killed.add(proc.pid)
-        with contextlib.suppress(ProcessLookupError, OSError):
-            os.kill(proc.pid, signal.SIGKILL)
+        _kill(proc)
 
     def close(self) -> None:
         """Kill the process and refuse further calls."""
@@ -250,9 +249,16 @@ async def _exit_code(proc: asyncio.subprocess.Process) -> int | None:
     try:
         return await asyncio.wait_for(proc.wait(), 2)
     except asyncio.TimeoutError:
-        with contextlib.suppress(ProcessLookupError, OSError):
-            os.kill(proc.pid, signal.SIGKILL)
+        _kill(proc)
         return None
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    try:
+        proc.kill()  # SIGKILL, or TerminateProcess on Windows
+    except (ProcessLookupError, RuntimeError, OSError):  # the event loop may be closed already (shutdown)
+        with contextlib.suppress(ProcessLookupError, OSError):
+            os.kill(proc.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def _describe_exit(code: int | None) -> str:
