@@ -114,6 +114,14 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         "ms",
         None,
     )
+    if _get(fe, "entities", "workers_cpu_ms_per_edit") is not None:
+        add(
+            "CPU time per edit + `flyte/entities` in the server's worker processes (lint passes, mean)",
+            _get(fe, "entities", "workers_cpu_ms_per_edit"),
+            None,
+            "ms",
+            None,
+        )
     published, pauses = _get(fe, "entities", "diagnostics_published"), _get(fe, "entities", "pauses")
     if pauses:
         out.append(
@@ -223,9 +231,10 @@ def render(r: dict[str, Any]) -> str:
         "byte of the answer. Each `flyte/entities` answer is checked to hold all the entities. The same "
         "edits are replayed against the peer.",
         "- **Server CPU time per edit**: user + system CPU time of the server process (all threads) over "
-        "a whole edit series, divided by the number of edits. It includes everything an edit causes "
-        "(applying the change, the request, debounced lint passes that ran meanwhile) and, unlike the "
-        "latencies, barely depends on how busy the machine is.",
+        "a whole edit series, divided by the number of edits. It includes everything an edit causes in "
+        "the server (applying the change, the request, handling the lint results) and, unlike the "
+        "latencies, barely depends on how busy the machine is. The lint passes themselves run in a worker "
+        "process: their CPU time has a row of its own (the process tree's CPU time minus the server's).",
         "- **Diagnostics latency**: edits that alternately remove and restore a task input's annotation; "
         "time from the `didChange` to the `publishDiagnostics` for that document version. It includes the "
         "server's per-document debounce, on purpose: that is what the user waits for.",

@@ -109,7 +109,7 @@ async def replay(
     what else the machine is doing.
     """
     out = []
-    cpu0 = cpu_seconds(c.pid)
+    cpu0, tree0 = cpu_seconds(c.pid), tree_cpu_seconds(c.pid)
     since = len(c.notifications)
     for k, (line, new) in enumerate(plan):
         e = doc.edit(line, new)
@@ -125,9 +125,11 @@ async def replay(
         1 for n in c.notifications[since:] if n.method == "textDocument/publishDiagnostics"
     )
     res["pauses"] = len(plan) // BURST
-    cpu1 = cpu_seconds(c.pid)
+    cpu1, tree1 = cpu_seconds(c.pid), tree_cpu_seconds(c.pid)
     if cpu0 is not None and cpu1 is not None:
         res["server_cpu_ms_per_edit"] = (cpu1 - cpu0) * 1000 / len(plan)
+        if tree0 is not None and tree1 is not None:  # the server's worker processes (lint passes)
+            res["workers_cpu_ms_per_edit"] = ((tree1 - tree0) - (cpu1 - cpu0)) * 1000 / len(plan)
     return res
 
 
