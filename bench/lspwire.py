@@ -82,6 +82,7 @@ class LspClient:
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._tasks: list[asyncio.Task[None]] = []
         self._closed_reason: str | None = None
+        self.last_answer_at = 0.0  # perf_counter() when the last byte of the latest response was read
 
     # -- process ---------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -284,6 +285,7 @@ class LspClient:
                 err = msg["error"] or {}
                 fut.set_exception(LspError(f"{method} failed: [{err.get('code')}] {err.get('message')}"))
             else:
+                self.last_answer_at = received
                 fut.set_result((msg.get("result"), received))
 
     def _track_progress(self, note: Notification) -> None:

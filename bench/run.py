@@ -103,23 +103,27 @@ async def replay(
     request: Callable[[], Awaitable[Any]],
     check: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
-    """Apply ``plan``; after each edit send ``request`` at once and time edit -> answer.
+    """Apply ``plan``; after each edit send ``request`` at once and time edit -> answer (its last byte read).
 
-    Also reports the server's CPU time per edit (all its threads): unlike wall time, it hardly depends on
-    what else the machine is doing.
+    Also reports the time until this client has decoded the answer (``with_client_decoding``: it adds the
+    client's JSON decoding and garbage collection, which grow with the size of the answer), and the
+    server's CPU time per edit (all its threads): unlike wall time, it hardly depends on what else the
+    machine is doing.
     """
-    out = []
+    out, decoded = [], []
     cpu0, tree0 = cpu_seconds(c.pid), tree_cpu_seconds(c.pid)
     since = len(c.notifications)
     for k, (line, new) in enumerate(plan):
         e = doc.edit(line, new)
         t0 = c.did_change_line(uri, doc.version, e.line, e.old, e.new)
         result = await request()
-        out.append(time.perf_counter() - t0)
+        decoded.append(time.perf_counter() - t0)
+        out.append(c.last_answer_at - t0)
         if check is not None:
             check(result)
         await asyncio.sleep(PAUSE if k % BURST == BURST - 1 else PACE)
     res = summary(out)
+    res["with_client_decoding"] = summary(decoded)
     # How often the server managed to publish diagnostics while the user typed (ideally once per pause).
     res["diagnostics_published"] = sum(
         1 for n in c.notifications[since:] if n.method == "textDocument/publishDiagnostics"
