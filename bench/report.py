@@ -161,6 +161,15 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         None,
     )
     add("peak RSS with the 10k-line file open", _get(fe, "peak_rss_mb"), _get(je, "peak_rss_mb"), "MB", None)
+    tree, server = _get(fe, "peak_tree_rss_mb"), _get(fe, "peak_rss_mb")
+    if tree is not None and server is not None and tree > server:  # the lint worker process
+        add(
+            "peak RSS with the 10k-line file open: server + worker processes (sampled sum)",
+            tree,
+            _get(je, "peak_rss_mb"),
+            "MB",
+            None,
+        )
     ix = _get(r, "indexing") or {}
     add(
         "workspace indexing, 2,000 files (`initialized` → progress end)",
