@@ -194,6 +194,12 @@ def scan_batch(paths: list[str], encoding: str, max_size: int) -> list[tuple[Ind
     return [scan_file(p, codec, max_size) for p in paths]
 
 
+def import_key(module: str) -> str:
+    """The name Python code imports a module by: flytekit's module name for ``pkg/__init__.py`` is
+    ``pkg.__init__`` (that prefixes its Flyte names), but ``from pkg import t`` names ``pkg``."""
+    return module.removesuffix(".__init__")
+
+
 class WorkspaceIndex:
     """Entries by path; mutated on the event loop only (readers in other threads see whole entries)."""
 
@@ -210,18 +216,19 @@ class WorkspaceIndex:
     def put(self, entry: IndexEntry) -> None:
         old = self._entries.get(entry.path)
         if old is not None and old.module != entry.module:
-            self._by_module.pop(old.module, None)
+            self._by_module.pop(import_key(old.module), None)
         self._entries[entry.path] = entry
         if entry.module:
-            self._by_module[entry.module] = (next(self._stamps), entry.analysis)
+            self._by_module[import_key(entry.module)] = (next(self._stamps), entry.analysis)
 
     def remove(self, path: str) -> bool:
         old = self._entries.pop(path, None)
         if old is None:
             return False
-        known = self._by_module.get(old.module)
+        key = import_key(old.module)
+        known = self._by_module.get(key)
         if known is not None and known[1] is old.analysis:
-            del self._by_module[old.module]
+            del self._by_module[key]
         return True
 
     def remove_under(self, root: str) -> int:

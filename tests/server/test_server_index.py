@@ -171,3 +171,19 @@ async def test_scan_files_in_a_thread_or_in_worker_processes(tmp_path: Path, wor
     assert len(got) == len(paths)
     assert got[paths[7]] == ["t7"]
     assert len(notes) == 1 and "big.py" in notes[0]
+
+
+def test_lookup_finds_entities_defined_in_a_package_init(tmp_path: Path) -> None:
+    # flytekit names a task in pkg/__init__.py `pkg.__init__.t`, but Python code imports it as `pkg.t`:
+    # the lints' lookup is keyed by the import name.
+    index = WorkspaceIndex()
+    init = write(tmp_path, "pkg/__init__.py", TASK.format(name="shared_step"))
+    for entry, _ in scan_batch([str(init)], UTF8, 10_000):
+        assert entry is not None
+        index.put(entry)
+    found = index.lookup("pkg")
+    assert found is not None and found.entity("shared_step") is not None
+    assert found.entity("shared_step").flyte_name == "pkg.__init__.shared_step"  # type: ignore[union-attr]
+    assert index.lookup("pkg.__init__") is None
+    assert index.remove(str(init))
+    assert index.lookup("pkg") is None
