@@ -23,6 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     from flyte_ls import check as check_mod
 
     check_mod.add_arguments(check)
+
+    local = sub.add_parser("local", help="run a local Flyte backend (Admin + executor) on this machine")
+    from flyte_ls.local import cli as local_cli
+
+    local_cli.add_arguments(local)
     return parser
 
 
@@ -33,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flyte_ls import check as check_mod
 
         return check_mod.run(args)
+    if args.command == "local":
+        from flyte_ls.local import cli as local_cli
+
+        return local_cli.run(args)
     if args.command == "serve" or args.command is None:
         # Bare `flyte-ls` starts the server: that is what editors configured with just the command expect.
         from flyte_ls.server.app import serve
