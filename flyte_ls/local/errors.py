@@ -72,7 +72,7 @@ def rpc(method: F) -> F:
         async def async_wrapper(self: Any, request: Any, context: Any) -> Any:
             try:
                 return await method(self, request, context)
-            except Exception as exc:  # noqa: BLE001 - mapped to a status, never UNKNOWN
+            except Exception as exc:  # mapped to a status, never UNKNOWN
                 if isinstance(exc, AdminError):
                     await context.abort(exc.code, exc.message)
                 log.exception("%s failed", name)
@@ -84,7 +84,7 @@ def rpc(method: F) -> F:
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             return method(self, request, context)
-        except Exception as exc:  # noqa: BLE001 - mapped to a status, never UNKNOWN
+        except Exception as exc:  # mapped to a status, never UNKNOWN
             _abort(context, name, exc)
             raise  # unreachable: abort raises
 
