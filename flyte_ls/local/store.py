@@ -1,0 +1,361 @@
+"""Persistent state of the local Admin: a SQLite (WAL) index of registered entities and projects.
+
+Entities (tasks, workflows, launch plans) are indexed by ``(resource_type, project, domain, name, version)``
+with their ``created_at``, a digest of their deterministic serialization and, for launch plans, their state;
+the serialized protobufs (the request spec and the closure Admin returns) live in BLOB columns of the same
+row, so an entity is written in one transaction and a crash never leaves an index row without its data.
+``state_dir/blobs/`` is created for larger files (execution data) that other parts of the backend store.
+
+One connection guarded by a lock: the sync gRPC servicer runs on a thread pool, and SQLite serialises
+writers anyway; the lock makes read-check-write sequences (idempotent creates, activation) atomic.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# flyteidl.core.identifier_pb2.ResourceType values, repeated so this module needs no protobuf import.
+TASK = 1
+WORKFLOW = 2
+LAUNCH_PLAN = 3
+
+# flyteidl.admin.LaunchPlanState
+LP_INACTIVE = 0
+LP_ACTIVE = 1
+
+DEFAULT_PROJECT = "flytesnacks"
+DEFAULT_DOMAINS: tuple[str, ...] = ("development", "staging", "production")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    resource_type INTEGER NOT NULL,
+    project TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    digest TEXT NOT NULL,
+    state INTEGER,
+    spec BLOB NOT NULL,
+    closure BLOB NOT NULL,
+    UNIQUE (resource_type, project, domain, name, version)
+);
+CREATE INDEX IF NOT EXISTS entities_by_name ON entities (resource_type, project, domain, name, created_at);
+CREATE TABLE IF NOT EXISTS projects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    labels BLOB NOT NULL DEFAULT x'',
+    state INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS named_entities (
+    resource_type INTEGER NOT NULL,
+    project TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    state INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (resource_type, project, domain, name)
+);
+"""
+
+_ENTITY_COLUMNS = (
+    "seq, resource_type, project, domain, name, version, created_at, updated_at, digest, state, spec, closure"
+)
+_PROJECT_COLUMNS = "seq, id, name, description, labels, state, created_at"
+
+
+@dataclass(frozen=True)
+class EntityRow:
+    seq: int
+    resource_type: int
+    project: str
+    domain: str
+    name: str
+    version: str
+    created_at: float
+    updated_at: float
+    digest: str
+    state: int | None
+    spec: bytes
+    closure: bytes
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    seq: int
+    id: str
+    name: str
+    description: str
+    labels: bytes
+    state: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class NamedEntityRow:
+    resource_type: int
+    project: str
+    domain: str
+    name: str
+    description: str
+    state: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """A SQL fragment built by :mod:`flyte_ls.local.listing`: ``where`` uses ``?`` placeholders only."""
+
+    where: str = ""
+    params: Sequence[object] = ()
+    order_by: str = "seq ASC"
+    limit: int | None = None
+    offset: int = 0
+
+
+class Store:
+    """The local Admin's database under ``state_dir`` (``admin.db`` and ``blobs/``). Thread-safe."""
+
+    def __init__(self, state_dir: Path, domains: Sequence[str] = DEFAULT_DOMAINS) -> None:
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.blobs_dir = self.state_dir / "blobs"
+        self.blobs_dir.mkdir(exist_ok=True)
+        self.domains: tuple[str, ...] = tuple(domains)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.state_dir / "admin.db", check_same_thread=False, isolation_level=None, timeout=30
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._db.executescript(_SCHEMA)  # commits on its own: not inside _tx
+        if self.get_project(DEFAULT_PROJECT) is None:
+            self.put_project(DEFAULT_PROJECT, DEFAULT_PROJECT, "Default project (flytekit's default).")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- entities -----------------------------------------------------------------------------------------
+
+    def insert_entity(
+        self,
+        resource_type: int,
+        project: str,
+        domain: str,
+        name: str,
+        version: str,
+        *,
+        digest: str,
+        spec: bytes,
+        closure: bytes,
+        state: int | None = None,
+        created_at: float | None = None,
+    ) -> EntityRow | None:
+        """Insert a new entity version; if that id exists, insert nothing and return the stored row."""
+        now = time.time() if created_at is None else created_at
+        with self._tx() as db:
+            existing = self._get_entity(resource_type, project, domain, name, version)
+            if existing is not None:
+                return existing
+            db.execute(
+                "INSERT INTO entities (resource_type, project, domain, name, version, created_at, updated_at,"
+                " digest, state, spec, closure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (resource_type, project, domain, name, version, now, now, digest, state, spec, closure),
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO named_entities (resource_type, project, domain, name)"
+                " VALUES (?, ?, ?, ?)",
+                (resource_type, project, domain, name),
+            )
+        return None
+
+    def get_entity(
+        self, resource_type: int, project: str, domain: str, name: str, version: str
+    ) -> EntityRow | None:
+        with self._lock:
+            return self._get_entity(resource_type, project, domain, name, version)
+
+    def _get_entity(
+        self, resource_type: int, project: str, domain: str, name: str, version: str
+    ) -> EntityRow | None:
+        row = self._db.execute(
+            f"SELECT {_ENTITY_COLUMNS} FROM entities"
+            " WHERE resource_type = ? AND project = ? AND domain = ? AND name = ? AND version = ?",
+            (resource_type, project, domain, name, version),
+        ).fetchone()
+        return EntityRow(*row) if row else None
+
+    def list_entities(
+        self, resource_type: int, project: str, domain: str, name: str | None, page: Page
+    ) -> list[EntityRow]:
+        """Entity versions of one project/domain (and one name, when given) matching ``page``."""
+        where = ["resource_type = ?", "project = ?", "domain = ?"]
+        params: list[object] = [resource_type, project, domain]
+        if name:
+            where.append("name = ?")
+            params.append(name)
+        return [EntityRow(*r) for r in self._select("entities", _ENTITY_COLUMNS, where, params, page)]
+
+    def list_entity_names(
+        self, resource_type: int, project: str, domain: str, page: Page
+    ) -> list[tuple[str, float]]:
+        """Distinct names (with the latest ``created_at``) of one project/domain, for List…Ids."""
+        where = ["resource_type = ?", "project = ?", "domain = ?"]
+        params: list[object] = [resource_type, project, domain]
+        if page.where:
+            where.append(f"({page.where})")
+            params.extend(page.params)
+        sql = (
+            "SELECT name, MAX(created_at) AS created_at, MIN(seq) AS seq FROM entities WHERE "
+            + " AND ".join(where)
+            + f" GROUP BY name ORDER BY {page.order_by}"
+        )
+        sql, params = _paged(sql, params, page)
+        with self._lock:
+            return [(r[0], r[1]) for r in self._db.execute(sql, params).fetchall()]
+
+    def activate_launch_plan(self, project: str, domain: str, name: str, version: str) -> None:
+        """Make this version the active one of its name, deactivating any other active version."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE entities SET state = ?, updated_at = ? WHERE resource_type = ? AND project = ?"
+                " AND domain = ? AND name = ? AND state = ? AND version != ?",
+                (LP_INACTIVE, now, LAUNCH_PLAN, project, domain, name, LP_ACTIVE, version),
+            )
+            db.execute(
+                "UPDATE entities SET state = ?, updated_at = ? WHERE resource_type = ? AND project = ?"
+                " AND domain = ? AND name = ? AND version = ?",
+                (LP_ACTIVE, now, LAUNCH_PLAN, project, domain, name, version),
+            )
+
+    def deactivate_launch_plan(self, project: str, domain: str, name: str, version: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE entities SET state = ?, updated_at = ? WHERE resource_type = ? AND project = ?"
+                " AND domain = ? AND name = ? AND version = ?",
+                (LP_INACTIVE, time.time(), LAUNCH_PLAN, project, domain, name, version),
+            )
+
+    def active_launch_plans(self, project: str, domain: str, name: str | None, page: Page) -> list[EntityRow]:
+        where = ["resource_type = ?", "project = ?", "domain = ?", "state = ?"]
+        params: list[object] = [LAUNCH_PLAN, project, domain, LP_ACTIVE]
+        if name:
+            where.append("name = ?")
+            params.append(name)
+        return [EntityRow(*r) for r in self._select("entities", _ENTITY_COLUMNS, where, params, page)]
+
+    # --- named entities -----------------------------------------------------------------------------------
+
+    def get_named_entity(
+        self, resource_type: int, project: str, domain: str, name: str
+    ) -> NamedEntityRow | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT resource_type, project, domain, name, description, state FROM named_entities"
+                " WHERE resource_type = ? AND project = ? AND domain = ? AND name = ?",
+                (resource_type, project, domain, name),
+            ).fetchone()
+        return NamedEntityRow(*row) if row else None
+
+    def update_named_entity(
+        self, resource_type: int, project: str, domain: str, name: str, description: str, state: int
+    ) -> bool:
+        """Set a named entity's metadata; False when no entity of that name was ever registered."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE named_entities SET description = ?, state = ?"
+                " WHERE resource_type = ? AND project = ? AND domain = ? AND name = ?",
+                (description, state, resource_type, project, domain, name),
+            )
+            return cur.rowcount > 0
+
+    def list_named_entities(
+        self, resource_type: int, project: str, domain: str, page: Page
+    ) -> list[NamedEntityRow]:
+        where = ["resource_type = ?", "project = ?", "domain = ?"]
+        params: list[object] = [resource_type, project, domain]
+        cols = "resource_type, project, domain, name, description, state"
+        return [NamedEntityRow(*r) for r in self._select("named_entities", cols, where, params, page)]
+
+    # --- projects -----------------------------------------------------------------------------------------
+
+    def put_project(
+        self, project_id: str, name: str, description: str = "", labels: bytes = b"", state: int = 0
+    ) -> bool:
+        """Create a project; False (nothing written) when the id exists."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO projects (id, name, description, labels, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (project_id, name, description, labels, state, time.time()),
+            )
+            return cur.rowcount > 0
+
+    def update_project(self, project_id: str, name: str, description: str, labels: bytes, state: int) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE projects SET name = ?, description = ?, labels = ?, state = ? WHERE id = ?",
+                (name, description, labels, state, project_id),
+            )
+            return cur.rowcount > 0
+
+    def get_project(self, project_id: str) -> ProjectRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = ?", (project_id,)
+            ).fetchone()
+        return ProjectRow(*row) if row else None
+
+    def list_projects(self, page: Page) -> list[ProjectRow]:
+        return [ProjectRow(*r) for r in self._select("projects", _PROJECT_COLUMNS, [], [], page)]
+
+    # --- helpers ------------------------------------------------------------------------------------------
+
+    def _select(
+        self, table: str, columns: str, where: list[str], params: list[object], page: Page
+    ) -> list[Any]:
+        where = list(where)
+        params = list(params)
+        if page.where:
+            where.append(f"({page.where})")
+            params.extend(page.params)
+        sql = f"SELECT {columns} FROM {table}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {page.order_by}"
+        sql, params = _paged(sql, params, page)
+        with self._lock:
+            return list(self._db.execute(sql, params).fetchall())
+
+
+def _paged(sql: str, params: list[object], page: Page) -> tuple[str, list[object]]:
+    if page.limit is not None:
+        return sql + " LIMIT ? OFFSET ?", [*params, page.limit, page.offset]
+    if page.offset:
+        return sql + " LIMIT -1 OFFSET ?", [*params, page.offset]
+    return sql, params
