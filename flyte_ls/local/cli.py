@@ -1,17 +1,202 @@
-"""``flyte-ls local start|status``. (Skeleton: the local-command worker fills it in.)"""
+"""``flyte-ls local start|status``: run a local Flyte backend in the foreground, or report where one runs.
+
+Defaults: gRPC on 127.0.0.1:30080 (flytekit's sandbox address, so ``Config.for_sandbox()`` reaches it with no
+config file), HTTP (upload PUTs, console pages) on the gRPC port + 1, state in
+``$XDG_DATA_HOME/flyte-ls/local`` (``~/.local/share/flyte-ls/local``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import signal
 import sys
+import threading
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+from flyte_ls.local.state import StateDir, default_state_dir, host_port, pid_alive, port_answers, read_status
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 30080
+DEFAULT_MAX_UPLOAD_MIB = 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="local_command", metavar="ACTION")
-    sub.add_parser("start", help="start the local backend in the foreground")
-    sub.add_parser("status", help="report whether a local backend is running and where")
+    start = sub.add_parser("start", help="start the local backend in the foreground (Ctrl-C stops it)")
+    start.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)"
+    )
+    start.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"gRPC (Admin) port (default {DEFAULT_PORT}; 0 = any)"
+    )
+    start.add_argument(
+        "--http-port",
+        type=int,
+        default=None,
+        help="HTTP port for uploads and console pages (default: --port + 1)",
+    )
+    _state_dir_arg(start)
+    start.add_argument(
+        "--python",
+        metavar="PATH",
+        help="interpreter that runs tasks; it must import flytekit (default: first such python3 on PATH)",
+    )
+    start.add_argument(
+        "--max-upload-mib",
+        type=int,
+        default=DEFAULT_MAX_UPLOAD_MIB,
+        help=f"largest accepted upload in MiB (default {DEFAULT_MAX_UPLOAD_MIB})",
+    )
+    start.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    status = sub.add_parser("status", help="report whether a local backend is running and where")
+    _state_dir_arg(status)
+
+
+def _state_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help=f"where entities, executions and uploads live (default {default_state_dir()})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    print("flyte-ls local: not implemented yet", file=sys.stderr)
+    if args.local_command == "start":
+        return start(args)
+    if args.local_command == "status":
+        return status(args)
+    print("usage: flyte-ls local {start,status} [options]  (flyte-ls local start --help)", file=sys.stderr)
     return 2
+
+
+def _err(message: str) -> int:
+    print(f"flyte-ls local: error: {message}", file=sys.stderr)
+    return 1
+
+
+def start(args: argparse.Namespace) -> int:
+    from flyte_ls.local.app import LocalBackend, Options, StartError
+    from flyte_ls.local.interpreter import InterpreterError, find_python
+
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not 0 <= args.port <= 65535:
+        return _err(f"--port {args.port} is not a port number (0-65535)")
+    http_port = args.http_port
+    if http_port is None:
+        http_port = args.port + 1 if args.port else 0
+    if not 0 <= http_port <= 65535:
+        return _err(f"--http-port {http_port} is not a port number (0-65535)")
+    if args.port and http_port == args.port:
+        return _err(f"--http-port must differ from --port ({args.port})")
+    if args.max_upload_mib <= 0:
+        return _err("--max-upload-mib must be positive")
+    state_dir = (args.state_dir or default_state_dir()).expanduser().absolute()
+    try:
+        interpreter = find_python(args.python)
+    except InterpreterError as exc:
+        return _err(f"no interpreter to run tasks with: {exc}")
+
+    backend = LocalBackend(
+        Options(
+            host=args.host,
+            port=args.port,
+            http_port=http_port,
+            state_dir=state_dir,
+            interpreter=interpreter,
+            max_upload_bytes=args.max_upload_mib * 1024 * 1024,
+        )
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            st = backend.start()
+        except StartError as exc:
+            return _err(str(exc))
+        _print_banner(st, backend.admin_available)
+        while not stop.wait(0.5):
+            pass
+        print("flyte-ls local: stopping", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        backend.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print_banner(st: object, admin_available: bool) -> None:
+    from flyte_ls.local.state import Status
+
+    assert isinstance(st, Status)
+    grpc_addr = host_port(st.host, st.port)
+    console = f"http://{host_port(st.host, st.http_port)}/console"
+    lines = [
+        f"flyte-ls local backend running (pid {st.pid})",
+        f"  Admin (gRPC, insecure): {grpc_addr}"
+        + ("" if admin_available else "  [AdminService not available yet]"),
+        f"  Console and uploads:    {console}",
+        f"  State dir:              {st.state_dir}",
+        f"  Tasks run with:         {st.python} (flytekit {st.flytekit_version})",
+        f"  Client config:          {st.config}",
+        "",
+        "Use it:",
+        f"  pyflyte --config {st.config} run --remote my_workflows.py my_wf",
+        f"  export FLYTECTL_CONFIG={st.config}   # flytectl, and FlyteRemote(Config.auto())",
+    ]
+    if st.port == DEFAULT_PORT and st.host in ("127.0.0.1", "localhost"):
+        lines.append("  (flytekit's Config.for_sandbox() also reaches it: localhost:30080, insecure)")
+    lines.append("Ctrl-C stops it.")
+    print("\n".join(lines), flush=True)
+
+
+def status(args: argparse.Namespace) -> int:
+    state = StateDir((args.state_dir or default_state_dir()).expanduser().absolute())
+    st = read_status(state)
+    if st is None:
+        print(f"no local backend is running (no status file in {state.root})")
+        return 1
+    if not pid_alive(st.pid):
+        print(
+            f"no local backend is running: stale status file {state.status_path} "
+            f"(pid {st.pid} is gone; the next `flyte-ls local start` replaces it)"
+        )
+        return 1
+    if not port_answers(st.host, st.port):
+        print(f"the local backend (pid {st.pid}) does not answer on {host_port(st.host, st.port)}")
+        return 1
+    if not _same_backend(st.host, st.http_port, st.pid):
+        print(
+            f"no local backend is running: stale status file {state.status_path} "
+            f"(pid {st.pid} and port {st.http_port} now belong to something else)"
+        )
+        return 1
+    print(f"flyte-ls local backend running (pid {st.pid}, since {st.started_at})")
+    print(f"  Admin (gRPC, insecure): {host_port(st.host, st.port)}")
+    print(f"  Console and uploads:    http://{host_port(st.host, st.http_port)}/console")
+    print(f"  State dir:              {st.state_dir}")
+    print(f"  Tasks run with:         {st.python} (flytekit {st.flytekit_version})")
+    print(f"  Client config:          {st.config}")
+    return 0
+
+
+def _same_backend(host: str, http_port: int, pid: int) -> bool:
+    """The HTTP server's /healthz names the pid: a reused pid or port is not our backend."""
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+        with opener.open(f"http://{host_port(host, http_port)}/healthz", timeout=3) as resp:
+            return bool(json.loads(resp.read()).get("pid") == pid)
+    except (OSError, ValueError):
+        return False

@@ -1,0 +1,204 @@
+"""The local backend's lifecycle: bind the gRPC and HTTP servers, write config and status, stop cleanly.
+
+The gRPC server is a sync ``grpc.server`` (thread pool, Admin's 20 MiB message limit) serving
+AdminService (flyte_ls.local.admin, when present) and DataProxyService; the HTTP server takes upload PUTs
+and console pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import importlib
+import importlib.util
+import logging
+import os
+import socket
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from flyteidl.service import dataproxy_pb2_grpc
+
+from flyte_ls.local.dataproxy import DataProxyServicer, Uploads
+from flyte_ls.local.http import HttpServer
+from flyte_ls.local.interpreter import Interpreter
+from flyte_ls.local.state import StateDir, StateDirLocked, StateLock, Status, config_yaml, write_atomic
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 20 * 1024 * 1024  # Admin's limit, and flytekit's max_receive_message_length
+STOP_GRACE_S = 5.0
+
+
+class StartError(Exception):
+    """The backend cannot start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str
+    port: int
+    http_port: int
+    state_dir: Path
+    interpreter: Interpreter
+    max_upload_bytes: int
+    workers: int = 16
+
+
+def _check_port_free(host: str, port: int, flag: str) -> None:
+    """Fail with a clear message when ``host:port`` is taken (grpcio only logs an opaque bind error)."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartError(f"cannot resolve --host {host!r}: {exc}") from None
+    for family, kind, proto, _, addr in infos:
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(addr)
+            except OSError as exc:
+                raise StartError(
+                    f"port {port} on {host} is not available ({exc.strerror}): another process (maybe "
+                    f"another flyte-ls local backend) uses it. Stop it, or choose another port with {flag} N."
+                ) from None
+
+
+def _admin_servicer(state_dir: Path) -> tuple[Any, Any] | None:
+    """(AdminServicer, Store) from flyte_ls.local.admin / .store, or None while those modules don't exist."""
+    if (
+        importlib.util.find_spec("flyte_ls.local.admin") is None
+        or importlib.util.find_spec("flyte_ls.local.store") is None
+    ):
+        return None
+    admin = importlib.import_module("flyte_ls.local.admin")
+    store_mod = importlib.import_module("flyte_ls.local.store")
+    servicer_cls = getattr(admin, "AdminServicer", None)
+    store_cls = getattr(store_mod, "Store", None)
+    if servicer_cls is None or store_cls is None:
+        return None
+    store = store_cls(state_dir)
+    return servicer_cls(store), store
+
+
+class LocalBackend:
+    """One running local backend. ``start()`` binds everything; ``stop()`` undoes it; not restartable."""
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.state = StateDir(opts.state_dir)
+        self._lock = StateLock(self.state)
+        self._grpc: grpc.Server | None = None
+        self._http: HttpServer | None = None
+        self._store: Any = None
+        self.port = opts.port
+        self.http_port = opts.http_port
+        self.admin_available = False
+        self._stopped = threading.Event()
+
+    def start(self) -> Status:
+        o = self.opts
+        try:
+            self.state.create()
+        except OSError as exc:
+            raise StartError(
+                f"cannot create the state dir {o.state_dir}: {exc}. Choose one with --state-dir."
+            ) from None
+        try:
+            self._lock.acquire()
+        except StateDirLocked:
+            raise StartError(
+                f"another flyte-ls local backend is running with the state dir {o.state_dir} "
+                "(`flyte-ls local status` says where). Stop it, or use another --state-dir."
+            ) from None
+        try:
+            return self._start_locked()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_locked(self) -> Status:
+        o = self.opts
+        _check_port_free(o.host, o.port, "--port")
+        _check_port_free(o.host, o.http_port, "--http-port")
+        try:
+            self._http = HttpServer(o.host, o.http_port)
+        except OSError as exc:
+            raise StartError(
+                f"cannot serve HTTP on {o.host}:{o.http_port} ({exc.strerror}); "
+                "choose another port with --http-port N."
+            ) from None
+        self.http_port = self._http.port
+        uploads = Uploads(self.state, o.host, self.http_port, o.max_upload_bytes)
+        self._http.uploads = uploads
+
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=o.workers, thread_name_prefix="flyte-ls-local-grpc"),
+            options=[
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                # grpcio sets SO_REUSEPORT by default: a second backend would then silently share the port
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self._grpc = server
+        admin = _admin_servicer(o.state_dir)
+        if admin is None:
+            log.warning("AdminService is not available yet (flyte_ls.local.admin is missing): DataProxy only")
+        else:
+            from flyteidl.service import admin_pb2_grpc
+
+            servicer, self._store = admin
+            admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
+            self.admin_available = True
+        dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads), server)
+        try:
+            self.port = server.add_insecure_port(f"{o.host}:{o.port}")
+        except RuntimeError:
+            raise StartError(
+                f"port {o.port} on {o.host} is not available: choose another port with --port N."
+            ) from None
+        server.start()
+        self._http.start()
+
+        config = config_yaml(o.host, self.port, self.http_port)
+        write_atomic(self.state.config_path, config)
+        status = Status(
+            pid=os.getpid(),
+            host=o.host,
+            port=self.port,
+            http_port=self.http_port,
+            state_dir=str(o.state_dir),
+            python=o.interpreter.path,
+            flytekit_version=o.interpreter.flytekit_version,
+            started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            config=str(self.state.config_path),
+        )
+        write_atomic(self.state.status_path, status.to_json())
+        return status
+
+    def stop(self) -> None:
+        """Stop accepting, let in-flight RPCs finish (up to a grace period), close the store, remove the
+        status file. Safe to call more than once and after a failed start."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self._grpc is not None:
+            self._grpc.stop(grace=STOP_GRACE_S).wait(STOP_GRACE_S + 1)
+        if self._http is not None:
+            with contextlib.suppress(Exception):
+                self._http.stop()
+        if self._store is not None:
+            try:
+                self._store.close()
+            except Exception:
+                log.exception("closing the store failed")
+        if self._lock.held:  # never remove the status file of another backend
+            with contextlib.suppress(FileNotFoundError):
+                self.state.status_path.unlink()
+        self._lock.release()

@@ -1,0 +1,174 @@
+"""The local backend's HTTP server: upload PUTs (DataProxy ``signed_url``), console pages, ``/healthz``.
+
+grpcio cannot serve HTTP on its port, so ``console.endpoint`` in the generated config points here
+(local-backend.md §9). A threaded ``http.server`` is enough for one machine. Other modules add GET routes
+with :meth:`HttpServer.add_route` (the console pages land later; until then ``/console/...`` answers a small
+page naming what the URL refers to, so the links flytekit prints open).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flyte_ls.local.dataproxy import UploadRefused, Uploads
+
+log = logging.getLogger(__name__)
+
+# A GET route: (path, query) -> (status, content type, body)
+Route = Callable[[str, dict[str, list[str]]], tuple[int, str, bytes]]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    app: HttpServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "flyte-ls-local"
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("http %s: " + format, self.client_address[0], *args)
+
+    def _reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _text(self, status: int, message: str) -> None:
+        self._reply(status, (message + "\n").encode())
+
+    def do_PUT(self) -> None:
+        url = urlsplit(self.path)
+        if not url.path.startswith("/upload/"):
+            self.close_connection = True
+            self._text(404, f"no PUT endpoint at {url.path}; uploads go to /upload/...")
+            return
+        try:
+            self.server.app.handle_upload(self, url.path, parse_qs(url.query))
+        except UploadRefused as exc:
+            log.info("upload refused (%s): %s", exc.status, exc.message)
+            # the unread body (if any) would be parsed as the next request: drop the connection
+            self.close_connection = True
+            self._text(exc.status, exc.message)
+        else:
+            self._text(201, "created")
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        status, ctype, body = self.server.app.handle_get(url.path, parse_qs(url.query))
+        self._reply(status, body, ctype)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+
+class HttpServer:
+    """Serves uploads, console pages and ``/healthz`` on ``host:port`` from a background thread."""
+
+    def __init__(self, host: str, port: int, uploads: Uploads | None = None) -> None:
+        self.uploads = uploads
+        self._routes: list[tuple[str, Route]] = []
+        self._httpd = _Server((host, port), _Handler, bind_and_activate=True)
+        self._httpd.app = self
+        self._thread: threading.Thread | None = None
+        self.health: dict[str, object] = {"status": "ok", "pid": os.getpid()}
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    def add_route(self, prefix: str, route: Route) -> None:
+        """Serve GETs under ``prefix`` with ``route`` (longest prefix wins)."""
+        self._routes.append((prefix, route))
+        self._routes.sort(key=lambda r: -len(r[0]))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="flyte-ls-local-http", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- handlers --------------------------------------------------------------------------------------
+    def handle_upload(self, req: _Handler, path: str, query: dict[str, list[str]]) -> None:
+        if self.uploads is None:
+            raise UploadRefused(503, "uploads are not available on this server")
+        raw = path[len("/upload/") :]
+        if "%2f" in raw.lower() or "%5c" in raw.lower():
+            raise UploadRefused(400, "encoded path separators are not allowed in upload paths")
+        rel = unquote(raw)
+
+        def q(name: str) -> str:
+            return query.get(name, [""])[0]
+
+        dest = self.uploads.authorize(rel, q("expires"), q("md5"), q("signature"))
+        if (
+            req.headers.get("Transfer-Encoding", "").lower() == "chunked"
+            or req.headers.get("Content-Length") is None
+        ):
+            raise UploadRefused(411, "Content-Length is required for uploads")
+        try:
+            length = int(req.headers["Content-Length"])
+        except ValueError:
+            raise UploadRefused(400, "Content-Length is not a number") from None
+        if length < 0:
+            raise UploadRefused(400, "Content-Length is negative")
+        if length > self.uploads.max_upload_bytes:
+            raise UploadRefused(
+                413,
+                f"the upload is {length} bytes, over this backend's limit of "
+                f"{self.uploads.max_upload_bytes} bytes (flyte-ls local start --max-upload-mib N raises it)",
+            )
+        self.uploads.store(dest, req.rfile, length, req.headers.get("Content-MD5"), q("md5"))
+        log.info("stored upload %s (%d bytes)", dest, length)
+
+    def handle_get(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        if path == "/healthz":
+            return 200, "application/json", json.dumps(self.health).encode()
+        for prefix, route in self._routes:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                try:
+                    return route(path, query)
+                except Exception:  # a broken page must not kill the server thread's client
+                    log.exception("GET %s failed", path)
+                    return 500, "text/plain; charset=utf-8", b"internal error rendering this page\n"
+        if path == "/" or path == "/console" or path.startswith("/console/"):
+            return 200, "text/html; charset=utf-8", placeholder_console_page(path).encode()
+        return 404, "text/plain; charset=utf-8", f"nothing at {path}\n".encode()
+
+
+def placeholder_console_page(path: str) -> str:
+    """A minimal page for a console URL until the console pages exist: it names what the URL refers to."""
+    parts = [p for p in path.split("/") if p]
+    what = "the local Flyte backend"
+    if len(parts) >= 6 and parts[:2] == ["console", "projects"] and parts[3] == "domains":
+        project, domain, kind = parts[2], parts[4], parts[5]
+        rest = " / ".join(unquote(p) for p in parts[6:])
+        what = f"{kind} {rest} in project {project}, domain {domain}"
+    elif len(parts) >= 3 and parts[:2] == ["console", "projects"]:
+        what = f"project {parts[2]}"
+    title = html.escape(what)
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>flyte-ls local: "
+        f"{title}</title></head><body><h1>flyte-ls local backend</h1><p>{title}</p>"
+        "<p>The console pages of the local backend are not built yet; use <code>pyflyte</code>, "
+        "<code>flytectl</code> or FlyteRemote against this backend meanwhile.</p></body></html>\n"
+    )
