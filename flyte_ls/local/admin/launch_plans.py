@@ -1,0 +1,220 @@
+"""Launch plan RPCs: create (merged with the workflow interface), get, list, activate, active lookups."""
+
+from __future__ import annotations
+
+import grpc
+from flyteidl.admin import common_pb2, launch_plan_pb2, workflow_pb2
+from flyteidl.core import identifier_pb2, interface_pb2
+
+from flyte_ls.local import listing
+from flyte_ls.local.admin.common import (
+    Base,
+    digest,
+    id_str,
+    ident_str,
+    next_token,
+    page_for,
+    structure_diff,
+    timestamp,
+    validate_identifier,
+    validate_named_id,
+    validate_project_domain,
+)
+from flyte_ls.local.admin.tasks import list_ids
+from flyte_ls.local.errors import AlreadyExists, InvalidArgument, NotFound, rpc
+from flyte_ls.local.store import LAUNCH_PLAN, LP_ACTIVE, LP_INACTIVE, WORKFLOW, EntityRow
+
+LP_COLUMNS: dict[str, listing.Column] = {
+    **listing.ENTITY_COLUMNS,
+    "state": listing.Column("state", listing.enum_value({"INACTIVE": LP_INACTIVE, "ACTIVE": LP_ACTIVE})),
+}
+
+
+def launch_plan_from_row(row: EntityRow) -> launch_plan_pb2.LaunchPlan:
+    closure = launch_plan_pb2.LaunchPlanClosure.FromString(row.closure)
+    closure.state = row.state or LP_INACTIVE
+    closure.updated_at.CopyFrom(timestamp(row.updated_at))
+    return launch_plan_pb2.LaunchPlan(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.LAUNCH_PLAN,
+            project=row.project,
+            domain=row.domain,
+            name=row.name,
+            version=row.version,
+        ),
+        spec=launch_plan_pb2.LaunchPlanSpec.FromString(row.spec),
+        closure=closure,
+    )
+
+
+def merge_inputs(
+    lp_id: identifier_pb2.Identifier,
+    spec: launch_plan_pb2.LaunchPlanSpec,
+    wf_inputs: interface_pb2.VariableMap,
+) -> interface_pb2.ParameterMap:
+    """Admin's expected inputs: every workflow input not fixed, with the LP's default or as required."""
+    lp = ident_str(lp_id)
+    defaults = spec.default_inputs.parameters
+    fixed = spec.fixed_inputs.literals
+    for name in defaults:
+        if name not in wf_inputs.variables:
+            raise InvalidArgument(
+                f"launch plan [{lp}]: default input [{name}] is not an input of the workflow"
+            )
+        if name in fixed:
+            raise InvalidArgument(f"launch plan [{lp}]: input [{name}] is both a default and a fixed input")
+    for name in fixed:
+        if name not in wf_inputs.variables:
+            raise InvalidArgument(f"launch plan [{lp}]: fixed input [{name}] is not an input of the workflow")
+    merged = interface_pb2.ParameterMap()
+    for name, var in wf_inputs.variables.items():
+        if name in fixed:
+            continue
+        if name in defaults:
+            param = merged.parameters[name]
+            param.CopyFrom(defaults[name])
+            if not param.var.HasField("type"):
+                param.var.CopyFrom(var)
+            if param.var.type != var.type:
+                raise InvalidArgument(
+                    f"launch plan [{lp}]: the type of default input [{name}] "
+                    "does not match the workflow input"
+                )
+        else:
+            merged.parameters[name].CopyFrom(interface_pb2.Parameter(var=var, required=True))
+    schedule = spec.entity_metadata.schedule
+    if spec.entity_metadata.HasField("schedule") and schedule.WhichOneof("ScheduleExpression"):
+        required = [
+            n
+            for n, p in merged.parameters.items()
+            if p.required and not p.HasField("default") and n != schedule.kickoff_time_input_arg
+        ]
+        if required:
+            raise InvalidArgument(
+                f"launch plan [{lp}] has a schedule but required inputs without defaults: "
+                f"{', '.join(sorted(required))}"
+            )
+    return merged
+
+
+class LaunchPlanMixin(Base):
+    @rpc
+    def CreateLaunchPlan(
+        self, request: launch_plan_pb2.LaunchPlanCreateRequest, context: grpc.ServicerContext
+    ) -> launch_plan_pb2.LaunchPlanCreateResponse:
+        ident = request.id
+        validate_identifier(self.store, ident, identifier_pb2.LAUNCH_PLAN)
+        wf_id = request.spec.workflow_id
+        validate_identifier(self.store, wf_id, identifier_pb2.WORKFLOW)
+        wf_row = self.store.get_entity(WORKFLOW, wf_id.project, wf_id.domain, wf_id.name, wf_id.version)
+        if wf_row is None:
+            raise NotFound(
+                f"workflow [{ident_str(wf_id)}] of launch plan [{ident_str(ident)}] does not exist: "
+                "register it first"
+            )
+        wf_closure = workflow_pb2.WorkflowClosure.FromString(wf_row.closure)
+        wf_iface = wf_closure.compiled_workflow.primary.template.interface
+        spec = launch_plan_pb2.LaunchPlanSpec()
+        spec.CopyFrom(request.spec)
+        expected = merge_inputs(ident, spec, wf_iface.inputs)
+        spec.default_inputs.CopyFrom(expected)
+        now = timestamp()
+        closure = launch_plan_pb2.LaunchPlanClosure(
+            state=launch_plan_pb2.INACTIVE,
+            expected_inputs=expected,
+            expected_outputs=wf_iface.outputs,
+            created_at=now,
+            updated_at=now,
+        )
+        new_digest = digest(spec)
+        existing = self.store.insert_entity(
+            LAUNCH_PLAN,
+            ident.project,
+            ident.domain,
+            ident.name,
+            ident.version,
+            digest=new_digest,
+            spec=spec.SerializeToString(deterministic=True),
+            closure=closure.SerializeToString(deterministic=True),
+            state=LP_INACTIVE,
+        )
+        if existing is not None:
+            if existing.digest == new_digest:
+                raise AlreadyExists(
+                    f"launch plan [{ident_str(ident)}] with identical structure already exists"
+                )
+            old = launch_plan_pb2.LaunchPlanSpec.FromString(existing.spec)
+            raise InvalidArgument(
+                f"launch plan [{ident_str(ident)}] with different structure already exists. "
+                f"(Please register a new version of the launch plan):\n{structure_diff(old, spec)}"
+            )
+        return launch_plan_pb2.LaunchPlanCreateResponse()
+
+    def _get_lp_row(self, ident: identifier_pb2.Identifier) -> EntityRow:
+        validate_identifier(self.store, ident, identifier_pb2.LAUNCH_PLAN)
+        row = self.store.get_entity(LAUNCH_PLAN, ident.project, ident.domain, ident.name, ident.version)
+        if row is None:
+            raise NotFound(f"launch plan [{ident_str(ident)}] does not exist")
+        return row
+
+    @rpc
+    def GetLaunchPlan(
+        self, request: common_pb2.ObjectGetRequest, context: grpc.ServicerContext
+    ) -> launch_plan_pb2.LaunchPlan:
+        return launch_plan_from_row(self._get_lp_row(request.id))
+
+    @rpc
+    def UpdateLaunchPlan(
+        self, request: launch_plan_pb2.LaunchPlanUpdateRequest, context: grpc.ServicerContext
+    ) -> launch_plan_pb2.LaunchPlanUpdateResponse:
+        row = self._get_lp_row(request.id)
+        if request.state == launch_plan_pb2.ACTIVE:
+            self.store.activate_launch_plan(row.project, row.domain, row.name, row.version)
+        elif request.state == launch_plan_pb2.INACTIVE:
+            self.store.deactivate_launch_plan(row.project, row.domain, row.name, row.version)
+        else:
+            raise InvalidArgument(f"invalid launch plan state {request.state}: use ACTIVE or INACTIVE")
+        return launch_plan_pb2.LaunchPlanUpdateResponse()
+
+    @rpc
+    def GetActiveLaunchPlan(
+        self, request: launch_plan_pb2.ActiveLaunchPlanRequest, context: grpc.ServicerContext
+    ) -> launch_plan_pb2.LaunchPlan:
+        ident = request.id
+        validate_named_id(self.store, ident, "launch plan")
+        rows = self.store.active_launch_plans(ident.project, ident.domain, ident.name, listing.Page())
+        if not rows:
+            raise NotFound(
+                f"No active launch plan could be found: {id_str(ident.project, ident.domain, ident.name)}"
+            )
+        return launch_plan_from_row(rows[0])
+
+    @rpc
+    def ListActiveLaunchPlans(
+        self, request: launch_plan_pb2.ActiveLaunchPlanListRequest, context: grpc.ServicerContext
+    ) -> launch_plan_pb2.LaunchPlanList:
+        validate_project_domain(self.store, request.project, request.domain)
+        page = page_for(request, LP_COLUMNS, "launch_plan")
+        rows = self.store.active_launch_plans(request.project, request.domain, None, page)
+        return launch_plan_pb2.LaunchPlanList(
+            launch_plans=[launch_plan_from_row(r) for r in rows], token=next_token(page, rows)
+        )
+
+    @rpc
+    def ListLaunchPlans(
+        self, request: common_pb2.ResourceListRequest, context: grpc.ServicerContext
+    ) -> launch_plan_pb2.LaunchPlanList:
+        validate_project_domain(self.store, request.id.project, request.id.domain)
+        page = page_for(request, LP_COLUMNS, "launch_plan")
+        rows = self.store.list_entities(
+            LAUNCH_PLAN, request.id.project, request.id.domain, request.id.name, page
+        )
+        return launch_plan_pb2.LaunchPlanList(
+            launch_plans=[launch_plan_from_row(r) for r in rows], token=next_token(page, rows)
+        )
+
+    @rpc
+    def ListLaunchPlanIds(
+        self, request: common_pb2.NamedEntityIdentifierListRequest, context: grpc.ServicerContext
+    ) -> common_pb2.NamedEntityIdentifierList:
+        return list_ids(self, LAUNCH_PLAN, request)

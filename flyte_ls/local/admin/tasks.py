@@ -1,0 +1,119 @@
+"""Task RPCs: CreateTask, GetTask, ListTasks, ListTaskIds (flyteadmin's task_manager semantics)."""
+
+from __future__ import annotations
+
+import grpc
+from flyteidl.admin import common_pb2, task_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, tasks_pb2
+
+from flyte_ls.local import listing
+from flyte_ls.local.admin.common import (
+    Base,
+    digest,
+    ident_str,
+    next_token,
+    page_for,
+    structure_diff,
+    timestamp,
+    validate_identifier,
+    validate_project_domain,
+)
+from flyte_ls.local.errors import AlreadyExists, InvalidArgument, NotFound, rpc
+from flyte_ls.local.store import TASK, EntityRow
+
+
+def task_from_row(row: EntityRow) -> task_pb2.Task:
+    closure = task_pb2.TaskClosure.FromString(row.closure)
+    spec = task_pb2.TaskSpec.FromString(row.spec)
+    return task_pb2.Task(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK,
+            project=row.project,
+            domain=row.domain,
+            name=row.name,
+            version=row.version,
+        ),
+        closure=closure,
+        short_description=spec.description.short_description,
+    )
+
+
+class TaskMixin(Base):
+    def get_task_template(self, ident: identifier_pb2.Identifier) -> tasks_pb2.TaskTemplate | None:
+        """The stored template of a task, or None (the compiler's ``get_task``)."""
+        row = self.store.get_entity(TASK, ident.project, ident.domain, ident.name, ident.version)
+        if row is None:
+            return None
+        return task_pb2.TaskClosure.FromString(row.closure).compiled_task.template
+
+    @rpc
+    def CreateTask(
+        self, request: task_pb2.TaskCreateRequest, context: grpc.ServicerContext
+    ) -> task_pb2.TaskCreateResponse:
+        validate_identifier(self.store, request.id, identifier_pb2.TASK)
+        if not request.spec.HasField("template"):
+            raise InvalidArgument(f"missing spec.template for task [{ident_str(request.id)}]")
+        spec = task_pb2.TaskSpec()
+        spec.CopyFrom(request.spec)
+        spec.template.id.CopyFrom(request.id)  # Admin forces the template id to the request id
+        if not spec.template.type:
+            raise InvalidArgument(f"missing task type in the template of task [{ident_str(request.id)}]")
+        compiled = compiler_pb2.CompiledTask(template=spec.template)
+        closure = task_pb2.TaskClosure(compiled_task=compiled, created_at=timestamp())
+        existing = self.store.insert_entity(
+            TASK,
+            request.id.project,
+            request.id.domain,
+            request.id.name,
+            request.id.version,
+            digest=digest(compiled),
+            spec=spec.SerializeToString(deterministic=True),
+            closure=closure.SerializeToString(deterministic=True),
+        )
+        if existing is not None:
+            if existing.digest == digest(compiled):
+                raise AlreadyExists(f"task [{ident_str(request.id)}] with identical structure already exists")
+            old = task_pb2.TaskClosure.FromString(existing.closure).compiled_task
+            raise InvalidArgument(
+                f"task [{ident_str(request.id)}] with different structure already exists. "
+                f"(Please register a new version of the task):\n{structure_diff(old, compiled)}"
+            )
+        return task_pb2.TaskCreateResponse()
+
+    @rpc
+    def GetTask(self, request: common_pb2.ObjectGetRequest, context: grpc.ServicerContext) -> task_pb2.Task:
+        validate_identifier(self.store, request.id, identifier_pb2.TASK)
+        ident = request.id
+        row = self.store.get_entity(TASK, ident.project, ident.domain, ident.name, ident.version)
+        if row is None:
+            raise NotFound(f"task [{ident_str(ident)}] does not exist")
+        return task_from_row(row)
+
+    @rpc
+    def ListTasks(
+        self, request: common_pb2.ResourceListRequest, context: grpc.ServicerContext
+    ) -> task_pb2.TaskList:
+        validate_project_domain(self.store, request.id.project, request.id.domain)
+        page = page_for(request, listing.ENTITY_COLUMNS, "task")
+        rows = self.store.list_entities(TASK, request.id.project, request.id.domain, request.id.name, page)
+        return task_pb2.TaskList(tasks=[task_from_row(r) for r in rows], token=next_token(page, rows))
+
+    @rpc
+    def ListTaskIds(
+        self, request: common_pb2.NamedEntityIdentifierListRequest, context: grpc.ServicerContext
+    ) -> common_pb2.NamedEntityIdentifierList:
+        return list_ids(self, TASK, request)
+
+
+def list_ids(
+    servicer: Base, resource_type: int, request: common_pb2.NamedEntityIdentifierListRequest
+) -> common_pb2.NamedEntityIdentifierList:
+    """List…Ids: the distinct names of one resource type in a project/domain."""
+    validate_project_domain(servicer.store, request.project, request.domain)
+    page = page_for(request, listing.NAME_COLUMNS, default_order="name ASC")
+    names = servicer.store.list_entity_names(resource_type, request.project, request.domain, page)
+    entities = [
+        common_pb2.NamedEntityIdentifier(project=request.project, domain=request.domain, name=name)
+        for name, _ in names
+    ]
+    return common_pb2.NamedEntityIdentifierList(entities=entities, token=next_token(page, names))
