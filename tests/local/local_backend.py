@@ -1,0 +1,122 @@
+"""Start the real ``flyte-ls local start`` command in a subprocess, for the tests of tests/local/."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+FLYTE_LS = str(VENV_BIN / "flyte-ls")
+VENV_PYTHON = str(VENV_BIN / "python")
+START_DEADLINE_S = 90.0  # `import flytekit` in the interpreter check takes seconds on a busy machine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [FLYTE_LS, "local", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@dataclass
+class Backend:
+    proc: subprocess.Popen[bytes]
+    state_dir: Path
+    log_dir: Path
+    status: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return int(self.status["port"])  # type: ignore[call-overload]
+
+    @property
+    def http_port(self) -> int:
+        return int(self.status["http_port"])  # type: ignore[call-overload]
+
+    @property
+    def config(self) -> Path:
+        return self.state_dir / "config.yaml"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def stdout(self) -> str:
+        return (self.log_dir / "stdout").read_text()
+
+    def stderr(self) -> str:
+        return (self.log_dir / "stderr").read_text()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError(f"the backend did not stop within {timeout} s of signal {sig}") from None
+        return int(self.proc.returncode)
+
+
+def start_backend(
+    state_dir: Path,
+    *extra: str,
+    port: int = 0,
+    http_port: int | None = 0,
+    python: str | None = VENV_PYTHON,
+    env: dict[str, str] | None = None,
+) -> Backend:
+    """Start ``flyte-ls local start``; wait (with a deadline) until its status file exists and it answers."""
+    log_dir = state_dir.parent / f"{state_dir.name}-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [FLYTE_LS, "local", "start", "--port", str(port), "--state-dir", str(state_dir), *extra]
+    if http_port is not None:
+        cmd += ["--http-port", str(http_port)]
+    if python is not None:
+        cmd += ["--python", python]
+    with open(log_dir / "stdout", "wb") as out, open(log_dir / "stderr", "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+    backend = Backend(proc, state_dir, log_dir)
+    deadline = time.monotonic() + START_DEADLINE_S
+    status_path = state_dir / "status.json"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the backend exited with {proc.returncode}: {backend.stderr()}")
+        if status_path.exists():
+            try:
+                backend.status = json.loads(status_path.read_text())
+            except ValueError:
+                time.sleep(0.05)
+                continue
+            if backend.status.get("pid") == proc.pid:
+                with socket.create_connection(("127.0.0.1", backend.port), timeout=5):
+                    return backend
+        time.sleep(0.1)
+    backend.stop(signal.SIGKILL)
+    raise AssertionError(f"the backend did not become ready within {START_DEADLINE_S} s: {backend.stderr()}")
+
+
+def env_with_path(path: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = path
+    return env

@@ -1,0 +1,221 @@
+"""``flyte-ls local start|status`` as a user runs them: real processes, real ports, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from local_backend import VENV_PYTHON, Backend, env_with_path, free_port, run_cli, start_backend
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    b = start_backend(tmp_path_factory.mktemp("cli") / "state")
+    yield b
+    b.stop()
+
+
+def test_start_writes_config_status_and_banner(backend: Backend) -> None:
+    config = backend.config.read_text()
+    assert f"endpoint: dns:///127.0.0.1:{backend.port}\n" in config
+    assert "insecure: true\n" in config
+    assert f"console:\n  endpoint: http://127.0.0.1:{backend.http_port}\n" in config
+    status = backend.status
+    assert status["pid"] == backend.proc.pid
+    assert status["host"] == "127.0.0.1"
+    assert status["state_dir"] == str(backend.state_dir)
+    assert status["python"] == VENV_PYTHON
+    assert status["flytekit_version"]
+    out = backend.stdout()
+    assert f"pyflyte --config {backend.config} run --remote" in out
+    assert f"export FLYTECTL_CONFIG={backend.config}" in out
+    assert f"127.0.0.1:{backend.port}" in out
+
+
+def test_config_is_read_by_flytekit(backend: Backend) -> None:
+    """flytekit's own config loader sees the endpoint, insecure and console endpoint we wrote."""
+    code = (
+        "import json, sys; from flytekit.configuration import Config; "
+        "c = Config.auto(config_file=sys.argv[1]).platform; "
+        "print(json.dumps([c.endpoint, c.insecure, c.console_endpoint]))"
+    )
+    proc = subprocess.run(
+        [VENV_PYTHON, "-c", code, str(backend.config)], capture_output=True, text=True, timeout=90
+    )
+    assert proc.returncode == 0, proc.stderr
+    endpoint, insecure, console = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert endpoint == f"127.0.0.1:{backend.port}"
+    assert insecure is True
+    assert console == f"http://127.0.0.1:{backend.http_port}"
+
+
+def test_status_reports_running_backend(backend: Backend) -> None:
+    proc = run_cli("status", "--state-dir", str(backend.state_dir))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"pid {backend.proc.pid}" in proc.stdout
+    assert f"127.0.0.1:{backend.port}" in proc.stdout
+    assert f"http://127.0.0.1:{backend.http_port}/console" in proc.stdout
+
+
+def test_status_not_running(tmp_path: Path) -> None:
+    proc = run_cli("status", "--state-dir", str(tmp_path / "nothing-here"))
+    assert proc.returncode == 1
+    assert "no local backend is running" in proc.stdout
+
+
+def test_status_honours_xdg_data_home(tmp_path: Path) -> None:
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path))
+    proc = run_cli("status", env=env)
+    assert proc.returncode == 1
+    assert str(tmp_path / "flyte-ls" / "local") in proc.stdout
+
+
+def test_status_stale_file(tmp_path: Path) -> None:
+    """A status file left by a backend that died (kill -9): its pid is gone."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(30)
+    status = {
+        "pid": dead.pid,
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "http_port": free_port(),
+        "state_dir": str(tmp_path),
+        "python": VENV_PYTHON,
+        "flytekit_version": "1.16.31",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "config": str(tmp_path / "config.yaml"),
+    }
+    (tmp_path / "status.json").write_text(json.dumps(status))
+    proc = run_cli("status", "--state-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert "stale status file" in proc.stdout and str(dead.pid) in proc.stdout
+
+
+def test_status_pid_reused_by_another_process(tmp_path: Path) -> None:
+    """A live pid that is not a backend (here: the test process itself) and no server: not running."""
+    status = {"pid": os.getpid(), "host": "127.0.0.1", "port": free_port(), "http_port": free_port()}
+    status |= {"state_dir": str(tmp_path)}
+    (tmp_path / "status.json").write_text(json.dumps(status))
+    proc = run_cli("status", "--state-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert "does not answer" in proc.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly(tmp_path: Path, sig: int) -> None:
+    b = start_backend(tmp_path / "state")
+    assert (tmp_path / "state" / "status.json").exists()
+    assert b.stop(sig) == 0
+    assert not (tmp_path / "state" / "status.json").exists()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", b.port), timeout=2):
+        pass
+    proc = run_cli("status", "--state-dir", str(tmp_path / "state"))
+    assert proc.returncode == 1 and "no local backend is running" in proc.stdout
+    assert "Traceback" not in b.stderr()
+    # and it starts again on the same state dir
+    again = start_backend(tmp_path / "state")
+    assert again.stop() == 0
+
+
+def test_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_cli("start", "--port", str(port), "--state-dir", str(tmp_path), "--python", VENV_PYTHON)
+        assert proc.returncode == 1
+        assert f"port {port}" in proc.stderr and "--port" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        proc = run_cli(
+            "start",
+            "--port",
+            "0",
+            "--http-port",
+            str(port),
+            "--state-dir",
+            str(tmp_path),
+            "--python",
+            VENV_PYTHON,
+        )
+        assert proc.returncode == 1
+        assert f"port {port}" in proc.stderr and "--http-port" in proc.stderr
+    assert not (tmp_path / "status.json").exists()
+
+
+def test_second_backend_on_same_state_dir(backend: Backend) -> None:
+    proc = run_cli("start", "--port", "0", "--state-dir", str(backend.state_dir), "--python", VENV_PYTHON)
+    assert proc.returncode == 1
+    assert "another flyte-ls local backend is running" in proc.stderr
+    # the running backend's status file survives the refused start
+    assert json.loads((backend.state_dir / "status.json").read_text())["pid"] == backend.proc.pid
+
+
+def test_http_port_defaults_to_port_plus_one(tmp_path: Path) -> None:
+    for _ in range(20):
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        break
+    b = start_backend(tmp_path / "state", port=port, http_port=None)
+    try:
+        assert (b.port, b.http_port) == (port, port + 1)
+    finally:
+        b.stop()
+
+
+def _fake_python(directory: Path, name: str = "python3") -> Path:
+    """A stand-in interpreter that cannot import flytekit. A fake, because whether a real interpreter on
+    this machine lacks flytekit depends on the machine; this one fails `import flytekit` as such a python
+    does."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fake = directory / name
+    fake.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'flytekit'\" >&2\nexit 1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    return fake
+
+
+def test_explicit_python_without_flytekit(tmp_path: Path) -> None:
+    fake = _fake_python(tmp_path / "bin")
+    proc = run_cli("start", "--port", "0", "--state-dir", str(tmp_path / "state"), "--python", str(fake))
+    assert proc.returncode == 1
+    assert str(fake) in proc.stderr
+    assert "No module named 'flytekit'" in proc.stderr
+    assert "--python /path/to/venv/bin/python" in proc.stderr and "pip install flytekit" in proc.stderr
+    assert not (tmp_path / "state" / "status.json").exists()
+
+
+def test_no_python_on_path_can_import_flytekit(tmp_path: Path) -> None:
+    fake = _fake_python(tmp_path / "bin")
+    env = env_with_path(str(tmp_path / "bin"))
+    proc = run_cli("start", "--port", "0", "--state-dir", str(tmp_path / "state"), env=env)
+    assert proc.returncode == 1
+    assert "no python3 on PATH can import flytekit" in proc.stderr
+    assert str(fake) in proc.stderr
+    assert "pip install flytekit" in proc.stderr
+
+
+def test_default_python_is_first_on_path_that_imports_flytekit(tmp_path: Path) -> None:
+    _fake_python(tmp_path / "first")
+    good = tmp_path / "second" / "python3"
+    good.parent.mkdir()
+    good.write_text(f'#!/bin/sh\nexec {VENV_PYTHON} "$@"\n')  # the venv's python under another path
+    good.chmod(good.stat().st_mode | stat.S_IXUSR)
+    env = env_with_path(f"{tmp_path / 'first'}{os.pathsep}{tmp_path / 'second'}")
+    b = start_backend(tmp_path / "state", python=None, env=env)
+    try:
+        assert b.status["python"] == str(good)
+    finally:
+        b.stop()
