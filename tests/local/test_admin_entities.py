@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +36,7 @@ class Backend:
     server: grpc.Server
     stub: admin_pb2_grpc.AdminServiceStub
     channel: grpc.Channel
+    port: int
 
     def stop(self) -> None:
         self.channel.close()
@@ -48,7 +51,7 @@ def start_backend(state_dir: Path) -> Backend:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    return Backend(store, server, admin_pb2_grpc.AdminServiceStub(channel), channel)
+    return Backend(store, server, admin_pb2_grpc.AdminServiceStub(channel), channel, port)
 
 
 @pytest.fixture
@@ -541,3 +544,59 @@ def test_named_entities(backend: Backend, package: list[tuple[str, bytes]]) -> N
         )
     )
     assert code == grpc.StatusCode.NOT_FOUND
+
+
+# --- a real FlyteRemote client ----------------------------------------------------------------------
+
+REMOTE_SCRIPT = """
+import json
+from flytekit.configuration import Config
+from flytekit.remote import FlyteRemote
+
+remote = FlyteRemote(Config.auto(), default_project="flytesnacks", default_domain="development")
+out = {}
+out["task_version"] = remote.fetch_task(name="workflows.tasks.load_data").id.version
+wf = remote.fetch_workflow(name="workflows.pipeline.training_pipeline", version="v1")
+out["workflow_nodes"] = sorted(n.id for n in wf.flyte_nodes)
+lp = remote.fetch_launch_plan(name="prepare_small", version="v1")
+out["lp_defaults"] = sorted(lp.default_inputs.parameters)
+out["active_before"] = remote.fetch_active_launchplan(name="prepare_small") is not None
+remote.activate_launchplan(lp.id)
+out["active_version"] = remote.fetch_active_launchplan(name="prepare_small").id.version
+out["projects"] = [p.id for p in remote.list_projects()]
+out["domains"] = [d.id for d in remote.get_domains()]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(120)
+def test_flyteremote_fetch_and_activate(tmp_path: Path, package: list[tuple[str, bytes]]) -> None:
+    b = start_backend(tmp_path)
+    try:
+        register(b.stub, package, "v1")
+        register(b.stub, package, "v2")
+        env = {
+            **os.environ,
+            "FLYTE_PLATFORM_URL": f"127.0.0.1:{b.port}",
+            "FLYTE_PLATFORM_INSECURE": "True",
+            "FLYTECTL_CONFIG": str(tmp_path / "none.yaml"),
+        }
+        proc = subprocess.run(
+            [sys.executable, "-c", REMOTE_SCRIPT],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=100,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        b.stop()
+    assert out["task_version"] == "v2"  # the latest registered version
+    assert "n0" in out["workflow_nodes"]
+    assert out["lp_defaults"] == ["n", "threshold"]
+    assert out["active_before"] is False and out["active_version"] == "v1"
+    assert out["projects"] == ["flytesnacks"]
+    assert out["domains"] == ["development", "staging", "production"]
