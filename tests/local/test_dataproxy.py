@@ -1,0 +1,186 @@
+"""DataProxyService.CreateUploadLocation and the PUT it hands out, against a started backend (real gRPC,
+real HTTP), plus flytekit's own upload path (FlyteRemote) against it."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from flyteidl.service import dataproxy_pb2, dataproxy_pb2_grpc
+from google.protobuf import duration_pb2
+from local_backend import VENV_PYTHON, Backend, start_backend
+
+pytestmark = pytest.mark.timeout(120)
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    b = start_backend(tmp_path_factory.mktemp("dataproxy") / "state")
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def stub(backend: Backend) -> Iterator[dataproxy_pb2_grpc.DataProxyServiceStub]:
+    with grpc.insecure_channel(f"127.0.0.1:{backend.port}") as channel:
+        yield dataproxy_pb2_grpc.DataProxyServiceStub(channel)
+
+
+def put(url: str, body: bytes, md5: bytes | None) -> tuple[int, str]:
+    headers = {"Content-Length": str(len(body))}
+    if md5 is not None:
+        headers["Content-MD5"] = base64.b64encode(md5).decode()
+    req = urllib.request.Request(url, data=body, method="PUT", headers=headers)
+    try:
+        with _NO_PROXY.open(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def location(
+    stub: dataproxy_pb2_grpc.DataProxyServiceStub, **fields: object
+) -> dataproxy_pb2.CreateUploadLocationResponse:
+    req = dataproxy_pb2.CreateUploadLocationRequest(
+        **{"project": "flytesnacks", "domain": "development", **fields}
+    )
+    return stub.CreateUploadLocation(req, timeout=10)
+
+
+def test_upload_by_md5(stub: dataproxy_pb2_grpc.DataProxyServiceStub, backend: Backend) -> None:
+    body = b"fast-registered code\n" * 100
+    md5 = hashlib.md5(body).digest()
+    resp = location(stub, filename="fastabc.tar.gz", content_md5=md5, add_content_md5_metadata=True)
+    b32 = base64.b32encode(md5).decode()
+    expected = backend.state_dir / "uploads" / "flytesnacks" / "development" / b32 / "fastabc.tar.gz"
+    assert resp.native_url == str(expected)  # a plain absolute path, not file://
+    assert resp.signed_url.startswith(f"http://127.0.0.1:{backend.http_port}/upload/")
+    assert resp.headers["Content-MD5"] == base64.b64encode(md5).decode()
+    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+    assert now + 3000 < resp.expires_at.seconds <= now + 3700
+    assert not expected.exists()
+
+    assert put(resp.signed_url, body, md5)[0] == 201
+    assert expected.read_bytes() == body
+    # fast registration asks again for the same content: same place, and the PUT rewrites it
+    again = location(stub, filename="fastabc.tar.gz", content_md5=md5)
+    assert again.native_url == resp.native_url
+    assert put(again.signed_url, body, md5)[0] == 201
+    assert expected.read_bytes() == body
+
+
+def test_wrong_md5_writes_nothing(stub: dataproxy_pb2_grpc.DataProxyServiceStub, backend: Backend) -> None:
+    body = b"the real content"
+    md5 = hashlib.md5(body).digest()
+    resp = location(stub, filename="data.bin", content_md5=md5)
+    status, message = put(resp.signed_url, b"something else!", hashlib.md5(b"something else!").digest())
+    assert status == 400 and "differs from the content_md5" in message
+    status, message = put(resp.signed_url, body, hashlib.md5(b"other").digest())
+    assert status == 400 and "Content-MD5 mismatch" in message and "nothing was stored" in message
+    assert not Path(resp.native_url).exists()
+    assert list((backend.state_dir / "tmp" / "uploads").iterdir()) == []
+
+
+def test_filename_root_and_already_exists(
+    stub: dataproxy_pb2_grpc.DataProxyServiceStub, backend: Backend
+) -> None:
+    first = b"version one"
+    md5 = hashlib.md5(first).digest()
+    resp = location(stub, filename="model.pt", filename_root="my-root", content_md5=md5)
+    assert resp.native_url == str(backend.state_dir / "uploads/flytesnacks/development/my-root/model.pt")
+    assert put(resp.signed_url, first, md5)[0] == 201
+    # same name, same content: fine
+    assert location(stub, filename="model.pt", filename_root="my-root", content_md5=md5).native_url
+    # same name, other content (or no hash): ALREADY_EXISTS, as Admin
+    with pytest.raises(grpc.RpcError) as err:
+        location(stub, filename="model.pt", filename_root="my-root", content_md5=hashlib.md5(b"v2").digest())
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "already exists" in str(err.value.details())
+    with pytest.raises(grpc.RpcError) as err:
+        location(stub, filename="model.pt", filename_root="my-root")
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert Path(resp.native_url).read_bytes() == first
+
+
+def test_filename_root_only_gets_a_random_name(stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    """fsspec's streaming writer sends only filename_root; the backend picks the file name."""
+    resp = location(stub, filename_root="frame.parquet")
+    name = Path(resp.native_url).name
+    assert Path(resp.native_url).parent.name == "frame.parquet" and len(name) == 20
+    assert put(resp.signed_url, b"streamed", None)[0] == 201
+    assert Path(resp.native_url).read_bytes() == b"streamed"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"project": "", "content_md5": b"0" * 16}, "project and domain are required"),
+        ({"domain": "", "content_md5": b"0" * 16}, "project and domain are required"),
+        ({"filename": "x"}, "content_md5 or filename_root is a required parameter"),
+        ({"content_md5": b"short"}, "16-byte MD5"),
+        ({"filename_root": "..", "filename": "x"}, "not a valid path component"),
+        ({"filename_root": "a/b", "filename": "x"}, "not a valid path component"),
+        ({"filename_root": "r", "filename": "../../../escape"}, "not a valid path component"),
+        ({"filename_root": "r", "filename": "/etc/passwd"}, "must be relative"),
+        ({"project": "../..", "filename_root": "r"}, "not a valid path component"),
+        ({"filename_root": "r", "expires_in": duration_pb2.Duration(seconds=7200)}, "cannot exceed"),
+    ],
+)
+def test_invalid_requests(stub: dataproxy_pb2_grpc.DataProxyServiceStub, fields: dict, message: str) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        location(stub, **fields)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in str(err.value.details())
+
+
+def test_unimplemented_rpcs_say_so(stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    """Never UNKNOWN (flytekit would start an auth dance): UNIMPLEMENTED with a message."""
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetData(dataproxy_pb2.GetDataRequest(flyte_url="flyte://v1/p/d/e/n/o"), timeout=10)
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "GetData" in str(err.value.details())
+
+
+_FLYTEKIT_UPLOAD = """
+import hashlib, json, pathlib, sys
+from flytekit.configuration import Config
+from flytekit.remote import FlyteRemote
+cfg, path = sys.argv[1], pathlib.Path(sys.argv[2])
+config = Config.auto(config_file=cfg)
+remote = FlyteRemote(config, default_project="flytesnacks", default_domain="development")
+md5, native_url = remote.upload_file(path)
+resp = remote.client.get_upload_signed_url("flytesnacks", "development", hashlib.md5(b"x").digest(), "x.txt")
+print(json.dumps({"md5": md5.hex(), "native_url": native_url, "signed_url": resp.signed_url}))
+"""
+
+
+@pytest.mark.flytekit
+def test_flytekit_upload_file_round_trip(backend: Backend, tmp_path: Path) -> None:
+    """flytekit's own FlyteRemote.upload_file (CreateUploadLocation + PUT with Content-MD5) against it."""
+    src = tmp_path / "payload.txt"
+    src.write_bytes(b"uploaded by flytekit\n" * 1000)
+    proc = subprocess.run(
+        [VENV_PYTHON, "-c", _FLYTEKIT_UPLOAD, str(backend.config), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["md5"] == hashlib.md5(src.read_bytes()).hexdigest()
+    native = Path(out["native_url"])
+    assert native.is_absolute() and native.is_relative_to(backend.state_dir / "uploads" / "flytesnacks")
+    assert native.name == "payload.txt"
+    assert native.read_bytes() == src.read_bytes()
+    assert out["signed_url"].startswith(f"http://127.0.0.1:{backend.http_port}/upload/")

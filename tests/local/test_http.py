@@ -1,0 +1,187 @@
+"""The backend's HTTP server: refused uploads (traversal, symlinks, signatures, size), console URLs,
+``/healthz`` — against a started backend with a 1 MiB upload limit."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import grpc
+import pytest
+from flyteidl.service import dataproxy_pb2, dataproxy_pb2_grpc
+from local_backend import Backend, start_backend
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    b = start_backend(tmp_path_factory.mktemp("http") / "state", "--max-upload-mib", "1")
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def stub(backend: Backend) -> Iterator[dataproxy_pb2_grpc.DataProxyServiceStub]:
+    with grpc.insecure_channel(f"127.0.0.1:{backend.port}") as channel:
+        yield dataproxy_pb2_grpc.DataProxyServiceStub(channel)
+
+
+def request(
+    backend: Backend,
+    method: str,
+    target: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str, dict[str, str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", backend.http_port, timeout=30)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        hdrs = dict(headers or {})
+        if body is not None and "Content-Length" not in hdrs and "Transfer-Encoding" not in hdrs:
+            hdrs["Content-Length"] = str(len(body))
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        if body is not None:
+            try:
+                conn.send(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server may refuse before reading the body
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode(), dict(resp.getheaders())
+    finally:
+        conn.close()
+
+
+def signed_target(
+    stub: dataproxy_pb2_grpc.DataProxyServiceStub, body: bytes, **fields: object
+) -> tuple[str, str]:
+    req = dataproxy_pb2.CreateUploadLocationRequest(
+        project="flytesnacks", domain="development", content_md5=hashlib.md5(body).digest(), **fields
+    )
+    resp = stub.CreateUploadLocation(req, timeout=10)
+    url = urlsplit(resp.signed_url)
+    return f"{url.path}?{url.query}", resp.native_url
+
+
+def md5_header(body: bytes) -> dict[str, str]:
+    return {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()}
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def test_signed_put_works(backend: Backend, stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    body = b"hello"
+    target, native = signed_target(stub, body, filename="hello.txt")
+    status, _, _ = request(backend, "PUT", target, body, md5_header(body))
+    assert status == 201
+    assert Path(native).read_bytes() == body
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/upload/../../../outside.txt",
+        "/upload/flytesnacks/development/%2e%2e/%2e%2e/%2e%2e/%2e%2e/outside.txt",
+        "/upload/flytesnacks/development/root%2f..%2f..%2f../outside.txt",
+        "/upload//etc/outside.txt",
+        "/upload/flytesnacks/development/a\\..\\..\\outside.txt",
+    ],
+)
+def test_traversal_is_refused(backend: Backend, path: str) -> None:
+    body = b"evil"
+    before = files_under(backend.state_dir)
+    status, message, _ = request(backend, "PUT", path + "?expires=9999999999&md5=&signature=x", body)
+    assert status in (400, 403), message
+    assert files_under(backend.state_dir) == before
+    assert not (backend.state_dir.parent / "outside.txt").exists()
+
+
+def test_forged_signature_is_refused(backend: Backend, stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    body = b"payload"
+    target, native = signed_target(stub, body, filename="a.txt")
+    forged = target.replace("a.txt", "b.txt")
+    status, message, _ = request(backend, "PUT", forged, body, md5_header(body))
+    assert status == 403 and "signature" in message
+    tampered_expiry = target.replace("expires=", "expires=1")
+    status, _, _ = request(backend, "PUT", tampered_expiry, body, md5_header(body))
+    assert status == 403
+    assert not Path(native).exists() and not Path(native).with_name("b.txt").exists()
+
+
+def test_symlink_out_of_uploads_is_refused(
+    backend: Backend, stub: dataproxy_pb2_grpc.DataProxyServiceStub, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    body = b"through a symlink"
+    target, native = signed_target(stub, body, filename="f.txt", filename_root="linked")
+    Path(native).parent.parent.mkdir(parents=True, exist_ok=True)
+    Path(native).parent.symlink_to(outside, target_is_directory=True)
+    status, message, _ = request(backend, "PUT", target, body, md5_header(body))
+    assert status == 403 and "outside the uploads directory" in message
+    assert list(outside.iterdir()) == []
+
+
+def test_oversized_body_is_refused(backend: Backend, stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    body = b"x" * (1024 * 1024 + 1)
+    target, native = signed_target(stub, body, filename="big.bin")
+    status, message, _ = request(backend, "PUT", target, body, md5_header(body))
+    assert status == 413 and "--max-upload-mib" in message
+    assert not Path(native).exists()
+
+
+def test_put_without_length_is_refused(
+    backend: Backend, stub: dataproxy_pb2_grpc.DataProxyServiceStub
+) -> None:
+    body = b"chunked"
+    target, native = signed_target(stub, body, filename="chunked.bin")
+    status, _, _ = request(
+        backend, "PUT", target, b"7\r\nchunked\r\n0\r\n\r\n", {"Transfer-Encoding": "chunked"}
+    )
+    assert status == 411
+    assert not Path(native).exists()
+
+
+def test_bad_content_md5_header(backend: Backend, stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    body = b"data"
+    target, native = signed_target(stub, body, filename="m.bin")
+    status, message, _ = request(backend, "PUT", target, body, {"Content-MD5": "not base64!"})
+    assert status == 400 and "Content-MD5" in message
+    assert not Path(native).exists()
+
+
+def test_server_survives_refusals(backend: Backend) -> None:
+    status, body, _ = request(backend, "GET", "/healthz")
+    assert status == 200 and json.loads(body)["pid"] == backend.proc.pid
+
+
+@pytest.mark.parametrize(
+    ("path", "names"),
+    [
+        ("/console/projects/flytesnacks/domains/development/executions/abc123", ["executions", "abc123"]),
+        ("/console/projects/flytesnacks/domains/development/task/wf.t1/version/v1", ["task", "wf.t1", "v1"]),
+        ("/console/projects/flytesnacks/executions?domain=development", ["project flytesnacks"]),
+        ("/console", ["local Flyte backend"]),
+    ],
+)
+def test_console_urls_open(backend: Backend, path: str, names: list[str]) -> None:
+    """The console URLs flytekit prints (console.endpoint + /console/...) open a page."""
+    status, body, headers = request(backend, "GET", path)
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    for name in names:
+        assert name in body
+
+
+def test_unknown_paths(backend: Backend) -> None:
+    assert request(backend, "GET", "/nope")[0] == 404
+    assert request(backend, "PUT", "/elsewhere", b"x")[0] == 404
