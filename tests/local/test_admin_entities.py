@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 from flyteidl.admin import common_pb2, launch_plan_pb2, project_pb2, task_pb2, version_pb2, workflow_pb2
-from flyteidl.core import identifier_pb2
+from flyteidl.core import identifier_pb2, types_pb2
 from flyteidl.service import admin_pb2_grpc
 from google.protobuf.message import Message
 
@@ -309,6 +309,63 @@ def test_activation(backend: Backend, package: list[tuple[str, bytes]]) -> None:
         )
     )
     assert code == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.flytekit
+def test_launch_plan_inputs_checked_against_workflow(
+    backend: Backend, package: list[tuple[str, bytes]]
+) -> None:
+    reqs = requests(package, "v1")
+    for r in reqs:
+        if not isinstance(r, launch_plan_pb2.LaunchPlanCreateRequest):
+            create(backend.stub, r)
+    lp_req = next(
+        r
+        for r in reqs
+        if isinstance(r, launch_plan_pb2.LaunchPlanCreateRequest) and r.id.name == "prepare_small"
+    )
+    wrong_type = launch_plan_pb2.LaunchPlanCreateRequest()
+    wrong_type.CopyFrom(lp_req)
+    wrong_type.spec.default_inputs.parameters["n"].var.type.simple = types_pb2.STRING
+    code, details = code_of(lambda: backend.stub.CreateLaunchPlan(wrong_type, timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "default input [n]" in details
+
+    unknown = launch_plan_pb2.LaunchPlanCreateRequest()
+    unknown.CopyFrom(lp_req)
+    unknown.spec.default_inputs.parameters["bogus"].CopyFrom(lp_req.spec.default_inputs.parameters["n"])
+    code, details = code_of(lambda: backend.stub.CreateLaunchPlan(unknown, timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "[bogus] is not an input of the workflow" in details
+
+    # Without defaults, every workflow input becomes a required expected input (Admin's merge).
+    bare = launch_plan_pb2.LaunchPlanCreateRequest()
+    bare.CopyFrom(lp_req)
+    bare.id.name = "prepare_bare"
+    bare.spec.ClearField("default_inputs")
+    backend.stub.CreateLaunchPlan(bare, timeout=10)
+    got = backend.stub.GetLaunchPlan(common_pb2.ObjectGetRequest(id=bare.id), timeout=10)
+    params = got.closure.expected_inputs.parameters
+    assert {k: p.required for k, p in params.items()} == {"n": True, "threshold": True}
+    assert params["n"].var.type.simple == types_pb2.INTEGER
+    assert got.spec.default_inputs == got.closure.expected_inputs
+
+
+@pytest.mark.flytekit
+def test_workflow_closure_without_compiler(
+    backend: Backend, package: list[tuple[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until the compiler is there, workflows are stored with their template and required tasks embedded."""
+    monkeypatch.setitem(sys.modules, "flyte_ls.local.compiler", None)  # the import now raises ImportError
+    register(backend.stub, package, "v1")
+    wf = backend.stub.GetWorkflow(
+        common_pb2.ObjectGetRequest(id=wf_id("workflows.pipeline.prepare", "v1")), timeout=10
+    )
+    compiled = wf.closure.compiled_workflow
+    assert [n.id for n in compiled.primary.template.nodes] == ["n0", "n1"]
+    assert not compiled.primary.connections.upstream
+    assert [t.template.id.name for t in compiled.tasks] == [
+        "workflows.tasks.clean",
+        "workflows.tasks.load_data",
+    ]
 
 
 # --- lists ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 from flyteidl.admin import common_pb2, launch_plan_pb2, workflow_pb2
-from flyteidl.core import identifier_pb2, interface_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, types_pb2
 
 from flyte_ls.local import listing
 from flyte_ls.local.admin.common import (
@@ -75,7 +75,7 @@ def merge_inputs(
             param.CopyFrom(defaults[name])
             if not param.var.HasField("type"):
                 param.var.CopyFrom(var)
-            if param.var.type != var.type:
+            if not _same_kind(param.var.type, var.type):
                 raise InvalidArgument(
                     f"launch plan [{lp}]: the type of default input [{name}] "
                     "does not match the workflow input"
@@ -95,6 +95,16 @@ def merge_inputs(
                 f"{', '.join(sorted(required))}"
             )
     return merged
+
+
+def _same_kind(default: types_pb2.LiteralType, declared: types_pb2.LiteralType) -> bool:
+    """A lenient castability check: same kind of type (and same simple type); unions accept anything."""
+    kinds = (default.WhichOneof("type"), declared.WhichOneof("type"))
+    if "union_type" in kinds or None in kinds:
+        return True
+    if kinds[0] != kinds[1]:
+        return False
+    return kinds[0] != "simple" or default.simple == declared.simple
 
 
 class LaunchPlanMixin(Base):
@@ -127,6 +137,7 @@ class LaunchPlanMixin(Base):
             updated_at=now,
         )
         new_digest = digest(spec)
+        spec_bytes = spec.SerializeToString(deterministic=True)
         existing = self.store.insert_entity(
             LAUNCH_PLAN,
             ident.project,
@@ -134,12 +145,12 @@ class LaunchPlanMixin(Base):
             ident.name,
             ident.version,
             digest=new_digest,
-            spec=spec.SerializeToString(deterministic=True),
+            spec=spec_bytes,
             closure=closure.SerializeToString(deterministic=True),
             state=LP_INACTIVE,
         )
         if existing is not None:
-            if existing.digest == new_digest:
+            if existing.digest == new_digest or existing.spec == spec_bytes:
                 raise AlreadyExists(
                     f"launch plan [{ident_str(ident)}] with identical structure already exists"
                 )

@@ -160,6 +160,7 @@ class WorkflowMixin(Base):
         )
         closure = workflow_pb2.WorkflowClosure(compiled_workflow=compiled, created_at=timestamp())
         new_digest = digest(compiled)
+        spec_bytes = spec.SerializeToString(deterministic=True)
         existing = self.store.insert_entity(
             WORKFLOW,
             ident.project,
@@ -167,11 +168,11 @@ class WorkflowMixin(Base):
             ident.name,
             ident.version,
             digest=new_digest,
-            spec=spec.SerializeToString(deterministic=True),
+            spec=spec_bytes,
             closure=closure.SerializeToString(deterministic=True),
         )
         if existing is not None:
-            if existing.digest == new_digest:
+            if existing.digest == new_digest or existing.spec == spec_bytes:
                 raise AlreadyExists(f"workflow [{ident_str(ident)}] with identical structure already exists")
             old = workflow_pb2.WorkflowClosure.FromString(existing.closure).compiled_workflow
             raise InvalidArgument(
