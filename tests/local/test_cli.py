@@ -12,7 +12,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
+from flyteidl.admin import common_pb2
+from flyteidl.core import identifier_pb2
+from flyteidl.service import admin_pb2_grpc
 from local_backend import VENV_PYTHON, Backend, env_with_path, free_port, run_cli, start_backend
 
 pytestmark = pytest.mark.timeout(180)
@@ -219,3 +223,70 @@ def test_default_python_is_first_on_path_that_imports_flytekit(tmp_path: Path) -
         assert b.status["python"] == str(good)
     finally:
         b.stop()
+
+
+_WORKFLOWS = """
+from flytekit import task, workflow
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@workflow
+def pipeline(x: int = 3) -> int:
+    return double(x=double(x=x))
+"""
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_pyflyte_register_against_started_backend(backend: Backend, tmp_path: Path) -> None:
+    """Real `pyflyte --config <config.yaml> register`: fast-register upload (DataProxy + PUT) and the entities
+    (AdminService) reach the backend that `flyte-ls local start` runs."""
+    pkg = tmp_path / "proj" / "wfpkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "flows.py").write_text(_WORKFLOWS)
+    cmd = [
+        str(Path(VENV_PYTHON).parent / "pyflyte"),
+        "--config",
+        str(backend.config),
+        "register",
+        "--project",
+        "flytesnacks",
+        "--domain",
+        "development",
+        "--version",
+        "v1",
+        "wfpkg",
+    ]
+    for attempt in range(2):  # the second run re-registers the same version: must succeed too
+        proc = subprocess.run(cmd, cwd=pkg.parent, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, f"attempt {attempt}: {proc.stdout}\n{proc.stderr}"
+    uploads = list((backend.state_dir / "uploads" / "flytesnacks" / "development").rglob("fast*.tar.gz"))
+    assert uploads, "the fast-register archive was not uploaded"
+
+    with grpc.insecure_channel(f"127.0.0.1:{backend.port}") as channel:
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        wf_id = identifier_pb2.Identifier(
+            resource_type=identifier_pb2.WORKFLOW,
+            project="flytesnacks",
+            domain="development",
+            name="wfpkg.flows.pipeline",
+            version="v1",
+        )
+        wf = admin.GetWorkflow(common_pb2.ObjectGetRequest(id=wf_id), timeout=10)
+        assert wf.id.name == "wfpkg.flows.pipeline"
+        task_id = identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK,
+            project="flytesnacks",
+            domain="development",
+            name="wfpkg.flows.double",
+            version="v1",
+        )
+        task = admin.GetTask(common_pb2.ObjectGetRequest(id=task_id), timeout=10)
+        args = list(task.closure.compiled_task.template.container.args)
+        # the task's fast-register distribution is the uploaded archive, as a plain absolute path
+        assert str(uploads[0]) in args
