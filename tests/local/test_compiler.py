@@ -152,6 +152,15 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 
 @pytest.fixture(scope="module")
+def shapes(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """tests/local/data/compiler_pkg: failure node, failing and nested branches, attribute paths, enums..."""
+    registry = Registry()
+    source = Path(__file__).parent / "data" / "compiler_pkg"
+    _load(_package(source, "compiler_pkg", tmp_path_factory.mktemp("shapes")), registry)
+    return registry
+
+
+@pytest.fixture(scope="module")
 def corpus_references() -> Registry:
     """The corpus' reference tasks and launch plans, registered elsewhere with the interfaces they declare."""
     proc = subprocess.run(
@@ -340,7 +349,7 @@ def test_compiling_is_deterministic(examples: Registry, corpus: Registry) -> Non
 @pytest.mark.flytekit
 @pytest.mark.timeout(150)
 def test_every_valid_workflow_compiles(
-    examples: Registry, corpus: Registry, corpus_references: Registry
+    examples: Registry, corpus: Registry, corpus_references: Registry, shapes: Registry
 ) -> None:
     assert len(examples.workflows) >= 4 and len(corpus.workflows) >= 30
     merged = Registry(
@@ -348,7 +357,7 @@ def test_every_valid_workflow_compiles(
         workflows=corpus.workflows,
         launch_plans={**corpus.launch_plans, **corpus_references.launch_plans},
     )
-    for registry in (examples, merged):
+    for registry in (examples, merged, shapes):
         for name in registry.workflows:
             closure = registry.compile(name)
             assert [n.id for n in closure.primary.template.nodes][:2] == ["start-node", "end-node"], name
@@ -539,3 +548,54 @@ def test_castability_rules() -> None:
     ]  # fmt: skip
     assert [castable(a, b) for a, b in yes] == [True] * len(yes)
     assert [castable(a, b) for a, b in no] == [False] * len(no)
+
+
+SHAPES = "compiler_pkg.shapes.shapes"
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(120)
+def test_failure_node_nested_and_failing_branches(shapes: Registry) -> None:
+    closure = shapes.compile(SHAPES)
+    template = closure.primary.template
+    upstream, _ = _connections(closure.primary)
+    # the failure node reads workflow inputs: upstream edges only, promises rewritten
+    assert template.failure_node.id == "fn0"
+    assert upstream["fn0"] == ["start-node"]
+    promises = [b for b in template.failure_node.inputs if b.binding.HasField("promise")]
+    assert [(b.var, b.binding.promise.node_id) for b in promises] == [
+        ("color", "start-node"),
+        ("x", "start-node"),
+    ]
+    # if / elif (a nested conditional) / else fail
+    branch = template.nodes[-1].branch_node.if_else
+    assert branch.HasField("error") and not branch.HasField("else_node")
+    inner = branch.other[0].then_node
+    assert inner.id == "n8-n1"
+    assert [inner.branch_node.if_else.case.then_node.id, inner.branch_node.if_else.else_node.id] == [
+        "n8-n1-n0",
+        "n8-n1-n1",
+    ]
+    assert upstream["n8-n1-n0"] == ["start-node"] and upstream["n8-n0"] == ["n5"]
+    # lists and maps of promises make edges from each element
+    assert upstream["n4"] == ["n1", "start-node"]
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(120)
+def test_attribute_paths_and_enums_are_checked(shapes: Registry) -> None:
+    spec = shapes.spec(SHAPES)
+    attr = _node(spec, "n1").inputs[0].binding.promise.attr_path[0]  # type: ignore[attr-defined]
+    assert attr.string_value == "x"
+    attr.string_value = "z"
+    error = _compile_error(shapes, SHAPES, spec)
+    assert _codes(error) == [("FieldNotFound", "n1")]
+    assert "doesn't have field [z]" in error.message
+
+    spec = shapes.spec(SHAPES)
+    color = next(b for b in _node(spec, "n3").inputs if b.var == "color")  # type: ignore[attr-defined]
+    assert color.binding.scalar.primitive.string_value == "blue"
+    color.binding.scalar.primitive.string_value = "green"
+    error = _compile_error(shapes, SHAPES, spec)
+    assert _codes(error) == [("IllegalEnumValue", "n3")]
+    assert "expects value to be one of [red, blue]. Received [green]" in error.message
