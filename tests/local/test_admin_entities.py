@@ -21,6 +21,7 @@ from flyteidl.service import admin_pb2_grpc
 from google.protobuf.message import Message
 
 from flyte_ls.local.admin import AdminServicer
+from flyte_ls.local.errors import AlreadyExists, NotFound
 from flyte_ls.local.store import Store
 
 pytestmark = pytest.mark.timeout(60)
@@ -657,3 +658,21 @@ def test_flyteremote_fetch_and_activate(tmp_path: Path, package: list[tuple[str,
     assert out["active_before"] is False and out["active_version"] == "v1"
     assert out["projects"] == ["flytesnacks"]
     assert out["domains"] == ["development", "staging", "production"]
+
+
+@pytest.mark.flytekit
+def test_in_process_api_raises_admin_errors(tmp_path: Path, package: list[tuple[str, bytes]]) -> None:
+    """The executor registers `.flytegen` entities through these methods, without a gRPC context."""
+    store = Store(tmp_path)
+    try:
+        servicer = AdminServicer(store)
+        reqs = requests(package, "v1")
+        task_req = next(r for r in reqs if isinstance(r, task_pb2.TaskCreateRequest))
+        servicer.create_task(task_req)
+        with pytest.raises(AlreadyExists):
+            servicer.create_task(task_req)
+        assert servicer.get_task(task_req.id).id == task_req.id
+        with pytest.raises(NotFound):
+            servicer.get_workflow(wf_id("missing", "v1"))
+    finally:
+        store.close()

@@ -112,6 +112,11 @@ class LaunchPlanMixin(Base):
     def CreateLaunchPlan(
         self, request: launch_plan_pb2.LaunchPlanCreateRequest, context: grpc.ServicerContext
     ) -> launch_plan_pb2.LaunchPlanCreateResponse:
+        self.create_launch_plan(request)
+        return launch_plan_pb2.LaunchPlanCreateResponse()
+
+    def create_launch_plan(self, request: launch_plan_pb2.LaunchPlanCreateRequest) -> None:
+        """CreateLaunchPlan without gRPC (raises :class:`AdminError`s), e.g. for ``.flytegen`` LPs."""
         ident = request.id
         validate_identifier(self.store, ident, identifier_pb2.LAUNCH_PLAN)
         wf_id = request.spec.workflow_id
@@ -159,7 +164,6 @@ class LaunchPlanMixin(Base):
                 f"launch plan [{ident_str(ident)}] with different structure already exists. "
                 f"(Please register a new version of the launch plan):\n{structure_diff(old, spec)}"
             )
-        return launch_plan_pb2.LaunchPlanCreateResponse()
 
     def _get_lp_row(self, ident: identifier_pb2.Identifier) -> EntityRow:
         validate_identifier(self.store, ident, identifier_pb2.LAUNCH_PLAN)
@@ -172,7 +176,10 @@ class LaunchPlanMixin(Base):
     def GetLaunchPlan(
         self, request: common_pb2.ObjectGetRequest, context: grpc.ServicerContext
     ) -> launch_plan_pb2.LaunchPlan:
-        return launch_plan_from_row(self._get_lp_row(request.id))
+        return self.get_launch_plan(request.id)
+
+    def get_launch_plan(self, ident: identifier_pb2.Identifier) -> launch_plan_pb2.LaunchPlan:
+        return launch_plan_from_row(self._get_lp_row(ident))
 
     @rpc
     def UpdateLaunchPlan(

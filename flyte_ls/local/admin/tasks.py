@@ -50,6 +50,11 @@ class TaskMixin(Base):
     def CreateTask(
         self, request: task_pb2.TaskCreateRequest, context: grpc.ServicerContext
     ) -> task_pb2.TaskCreateResponse:
+        self.create_task(request)
+        return task_pb2.TaskCreateResponse()
+
+    def create_task(self, request: task_pb2.TaskCreateRequest) -> None:
+        """CreateTask without gRPC (raises :class:`AdminError`s), for other parts of the backend."""
         validate_identifier(self.store, request.id, identifier_pb2.TASK)
         if not request.spec.HasField("template"):
             raise InvalidArgument(f"missing spec.template for task [{ident_str(request.id)}]")
@@ -79,12 +84,13 @@ class TaskMixin(Base):
                 f"task [{ident_str(request.id)}] with different structure already exists. "
                 f"(Please register a new version of the task):\n{structure_diff(old, compiled)}"
             )
-        return task_pb2.TaskCreateResponse()
 
     @rpc
     def GetTask(self, request: common_pb2.ObjectGetRequest, context: grpc.ServicerContext) -> task_pb2.Task:
-        validate_identifier(self.store, request.id, identifier_pb2.TASK)
-        ident = request.id
+        return self.get_task(request.id)
+
+    def get_task(self, ident: identifier_pb2.Identifier) -> task_pb2.Task:
+        validate_identifier(self.store, ident, identifier_pb2.TASK)
         row = self.store.get_entity(TASK, ident.project, ident.domain, ident.name, ident.version)
         if row is None:
             raise NotFound(f"task [{ident_str(ident)}] does not exist")

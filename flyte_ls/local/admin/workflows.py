@@ -146,6 +146,11 @@ class WorkflowMixin(Base):
     def CreateWorkflow(
         self, request: workflow_pb2.WorkflowCreateRequest, context: grpc.ServicerContext
     ) -> workflow_pb2.WorkflowCreateResponse:
+        self.create_workflow(request)
+        return workflow_pb2.WorkflowCreateResponse()
+
+    def create_workflow(self, request: workflow_pb2.WorkflowCreateRequest) -> None:
+        """CreateWorkflow without gRPC (raises :class:`AdminError`s), e.g. for ``.flytegen`` workflows."""
         ident = request.id
         validate_identifier(self.store, ident, identifier_pb2.WORKFLOW)
         if not request.spec.HasField("template"):
@@ -179,7 +184,6 @@ class WorkflowMixin(Base):
                 f"workflow [{ident_str(ident)}] with different structure already exists. "
                 f"(Please register a new version of the workflow):\n{structure_diff(old, compiled)}"
             )
-        return workflow_pb2.WorkflowCreateResponse()
 
     def _check_requirements(self, ident: identifier_pb2.Identifier, reqs: Requirements) -> None:
         missing = [f"subworkflow [{s}] (not in spec.sub_workflows)" for s in reqs.missing_subworkflows]
@@ -199,7 +203,9 @@ class WorkflowMixin(Base):
     def GetWorkflow(
         self, request: common_pb2.ObjectGetRequest, context: grpc.ServicerContext
     ) -> workflow_pb2.Workflow:
-        ident = request.id
+        return self.get_workflow(request.id)
+
+    def get_workflow(self, ident: identifier_pb2.Identifier) -> workflow_pb2.Workflow:
         validate_identifier(self.store, ident, identifier_pb2.WORKFLOW)
         row = self.store.get_entity(WORKFLOW, ident.project, ident.domain, ident.name, ident.version)
         if row is None:
