@@ -117,6 +117,7 @@ class LocalBackend:
                 "(`flyte-ls local status` says where). Stop it, or use another --state-dir."
             ) from None
         try:
+            self.state.clean_tmp()
             return self._start_locked()
         except BaseException:
             self.stop()
@@ -191,8 +192,10 @@ class LocalBackend:
         if self._grpc is not None:
             self._grpc.stop(grace=STOP_GRACE_S).wait(STOP_GRACE_S + 1)
         if self._http is not None:
-            with contextlib.suppress(Exception):
-                self._http.stop()
+            try:
+                self._http.stop(grace=STOP_GRACE_S)
+            except Exception:
+                log.exception("stopping the HTTP server failed")
         if self._store is not None:
             try:
                 self._store.close()

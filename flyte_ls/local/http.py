@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flyte_ls.local.dataproxy import UploadRefused, Uploads
@@ -29,6 +30,16 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     app: HttpServer
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self.app._idle:
+            self.app._active += 1
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.app._idle:
+                self.app._active -= 1
+                self.app._idle.notify_all()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -84,6 +95,8 @@ class HttpServer:
         self._httpd = _Server((host, port), _Handler, bind_and_activate=True)
         self._httpd.app = self
         self._thread: threading.Thread | None = None
+        self._active = 0  # requests being served: stop() lets them finish
+        self._idle = threading.Condition()
         self.health: dict[str, object] = {"status": "ok", "pid": os.getpid()}
 
     @property
@@ -101,11 +114,15 @@ class HttpServer:
         )
         self._thread.start()
 
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, then give requests in flight (an upload, say) ``grace`` seconds to finish."""
         if self._thread is not None:
+            self._httpd.shutdown()
             self._thread.join(timeout=5)
+        self._httpd.server_close()
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._active == 0, timeout=grace):
+                log.warning("stopping with %d HTTP request(s) still in flight", self._active)
 
     # -- handlers --------------------------------------------------------------------------------------
     def handle_upload(self, req: _Handler, path: str, query: dict[str, list[str]]) -> None:

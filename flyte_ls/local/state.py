@@ -75,6 +75,13 @@ class StateDir:
     def uploads_tmp(self) -> Path:
         return self.root / "tmp" / "uploads"
 
+    def clean_tmp(self) -> None:
+        """Remove partial uploads left by a backend that died mid-PUT (call with the lock held)."""
+        if self.uploads_tmp.is_dir():
+            for leftover in self.uploads_tmp.iterdir():
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
     def create(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.uploads.mkdir(exist_ok=True)

@@ -131,6 +131,17 @@ def test_signal_stops_cleanly(tmp_path: Path, sig: int) -> None:
     assert again.stop() == 0
 
 
+def test_partial_uploads_of_a_dead_backend_are_removed(tmp_path: Path) -> None:
+    leftover = tmp_path / "state" / "tmp" / "uploads" / "put-abc.part"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half an upload")
+    b = start_backend(tmp_path / "state")
+    try:
+        assert not leftover.exists()
+    finally:
+        b.stop()
+
+
 def test_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

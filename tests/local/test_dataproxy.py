@@ -144,6 +144,13 @@ def test_invalid_requests(stub: dataproxy_pb2_grpc.DataProxyServiceStub, fields:
     assert message in str(err.value.details())
 
 
+def test_oversized_request_is_refused(stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    """Admin's 20 MiB message limit."""
+    with pytest.raises(grpc.RpcError) as err:
+        location(stub, filename_root="r", filename="x" * (21 * 1024 * 1024))
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 def test_unimplemented_rpcs_say_so(stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
     """Never UNKNOWN (flytekit would start an auth dance): UNIMPLEMENTED with a message."""
     with pytest.raises(grpc.RpcError) as err:

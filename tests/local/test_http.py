@@ -7,6 +7,7 @@ import base64
 import hashlib
 import http.client
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 import grpc
 import pytest
 from flyteidl.service import dataproxy_pb2, dataproxy_pb2_grpc
-from local_backend import Backend, start_backend
+from local_backend import VENV_PYTHON, Backend, start_backend
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -185,3 +186,33 @@ def test_console_urls_open(backend: Backend, path: str, names: list[str]) -> Non
 def test_unknown_paths(backend: Backend) -> None:
     assert request(backend, "GET", "/nope")[0] == 404
     assert request(backend, "PUT", "/elsewhere", b"x")[0] == 404
+
+
+_FLYTEKIT_URLS = """
+import json, sys
+from flytekit.configuration import Config
+from flytekit.models.core.identifier import Identifier, ResourceType, WorkflowExecutionIdentifier
+from flytekit.remote import FlyteRemote
+remote = FlyteRemote(Config.auto(config_file=sys.argv[1]))
+p, d = "flytesnacks", "development"
+print(json.dumps([
+    remote.generate_console_url(WorkflowExecutionIdentifier(p, d, "f7a1b2c3")),
+    remote.generate_console_url(Identifier(ResourceType.TASK, p, d, "wf.t1", "v1")),
+    remote.generate_console_url(Identifier(ResourceType.LAUNCH_PLAN, p, d, "wf.lp", "v1")),
+]))
+"""
+
+
+@pytest.mark.flytekit
+def test_flytekit_console_urls_open(backend: Backend) -> None:
+    """The console URLs flytekit builds from the generated config.yaml open a page on this backend."""
+    proc = subprocess.run(
+        [VENV_PYTHON, "-c", _FLYTEKIT_URLS, str(backend.config)], capture_output=True, text=True, timeout=90
+    )
+    assert proc.returncode == 0, proc.stderr
+    urls = json.loads(proc.stdout.strip().splitlines()[-1])
+    for url, name in zip(urls, ["f7a1b2c3", "wf.t1", "wf.lp"], strict=True):
+        parts = urlsplit(url)
+        assert parts.netloc == f"127.0.0.1:{backend.http_port}", url
+        status, body, _ = request(backend, "GET", parts.path)
+        assert status == 200 and name in body, url
