@@ -19,6 +19,7 @@ from flyteidl.admin import common_pb2, launch_plan_pb2, project_pb2, task_pb2, v
 from flyteidl.core import identifier_pb2, types_pb2
 from flyteidl.service import admin_pb2_grpc
 from google.protobuf.message import Message
+from google.rpc import status_pb2
 
 from flyte_ls.local.admin import AdminServicer
 from flyte_ls.local.errors import AlreadyExists, NotFound
@@ -367,6 +368,30 @@ def test_workflow_closure_without_compiler(
         "workflows.tasks.clean",
         "workflows.tasks.load_data",
     ]
+
+
+@pytest.mark.flytekit
+def test_workflow_failure_reason_detail(backend: Backend, package: list[tuple[str, bytes]]) -> None:
+    """Like Admin, CreateWorkflow's status carries a CreateWorkflowFailureReason (grpc-status-details-bin)."""
+    reqs = register(backend.stub, package, "v1")
+    wf_req = next(r for r in reqs if isinstance(r, workflow_pb2.WorkflowCreateRequest))
+
+    def reason_of(request: workflow_pb2.WorkflowCreateRequest) -> tuple[grpc.StatusCode, str]:
+        with pytest.raises(grpc.RpcError) as info:
+            backend.stub.CreateWorkflow(request, timeout=10)
+        err = info.value
+        raw = dict(err.trailing_metadata())["grpc-status-details-bin"]  # type: ignore[attr-defined]
+        status = status_pb2.Status.FromString(raw)
+        reason = workflow_pb2.CreateWorkflowFailureReason()
+        assert status.details[0].Unpack(reason)
+        assert getattr(reason, reason.WhichOneof("reason") or "").id == request.id
+        return err.code(), reason.WhichOneof("reason") or ""  # type: ignore[attr-defined]
+
+    assert reason_of(wf_req) == (grpc.StatusCode.ALREADY_EXISTS, "exists_identical_structure")
+    changed = workflow_pb2.WorkflowCreateRequest()
+    changed.CopyFrom(wf_req)
+    changed.spec.template.metadata.on_failure = 1
+    assert reason_of(changed) == (grpc.StatusCode.INVALID_ARGUMENT, "exists_different_structure")
 
 
 # --- lists ----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import grpc
 from flyteidl.admin import common_pb2, launch_plan_pb2, workflow_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
+from google.rpc import status_pb2
 
 from flyte_ls.local import listing
 from flyte_ls.local.admin.common import (
@@ -31,6 +32,18 @@ log = logging.getLogger(__name__)
 Key = tuple[int, str, str, str, str]
 GetTask = Callable[[identifier_pb2.Identifier], "tasks_pb2.TaskTemplate | None"]
 GetInterface = Callable[[identifier_pb2.Identifier], "interface_pb2.TypedInterface | None"]
+
+
+class WorkflowExists(AlreadyExists):
+    def __init__(self, message: str, reason: workflow_pb2.CreateWorkflowFailureReason) -> None:
+        super().__init__(message)
+        self.failure_reason = reason
+
+
+class WorkflowDiffers(InvalidArgument):
+    def __init__(self, message: str, reason: workflow_pb2.CreateWorkflowFailureReason) -> None:
+        super().__init__(message)
+        self.failure_reason = reason
 
 
 def key(ident: identifier_pb2.Identifier) -> Key:
@@ -146,7 +159,14 @@ class WorkflowMixin(Base):
     def CreateWorkflow(
         self, request: workflow_pb2.WorkflowCreateRequest, context: grpc.ServicerContext
     ) -> workflow_pb2.WorkflowCreateResponse:
-        self.create_workflow(request)
+        try:
+            self.create_workflow(request)
+        except (WorkflowExists, WorkflowDiffers) as exc:
+            # Admin attaches a CreateWorkflowFailureReason to the status (grpc-status-details-bin).
+            status = status_pb2.Status(code=exc.code.value[0], message=exc.message)
+            status.details.add().Pack(exc.failure_reason)
+            context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
+            raise
         return workflow_pb2.WorkflowCreateResponse()
 
     def create_workflow(self, request: workflow_pb2.WorkflowCreateRequest) -> None:
@@ -178,11 +198,21 @@ class WorkflowMixin(Base):
         )
         if existing is not None:
             if existing.digest == new_digest or existing.spec == spec_bytes:
-                raise AlreadyExists(f"workflow [{ident_str(ident)}] with identical structure already exists")
+                raise WorkflowExists(
+                    f"workflow [{ident_str(ident)}] with identical structure already exists",
+                    workflow_pb2.CreateWorkflowFailureReason(
+                        exists_identical_structure=workflow_pb2.WorkflowErrorExistsIdenticalStructure(
+                            id=ident
+                        )
+                    ),
+                )
             old = workflow_pb2.WorkflowClosure.FromString(existing.closure).compiled_workflow
-            raise InvalidArgument(
+            raise WorkflowDiffers(
                 f"workflow [{ident_str(ident)}] with different structure already exists. "
-                f"(Please register a new version of the workflow):\n{structure_diff(old, compiled)}"
+                f"(Please register a new version of the workflow):\n{structure_diff(old, compiled)}",
+                workflow_pb2.CreateWorkflowFailureReason(
+                    exists_different_structure=workflow_pb2.WorkflowErrorExistsDifferentStructure(id=ident)
+                ),
             )
 
     def _check_requirements(self, ident: identifier_pb2.Identifier, reqs: Requirements) -> None:
