@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from flyteidl.core import compiler_pb2, interface_pb2, tasks_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, dynamic_job_pb2, interface_pb2, tasks_pb2, workflow_pb2
 from flyteidl.core.identifier_pb2 import Identifier
 
 from flyte_ls.local.compiler_graph import IdKey, WorkflowBuilder, id_key, id_label
 from flyte_ls.local.errors import InvalidArgument
 
-__all__ = ["CompileError", "CompileFailed", "compile_workflow", "id_label"]
+__all__ = ["CompileError", "CompileFailed", "compile_dynamic_job", "compile_workflow", "id_label"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,31 @@ def compile_workflow(
     for key in sorted(tasks):
         closure.tasks.add().template.CopyFrom(tasks[key])
     return closure
+
+
+def compile_dynamic_job(
+    spec: dynamic_job_pb2.DynamicJobSpec,
+    workflow_id: Identifier,
+    interface: interface_pb2.TypedInterface,
+    get_launch_plan_interface: Callable[[Identifier], interface_pb2.TypedInterface | None],
+    get_task: Callable[[Identifier], tasks_pb2.TaskTemplate | None] | None = None,
+) -> compiler_pb2.CompiledWorkflowClosure:
+    """Compile the workflow a ``@dynamic`` task returned in ``futures.pb``, as propeller does.
+
+    The template gets ``workflow_id`` (propeller names it ``dynamic_<nodeId>`` with a random version), the
+    spec's nodes and outputs, and ``interface`` (the dynamic task's). Tasks come from the spec itself, then
+    from ``get_task`` (registered tasks) when given.
+    """
+    template = workflow_pb2.WorkflowTemplate(id=workflow_id, interface=interface)
+    template.nodes.extend(spec.nodes)
+    template.outputs.extend(spec.outputs)
+    tasks = {id_key(t.id): t for t in spec.tasks}
+
+    def find_task(ident: Identifier) -> tasks_pb2.TaskTemplate | None:
+        found = tasks.get(id_key(ident))
+        return found if found is not None or get_task is None else get_task(ident)
+
+    return compile_workflow(template, spec.subworkflows, find_task, get_launch_plan_interface)
 
 
 Refs = dict[IdKey, tuple[Identifier, str]]

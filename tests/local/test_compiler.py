@@ -12,10 +12,18 @@ from pathlib import Path
 import grpc
 import pytest
 from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
-from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2, types_pb2
+from flyteidl.core import (
+    compiler_pb2,
+    dynamic_job_pb2,
+    identifier_pb2,
+    interface_pb2,
+    literals_pb2,
+    tasks_pb2,
+    types_pb2,
+)
 from google.protobuf.message import Message
 
-from flyte_ls.local.compiler import CompileFailed, compile_workflow
+from flyte_ls.local.compiler import CompileFailed, compile_dynamic_job, compile_workflow
 from flyte_ls.local.compiler_graph import IdKey, id_key
 from flyte_ls.local.errors import InvalidArgument
 
@@ -599,3 +607,54 @@ def test_attribute_paths_and_enums_are_checked(shapes: Registry) -> None:
     error = _compile_error(shapes, SHAPES, spec)
     assert _codes(error) == [("IllegalEnumValue", "n3")]
     assert "expects value to be one of [red, blue]. Received [green]" in error.message
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(120)
+def test_dynamic_futures_compile(corpus: Registry, tmp_path: Path) -> None:
+    """A real futures.pb: flytekit runs the corpus' nested_dynamic(n=3); compile the workflow it returns."""
+    name = "corpus_pkg.dynamic_eager.nested_dynamic"
+    template = next(t for t in corpus.tasks.values() if t.id.name == name)
+    inputs = literals_pb2.LiteralMap()
+    inputs.literals["n"].scalar.primitive.integer = 3
+    (tmp_path / "inputs.pb").write_bytes(inputs.SerializeToString())
+    env = {e.key: e.value for e in template.container.env}  # carries the serialization settings (_F_SS_C)
+    env.update(
+        PATH=str(PYTHON.parent),
+        PYTHONDONTWRITEBYTECODE="1",
+        FLYTE_INTERNAL_EXECUTION_ID="e1",
+        FLYTE_INTERNAL_EXECUTION_PROJECT=PROJECT,
+        FLYTE_INTERNAL_EXECUTION_DOMAIN=DOMAIN,
+        FLYTE_INTERNAL_TASK_PROJECT=PROJECT,
+        FLYTE_INTERNAL_TASK_DOMAIN=DOMAIN,
+        FLYTE_INTERNAL_TASK_NAME=name,
+        FLYTE_INTERNAL_TASK_VERSION=VERSION,
+    )
+    args = list(template.container.args)
+    args = [a.replace("{{.input}}", str(tmp_path / "inputs.pb")) for a in args]
+    args = [a.replace("{{.outputPrefix}}", str(tmp_path / "out")) for a in args]
+    args = [a.replace("{{.rawOutputDataPrefix}}", str(tmp_path / "raw")) for a in args]
+    args = [a.replace("{{.checkpointOutputPrefix}}", str(tmp_path / "ckpt")) for a in args]
+    args = [a.replace("{{.prevCheckpointPrefix}}", '""') for a in args]
+    proc = subprocess.run(
+        [str(PYTHON.with_name(args[0])), *args[1:]],
+        cwd=REPO / "tests" / "corpus", env=env, capture_output=True, text=True, timeout=100, check=False,
+    )  # fmt: skip
+    futures = tmp_path / "out" / "futures.pb"
+    assert futures.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    spec = dynamic_job_pb2.DynamicJobSpec.FromString(futures.read_bytes())
+
+    dynamic_id = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.WORKFLOW, project=PROJECT, domain=DOMAIN, name="dynamic_n0", version="x1"
+    )
+    closure = compile_dynamic_job(spec, dynamic_id, template.interface, corpus.get_lp)
+    assert [n.id for n in closure.primary.template.nodes] == ["start-node", "end-node", "dn0", "dn1"]
+    upstream, downstream = _connections(closure.primary)
+    assert upstream == {"dn0": ["start-node"], "dn1": ["dn0"], "end-node": ["dn1"]}
+    assert downstream == {"start-node": ["dn0"], "dn0": ["dn1"], "dn1": ["end-node"]}
+    assert [t.template.id.name for t in closure.tasks] == [
+        "corpus_pkg.dynamic_eager.fan_out",
+        "corpus_pkg.tasks.stats",
+    ]
+    again = compile_dynamic_job(spec, dynamic_id, template.interface, corpus.get_lp)
+    assert again.SerializeToString(deterministic=True) == closure.SerializeToString(deterministic=True)
