@@ -120,9 +120,7 @@ def compile_workflow(
         key = id_key(sub.id)
         if key in index:
             if index[key].template != sub:
-                errors.add(
-                    "DuplicateNodeId", "start-node", f"Subworkflow [{id_label(sub.id)}] is given twice."
-                )
+                errors.add("DuplicateId", "start-node", f"Subworkflow [{id_label(sub.id)}] is given twice.")
             continue
         compiled = compiler_pb2.CompiledWorkflow()
         compiled.template.CopyFrom(sub)

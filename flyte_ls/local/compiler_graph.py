@@ -113,7 +113,7 @@ class WorkflowBuilder:
                 self.error("ValueRequired", "<node>", "Value required [Id].")
                 continue
             if proto.id in self.nodes:
-                self.error("DuplicateNodeId", proto.id, f"Node id [{proto.id}] is used more than once.")
+                self.error("DuplicateId", proto.id, f"Node id [{proto.id}] is used more than once.")
                 continue
             node = GraphNode(proto)
             self.nodes[proto.id] = node
@@ -200,8 +200,8 @@ class WorkflowBuilder:
             return  # its interface failed: already reported
         if edges is Edges.BOTH:
             for up in node.proto.upstream_node_ids:
-                if up not in self.nodes:
-                    self.error("ReferencedNodeNotFound", node.id, f"Referenced node [{up}] not found.")
+                if (up or START_NODE) not in self.nodes:
+                    self.error("NodeReferenceNotFound", node.id, f"Referenced node [{up}] not found.")
                 else:
                     self.add_execution_edge(up, node.id)
         self.bind(node, list(node.proto.inputs), node.iface.inputs, edges, check_types=True)
@@ -364,7 +364,7 @@ class WorkflowBuilder:
         for block in [if_else.case, *if_else.other]:
             self._check_condition(node, block.condition)
             if not block.HasField("then_node"):
-                self.error("BranchNodeIdNotSpecified", node.id, "Branch node has a condition without a node.")
+                self.error("BranchNodeIdNotFound", node.id, "Branch node has a condition without a node.")
         if not if_else.HasField("else_node") and not if_else.HasField("error"):
             self.error(
                 "BranchNodeHasNoDefault", node.id, "Branch node has neither an else node nor an error."
@@ -572,7 +572,7 @@ class WorkflowBuilder:
         source_id = promise.node_id or START_NODE
         source = self.nodes.get(source_id)
         if source is None:
-            self.error("ReferencedNodeNotFound", node.id, f"Referenced node [{source_id}] not found.")
+            self.error("NodeReferenceNotFound", node.id, f"Referenced node [{source_id}] not found.")
             return False, None, []
         promise.node_id = source_id
         if source.iface is None:

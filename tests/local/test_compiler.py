@@ -464,7 +464,7 @@ def test_unknown_output_node_and_input(examples: Registry) -> None:
 
     spec = examples.spec(TRAINING)
     _node(spec, "n3").inputs[0].binding.promise.node_id = "n9"  # type: ignore[attr-defined]
-    assert _codes(_compile_error(examples, TRAINING, spec)) == [("ReferencedNodeNotFound", "n3")]
+    assert _codes(_compile_error(examples, TRAINING, spec)) == [("NodeReferenceNotFound", "n3")]
 
     spec = examples.spec(TRAINING)
     extra = _node(spec, "n3").inputs.add()  # type: ignore[attr-defined]
@@ -658,3 +658,32 @@ def test_dynamic_futures_compile(corpus: Registry, tmp_path: Path) -> None:
     ]
     again = compile_dynamic_job(spec, dynamic_id, template.interface, corpus.get_lp)
     assert again.SerializeToString(deterministic=True) == closure.SerializeToString(deterministic=True)
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(120)
+def test_other_structural_mistakes(examples: Registry) -> None:
+    spec = examples.spec(TRAINING)
+    _node(spec, "n5").branch_node.if_else.ClearField("else_node")  # type: ignore[attr-defined]
+    assert _codes(_compile_error(examples, TRAINING, spec)) == [("BranchNodeHasNoDefault", "n5")]
+
+    spec = examples.spec(TRAINING)
+    spec.template.nodes.add().CopyFrom(_node(spec, "n1"))  # type: ignore[arg-type]
+    assert _codes(_compile_error(examples, TRAINING, spec)) == [("DuplicateId", "n1")]
+
+    spec = examples.spec(TRAINING)
+    n1 = _node(spec, "n1")
+    n1.inputs.add().CopyFrom(n1.inputs[0])  # type: ignore[attr-defined]
+    assert _codes(_compile_error(examples, TRAINING, spec)) == [("ParameterBoundMoreThanOnce", "n1")]
+
+    spec = examples.spec(TRAINING)
+    _node(spec, "n3").upstream_node_ids.append("n42")  # type: ignore[attr-defined]
+    assert _codes(_compile_error(examples, TRAINING, spec)) == [("NodeReferenceNotFound", "n3")]
+
+    # a branch child reading a missing output is reported under its compiled id
+    spec = examples.spec(TRAINING)
+    then_node = _node(spec, "n5").branch_node.if_else.case.then_node  # type: ignore[attr-defined]
+    next(b for b in then_node.inputs if b.var == "mean").binding.promise.var = "median"
+    error = _compile_error(examples, TRAINING, spec)
+    assert _codes(error) == [("VariableNameNotFound", "n5-n0")]
+    assert "Variable [median] not found on node [n3]" in error.message
