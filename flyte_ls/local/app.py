@@ -159,7 +159,8 @@ class LocalBackend:
             self.admin_available = True
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads), server)
         try:
-            self.port = server.add_insecure_port(f"{o.host}:{o.port}")
+            bind = f"[{o.host.strip('[]')}]" if ":" in o.host else o.host
+            self.port = server.add_insecure_port(f"{bind}:{o.port}")
         except RuntimeError:
             raise StartError(
                 f"port {o.port} on {o.host} is not available: choose another port with --port N."

@@ -12,6 +12,7 @@ import html
 import json
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,10 @@ class _Server(ThreadingHTTPServer):
             with self.app._idle:
                 self.app._active -= 1
                 self.app._idle.notify_all()
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -92,7 +97,8 @@ class HttpServer:
     def __init__(self, host: str, port: int, uploads: Uploads | None = None) -> None:
         self.uploads = uploads
         self._routes: list[tuple[str, Route]] = []
-        self._httpd = _Server((host, port), _Handler, bind_and_activate=True)
+        server_cls = _Server6 if ":" in host else _Server
+        self._httpd = server_cls((host.strip("[]"), port), _Handler)
         self._httpd.app = self
         self._thread: threading.Thread | None = None
         self._active = 0  # requests being served: stop() lets them finish

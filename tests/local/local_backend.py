@@ -85,6 +85,7 @@ def start_backend(
     http_port: int | None = 0,
     python: str | None = VENV_PYTHON,
     env: dict[str, str] | None = None,
+    wait_host: str = "127.0.0.1",
 ) -> Backend:
     """Start ``flyte-ls local start``; wait (with a deadline) until its status file exists and it answers."""
     log_dir = state_dir.parent / f"{state_dir.name}-logs"
@@ -109,7 +110,7 @@ def start_backend(
                 time.sleep(0.05)
                 continue
             if backend.status.get("pid") == proc.pid:
-                with socket.create_connection(("127.0.0.1", backend.port), timeout=5):
+                with socket.create_connection((wait_host, backend.port), timeout=5):
                     return backend
         time.sleep(0.1)
     backend.stop(signal.SIGKILL)

@@ -301,3 +301,21 @@ def test_pyflyte_register_against_started_backend(backend: Backend, tmp_path: Pa
         args = list(task.closure.compiled_task.template.container.args)
         # the task's fast-register distribution is the uploaded archive, as a plain absolute path
         assert str(uploads[0]) in args
+
+
+def test_ipv6_loopback(tmp_path: Path) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    b = start_backend(tmp_path / "state", "--host", "::1", wait_host="::1")
+    try:
+        config = b.config.read_text()
+        assert f"endpoint: dns:///[::1]:{b.port}\n" in config
+        assert f"endpoint: http://[::1]:{b.http_port}\n" in config
+        proc = run_cli("status", "--state-dir", str(b.state_dir))
+        assert proc.returncode == 0, proc.stdout
+        assert f"[::1]:{b.port}" in proc.stdout
+    finally:
+        b.stop()
