@@ -21,7 +21,7 @@ from flyteidl.core import (
 )
 from flyteidl.core.interface_pb2 import TypedInterface
 from flyteidl.core.types_pb2 import LiteralType
-from flyteidl.core.workflow_pb2 import Node
+from flyteidl.core.workflow_pb2 import ArrayNode, Node
 
 from flyte_ls.local.compiler_types import castable, is_optional, scalar_type, type_name
 
@@ -258,10 +258,25 @@ class WorkflowBuilder:
         if target == "gate_node":
             return self._gate_interface(node)
         if target == "array_node":
-            # flytekit already wraps the mapped variables in collections in the sub-node's interface
-            return self._underlying_interface(GraphNode(proto.array_node.node))
+            return self._array_interface(proto.array_node)
         self.error("ValueRequired", node.id, "Value required [Target].")
         return None
+
+    def _array_interface(self, array: ArrayNode) -> TypedInterface | None:
+        """A map task's sub-task already has list-typed variables (flytekit wraps them); a sub-node with its
+        original interface (``is_original_sub_node_interface``, e.g. a mapped launch plan) gets them wrapped
+        here, except ``bound_inputs``. Admin's compiler skips this step and would reject such array nodes."""
+        iface = self._underlying_interface(GraphNode(array.node))
+        if iface is None or not array.is_original_sub_node_interface.value:
+            return iface
+        bound = set(array.bound_inputs)
+        for variables, skip in ((iface.inputs.variables, bound), (iface.outputs.variables, set())):
+            for name in variables:
+                if name not in skip:
+                    element = LiteralType()
+                    element.CopyFrom(variables[name].type)
+                    variables[name].type.collection_type.CopyFrom(element)
+        return iface
 
     def _workflow_node_interface(self, node: GraphNode) -> TypedInterface | None:
         wn = node.proto.workflow_node

@@ -687,3 +687,16 @@ def test_other_structural_mistakes(examples: Registry) -> None:
     error = _compile_error(examples, TRAINING, spec)
     assert _codes(error) == [("VariableNameNotFound", "n5-n0")]
     assert "Variable [median] not found on node [n3]" in error.message
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(120)
+def test_array_node_over_a_launch_plan(shapes: Registry) -> None:
+    """flytekit's array_node(target=launch_plan) keeps the sub-node's scalar interface: lists are accepted."""
+    closure = shapes.compile("compiler_pkg.shapes.mapped_launch_plan")
+    array = closure.primary.template.nodes[2]
+    assert array.array_node.is_original_sub_node_interface.value
+    assert array.array_node.node.workflow_node.launchplan_ref.name == "compiler_pkg_child"
+    assert not closure.tasks and not closure.sub_workflows
+    upstream, _ = _connections(closure.primary)
+    assert upstream == {"n0": ["start-node"], "end-node": ["n0"]}

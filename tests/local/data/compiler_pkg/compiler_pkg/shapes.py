@@ -5,7 +5,8 @@ import enum
 import functools
 from dataclasses import dataclass
 
-from flytekit import conditional, map_task, task, workflow
+from flytekit import LaunchPlan, conditional, map_task, task, workflow
+from flytekit.core.array_node import array_node
 from flytekit.types.error import FlyteError
 
 
@@ -74,3 +75,16 @@ def shapes(x: int = 2, color: Color = Color.RED) -> int:
         .else_()
         .fail("m is too small")
     )
+
+
+@workflow
+def child(x: int) -> int:
+    return add(a=x, b=1)
+
+
+child_lp = LaunchPlan.get_or_create(child, name="compiler_pkg_child", default_inputs={"x": 0})
+
+
+@workflow
+def mapped_launch_plan(xs: list[int]) -> list[int | None]:
+    return array_node(target=child_lp, concurrency=2, min_success_ratio=0.5)(x=xs)
