@@ -1,8 +1,9 @@
 """The local backend's lifecycle: bind the gRPC and HTTP servers, write config and status, stop cleanly.
 
 The gRPC server is a sync ``grpc.server`` (thread pool, Admin's 20 MiB message limit) serving
-AdminService (flyte_ls.local.admin, when present) and DataProxyService; the HTTP server takes upload PUTs
-and console pages.
+AdminService (flyte_ls.local.admin, when present) and DataProxyService on an internal loopback port; the
+public ``--port`` is a :class:`~flyte_ls.local.mux.PortMux` that splices gRPC connections to it and serves
+HTTP/1.1 there too. The HTTP server (upload PUTs, console pages) also has its own ``--http-port``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from flyteidl.service import dataproxy_pb2_grpc
 from flyte_ls.local.dataproxy import DataProxyServicer, Uploads
 from flyte_ls.local.http import HttpServer
 from flyte_ls.local.interpreter import Interpreter
+from flyte_ls.local.mux import PortMux
 from flyte_ls.local.state import StateDir, StateDirLocked, StateLock, Status, config_yaml, write_atomic
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ class LocalBackend:
         self._lock = StateLock(self.state)
         self._grpc: grpc.Server | None = None
         self._http: HttpServer | None = None
+        self._mux: PortMux | None = None
         self._store: Any = None
         self.port = opts.port
         self.http_port = opts.http_port
@@ -158,15 +161,19 @@ class LocalBackend:
             admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
             self.admin_available = True
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads), server)
+        # gRPC listens on an internal loopback port; the public port is the mux's (it serves HTTP too)
+        internal = server.add_insecure_port("127.0.0.1:0")
         try:
-            bind = f"[{o.host.strip('[]')}]" if ":" in o.host else o.host
-            self.port = server.add_insecure_port(f"{bind}:{o.port}")
-        except RuntimeError:
+            self._mux = PortMux(o.host, o.port, internal, self._http)
+        except OSError as exc:
             raise StartError(
-                f"port {o.port} on {o.host} is not available: choose another port with --port N."
+                f"port {o.port} on {o.host} is not available ({exc.strerror}): "
+                "choose another port with --port N."
             ) from None
+        self.port = self._mux.port
         server.start()
         self._http.start()
+        self._mux.start()
 
         config = config_yaml(o.host, self.port, self.http_port)
         write_atomic(self.state.config_path, config)
@@ -190,8 +197,12 @@ class LocalBackend:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self._mux is not None:
+            self._mux.stop_accepting()
         if self._grpc is not None:
             self._grpc.stop(grace=STOP_GRACE_S).wait(STOP_GRACE_S + 1)
+        if self._mux is not None:
+            self._mux.close()
         if self._http is not None:
             try:
                 self._http.stop(grace=STOP_GRACE_S)

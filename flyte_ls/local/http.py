@@ -114,6 +114,10 @@ class HttpServer:
         self._routes.append((prefix, route))
         self._routes.sort(key=lambda r: -len(r[0]))
 
+    def serve_connection(self, conn: socket.socket, addr: Any) -> None:
+        """Serve a connection accepted elsewhere (the shared gRPC/HTTP port), in the calling thread."""
+        self._httpd.process_request_thread(conn, addr)
+
     def start(self) -> None:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name="flyte-ls-local-http", daemon=True

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from flyteidl.admin import common_pb2
+from flyteidl.admin import common_pb2, project_pb2
 from flyteidl.core import identifier_pb2
 from flyteidl.service import admin_pb2_grpc
 from local_backend import VENV_PYTHON, Backend, env_with_path, free_port, run_cli, start_backend
@@ -119,7 +119,12 @@ def test_status_pid_reused_by_another_process(tmp_path: Path) -> None:
 def test_signal_stops_cleanly(tmp_path: Path, sig: int) -> None:
     b = start_backend(tmp_path / "state")
     assert (tmp_path / "state" / "status.json").exists()
+    # a client keeps its channel open across the stop: the backend must not wait for it
+    channel = grpc.insecure_channel(f"127.0.0.1:{b.port}")
+    admin = admin_pb2_grpc.AdminServiceStub(channel)
+    admin.GetDomains(project_pb2.GetDomainRequest(), timeout=10)
     assert b.stop(sig) == 0
+    channel.close()
     assert not (tmp_path / "state" / "status.json").exists()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", b.port), timeout=2):
         pass

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import http.client
 import json
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,6 +184,33 @@ def test_console_urls_open(backend: Backend, path: str, names: list[str]) -> Non
         assert name in body
 
 
+def test_grpc_port_serves_http_too(backend: Backend) -> None:
+    """Clients without console.endpoint (Config.for_sandbox()) print console URLs on the gRPC port."""
+    conn = http.client.HTTPConnection("127.0.0.1", backend.port, timeout=30)
+    try:
+        conn.request("GET", "/console/projects/flytesnacks/domains/development/executions/abc123")
+        resp = conn.getresponse()
+        assert resp.status == 200 and "abc123" in resp.read().decode()
+        conn.request("GET", "/healthz")  # keep-alive: a second request on the same connection
+        resp = conn.getresponse()
+        assert json.loads(resp.read())["pid"] == backend.proc.pid
+    finally:
+        conn.close()
+
+
+def test_silent_connections_do_not_disturb(
+    backend: Backend, stub: dataproxy_pb2_grpc.DataProxyServiceStub
+) -> None:
+    """A client that connects to the shared port and sends nothing (a port probe) is dropped quietly."""
+    probes = [socket.create_connection(("127.0.0.1", backend.port), timeout=5) for _ in range(5)]
+    try:
+        target, _ = signed_target(stub, b"x", filename="probe.txt")
+        assert target.startswith("/upload/")
+    finally:
+        for p in probes:
+            p.close()
+
+
 def test_unknown_paths(backend: Backend) -> None:
     assert request(backend, "GET", "/nope")[0] == 404
     assert request(backend, "PUT", "/elsewhere", b"x")[0] == 404
@@ -204,15 +232,23 @@ print(json.dumps([
 
 
 @pytest.mark.flytekit
-def test_flytekit_console_urls_open(backend: Backend) -> None:
-    """The console URLs flytekit builds from the generated config.yaml open a page on this backend."""
+@pytest.mark.parametrize("console_endpoint", [True, False])
+def test_flytekit_console_urls_open(backend: Backend, tmp_path: Path, console_endpoint: bool) -> None:
+    """The console URLs flytekit builds open a page on this backend: from the generated config.yaml
+    (console.endpoint = the HTTP port) and from a config without console.endpoint (the gRPC port)."""
+    config = backend.config
+    port = backend.http_port
+    if not console_endpoint:
+        config = tmp_path / "no-console.yaml"
+        config.write_text(f"admin:\n  endpoint: dns:///127.0.0.1:{backend.port}\n  insecure: true\n")
+        port = backend.port
     proc = subprocess.run(
-        [VENV_PYTHON, "-c", _FLYTEKIT_URLS, str(backend.config)], capture_output=True, text=True, timeout=90
+        [VENV_PYTHON, "-c", _FLYTEKIT_URLS, str(config)], capture_output=True, text=True, timeout=90
     )
     assert proc.returncode == 0, proc.stderr
     urls = json.loads(proc.stdout.strip().splitlines()[-1])
     for url, name in zip(urls, ["f7a1b2c3", "wf.t1", "wf.lp"], strict=True):
         parts = urlsplit(url)
-        assert parts.netloc == f"127.0.0.1:{backend.http_port}", url
+        assert parts.netloc == f"127.0.0.1:{port}", url
         status, body, _ = request(backend, "GET", parts.path)
         assert status == 200 and name in body, url
