@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from flyteidl.core import compiler_pb2, dynamic_job_pb2, interface_pb2, tasks_pb2, workflow_pb2
 from flyteidl.core.identifier_pb2 import Identifier
 
-from flyte_ls.local.compiler_graph import IdKey, WorkflowBuilder, id_key, id_label
+from flyte_ls.local.compiler_graph import WorkflowBuilder
+from flyte_ls.local.compiler_model import IdKey, id_key, id_label
 from flyte_ls.local.errors import InvalidArgument
 
 __all__ = ["CompileError", "CompileFailed", "compile_dynamic_job", "compile_workflow", "id_label"]

@@ -7,77 +7,37 @@ template gets ``start-node`` and ``end-node``, promise node ids resolved, branch
 
 from __future__ import annotations
 
-import enum
-import re
 from typing import TYPE_CHECKING
 
 from flyteidl.core import (
     compiler_pb2,
     condition_pb2,
-    identifier_pb2,
     interface_pb2,
     literals_pb2,
-    types_pb2,
 )
 from flyteidl.core.interface_pb2 import TypedInterface
 from flyteidl.core.types_pb2 import LiteralType
 from flyteidl.core.workflow_pb2 import ArrayNode, Node
 
-from flyte_ls.local.compiler_types import castable, is_optional, scalar_type, type_name
+from flyte_ls.local.compiler_bindings import BindingChecker
+from flyte_ls.local.compiler_model import (
+    END_NODE,
+    START_NODE,
+    Edges,
+    GraphNode,
+    id_key,
+    id_label,
+    make_interface,
+)
+from flyte_ls.local.compiler_types import castable, scalar_type, type_name
 
 if TYPE_CHECKING:
     from flyte_ls.local.compiler import Context
 
-START_NODE = "start-node"
-END_NODE = "end-node"
-IdKey = tuple[int, str, str, str, str]
-_VAR_NAME = re.compile(r"^(?:\[(\d+)\]\.)?(\w+)$")
 
+class WorkflowBuilder(BindingChecker):
+    """Compiles one workflow (the primary or a subworkflow) in place."""
 
-def id_key(ident: identifier_pb2.Identifier) -> IdKey:
-    """Identifiers ordered as Admin orders its requirements: type, project, domain, name, version."""
-    return (ident.resource_type, ident.project, ident.domain, ident.name, ident.version)
-
-
-def id_label(ident: identifier_pb2.Identifier) -> str:
-    """``TASK flytesnacks/development/wf.tasks.double:v1``."""
-    kind = identifier_pb2.ResourceType.Name(ident.resource_type)
-    return f"{kind} {ident.project}/{ident.domain}/{ident.name}:{ident.version}"
-
-
-class Edges(enum.Enum):
-    BOTH = "both"  # a top-level node: upstream and downstream lists
-    UPSTREAM = "upstream"  # a branch child or the failure node: only its own upstream list
-
-
-class GraphNode:
-    """A node being compiled, with the interface computed for it."""
-
-    def __init__(self, proto: Node, iface: TypedInterface | None = None) -> None:
-        self.proto = proto
-        self.iface = iface
-        self.children: list[GraphNode] = []  # a branch node's then/else nodes
-        self.inputs_optional = False  # a launch plan's inputs may have defaults the contract doesn't tell
-
-    @property
-    def id(self) -> str:
-        return self.proto.id
-
-
-def _interface(
-    inputs: interface_pb2.VariableMap | None = None, outputs: interface_pb2.VariableMap | None = None
-):
-    iface = TypedInterface()
-    iface.inputs.SetInParent()
-    iface.outputs.SetInParent()
-    if inputs is not None:
-        iface.inputs.CopyFrom(inputs)
-    if outputs is not None:
-        iface.outputs.CopyFrom(outputs)
-    return iface
-
-
-class WorkflowBuilder:
     def __init__(self, ctx: Context, workflow: compiler_pb2.CompiledWorkflow, where: str) -> None:
         self.ctx = ctx
         self.workflow = workflow
@@ -103,10 +63,10 @@ class WorkflowBuilder:
         originals = [Node() for _ in t.nodes]
         for copy, node in zip(originals, t.nodes, strict=True):
             copy.CopyFrom(node)
-        self.nodes[START_NODE] = GraphNode(Node(id=START_NODE), _interface(outputs=t.interface.inputs))
+        self.nodes[START_NODE] = GraphNode(Node(id=START_NODE), make_interface(outputs=t.interface.inputs))
         end = Node(id=END_NODE)
         end.inputs.extend(t.outputs)
-        self.nodes[END_NODE] = GraphNode(end, _interface(inputs=t.interface.outputs))
+        self.nodes[END_NODE] = GraphNode(end, make_interface(inputs=t.interface.outputs))
         top_level: list[str] = []
         for proto in originals:
             if not proto.id:
@@ -250,7 +210,7 @@ class WorkflowBuilder:
                 ref = id_label(proto.task_node.reference_id)
                 self.error("TaskReferenceNotFound", node.id, f"Referenced Task [{ref}] not found.")
                 return None
-            return _interface(task.interface.inputs, task.interface.outputs)
+            return make_interface(task.interface.inputs, task.interface.outputs)
         if target == "workflow_node":
             return self._workflow_node_interface(node)
         if target == "branch_node":
@@ -287,14 +247,14 @@ class WorkflowBuilder:
                 self.error("WorkflowReferenceNotFound", node.id, f"Referenced Launch Plan [{ref}] not found.")
                 return None
             node.inputs_optional = True
-            return _interface(lp.inputs, lp.outputs)
+            return make_interface(lp.inputs, lp.outputs)
         if wn.HasField("sub_workflow_ref"):
             sub = self.ctx.sub_workflows.get(id_key(wn.sub_workflow_ref))
             if sub is None:
                 ref = id_label(wn.sub_workflow_ref)
                 self.error("WorkflowReferenceNotFound", node.id, f"Referenced Workflow [{ref}] not found.")
                 return None
-            return _interface(sub.template.interface.inputs, sub.template.interface.outputs)
+            return make_interface(sub.template.interface.inputs, sub.template.interface.outputs)
         self.error("ValueRequired", node.id, "Value required [WorkflowNode.reference].")
         return None
 
@@ -304,7 +264,7 @@ class WorkflowBuilder:
         if kind == "approve":
             # the approved values pass through: outputs are the inputs, typed by their sources
             inputs = self.bind(node, list(node.proto.inputs), None, Edges.UPSTREAM, check_types=False)
-            return _interface(inputs, inputs)
+            return make_interface(inputs, inputs)
         if kind == "signal":
             if not gate.signal.HasField("type"):
                 self.error("ValueRequired", node.id, "Value required [GateNode.Signal.Type].")
@@ -312,11 +272,11 @@ class WorkflowBuilder:
             if not gate.signal.output_variable_name:
                 self.error("ValueRequired", node.id, "Value required [GateNode.Signal.OutputVariableName].")
                 return None
-            iface = _interface()
+            iface = make_interface()
             iface.outputs.variables[gate.signal.output_variable_name].type.CopyFrom(gate.signal.type)
             return iface
         if kind == "sleep":
-            return _interface()
+            return make_interface()
         self.error("NoConditionFound", node.id, f"Can't find any condition in gate node [{node.id}].")
         return None
 
@@ -369,7 +329,7 @@ class WorkflowBuilder:
         inputs = self.bind(node, list(node.proto.inputs), None, Edges.UPSTREAM, check_types=False)
         if outputs is None:
             return None
-        iface = _interface(inputs)
+        iface = make_interface(inputs)
         for name in sorted(outputs):
             iface.outputs.variables[name].CopyFrom(outputs[name])
         return iface
@@ -428,220 +388,4 @@ class WorkflowBuilder:
                 )
             return None
         self.error("ValueRequired", node.id, "Value required [Operand.Val].")
-        return None
-
-    # ---- bindings
-
-    def bind(
-        self,
-        node: GraphNode,
-        bindings: list[literals_pb2.Binding],
-        params: interface_pb2.VariableMap | None,
-        edges: Edges,
-        *,
-        check_types: bool,
-    ) -> interface_pb2.VariableMap:
-        """Check a node's bindings against its inputs and add their edges; returns the bound variables."""
-        resolved = interface_pb2.VariableMap()
-        bound: set[str] = set()
-        for binding in bindings:
-            expected: LiteralType | None = None
-            if params is not None and binding.var in params.variables:
-                expected = params.variables[binding.var].type
-            elif check_types:
-                self.error(
-                    "VariableNameNotFound",
-                    node.id,
-                    f"Variable [{binding.var}] not found on node [{node.id}].",
-                )
-                continue
-            if not binding.HasField("binding"):
-                self.error("ValueRequired", node.id, f"Value required [{binding.var}.binding].")
-                continue
-            if binding.var in bound:
-                self.error(
-                    "ParameterBoundMoreThanOnce", node.id, f"Input [{binding.var}] is bound more than once."
-                )
-                continue
-            bound.add(binding.var)
-            ok, found_type, ups = self._bind_data(node, binding.var, binding.binding, expected, check_types)
-            if not ok:
-                continue
-            for up in ups:
-                if edges is Edges.BOTH:
-                    self.add_execution_edge(up, node.id)
-                else:
-                    self.upstream.setdefault(node.id, set()).add(up)
-            variable = resolved.variables[binding.var]
-            if found_type is not None:
-                variable.type.CopyFrom(found_type)
-        if params is not None and not node.inputs_optional:
-            for name in sorted(params.variables):
-                if name not in bound and not is_optional(params.variables[name].type):
-                    self.error("ParameterNotBound", node.id, f"Parameter not bound [{name}].")
-        return resolved
-
-    def _bind_data(
-        self,
-        node: GraphNode,
-        var: str,
-        data: literals_pb2.BindingData,
-        expected: LiteralType | None,
-        check: bool,
-    ) -> tuple[bool, LiteralType | None, list[str]]:
-        """(ok, the bound value's type, the nodes it reads from) for one binding value, recursively."""
-        kind = data.WhichOneof("value")
-        if (
-            kind in ("collection", "map")
-            and expected is not None
-            and expected.WhichOneof("type") == "union_type"
-        ):
-            for variant in expected.union_type.variants:
-                before = len(self.ctx.errors.items)
-                ok, found, ups = self._bind_data(node, var, data, variant, check)
-                del self.ctx.errors.items[before:]  # a variant that doesn't fit is no mistake
-                if ok:
-                    return True, found, ups
-            self.error(
-                "IncompatibleBindingUnionValue",
-                node.id,
-                f"Input [{var}] of type [{type_name(expected)}] fits none of the union's variants.",
-            )
-            return False, None, []
-        if kind == "collection":
-            return self._bind_items(
-                node, var, list(data.collection.bindings), expected, "collection_type", check
-            )
-        if kind == "map":
-            return self._bind_items(
-                node, var, list(data.map.bindings.values()), expected, "map_value_type", check
-            )
-        if kind == "promise":
-            return self._bind_promise(node, var, data.promise, expected, check)
-        if kind == "scalar":
-            found = scalar_type(data.scalar)
-            if found is None:
-                self.error("UnrecognizedValue", node.id, f"Unrecognized value for input [{var}].")
-                return False, None, []
-            if check and expected is not None and not castable(found, expected):
-                self.error(
-                    "MismatchingTypes",
-                    node.id,
-                    f"Variable [{var}] (type [{type_name(found)}]) doesn't match expected type "
-                    f"[{type_name(expected)}].",
-                )
-                return False, None, []
-            if expected is not None and expected.WhichOneof("type") == "enum_type":
-                value = data.scalar.primitive.string_value
-                if data.scalar.WhichOneof("value") == "primitive" and value not in expected.enum_type.values:
-                    self.error(
-                        "IllegalEnumValue",
-                        node.id,
-                        f"Input [{var}] on node [{node.id}] is an Enum and expects value to be one of "
-                        f"[{', '.join(expected.enum_type.values)}]. Received [{value}]",
-                    )
-                    return False, None, []
-            return True, found, []
-        self.error("ParameterNotBound", node.id, f"Parameter not bound [{var}].")
-        return False, None, []
-
-    def _bind_items(
-        self,
-        node: GraphNode,
-        var: str,
-        items: list[literals_pb2.BindingData],
-        expected: LiteralType | None,
-        field: str,
-        check: bool,
-    ) -> tuple[bool, LiteralType | None, list[str]]:
-        item_type: LiteralType | None = None
-        if expected is not None:
-            if expected.WhichOneof("type") != field:
-                shape = "a list" if field == "collection_type" else "a map"
-                self.error(
-                    "MismatchingBindings",
-                    node.id,
-                    f"Input [{var}] on node [{node.id}] expects bindings of type [{type_name(expected)}]. "
-                    f"Received {shape}.",
-                )
-                return False, None, []
-            item_type = getattr(expected, field)
-        ok, ups, found = True, [], None
-        for item in items:
-            item_ok, item_found, item_ups = self._bind_data(node, var, item, item_type, check)
-            ok = ok and item_ok
-            ups += item_ups
-            found = item_found or found
-        result = LiteralType()
-        getattr(result, field).CopyFrom(found or LiteralType(simple=types_pb2.SimpleType.NONE))
-        return ok, result, ups
-
-    def _bind_promise(
-        self,
-        node: GraphNode,
-        var: str,
-        promise: types_pb2.OutputReference,
-        expected: LiteralType | None,
-        check: bool,
-    ) -> tuple[bool, LiteralType | None, list[str]]:
-        source_id = promise.node_id or START_NODE
-        source = self.nodes.get(source_id)
-        if source is None:
-            self.error("NodeReferenceNotFound", node.id, f"Referenced node [{source_id}] not found.")
-            return False, None, []
-        promise.node_id = source_id
-        if source.iface is None:
-            return True, None, [source_id]  # the source's own error is reported already
-        match = _VAR_NAME.match(promise.var)
-        if match is None:
-            self.error("SyntaxError", node.id, f"Failed to parse element [{promise.var}].")
-            return False, None, []
-        name = match.group(2)
-        if name not in source.iface.outputs.variables:
-            self.error(
-                "VariableNameNotFound",
-                node.id,
-                f"Variable [{name}] not found on node [{source_id}] (read by input [{var}] of [{node.id}]).",
-            )
-            return False, None, []
-        full_type = source.iface.outputs.variables[name].type
-        found: LiteralType | None = full_type
-        if match.group(1) is not None:
-            found = full_type.collection_type if full_type.WhichOneof("type") == "collection_type" else None
-        for attr in promise.attr_path:
-            found = self._attribute_type(node, promise, found, attr)
-            if found is False:
-                return False, None, []
-        if check and expected is not None and found is not None and not castable(found, expected):
-            self.error(
-                "MismatchingTypes",
-                node.id,
-                f"The output variable '{source_id}.{promise.var}' has type [{type_name(found)}], but it's "
-                f"assigned to the input variable '{node.id}.{var}' which has type [{type_name(expected)}].",
-            )
-            return False, None, []
-        return True, full_type, [source_id]
-
-    def _attribute_type(
-        self, node: GraphNode, promise: types_pb2.OutputReference, current: LiteralType | None, attr: object
-    ):
-        """The type one step down an ``attr_path``; None when unknown (no check), False after an error."""
-        if current is None:
-            return None
-        kind = current.WhichOneof("type")
-        if kind == "collection_type":
-            return current.collection_type
-        if kind == "map_value_type":
-            return current.map_value_type
-        fields = current.structure.dataclass_type
-        key = getattr(attr, "string_value", "")
-        if fields:
-            if key not in fields:
-                self.error(
-                    "FieldNotFound",
-                    node.id,
-                    f"Variable [{promise.var}] (type [{type_name(current)}]) doesn't have field [{key}].",
-                )
-                return False
-            return fields[key]
         return None

@@ -24,7 +24,7 @@ from flyteidl.core import (
 from google.protobuf.message import Message
 
 from flyte_ls.local.compiler import CompileFailed, compile_dynamic_job, compile_workflow
-from flyte_ls.local.compiler_graph import IdKey, id_key
+from flyte_ls.local.compiler_model import IdKey, id_key
 from flyte_ls.local.errors import InvalidArgument
 
 REPO = Path(__file__).resolve().parents[2]
