@@ -1,0 +1,444 @@
+"""Run ONE attempt of a Python container task as propeller's k8s plugin would, in a local subprocess.
+
+`run_task_attempt` is a *blocking* function: the executor calls it from a worker thread (or awaits
+`run_task_attempt_async`, which runs it in a thread and turns task cancellation into an abort). It renders the
+container args (reference §5), launches flytekit's entrypoint with the configured interpreter in a new session
+(process group), waits for it under a timeout and a cancel event, and classifies the attempt from
+`error.pb` / `futures.pb` / `outputs.pb` in the output prefix — never from the exit code alone, because
+pyflyte-execute exits 0 when user code fails.
+
+Paths are plain absolute paths, never `file://` URIs (reference §0.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from flyteidl.core import errors_pb2, literals_pb2, tasks_pb2
+
+ENTRYPOINTS = ("pyflyte-fast-execute", "pyflyte-execute", "pyflyte-map-execute")
+_ENTRYPOINT_FUNCTIONS = {
+    "pyflyte-fast-execute": "fast_execute_task_cmd",
+    "pyflyte-execute": "execute_task_cmd",
+    "pyflyte-map-execute": "map_execute_task_cmd",
+}
+# Propeller's template syntax: case-insensitive, spaces allowed inside the braces, `.` or `$` as the prefix.
+_TEMPLATE = re.compile(r"\{\{\s*[.$]([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# Server-side variables that must not reach the task: the server's own import path, and flytekit execution
+# variables the server process may have inherited.
+_DROPPED_ENV_PREFIXES = ("FLYTE_INTERNAL_", "_F_", "BATCH_JOB_ARRAY_INDEX", "FLYTE_K8S_ARRAY_INDEX")
+_DROPPED_ENV = frozenset(
+    {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "FLYTE_ATTEMPT_NUMBER", "FLYTE_FAIL_ON_ERROR"}
+)
+KILL_GRACE_S = 2.0
+_POLL_S = 0.02
+
+
+class AttemptPhase(enum.Enum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+
+
+class ErrorKind(enum.IntEnum):
+    """`ContainerError.Kind`: whether propeller may retry the node."""
+
+    NON_RECOVERABLE = errors_pb2.ContainerError.NON_RECOVERABLE
+    RECOVERABLE = errors_pb2.ContainerError.RECOVERABLE
+
+
+class ErrorOrigin(enum.IntEnum):
+    """`ExecutionError.ErrorKind`: who is to blame (USER code or the SYSTEM)."""
+
+    UNKNOWN = 0
+    USER = 1
+    SYSTEM = 2
+
+
+class ExecutionKey(NamedTuple):
+    project: str
+    domain: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AttemptPaths:
+    """Where one attempt reads and writes. Every path is a plain absolute path owned by the executor."""
+
+    inputs: Path  # the node's inputs.pb ({{.input}}); written by run_task_attempt from `inputs`
+    output_prefix: (
+        Path  # <datadir>/<attempt> ({{.outputPrefix}}): outputs.pb, error.pb, futures.pb, deck.html
+    )
+    raw_output_prefix: Path  # per-attempt raw data ({{.rawOutputDataPrefix}})
+    checkpoint: Path  # {{.checkpointOutputPrefix}}, normally <raw>/_flytecheckpoints
+    prev_checkpoint: Path | None  # {{.prevCheckpointPrefix}}; None on the first attempt (rendered as `""`)
+    workdir: Path  # private cwd and the rewritten --dest-dir (the fast-register code is extracted here)
+    log: Path  # stdout + stderr of the attempt
+
+
+@dataclass(frozen=True)
+class AttemptError:
+    code: str
+    message: str
+    kind: ErrorKind
+    origin: ErrorOrigin
+
+    @property
+    def recoverable(self) -> bool:
+        return self.kind == ErrorKind.RECOVERABLE
+
+
+@dataclass
+class AttemptResult:
+    phase: AttemptPhase
+    log: Path
+    duration_s: float
+    exit_code: int | None = None  # None when the process could not be started
+    error: AttemptError | None = None  # set unless SUCCEEDED
+    outputs: literals_pb2.LiteralMap | None = None  # outputs.pb, when the task wrote one
+    outputs_path: Path | None = None
+    futures: bytes | None = None  # futures.pb (a serialized core.DynamicJobSpec) of a @dynamic task
+    futures_path: Path | None = None
+    deck: Path | None = None  # deck.html, when written
+    argv: list[str] = field(default_factory=list)
+
+
+class LaunchError(Exception):
+    """The attempt cannot be launched as specified (a SYSTEM, NON_RECOVERABLE failure)."""
+
+
+def render_args(
+    args: list[str],
+    paths: AttemptPaths,
+    *,
+    fast_distribution: str | None = None,
+) -> list[str]:
+    """Render propeller's `{{.var}}` templates and point `--dest-dir` at the private working dir."""
+    values = {
+        "input": str(paths.inputs),
+        "inputprefix": str(paths.inputs.parent),
+        "outputprefix": str(paths.output_prefix),
+        "rawoutputdataprefix": str(paths.raw_output_prefix),
+        "checkpointoutputprefix": str(paths.checkpoint),
+        "prevcheckpointprefix": str(paths.prev_checkpoint) if paths.prev_checkpoint is not None else '""',
+    }
+    if fast_distribution is not None:
+        values["remote_package_path"] = fast_distribution
+
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(1).lower()
+        if key in values:
+            return values[key]
+        if key == "remote_package_path":
+            raise LaunchError(
+                "the task's args reference {{ .remote_package_path }} but no fast-register distribution was "
+                "given; register the task with `pyflyte register` (it uploads the code) or pass the tarball"
+            )
+        return match.group(0)
+
+    rendered = [_TEMPLATE.sub(substitute, arg) for arg in args]
+    if rendered and rendered[0] == "pyflyte-fast-execute":
+        # Only the fast-execute part (before the first `--`) carries --dest-dir.
+        end = rendered.index("--") if "--" in rendered else len(rendered)
+        for i in range(1, end - 1):
+            if rendered[i] == "--dest-dir":
+                rendered[i + 1] = str(paths.workdir)
+                break
+    return rendered
+
+
+def entrypoint_argv(rendered: list[str], python: str) -> list[str]:
+    """Turn `pyflyte-execute ...` into a command run by the configured interpreter's environment.
+
+    The console script next to `python` (`<bin>/pyflyte-execute`, as flytekit installs it) is preferred;
+    otherwise flytekit's entrypoint function is called through `python -c`.
+    """
+    if not rendered:
+        raise LaunchError("the task's container has neither command nor args; nothing to run")
+    head, rest = rendered[0], rendered[1:]
+    if head not in ENTRYPOINTS:
+        return rendered
+    script = Path(python).parent / head
+    if script.is_file() and os.access(script, os.X_OK):
+        return [python, str(script), *rest]
+    function = _ENTRYPOINT_FUNCTIONS[head]
+    return [python, "-c", f"from flytekit.bin.entrypoint import {function}; {function}()", *rest]
+
+
+def attempt_env(
+    template: tasks_pb2.TaskTemplate,
+    *,
+    python: str,
+    execution: ExecutionKey,
+    attempt: int,
+    workflow_name: str = "",
+    array_index: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    base_env: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The attempt's env: the server's minus its import path, the template env, then propeller's variables."""
+    source = os.environ if base_env is None else base_env
+    env = {
+        k: v for k, v in source.items() if k not in _DROPPED_ENV and not k.startswith(_DROPPED_ENV_PREFIXES)
+    }
+    bin_dir = str(Path(python).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p]])
+    for kv in template.container.env:
+        env[kv.key] = kv.value
+    task = template.id
+    env.update(
+        {
+            "FLYTE_INTERNAL_EXECUTION_ID": execution.name,
+            "FLYTE_INTERNAL_EXECUTION_PROJECT": execution.project,
+            "FLYTE_INTERNAL_EXECUTION_DOMAIN": execution.domain,
+            "FLYTE_INTERNAL_EXECUTION_WORKFLOW": f"{execution.project}:{execution.domain}:{workflow_name}",
+            "FLYTE_INTERNAL_TASK_PROJECT": task.project,
+            "FLYTE_INTERNAL_TASK_DOMAIN": task.domain,
+            "FLYTE_INTERNAL_TASK_NAME": task.name,
+            "FLYTE_INTERNAL_TASK_VERSION": task.version,
+            "FLYTE_ATTEMPT_NUMBER": str(attempt),
+        }
+    )
+    if extra_env:
+        env.update(extra_env)
+    if array_index is not None:
+        env["BATCH_JOB_ARRAY_INDEX_VAR_NAME"] = "FLYTE_K8S_ARRAY_INDEX"
+        env["FLYTE_K8S_ARRAY_INDEX"] = str(array_index)
+    return env
+
+
+def run_task_attempt(
+    template: tasks_pb2.TaskTemplate,
+    *,
+    inputs: literals_pb2.LiteralMap,
+    python: str,
+    work: AttemptPaths,
+    execution: ExecutionKey | tuple[str, str, str],
+    node_id: str,
+    attempt: int,
+    fast_distribution: str | None = None,
+    timeout_s: float | None = None,
+    cancel: threading.Event | None = None,
+    workflow_name: str = "",
+    array_index: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    kill_grace_s: float = KILL_GRACE_S,
+) -> AttemptResult:
+    """Run one attempt of `template` to completion. BLOCKING: call it from a thread, never from an event loop.
+
+    `cancel.set()` (from any thread) kills the attempt's process group → ABORTED; `timeout_s` → TIMED_OUT.
+    `array_index` runs one index of a map task (`pyflyte-map-execute` picks that element of the full inputs).
+    `node_id` only labels the log; the paths in `work` already encode it.
+    """
+    start = time.monotonic()
+    execution = ExecutionKey(*execution)
+    _prepare(work, inputs)
+    try:
+        rendered = render_args(
+            [*template.container.command, *template.container.args], work, fast_distribution=fast_distribution
+        )
+        argv = entrypoint_argv(rendered, python)
+    except LaunchError as exc:
+        error = AttemptError("LaunchFailed", str(exc), ErrorKind.NON_RECOVERABLE, ErrorOrigin.SYSTEM)
+        return AttemptResult(AttemptPhase.FAILED, work.log, time.monotonic() - start, error=error)
+    env = attempt_env(
+        template,
+        python=python,
+        execution=execution,
+        attempt=attempt,
+        workflow_name=workflow_name,
+        array_index=array_index,
+        extra_env=extra_env,
+    )
+    with open(work.log, "ab") as log:
+        log.write(f"# {execution.name}/{node_id} attempt {attempt}: {' '.join(argv)}\n".encode())
+        log.flush()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=work.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            error = AttemptError(
+                "LaunchFailed",
+                f"could not start {argv[0]!r}: {exc}; check the backend's --python interpreter",
+                ErrorKind.NON_RECOVERABLE,
+                ErrorOrigin.SYSTEM,
+            )
+            return AttemptResult(
+                AttemptPhase.FAILED, work.log, time.monotonic() - start, error=error, argv=argv
+            )
+        stopped = _wait(proc, start, timeout_s, cancel, kill_grace_s)
+    duration = time.monotonic() - start
+    result = AttemptResult(AttemptPhase.FAILED, work.log, duration, exit_code=proc.returncode, argv=argv)
+    deck = work.output_prefix / "deck.html"
+    result.deck = deck if deck.is_file() else None
+    if stopped == "timeout":
+        result.phase = AttemptPhase.TIMED_OUT
+        result.error = AttemptError(
+            "TimeoutExpired",
+            f"task {template.id.name} did not finish within {timeout_s:g}s and was killed; "
+            f"see the log {work.log}",
+            ErrorKind.RECOVERABLE,
+            ErrorOrigin.USER,
+        )
+        return result
+    if stopped == "cancel":
+        result.phase = AttemptPhase.ABORTED
+        result.error = AttemptError(
+            "Aborted", "the attempt was terminated", ErrorKind.NON_RECOVERABLE, ErrorOrigin.SYSTEM
+        )
+        return result
+    return _classify(result, template, work)
+
+
+async def run_task_attempt_async(
+    template: tasks_pb2.TaskTemplate,
+    **kwargs: object,
+) -> AttemptResult:
+    """`run_task_attempt` in a thread; cancelling the awaiting task aborts the attempt and waits for it."""
+    cancel = kwargs.pop("cancel", None) or threading.Event()
+    assert isinstance(cancel, threading.Event)
+    future = asyncio.ensure_future(asyncio.to_thread(run_task_attempt, template, cancel=cancel, **kwargs))  # type: ignore[arg-type]
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        cancel.set()
+        with contextlib.suppress(Exception):
+            await future
+        raise
+
+
+def _prepare(work: AttemptPaths, inputs: literals_pb2.LiteralMap) -> None:
+    for directory in (
+        work.output_prefix,
+        work.raw_output_prefix,
+        work.workdir,
+        work.inputs.parent,
+        work.log.parent,
+    ):
+        directory.mkdir(parents=True, exist_ok=True)
+    # A re-run of the same attempt (after a backend restart) must not read a previous run's results.
+    for name in ("outputs.pb", "error.pb", "futures.pb", "deck.html"):
+        (work.output_prefix / name).unlink(missing_ok=True)
+    tmp = work.inputs.with_name(work.inputs.name + ".tmp")
+    tmp.write_bytes(inputs.SerializeToString(deterministic=True))
+    tmp.replace(work.inputs)
+
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    start: float,
+    timeout_s: float | None,
+    cancel: threading.Event | None,
+    grace_s: float,
+) -> str | None:
+    """Wait for the process; on timeout or cancel kill its whole group. Returns "timeout", "cancel", None."""
+    deadline = None if timeout_s is None else start + timeout_s
+    reason: str | None = None
+    while True:
+        try:
+            proc.wait(timeout=_POLL_S)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel is not None and cancel.is_set():
+            reason = "cancel"
+        elif deadline is not None and time.monotonic() >= deadline:
+            reason = "timeout"
+        if reason is not None:
+            _kill_group(proc, grace_s)
+            break
+    # Whatever the task left behind in its session dies with the attempt, as a pod's processes do.
+    _signal_group(proc.pid, signal.SIGKILL)
+    return reason
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _kill_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _classify(result: AttemptResult, template: tasks_pb2.TaskTemplate, work: AttemptPaths) -> AttemptResult:
+    error_pb = work.output_prefix / "error.pb"
+    if error_pb.is_file():
+        document = errors_pb2.ErrorDocument.FromString(error_pb.read_bytes())
+        container = document.error
+        result.error = AttemptError(
+            container.code,
+            container.message,
+            ErrorKind(container.kind),
+            ErrorOrigin(container.origin) if container.origin in (1, 2) else ErrorOrigin.UNKNOWN,
+        )
+        return result
+    if result.exit_code != 0:
+        result.error = AttemptError(
+            "ProcessExited",
+            f"the task process exited with code {result.exit_code} without writing an error document; "
+            f"see the log {work.log}\n{_tail(work.log)}",
+            ErrorKind.RECOVERABLE,
+            ErrorOrigin.SYSTEM,
+        )
+        return result
+    futures = work.output_prefix / "futures.pb"
+    if futures.is_file():
+        result.futures = futures.read_bytes()
+        result.futures_path = futures
+        result.phase = AttemptPhase.SUCCEEDED
+        return result
+    outputs = work.output_prefix / "outputs.pb"
+    if outputs.is_file():
+        result.outputs = literals_pb2.LiteralMap.FromString(outputs.read_bytes())
+        result.outputs_path = outputs
+    elif template.interface.outputs.variables:
+        result.error = AttemptError(
+            "OutputsNotFound",
+            f"the task declares outputs but wrote no {outputs}; see the log {work.log}",
+            ErrorKind.RECOVERABLE,
+            ErrorOrigin.SYSTEM,
+        )
+        return result
+    result.phase = AttemptPhase.SUCCEEDED
+    return result
+
+
+def _tail(path: Path, limit: int = 4000) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""

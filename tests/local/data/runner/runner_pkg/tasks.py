@@ -1,0 +1,72 @@
+"""Tasks the runner tests launch through pyflyte-execute / pyflyte-fast-execute."""
+
+import os
+import time
+
+from flytekit import dynamic, map_task, task, workflow
+from flytekit.exceptions.user import FlyteRecoverableException
+
+
+@task
+def add(a: int, b: str) -> str:
+    return f"{b}:{a * 2}"
+
+
+@task
+def fails(x: int) -> int:
+    if x >= 0:
+        raise ValueError(f"bad value {x}")
+    return x
+
+
+@task(retries=2)
+def flaky(x: int) -> int:
+    if x >= 0:
+        raise FlyteRecoverableException(f"try again {x}")
+    return x
+
+
+@task
+def crash(x: int) -> int:
+    if x >= 0:
+        os._exit(3)
+    return x
+
+
+@task
+def sleepy(x: int) -> int:
+    with open(f"pid-{os.getpid()}", "w") as f:
+        f.write(str(os.getpgid(0)))
+    time.sleep(x)
+    return x
+
+
+@task
+def where() -> str:
+    return os.getcwd()
+
+
+@task
+def square(x: int) -> int:
+    return x * x
+
+
+@dynamic
+def fan_out(n: int) -> list[int]:
+    return [square(x=i) for i in range(n)]
+
+
+@workflow
+def mapped(xs: list[int]) -> list[int]:
+    return map_task(square)(x=xs)
+
+
+@workflow
+def all_tasks(n: int = 2) -> list[int]:
+    add(a=n, b="x")
+    fails(x=n)
+    flaky(x=n)
+    crash(x=n)
+    sleepy(x=n)
+    where()
+    return fan_out(n=n)
