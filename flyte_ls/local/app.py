@@ -138,6 +138,7 @@ class LocalBackend:
                 "choose another port with --http-port N."
             ) from None
         self.http_port = self._http.port
+        self._http.files_root = o.state_dir
         uploads = Uploads(self.state, o.host, self.http_port, o.max_upload_bytes)
         self._http.uploads = uploads
 

@@ -16,12 +16,36 @@ import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from flyte_ls.local.dataproxy import UploadRefused, Uploads
+from flyte_ls.local.dataproxy import UploadRefused, Uploads, check_relative
+from flyte_ls.local.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
+
+# Data files of the state dir (task logs, decks, uploads, outputs) are served at /files/<path in it>;
+# top-level files (admin.db, status.json ...) and these directories are not.
+FILES_PREFIX = "/files/"
+_PRIVATE_DIRS = frozenset({"tmp", "blobs"})
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".log": "text/plain; charset=utf-8",
+    ".json": "application/json",
+    ".pb": "application/octet-stream",
+}
+
+
+def _content_type(path: Path) -> str:
+    return _CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+
+
+def file_url(base_url: str, state_root: Path, path: Path) -> str:
+    """The URL at which the HTTP server at ``base_url`` serves ``path`` (a file under ``state_root``)."""
+    return base_url.rstrip("/") + FILES_PREFIX + quote(path.relative_to(state_root).as_posix())
+
 
 # A GET route: (path, query) -> (status, content type, body)
 Route = Callable[[str, dict[str, list[str]]], tuple[int, str, bytes]]
@@ -84,8 +108,33 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
+        if url.path.startswith(FILES_PREFIX):
+            self._send_file(url.path[len(FILES_PREFIX) :])
+            return
         status, ctype, body = self.server.app.handle_get(url.path, parse_qs(url.query))
         self._reply(status, body, ctype)
+
+    def _send_file(self, raw: str) -> None:
+        try:
+            path = self.server.app.resolve_file(raw)
+        except UploadRefused as exc:
+            self._text(exc.status, exc.message)
+            return
+        try:
+            f = open(path, "rb")  # closed below, after streaming
+        except OSError:
+            self._text(404, f"no file at {FILES_PREFIX}{raw}")
+            return
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            self.send_response(200)
+            self.send_header("Content-Type", _content_type(path))
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            for block in iter(lambda: f.read(1 << 16), b""):
+                self.wfile.write(block)
 
     def do_HEAD(self) -> None:
         self.do_GET()
@@ -104,6 +153,7 @@ class HttpServer:
         self._active = 0  # requests being served: stop() lets them finish
         self._idle = threading.Condition()
         self.health: dict[str, object] = {"status": "ok", "pid": os.getpid()}
+        self.files_root: Path | None = None  # the state dir: its data files are served under /files/
 
     @property
     def port(self) -> int:
@@ -166,6 +216,25 @@ class HttpServer:
             )
         self.uploads.store(dest, req.rfile, length, req.headers.get("Content-MD5"), q("md5"))
         log.info("stored upload %s (%d bytes)", dest, length)
+
+    def resolve_file(self, raw: str) -> Path:
+        """The file under ``files_root`` that ``/files/<raw>`` names, else UploadRefused (404/400/403)."""
+        if self.files_root is None:
+            raise UploadRefused(404, "no files are served here")
+        if "%2f" in raw.lower() or "%5c" in raw.lower():
+            raise UploadRefused(400, "encoded path separators are not allowed")
+        rel = unquote(raw)
+        try:
+            parts = check_relative(rel, "file path")
+        except InvalidArgument as exc:
+            raise UploadRefused(400, exc.message) from None
+        if len(parts) < 2 or parts[0] in _PRIVATE_DIRS:
+            raise UploadRefused(403, f"{FILES_PREFIX}{rel} is not a served data file")
+        root = os.path.realpath(self.files_root)
+        real = os.path.realpath(self.files_root.joinpath(*parts))
+        if os.path.commonpath([root, real]) != root or not os.path.isfile(real):
+            raise UploadRefused(404, f"no file at {FILES_PREFIX}{rel}")
+        return Path(real)
 
     def handle_get(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
         if path == "/healthz":

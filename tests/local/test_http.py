@@ -18,6 +18,8 @@ import pytest
 from flyteidl.service import dataproxy_pb2, dataproxy_pb2_grpc
 from local_backend import VENV_PYTHON, Backend, start_backend
 
+from flyte_ls.local.http import file_url
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -252,3 +254,35 @@ def test_flytekit_console_urls_open(backend: Backend, tmp_path: Path, console_en
         assert parts.netloc == f"127.0.0.1:{port}", url
         status, body, _ = request(backend, "GET", parts.path)
         assert status == 200 and name in body, url
+
+
+def test_data_files_are_served(backend: Backend, stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    """/files/<path in the state dir>: how task logs, decks and uploads are linked from records."""
+    body = b"<html>a deck</html>"
+    target, native = signed_target(stub, body, filename="deck.html")
+    assert request(backend, "PUT", target, body, md5_header(body))[0] == 201
+    url = file_url(backend.http, backend.state_dir, Path(native))
+    path = urlsplit(url).path
+    status, text, headers = request(backend, "GET", path)
+    assert status == 200 and text == body.decode()
+    assert headers["Content-Type"].startswith("text/html")
+    assert request(backend, "HEAD", path)[:2] == (200, "")
+
+
+def test_private_and_outside_files_are_not_served(backend: Backend, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    (backend.state_dir / "uploads" / "link-out").symlink_to(secret)
+    (backend.state_dir / "tmp" / "uploads" / "put-x.part").write_text("partial")
+    for path, expected in [
+        ("/files/status.json", 403),
+        ("/files/config.yaml", 403),
+        ("/files/tmp/uploads/put-x.part", 403),
+        ("/files/../../etc/passwd", 400),
+        ("/files/uploads/%2e%2e/%2e%2e/etc/passwd", 400),
+        ("/files/uploads/link-out", 404),
+        ("/files/uploads/does-not-exist", 404),
+    ]:
+        status, text, _ = request(backend, "GET", path)
+        assert status == expected, (path, status, text)
+        assert "secret" not in text
