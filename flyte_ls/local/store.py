@@ -68,12 +68,59 @@ CREATE TABLE IF NOT EXISTS named_entities (
     state INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (resource_type, project, domain, name)
 );
+CREATE TABLE IF NOT EXISTS executions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    phase INTEGER NOT NULL,
+    launch_plan BLOB NOT NULL,
+    workflow BLOB NOT NULL,
+    spec BLOB NOT NULL,
+    closure BLOB NOT NULL,
+    UNIQUE (project, domain, name)
+);
+CREATE TABLE IF NOT EXISTS node_executions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    execution TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    parent_id TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    phase INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    UNIQUE (project, domain, execution, node_id)
+);
+CREATE TABLE IF NOT EXISTS task_executions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    execution TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    retry_attempt INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    phase INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    UNIQUE (project, domain, execution, node_id, retry_attempt)
+);
 """
 
 _ENTITY_COLUMNS = (
     "seq, resource_type, project, domain, name, version, created_at, updated_at, digest, state, spec, closure"
 )
 _PROJECT_COLUMNS = "seq, id, name, description, labels, state, created_at"
+_EXECUTION_COLUMNS = (
+    "seq, project, domain, name, created_at, updated_at, phase, launch_plan, workflow, spec, closure"
+)
+_NODE_COLUMNS = "seq, project, domain, execution, node_id, parent_id, created_at, updated_at, phase, record"
+_TASK_COLUMNS = (
+    "seq, project, domain, execution, node_id, retry_attempt, created_at, updated_at, phase, record"
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +158,56 @@ class NamedEntityRow:
     name: str
     description: str
     state: int
+
+
+@dataclass(frozen=True)
+class ExecutionRow:
+    """An execution: ``launch_plan`` and ``workflow`` are serialized ``core.Identifier``s, ``spec`` and
+    ``closure`` the serialized ``admin.ExecutionSpec`` / ``admin.ExecutionClosure``."""
+
+    seq: int
+    project: str
+    domain: str
+    name: str
+    created_at: float
+    updated_at: float
+    phase: int
+    launch_plan: bytes
+    workflow: bytes
+    spec: bytes
+    closure: bytes
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """A node execution: ``record`` is the serialized ``admin.NodeExecution``."""
+
+    seq: int
+    project: str
+    domain: str
+    execution: str
+    node_id: str
+    parent_id: str
+    created_at: float
+    updated_at: float
+    phase: int
+    record: bytes
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A task execution attempt: ``record`` is the serialized ``admin.TaskExecution``."""
+
+    seq: int
+    project: str
+    domain: str
+    execution: str
+    node_id: str
+    retry_attempt: int
+    created_at: float
+    updated_at: float
+    phase: int
+    record: bytes
 
 
 @dataclass(frozen=True)
@@ -333,6 +430,158 @@ class Store:
 
     def list_projects(self, page: Page) -> list[ProjectRow]:
         return [ProjectRow(*r) for r in self._select("projects", _PROJECT_COLUMNS, [], [], page)]
+
+    # --- executions ---------------------------------------------------------------------------------------
+    # Rows only: flyte_ls.local.executions.records builds and validates the protobufs they hold.
+
+    def insert_execution(self, row: ExecutionRow) -> bool:
+        """Insert a new execution (``row.seq`` is ignored); False (nothing written) when the name exists."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO executions (project, domain, name, created_at, updated_at, phase,"
+                " launch_plan, workflow, spec, closure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.project,
+                    row.domain,
+                    row.name,
+                    row.created_at,
+                    row.updated_at,
+                    row.phase,
+                    row.launch_plan,
+                    row.workflow,
+                    row.spec,
+                    row.closure,
+                ),
+            )
+            return cur.rowcount > 0
+
+    def get_execution(self, project: str, domain: str, name: str) -> ExecutionRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE project = ? AND domain = ? AND name = ?",
+                (project, domain, name),
+            ).fetchone()
+        return ExecutionRow(*row) if row else None
+
+    @contextmanager
+    def update_execution(self, project: str, domain: str, name: str) -> Iterator[list[ExecutionRow | None]]:
+        """Read-modify-write of one execution in a transaction: the caller replaces ``box[0]`` with the new
+        row (or leaves it); raising inside the block writes nothing."""
+        with self._tx() as db:
+            row = db.execute(
+                f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE project = ? AND domain = ? AND name = ?",
+                (project, domain, name),
+            ).fetchone()
+            old = ExecutionRow(*row) if row else None
+            box: list[ExecutionRow | None] = [old]
+            yield box
+            new = box[0]
+            if new is not None and new != old:
+                db.execute(
+                    "UPDATE executions SET updated_at = ?, phase = ?, spec = ?, closure = ? WHERE seq = ?",
+                    (new.updated_at, new.phase, new.spec, new.closure, new.seq),
+                )
+
+    def list_executions(self, project: str, domain: str, page: Page) -> list[ExecutionRow]:
+        where = ["project = ?", "domain = ?"]
+        params: list[object] = [project, domain]
+        return [ExecutionRow(*r) for r in self._select("executions", _EXECUTION_COLUMNS, where, params, page)]
+
+    def executions_in_phases(self, phases: Sequence[int]) -> list[ExecutionRow]:
+        """Executions in any of ``phases`` (e.g. the unfinished ones after a restart), oldest first."""
+        marks = ", ".join("?" for _ in phases)
+        where = [f"phase IN ({marks})"] if phases else ["0"]
+        return [
+            ExecutionRow(*r)
+            for r in self._select("executions", _EXECUTION_COLUMNS, where, list(phases), Page())
+        ]
+
+    def put_node(self, row: NodeRow) -> None:
+        """Insert or replace the node execution ``(project, domain, execution, node_id)``."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO node_executions (project, domain, execution, node_id, parent_id, created_at,"
+                " updated_at, phase, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (project, domain, execution, node_id) DO UPDATE SET"
+                " parent_id = excluded.parent_id, updated_at = excluded.updated_at,"
+                " phase = excluded.phase, record = excluded.record",
+                (
+                    row.project,
+                    row.domain,
+                    row.execution,
+                    row.node_id,
+                    row.parent_id,
+                    row.created_at,
+                    row.updated_at,
+                    row.phase,
+                    row.record,
+                ),
+            )
+
+    def get_node(self, project: str, domain: str, execution: str, node_id: str) -> NodeRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_NODE_COLUMNS} FROM node_executions"
+                " WHERE project = ? AND domain = ? AND execution = ? AND node_id = ?",
+                (project, domain, execution, node_id),
+            ).fetchone()
+        return NodeRow(*row) if row else None
+
+    def list_nodes(
+        self, project: str, domain: str, execution: str, parent_id: str, page: Page
+    ) -> list[NodeRow]:
+        """Node executions of one execution whose parent is ``parent_id`` ('' = the top level)."""
+        where = ["project = ?", "domain = ?", "execution = ?", "parent_id = ?"]
+        params: list[object] = [project, domain, execution, parent_id]
+        return [NodeRow(*r) for r in self._select("node_executions", _NODE_COLUMNS, where, params, page)]
+
+    def has_child_nodes(self, project: str, domain: str, execution: str, node_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM node_executions WHERE project = ? AND domain = ? AND execution = ?"
+                " AND parent_id = ? LIMIT 1",
+                (project, domain, execution, node_id),
+            ).fetchone()
+        return row is not None
+
+    def put_task(self, row: TaskRow) -> None:
+        """Insert or replace the task attempt ``(project, domain, execution, node_id, retry_attempt)``."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO task_executions (project, domain, execution, node_id, retry_attempt, created_at,"
+                " updated_at, phase, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (project, domain, execution, node_id, retry_attempt) DO UPDATE SET"
+                " updated_at = excluded.updated_at, phase = excluded.phase, record = excluded.record",
+                (
+                    row.project,
+                    row.domain,
+                    row.execution,
+                    row.node_id,
+                    row.retry_attempt,
+                    row.created_at,
+                    row.updated_at,
+                    row.phase,
+                    row.record,
+                ),
+            )
+
+    def get_task(
+        self, project: str, domain: str, execution: str, node_id: str, retry_attempt: int
+    ) -> TaskRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_TASK_COLUMNS} FROM task_executions WHERE project = ? AND domain = ?"
+                " AND execution = ? AND node_id = ? AND retry_attempt = ?",
+                (project, domain, execution, node_id, retry_attempt),
+            ).fetchone()
+        return TaskRow(*row) if row else None
+
+    def list_tasks(
+        self, project: str, domain: str, execution: str, node_id: str, page: Page
+    ) -> list[TaskRow]:
+        where = ["project = ?", "domain = ?", "execution = ?", "node_id = ?"]
+        params: list[object] = [project, domain, execution, node_id]
+        return [TaskRow(*r) for r in self._select("task_executions", _TASK_COLUMNS, where, params, page)]
 
     # --- helpers ------------------------------------------------------------------------------------------
 

@@ -1,0 +1,249 @@
+"""Execution RPCs: CreateExecution (launch plan or single task), Relaunch, Recover, Get, GetData, List,
+Terminate — flyteadmin's execution_manager semantics over :mod:`flyte_ls.local.executions.records`.
+
+Running an execution is the :class:`~flyte_ls.local.executions.Executor`'s job (see that module for the
+protocol); without one (:class:`~flyte_ls.local.executions.NullExecutor`) executions stay QUEUED.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import grpc
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
+
+from flyte_ls.local import listing
+from flyte_ls.local.admin.common import ident_str, next_token, page_for, validate_project_domain
+from flyte_ls.local.admin.launch_plans import LaunchPlanMixin
+from flyte_ls.local.admin.tasks import TaskMixin
+from flyte_ls.local.admin.workflows import WorkflowMixin
+from flyte_ls.local.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unimplemented, rpc
+from flyte_ls.local.executions import Executor, NullExecutor, flytegen
+from flyte_ls.local.executions.inputs import generate_name, merge_execution_inputs, validate_name
+from flyte_ls.local.executions.records import (
+    WF_TERMINAL,
+    ExecutionRecords,
+    WorkflowPhase,
+    exec_str,
+    read_literal_map,
+)
+from flyte_ls.local.store import LAUNCH_PLAN, WORKFLOW, Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PARALLELISM = 25
+SYSTEM_GENERATED = 2  # admin.NamedEntityState
+PRINCIPAL = "flyte-ls"
+
+EXECUTION_COLUMNS: dict[str, listing.Column] = {
+    "project": listing.Column("project"),
+    "domain": listing.Column("domain"),
+    "name": listing.Column("name"),
+    "phase": listing.Column("phase", listing.enum_value(dict(WorkflowPhase.Phase.items()))),
+    "created_at": listing.Column("created_at", listing.timestamp),
+    "updated_at": listing.Column("updated_at", listing.timestamp),
+}
+
+
+def url_blob(path: str) -> common_pb2.UrlBlob:
+    try:
+        size = Path(path).stat().st_size if path else 0
+    except OSError:
+        size = 0
+    return common_pb2.UrlBlob(url=path if size else "", bytes=size)
+
+
+class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.records = ExecutionRecords(store)
+        self.executor: Executor = NullExecutor()
+
+    # --- create ------------------------------------------------------------------------------------------
+
+    @rpc
+    def CreateExecution(
+        self, request: execution_pb2.ExecutionCreateRequest, context: grpc.ServicerContext
+    ) -> execution_pb2.ExecutionCreateResponse:
+        inputs = request.inputs if request.inputs.literals else request.spec.inputs
+        ident = self.create_execution(request.project, request.domain, request.name, request.spec, inputs)
+        return execution_pb2.ExecutionCreateResponse(id=ident)
+
+    def create_execution(
+        self,
+        project: str,
+        domain: str,
+        name: str,
+        spec: execution_pb2.ExecutionSpec,
+        inputs: literals_pb2.LiteralMap,
+    ) -> identifier_pb2.WorkflowExecutionIdentifier:
+        """CreateExecution without gRPC (raises :class:`AdminError`s), e.g. for launch-plan nodes."""
+        validate_project_domain(self.store, project, domain)
+        if name:
+            validate_name(name)
+            if self.store.get_execution(project, domain, name) is not None:
+                raise AlreadyExists(f"execution [{project}/{domain}/{name}] already exists")
+        else:
+            name = generate_name()
+            while self.store.get_execution(project, domain, name) is not None:
+                name = generate_name()
+        ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+        lp = self._launch_plan_for(spec.launch_plan)
+        merged = merge_execution_inputs(
+            ident_str(lp.id), lp.closure.expected_inputs, lp.spec.fixed_inputs, inputs
+        )
+        effective = effective_spec(spec, lp.spec)
+        self.records.create_execution(ident, effective, lp.id, lp.spec.workflow_id, merged, inputs)
+        try:
+            self.executor.submit(ident)
+        except Exception as exc:
+            log.exception("submitting %s failed", exec_str(ident))
+            error = core_execution_pb2.ExecutionError(
+                code="LaunchFailed",
+                message=f"the local executor could not start the execution: {exc}",
+                kind=core_execution_pb2.ExecutionError.SYSTEM,
+            )
+            self.records.set_execution_phase(ident, WorkflowPhase.FAILED, error=error)
+        return ident
+
+    def _launch_plan_for(self, ident: identifier_pb2.Identifier) -> launch_plan_pb2.LaunchPlan:
+        if ident.resource_type == identifier_pb2.LAUNCH_PLAN:
+            return self.get_launch_plan(ident)
+        if ident.resource_type == identifier_pb2.TASK:
+            return self.get_launch_plan(self.ensure_flytegen(ident))
+        got = identifier_pb2.ResourceType.Name(ident.resource_type)
+        raise InvalidArgument(
+            f"spec.launch_plan [{ident_str(ident)}] has resource type {got}: "
+            "an execution launches a LAUNCH_PLAN or a TASK"
+        )
+
+    def ensure_flytegen(self, task_ident: identifier_pb2.Identifier) -> identifier_pb2.Identifier:
+        """The (idempotently created) ``.flytegen.<task>`` launch plan of a single-task execution."""
+        task = self.get_task(task_ident)
+        wf_request = flytegen.workflow_request(task.closure.compiled_task.template)
+        try:
+            self.create_workflow(wf_request)
+        except AlreadyExists:
+            pass
+        lp_request = flytegen.launch_plan_request(wf_request.id)
+        try:
+            self.create_launch_plan(lp_request)
+        except AlreadyExists:
+            pass
+        wf = wf_request.id
+        for resource_type in (WORKFLOW, LAUNCH_PLAN):
+            self.store.update_named_entity(
+                resource_type, wf.project, wf.domain, wf.name, "", SYSTEM_GENERATED
+            )
+        return lp_request.id
+
+    @rpc
+    def RelaunchExecution(
+        self, request: execution_pb2.ExecutionRelaunchRequest, context: grpc.ServicerContext
+    ) -> execution_pb2.ExecutionCreateResponse:
+        old = self.records.get_execution(request.id)
+        spec = execution_pb2.ExecutionSpec()
+        spec.CopyFrom(old.spec)
+        spec.metadata.mode = execution_pb2.ExecutionMetadata.RELAUNCH
+        spec.metadata.reference_execution.CopyFrom(old.id)
+        spec.overwrite_cache = request.overwrite_cache
+        user_inputs = read_literal_map(str(self.records.metadata_dir(old.id) / "user_inputs"))
+        ident = self.create_execution(
+            old.id.project, old.id.domain, request.name, spec, user_inputs or literals_pb2.LiteralMap()
+        )
+        return execution_pb2.ExecutionCreateResponse(id=ident)
+
+    @rpc
+    def RecoverExecution(
+        self, request: execution_pb2.ExecutionRecoverRequest, context: grpc.ServicerContext
+    ) -> execution_pb2.ExecutionCreateResponse:
+        self.records.get_execution(request.id)  # NOT_FOUND first, as Admin
+        raise Unimplemented(
+            f"RecoverExecution of [{exec_str(request.id)}] is not supported by the local backend yet: "
+            "relaunch it instead (RelaunchExecution / `flytectl create execution --relaunch`)"
+        )
+
+    # --- read --------------------------------------------------------------------------------------------
+
+    @rpc
+    def GetExecution(
+        self, request: execution_pb2.WorkflowExecutionGetRequest, context: grpc.ServicerContext
+    ) -> execution_pb2.Execution:
+        return self.records.get_execution(request.id)
+
+    @rpc
+    def GetExecutionData(
+        self, request: execution_pb2.WorkflowExecutionGetDataRequest, context: grpc.ServicerContext
+    ) -> execution_pb2.WorkflowExecutionGetDataResponse:
+        execution = self.records.get_execution(request.id)
+        inputs_path = str(self.records.inputs_path(request.id))
+        outputs_path = execution.closure.outputs.uri
+        response = execution_pb2.WorkflowExecutionGetDataResponse(
+            inputs=url_blob(inputs_path), outputs=url_blob(outputs_path)
+        )
+        full_inputs = read_literal_map(inputs_path)
+        if full_inputs is not None:
+            response.full_inputs.CopyFrom(full_inputs)
+        full_outputs = read_literal_map(outputs_path)
+        if full_outputs is not None:
+            response.full_outputs.CopyFrom(full_outputs)
+        return response
+
+    @rpc
+    def ListExecutions(
+        self, request: common_pb2.ResourceListRequest, context: grpc.ServicerContext
+    ) -> execution_pb2.ExecutionList:
+        validate_project_domain(self.store, request.id.project, request.id.domain)
+        page = page_for(request, EXECUTION_COLUMNS, "execution")
+        executions = self.records.list_executions(request.id.project, request.id.domain, page)
+        return execution_pb2.ExecutionList(executions=executions, token=next_token(page, executions))
+
+    # --- terminate ---------------------------------------------------------------------------------------
+
+    @rpc
+    def TerminateExecution(
+        self, request: execution_pb2.ExecutionTerminateRequest, context: grpc.ServicerContext
+    ) -> execution_pb2.ExecutionTerminateResponse:
+        self.terminate_execution(request.id, request.cause)
+        return execution_pb2.ExecutionTerminateResponse()
+
+    def terminate_execution(self, ident: identifier_pb2.WorkflowExecutionIdentifier, cause: str) -> None:
+        execution = self.records.get_execution(ident)
+        phase = execution.closure.phase
+        if phase in WF_TERMINAL:
+            raise FailedPrecondition(
+                f"execution [{exec_str(ident)}] has already finished ({WorkflowPhase.Phase.Name(phase)}): "
+                "only a running execution can be terminated"
+            )
+        self.records.set_execution_phase(
+            ident, WorkflowPhase.ABORTING, abort_cause=cause, principal=PRINCIPAL
+        )
+        self.executor.terminate(ident, cause)
+        try:
+            self.records.set_execution_phase(ident, WorkflowPhase.ABORTED, principal=PRINCIPAL)
+        except FailedPrecondition:
+            pass  # the executor already wrote a terminal phase
+
+
+def effective_spec(
+    request: execution_pb2.ExecutionSpec, lp: launch_plan_pb2.LaunchPlanSpec
+) -> execution_pb2.ExecutionSpec:
+    """The stored spec: the request's, with what it leaves unset taken from the launch plan, then defaults."""
+    spec = execution_pb2.ExecutionSpec()
+    spec.CopyFrom(request)
+    spec.ClearField("inputs")  # the inputs live in the inputs file
+    spec.max_parallelism = request.max_parallelism or lp.max_parallelism or DEFAULT_MAX_PARALLELISM
+    for field in ("labels", "annotations", "security_context", "raw_output_data_config", "envs"):
+        if not request.HasField(field) and lp.HasField(field):
+            getattr(spec, field).CopyFrom(getattr(lp, field))
+    if not request.HasField("interruptible") and lp.HasField("interruptible"):
+        spec.interruptible.CopyFrom(lp.interruptible)
+    spec.overwrite_cache = request.overwrite_cache or lp.overwrite_cache
+    if request.disable_all:
+        spec.ClearField("notifications")
+    elif not request.HasField("notifications") and lp.entity_metadata.notifications:
+        spec.notifications.notifications.extend(lp.entity_metadata.notifications)
+    return spec

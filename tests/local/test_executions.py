@@ -1,0 +1,541 @@
+"""Execution, node execution and task execution RPCs over real gRPC, on specs from real `pyflyte package`."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+import test_admin_entities as entities
+from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.service import admin_pb2_grpc
+from test_admin_entities import DOMAIN, PROJECT, code_of, lp_id, register, task_id
+
+from flyte_ls.local.admin import AdminServicer
+from flyte_ls.local.errors import AlreadyExists, FailedPrecondition
+from flyte_ls.local.executions import flytegen
+from flyte_ls.local.executions.records import ExecutionRecords, NodePhase, TaskPhase, WorkflowPhase
+from flyte_ls.local.store import LAUNCH_PLAN, WORKFLOW, Store
+
+pytestmark = pytest.mark.timeout(60)
+
+package = entities.package  # the module-scoped `pyflyte package` fixture
+Package = list[tuple[str, bytes]]
+NAME_RE = re.compile(r"^a[bcdfghjklmnpqrstvwxz2456789]{19}$")
+
+
+@dataclass
+class Backend(entities.Backend):
+    servicer: AdminServicer
+
+
+def start_backend(state_dir: Path) -> Backend:
+    """The AdminServicer (with its default NullExecutor) on a temp Store, served by a real gRPC server."""
+    store = Store(state_dir)
+    servicer = AdminServicer(store)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    return Backend(store, server, admin_pb2_grpc.AdminServiceStub(channel), channel, port, servicer)
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[Backend]:
+    b = start_backend(tmp_path / "state")
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def registered(backend: Backend, package: Package) -> Backend:
+    register(backend.stub, package, "v1")
+    return backend
+
+
+def ints(**values: int) -> literals_pb2.LiteralMap:
+    out = literals_pb2.LiteralMap()
+    for k, v in values.items():
+        out.literals[k].scalar.primitive.integer = v
+    return out
+
+
+def strs(**values: str) -> literals_pb2.LiteralMap:
+    out = literals_pb2.LiteralMap()
+    for k, v in values.items():
+        out.literals[k].scalar.primitive.string_value = v
+    return out
+
+
+def values(lm: literals_pb2.LiteralMap) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, lit in lm.literals.items():
+        prim = lit.scalar.primitive
+        out[k] = getattr(prim, prim.WhichOneof("value"))  # type: ignore[arg-type]
+    return out
+
+
+def create(
+    b: Backend,
+    launch: identifier_pb2.Identifier,
+    inputs: literals_pb2.LiteralMap | None = None,
+    name: str = "",
+    project: str = PROJECT,
+) -> identifier_pb2.WorkflowExecutionIdentifier:
+    request = execution_pb2.ExecutionCreateRequest(
+        project=project,
+        domain=DOMAIN,
+        name=name,
+        spec=execution_pb2.ExecutionSpec(launch_plan=launch),
+        inputs=inputs or literals_pb2.LiteralMap(),
+    )
+    return b.stub.CreateExecution(request, timeout=10).id
+
+
+def get(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier) -> execution_pb2.Execution:
+    return b.stub.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident), timeout=10)
+
+
+def data(
+    b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier
+) -> execution_pb2.WorkflowExecutionGetDataResponse:
+    return b.stub.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=ident), timeout=10)
+
+
+def exec_id(name: str) -> identifier_pb2.WorkflowExecutionIdentifier:
+    return identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name=name)
+
+
+# --- CreateExecution --------------------------------------------------------------------------------
+
+
+@pytest.mark.flytekit
+def test_launch_plan_execution_defaults_and_data(registered: Backend, tmp_path: Path) -> None:
+    b = registered
+    ident = create(b, lp_id("prepare_small", "v1"))
+    assert NAME_RE.match(ident.name), ident.name
+    assert (ident.project, ident.domain) == (PROJECT, DOMAIN)
+
+    execution = get(b, ident)
+    assert execution.id == ident
+    assert execution.closure.phase == WorkflowPhase.QUEUED
+    assert execution.closure.workflow_id.name == "workflows.pipeline.prepare"
+    assert execution.closure.workflow_id.version == "v1"
+    assert execution.spec.launch_plan == lp_id("prepare_small", "v1")
+    assert execution.spec.max_parallelism == 25
+    assert execution.closure.created_at.seconds > 0
+
+    got = data(b, ident)
+    # the LP default n=5 and the workflow default threshold=0.05 are filled in by the server
+    assert values(got.full_inputs) == {"n": 5, "threshold": 0.05}
+    inputs_file = tmp_path / "state" / "metadata" / PROJECT / DOMAIN / ident.name / "inputs"
+    assert got.inputs.url == str(inputs_file.resolve()) and got.inputs.bytes == inputs_file.stat().st_size
+    assert literals_pb2.LiteralMap.FromString(inputs_file.read_bytes()) == got.full_inputs
+    assert not got.full_outputs.literals and got.outputs.bytes == 0
+
+    given = create(b, lp_id("prepare_small", "v1"), ints(n=9), name="given-n")
+    assert given.name == "given-n"
+    assert values(data(b, given).full_inputs)["n"] == 9
+
+    # fixed inputs are added and the LP's max_parallelism is kept
+    nightly = create(b, lp_id("training_pipeline_nightly", "v1"))
+    assert values(data(b, nightly).full_inputs) == {"n": 200, "ratio": 0.8, "label": "nightly"}
+    assert get(b, nightly).spec.max_parallelism == 4
+
+
+@pytest.mark.flytekit
+def test_create_errors(registered: Backend) -> None:
+    b = registered
+    nightly = lp_id("training_pipeline_nightly", "v1")
+    code, msg = code_of(lambda: create(b, nightly, strs(label="x")))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "label" in msg and "fixed" in msg
+    code, msg = code_of(lambda: create(b, nightly, ints(bogus=1)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "invalid input bogus" in msg
+    is_large = task_id("workflows.pipeline.is_large", "v1")
+    code, msg = code_of(lambda: create(b, is_large, ints(count=3)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "expected_inputs minimum missing" in msg
+
+    create(b, nightly, name="dup")
+    code, msg = code_of(lambda: create(b, nightly, name="dup"))
+    assert code == grpc.StatusCode.ALREADY_EXISTS and "dup" in msg
+    for bad in ("Upper", "1abc", "a_b", "a" * 64):
+        code, msg = code_of(lambda bad=bad: create(b, nightly, name=bad))  # type: ignore[misc]
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, bad
+    code, msg = code_of(lambda: create(b, nightly, project="nope"))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "nope" in msg
+    code, msg = code_of(lambda: create(b, lp_id("no_such_lp", "v1")))
+    assert code == grpc.StatusCode.NOT_FOUND and "no_such_lp" in msg
+    wf = entities.wf_id("workflows.pipeline.prepare", "v1")
+    code, msg = code_of(lambda: create(b, wf))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "WORKFLOW" in msg
+    # nothing was stored by the failed requests
+    listed = b.stub.ListExecutions(
+        common_pb2.ResourceListRequest(
+            id=common_pb2.NamedEntityIdentifier(project=PROJECT, domain=DOMAIN), limit=50
+        ),
+        timeout=10,
+    )
+    assert [e.id.name for e in listed.executions] == ["dup"]
+
+
+@pytest.mark.flytekit
+def test_single_task_execution_through_flytegen(registered: Backend) -> None:
+    b = registered
+    load = task_id("workflows.tasks.load_data", "v1")
+    first = create(b, load, ints(n=3, seed=1))
+    second = create(b, load, ints(n=4, seed=2))  # the hidden entities are created once, then reused
+    execution = get(b, first)
+    assert execution.spec.launch_plan == load  # flytekit relies on the TASK id staying there
+    gen = ".flytegen.workflows.tasks.load_data"
+    assert execution.closure.workflow_id == entities.wf_id(gen, "v1")
+    assert get(b, second).closure.workflow_id == execution.closure.workflow_id
+    assert values(data(b, first).full_inputs) == {"n": 3, "seed": 1}
+
+    wf = b.stub.GetWorkflow(common_pb2.ObjectGetRequest(id=entities.wf_id(gen, "v1")), timeout=10)
+    template = wf.closure.compiled_workflow.primary.template
+    assert sorted(n.id for n in template.nodes) == ["end-node", "start-node", "workflowstasksloaddata"]
+    node = next(n for n in template.nodes if n.id == "workflowstasksloaddata")
+    assert node.task_node.reference_id == load
+    assert node.metadata.retries.retries == 2  # the task's retries
+    assert sorted(template.interface.inputs.variables) == ["n", "seed"]
+    assert [o.var for o in template.outputs] == ["o0"]
+    lp = b.stub.GetLaunchPlan(common_pb2.ObjectGetRequest(id=lp_id(gen, "v1")), timeout=10)
+    assert lp.spec.workflow_id == wf.id
+    for resource_type in (WORKFLOW, LAUNCH_PLAN):
+        named = b.store.get_named_entity(resource_type, PROJECT, DOMAIN, gen)
+        assert named is not None and named.state == 2  # SYSTEM_GENERATED
+
+    # flytekit always sends a (possibly empty) retry strategy: it is kept as is; only a template without one
+    # gets Admin's default of 3
+    create(b, task_id("workflows.pipeline.warn", "v1"), strs(message="hi"))
+    wf2 = b.stub.GetWorkflow(
+        common_pb2.ObjectGetRequest(id=entities.wf_id(".flytegen.workflows.pipeline.warn", "v1")), timeout=10
+    )
+    (warn,) = [
+        n for n in wf2.closure.compiled_workflow.primary.template.nodes if n.task_node.reference_id.name
+    ]
+    assert warn.metadata.HasField("retries") and warn.metadata.retries.retries == 0
+    template = b.servicer.get_task_template(task_id("workflows.pipeline.warn", "v1"))
+    assert template is not None
+    template.metadata.ClearField("retries")
+    (bare,) = flytegen.workflow_request(template).spec.template.nodes
+    assert bare.metadata.retries.retries == 3
+
+
+# --- list, terminate, relaunch ----------------------------------------------------------------------
+
+
+@pytest.mark.flytekit
+def test_list_executions(registered: Backend) -> None:
+    b = registered
+    names = ["e1", "e2", "e3"]
+    for name in names:
+        create(b, lp_id("prepare_small", "v1"), name=name)
+    named = common_pb2.NamedEntityIdentifier(project=PROJECT, domain=DOMAIN)
+    newest_first = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING)
+    page1 = b.stub.ListExecutions(
+        common_pb2.ResourceListRequest(id=named, limit=2, sort_by=newest_first), timeout=10
+    )
+    assert [e.id.name for e in page1.executions] == ["e3", "e2"] and page1.token
+    page2 = b.stub.ListExecutions(
+        common_pb2.ResourceListRequest(id=named, limit=2, sort_by=newest_first, token=page1.token), timeout=10
+    )
+    assert [e.id.name for e in page2.executions] == ["e1"] and not page2.token
+
+    b.stub.TerminateExecution(
+        execution_pb2.ExecutionTerminateRequest(id=exec_id("e2"), cause="stop"), timeout=10
+    )
+    queued = b.stub.ListExecutions(
+        common_pb2.ResourceListRequest(id=named, limit=10, filters="eq(execution.phase,QUEUED)"), timeout=10
+    )
+    assert [e.id.name for e in queued.executions] == ["e1", "e3"]
+    picked = b.stub.ListExecutions(
+        common_pb2.ResourceListRequest(id=named, limit=10, filters="value_in(name,e1;e2)+neq(phase,QUEUED)"),
+        timeout=10,
+    )
+    assert [e.id.name for e in picked.executions] == ["e2"]
+    code, msg = code_of(
+        lambda: b.stub.ListExecutions(
+            common_pb2.ResourceListRequest(id=named, limit=10, filters="eq(bogus,1)")
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "bogus" in msg
+
+
+class RecordingExecutor:
+    """An Executor that records calls and, on terminate, aborts open nodes as a real executor would."""
+
+    def __init__(self, records: ExecutionRecords, fail_submit: bool = False) -> None:
+        self.records = records
+        self.fail_submit = fail_submit
+        self.calls: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def submit(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+        with self.lock:
+            self.calls.append(("submit", execution_id.name))
+        if self.fail_submit:
+            raise RuntimeError("no worker slots")
+        self.records.set_execution_phase(execution_id, WorkflowPhase.RUNNING)
+        self.records.start_node(execution_id, "n0")
+
+    def terminate(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, cause: str) -> None:
+        with self.lock:
+            self.calls.append(("terminate", cause))
+        assert self.records.get_execution(execution_id).closure.phase == WorkflowPhase.ABORTING
+        self.records.finish_node(execution_id, "n0", NodePhase.ABORTED)
+
+
+@pytest.mark.flytekit
+def test_terminate_and_executor_protocol(registered: Backend) -> None:
+    b = registered
+    servicer_executor = RecordingExecutor(ExecutionRecords(b.store))
+    b.servicer.executor = servicer_executor
+    ident = create(b, lp_id("prepare_small", "v1"), name="run1")
+    running = get(b, ident)
+    assert running.closure.phase == WorkflowPhase.RUNNING and running.closure.started_at.seconds > 0
+
+    b.stub.TerminateExecution(
+        execution_pb2.ExecutionTerminateRequest(id=ident, cause="user asked"), timeout=10
+    )
+    assert servicer_executor.calls == [("submit", "run1"), ("terminate", "user asked")]
+    aborted = get(b, ident)
+    assert aborted.closure.phase == WorkflowPhase.ABORTED
+    assert aborted.closure.abort_metadata.cause == "user asked"
+    assert aborted.closure.duration.ToNanoseconds() >= 0
+    node = b.stub.GetNodeExecution(
+        node_execution_pb2.NodeExecutionGetRequest(
+            id=identifier_pb2.NodeExecutionIdentifier(node_id="n0", execution_id=ident)
+        ),
+        timeout=10,
+    )
+    assert node.closure.phase == NodePhase.ABORTED
+
+    code, msg = code_of(
+        lambda: b.stub.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=ident, cause="again"))
+    )
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "ABORTED" in msg
+    code, _ = code_of(
+        lambda: b.stub.TerminateExecution(
+            execution_pb2.ExecutionTerminateRequest(id=exec_id("missing"), cause="x")
+        )
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
+
+    # a launch the executor refuses is stored as FAILED, as Admin stores a failed launch
+    b.servicer.executor = RecordingExecutor(ExecutionRecords(b.store), fail_submit=True)
+    failed = get(b, create(b, lp_id("prepare_small", "v1"), name="run2"))
+    assert failed.closure.phase == WorkflowPhase.FAILED
+    assert "no worker slots" in failed.closure.error.message
+    assert failed.closure.error.kind == core_execution_pb2.ExecutionError.SYSTEM
+
+
+@pytest.mark.flytekit
+def test_relaunch_and_recover(registered: Backend) -> None:
+    b = registered
+    nightly = create(b, lp_id("training_pipeline_nightly", "v1"), ints(n=7), name="orig")
+    new = b.stub.RelaunchExecution(
+        execution_pb2.ExecutionRelaunchRequest(id=nightly, name="again"), timeout=10
+    ).id
+    assert new.name == "again"
+    relaunched = get(b, new)
+    assert relaunched.spec.metadata.mode == execution_pb2.ExecutionMetadata.RELAUNCH
+    assert relaunched.spec.metadata.reference_execution == nightly
+    assert data(b, new).full_inputs == data(b, nightly).full_inputs
+    generated = b.stub.RelaunchExecution(execution_pb2.ExecutionRelaunchRequest(id=nightly), timeout=10).id
+    assert NAME_RE.match(generated.name)
+    code, msg = code_of(lambda: b.stub.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=nightly)))
+    assert code == grpc.StatusCode.UNIMPLEMENTED and "relaunch" in msg
+    code, _ = code_of(
+        lambda: b.stub.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=exec_id("nope")))
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+# --- node and task execution records ---------------------------------------------------------------
+
+
+def write_map(path: Path, lm: literals_pb2.LiteralMap) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(lm.SerializeToString())
+    return str(path)
+
+
+def record_run(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier, work: Path) -> None:
+    """What an executor writes for: start-node, n0 (a task failing once, then succeeding), n1 (a parent
+    with two children), end-node."""
+    rec = ExecutionRecords(b.store)
+    rec.set_execution_phase(ident, WorkflowPhase.RUNNING)
+    rec.start_node(ident, "start-node", phase=NodePhase.SUCCEEDED)
+    n0_in = write_map(work / "n0" / "inputs.pb", ints(n=5))
+    rec.start_node(ident, "n0", input_uri=n0_in)
+    task = task_id("workflows.tasks.load_data", "v1")
+    log = core_execution_pb2.TaskLog(uri=str(work / "n0-0.log"), name="local log")
+    rec.start_task_attempt(ident, "n0", task, 0, input_uri=n0_in, logs=[log], task_type="python-task")
+    error = core_execution_pb2.ExecutionError(code="USER:Boom", message="boom", kind=1)
+    rec.finish_task_attempt(ident, "n0", 0, TaskPhase.FAILED, error=error, reason="retrying")
+    rec.start_task_attempt(ident, "n0", task, 1, input_uri=n0_in)
+    out = write_map(work / "n0" / "outputs.pb", ints(o0=25))
+    rec.finish_task_attempt(ident, "n0", 1, TaskPhase.SUCCEEDED, output_uri=out)
+    rec.finish_node(ident, "n0", NodePhase.SUCCEEDED, output_uri=out)
+    rec.start_node(ident, "n1", is_dynamic=True)
+    for child in ("n1-0-n0", "n1-0-n1"):
+        rec.start_node(ident, child, parent_node_id="n1", spec_node_id=child.rsplit("-", 1)[1])
+        rec.finish_node(ident, child, NodePhase.SUCCEEDED)
+    rec.finish_node(ident, "n1", NodePhase.SUCCEEDED)
+    rec.start_node(ident, "end-node", phase=NodePhase.SUCCEEDED)
+    rec.set_execution_phase(ident, WorkflowPhase.SUCCEEDED, outputs_uri=out)
+
+
+def node_ident(
+    ident: identifier_pb2.WorkflowExecutionIdentifier, node: str
+) -> identifier_pb2.NodeExecutionIdentifier:
+    return identifier_pb2.NodeExecutionIdentifier(node_id=node, execution_id=ident)
+
+
+def check_records(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier, *extra: str) -> None:
+    done = get(b, ident)
+    assert done.closure.phase == WorkflowPhase.SUCCEEDED
+    assert done.closure.started_at.seconds > 0 and done.closure.duration.ToNanoseconds() >= 0
+    assert values(data(b, ident).full_outputs) == {"o0": 25}
+
+    asc = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.ASCENDING)
+    top = b.stub.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=ident, limit=100, sort_by=asc),
+        timeout=10,
+    )
+    assert [n.id.node_id for n in top.node_executions] == ["start-node", "n0", "n1", "end-node", *extra]
+    n1 = next(n for n in top.node_executions if n.id.node_id == "n1")
+    assert n1.metadata.is_parent_node and n1.metadata.is_dynamic
+    children = b.stub.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(
+            workflow_execution_id=ident, limit=100, sort_by=asc, unique_parent_id="n1"
+        ),
+        timeout=10,
+    )
+    assert [(n.id.node_id, n.metadata.spec_node_id) for n in children.node_executions] == [
+        ("n1-0-n0", "n0"),
+        ("n1-0-n1", "n1"),
+    ]
+    paged = b.stub.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(
+            workflow_execution_id=ident, limit=3, filters="eq(phase,SUCCEEDED)"
+        ),
+        timeout=10,
+    )
+    assert len(paged.node_executions) == 3 and paged.token == "3"
+
+    n0 = b.stub.GetNodeExecution(
+        node_execution_pb2.NodeExecutionGetRequest(id=node_ident(ident, "n0")), timeout=10
+    )
+    assert n0.closure.phase == NodePhase.SUCCEEDED and not n0.metadata.is_parent_node
+    assert n0.closure.started_at.seconds > 0
+    n0_data = b.stub.GetNodeExecutionData(
+        node_execution_pb2.NodeExecutionGetDataRequest(id=node_ident(ident, "n0")), timeout=10
+    )
+    assert values(n0_data.full_inputs) == {"n": 5} and values(n0_data.full_outputs) == {"o0": 25}
+    assert n0_data.inputs.bytes > 0 and n0_data.outputs.url == n0.closure.output_uri
+    assert n0_data.flyte_urls.outputs == f"flyte://v1/{PROJECT}/{DOMAIN}/{ident.name}/n0/o"
+
+    attempts = b.stub.ListTaskExecutions(
+        task_execution_pb2.TaskExecutionListRequest(
+            node_execution_id=node_ident(ident, "n0"), limit=100, sort_by=asc
+        ),
+        timeout=10,
+    )
+    assert [(t.id.retry_attempt, t.closure.phase) for t in attempts.task_executions] == [
+        (0, TaskPhase.FAILED),
+        (1, TaskPhase.SUCCEEDED),
+    ]
+    first = attempts.task_executions[0]
+    assert first.closure.error.message == "boom" and first.closure.logs[0].name == "local log"
+    assert first.closure.metadata.generated_name == f"{ident.name}-n0-0"
+    assert first.closure.reason == "retrying" and first.closure.task_type == "python-task"
+    second = b.stub.GetTaskExecution(
+        task_execution_pb2.TaskExecutionGetRequest(id=attempts.task_executions[1].id), timeout=10
+    )
+    assert second.id.task_id.name == "workflows.tasks.load_data"
+    task_data = b.stub.GetTaskExecutionData(
+        task_execution_pb2.TaskExecutionGetDataRequest(id=second.id), timeout=10
+    )
+    assert values(task_data.full_outputs) == {"o0": 25}
+    assert task_data.flyte_urls.inputs == f"flyte://v1/{PROJECT}/{DOMAIN}/{ident.name}/n0/1/i"
+
+    code, _ = code_of(
+        lambda: b.stub.GetNodeExecution(
+            node_execution_pb2.NodeExecutionGetRequest(id=node_ident(ident, "zz"))
+        )
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
+    missing_attempt = task_execution_pb2.TaskExecutionGetRequest(id=second.id)
+    missing_attempt.id.retry_attempt = 7
+    code, _ = code_of(lambda: b.stub.GetTaskExecution(missing_attempt))
+    assert code == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.flytekit
+def test_node_and_task_records_and_restart(tmp_path: Path, package: Package) -> None:
+    b = start_backend(tmp_path / "state")
+    try:
+        register(b.stub, package, "v1")
+        ident = create(b, lp_id("prepare_small", "v1"), name="recorded")
+        record_run(b, ident, tmp_path / "work")
+        check_records(b, ident)
+
+        rec = ExecutionRecords(b.store)
+        with pytest.raises(FailedPrecondition, match="terminal"):
+            rec.set_execution_phase(ident, WorkflowPhase.RUNNING)
+        with pytest.raises(FailedPrecondition, match="terminal"):
+            rec.finish_node(ident, "n0", NodePhase.FAILED)
+        with pytest.raises(FailedPrecondition, match="terminal"):
+            rec.finish_task_attempt(ident, "n0", 1, TaskPhase.FAILED)
+        rec.start_node(ident, "n9")
+        with pytest.raises(AlreadyExists):
+            rec.start_node(ident, "n9")
+        code, _ = code_of(
+            lambda: b.stub.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=ident, cause="late"))
+        )
+        assert code == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        b.stop()
+
+    again = start_backend(tmp_path / "state")  # a restart keeps executions, nodes, attempts and data
+    try:
+        check_records(again, ident, "n9")
+        assert (
+            again.stub.GetNodeExecution(
+                node_execution_pb2.NodeExecutionGetRequest(id=node_ident(ident, "n9")), timeout=10
+            ).closure.phase
+            == NodePhase.RUNNING
+        )
+        assert ExecutionRecords(again.store).compiled_workflow(ident).primary.template.id.name == (
+            "workflows.pipeline.prepare"
+        )
+        unfinished = again.store.executions_in_phases([WorkflowPhase.QUEUED, WorkflowPhase.RUNNING])
+        assert unfinished == []
+    finally:
+        again.stop()
+
+
+def test_without_registration_not_found(backend: Backend) -> None:
+    code, _ = code_of(lambda: get(backend, exec_id("nothing")))
+    assert code == grpc.StatusCode.NOT_FOUND
+    code, _ = code_of(lambda: data(backend, exec_id("nothing")))
+    assert code == grpc.StatusCode.NOT_FOUND
+    code, _ = code_of(
+        lambda: backend.stub.ListNodeExecutions(
+            node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=exec_id("nothing"), limit=10)
+        )
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
+    # an unknown task for a single-task execution
+    code, msg = code_of(lambda: create(backend, task_id("no.such.task", "v1")))
+    assert code == grpc.StatusCode.NOT_FOUND and "no.such.task" in msg
