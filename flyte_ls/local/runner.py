@@ -87,6 +87,11 @@ class AttemptPaths:
     prev_checkpoint: Path | None  # {{.prevCheckpointPrefix}}; None on the first attempt (rendered as `""`)
     workdir: Path  # private cwd and the rewritten --dest-dir (the fast-register code is extracted here)
     log: Path  # stdout + stderr of the attempt
+    tmp: Path | None = None  # TMPDIR of the attempt (flytekit's sandbox dirs); default <workdir>/.tmp
+
+    @property
+    def tmpdir(self) -> Path:
+        return self.tmp if self.tmp is not None else self.workdir / ".tmp"
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,7 @@ def attempt_env(
     array_index: int | None = None,
     extra_env: Mapping[str, str] | None = None,
     base_env: Mapping[str, str] | None = None,
+    tmpdir: Path | None = None,
 ) -> dict[str, str]:
     """The attempt's env: the server's minus its import path, the template env, then propeller's variables."""
     source = os.environ if base_env is None else base_env
@@ -196,6 +202,9 @@ def attempt_env(
     }
     bin_dir = str(Path(python).parent)
     env["PATH"] = os.pathsep.join([bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p]])
+    if tmpdir is not None:
+        # flytekit makes a sandbox dir per run (tempfile.mkdtemp) and leaves it: keep it inside the attempt.
+        env["TMPDIR"] = str(tmpdir)
     for kv in template.container.env:
         env[kv.key] = kv.value
     task = template.id
@@ -257,6 +266,7 @@ def run_task_attempt(
     env = attempt_env(
         template,
         python=python,
+        tmpdir=work.tmpdir,
         execution=execution,
         attempt=attempt,
         workflow_name=workflow_name,
@@ -332,6 +342,7 @@ def _prepare(work: AttemptPaths, inputs: literals_pb2.LiteralMap) -> None:
         work.output_prefix,
         work.raw_output_prefix,
         work.workdir,
+        work.tmpdir,
         work.inputs.parent,
         work.log.parent,
     ):

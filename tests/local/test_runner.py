@@ -227,6 +227,8 @@ def test_fast_task_succeeds_inside_its_private_dir(fast: Package, tmp_path: Path
     root_after = set(os.listdir("/root")) if os.path.isdir("/root") else set()
     assert root_after <= root_before, root_after - root_before
     assert {p.name for p in tmp_path.iterdir()} == {"md", "raw", "work", "logs"}
+    # flytekit's per-run sandbox dirs land in the attempt's TMPDIR, not in the machine's /tmp.
+    assert any((tmp_path / "work" / "n0-0" / ".tmp").glob("flyte*"))
 
     where = _run(fast, "where", tmp_path / "where", {})
     assert where.phase is AttemptPhase.SUCCEEDED and where.outputs is not None
@@ -351,3 +353,18 @@ def test_non_fast_task_runs_pyflyte_execute(tmp_path: Path) -> None:
     )
     assert result.phase is AttemptPhase.SUCCEEDED, result.log.read_text()[-3000:]
     assert result.outputs is not None and result.outputs.literals["o0"].scalar.primitive.integer == 49
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(90)
+def test_file_output_is_a_plain_path_under_the_raw_prefix_and_deck_is_found(
+    fast: Package, tmp_path: Path
+) -> None:
+    result = _run(fast, "write_file", tmp_path, {"text": _str("payload")})
+    assert result.phase is AttemptPhase.SUCCEEDED, result.log.read_text()[-3000:]
+    assert result.outputs is not None
+    uri = result.outputs.literals["o0"].scalar.blob.uri
+    raw = _paths(tmp_path).raw_output_prefix
+    assert uri.startswith(str(raw) + "/") and uri.endswith("/out.txt"), uri
+    assert Path(uri).read_text() == "payload"
+    assert result.deck == tmp_path / "md" / "n0" / "data" / "0" / "deck.html" and result.deck.is_file()

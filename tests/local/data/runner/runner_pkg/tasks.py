@@ -5,6 +5,7 @@ import time
 
 from flytekit import dynamic, map_task, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
+from flytekit.types.file import FlyteFile
 
 
 @task
@@ -46,6 +47,13 @@ def where() -> str:
     return os.getcwd()
 
 
+@task(enable_deck=True)
+def write_file(text: str) -> FlyteFile:
+    with open("out.txt", "w") as f:
+        f.write(text)
+    return FlyteFile("out.txt")
+
+
 @task
 def square(x: int) -> int:
     return x * x
@@ -69,4 +77,5 @@ def all_tasks(n: int = 2) -> list[int]:
     crash(x=n)
     sleepy(x=n)
     where()
+    write_file(text="t")
     return fan_out(n=n)
