@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -539,3 +543,114 @@ def test_without_registration_not_found(backend: Backend) -> None:
     # an unknown task for a single-task execution
     code, msg = code_of(lambda: create(backend, task_id("no.such.task", "v1")))
     assert code == grpc.StatusCode.NOT_FOUND and "no.such.task" in msg
+
+
+# --- a real FlyteRemote client ----------------------------------------------------------------------
+
+REMOTE_SCRIPT = """
+import json, sys
+from flytekit.configuration import Config
+from flytekit.remote import FlyteRemote
+
+remote = FlyteRemote(Config.auto(), default_project="flytesnacks", default_domain="development")
+out = {}
+if sys.argv[1] == "launch":
+    lp = remote.fetch_launch_plan(name="prepare_small", version="v1")
+    ex = remote.execute(lp, inputs={"n": 3}, execution_name="remote-lp")
+    out["lp_execution"] = [ex.id.name, int(ex.closure.phase), ex.is_done]
+    again = remote.execute(lp, inputs={"n": 3}, execution_name="remote-lp")  # ALREADY_EXISTS: fetched
+    out["again"] = again.id.name
+    generated = remote.execute(lp, inputs={})
+    out["generated"] = generated.id.name
+    task = remote.fetch_task(name="workflows.pipeline.is_large", version="v1")
+    tex = remote.execute(task, inputs={"count": 3, "minimum": 2}, execution_name="remote-task")
+    out["task_launch"] = [int(tex.spec.launch_plan.resource_type), tex.spec.launch_plan.name]
+    out["task_inputs"] = dict(remote.fetch_execution(name="remote-task").inputs.literals.items()) != {}
+    out["recent"] = [e.id.name for e in remote.recent_executions(limit=10)]
+    remote.terminate(generated, cause="not needed")
+    out["terminated"] = remote.fetch_execution(name=generated.id.name).closure.abort_metadata.cause
+else:
+    ex = remote.fetch_execution(name="remote-lp")
+    ex = remote.sync_execution(ex, sync_nodes=True)
+    out["done"] = ex.is_done
+    out["outputs"] = ex.outputs["o0"]
+    out["inputs_n"] = ex.inputs["n"]
+    out["nodes"] = sorted(ex.node_executions)
+    n0 = ex.node_executions["n0"]
+    out["attempts"] = len(n0.task_executions)
+    out["n0_outputs"] = n0.outputs["o0"]
+print(json.dumps(out))
+"""
+
+
+def floats(*xs: float) -> literals_pb2.LiteralMap:
+    out = literals_pb2.LiteralMap()
+    coll = out.literals["o0"].collection
+    for x in xs:
+        coll.literals.add().scalar.primitive.float_value = x
+    return out
+
+
+def record_prepare_run(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier, work: Path) -> None:
+    """What an executor writes for a finished `prepare` workflow (n0 = load_data, n1 = clean)."""
+    rec = ExecutionRecords(b.store)
+    rec.set_execution_phase(ident, WorkflowPhase.RUNNING)
+    inputs = str(rec.inputs_path(ident))
+    rec.start_node(ident, "start-node", phase=NodePhase.SUCCEEDED)
+    tasks = {"n0": "workflows.tasks.load_data", "n1": "workflows.tasks.clean"}
+    for node, task in tasks.items():
+        out = write_map(work / node / "outputs.pb", floats(0.5, 0.75) if node == "n0" else floats(0.75))
+        rec.start_node(ident, node, input_uri=inputs)
+        rec.start_task_attempt(ident, node, task_id(task, "v1"), 0, input_uri=inputs)
+        rec.finish_task_attempt(ident, node, 0, TaskPhase.SUCCEEDED, output_uri=out)
+        rec.finish_node(ident, node, NodePhase.SUCCEEDED, output_uri=out)
+    rec.start_node(ident, "end-node", phase=NodePhase.SUCCEEDED)
+    rec.set_execution_phase(ident, WorkflowPhase.SUCCEEDED, outputs_uri=str(work / "n1" / "outputs.pb"))
+
+
+def run_remote(b: Backend, tmp_path: Path, phase: str) -> dict[str, object]:
+    env = {
+        **os.environ,
+        "FLYTE_PLATFORM_URL": f"127.0.0.1:{b.port}",
+        "FLYTE_PLATFORM_INSECURE": "True",
+        "FLYTECTL_CONFIG": str(tmp_path / "none.yaml"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", REMOTE_SCRIPT, phase],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(200)
+def test_flyteremote_execute_fetch_sync_terminate(tmp_path: Path, package: Package) -> None:
+    b = start_backend(tmp_path / "state")
+    try:
+        register(b.stub, package, "v1")
+        out = run_remote(b, tmp_path, "launch")
+        assert out["lp_execution"] == ["remote-lp", WorkflowPhase.QUEUED, False]
+        assert out["again"] == "remote-lp"
+        generated = out["generated"]
+        assert isinstance(generated, str) and NAME_RE.match(generated)
+        assert out["task_launch"] == [identifier_pb2.TASK, "workflows.pipeline.is_large"]
+        flytegen_wf = get(b, exec_id("remote-task")).closure.workflow_id.name
+        assert flytegen_wf == ".flytegen.workflows.pipeline.is_large"
+        assert out["task_inputs"] is True
+        assert out["recent"] == ["remote-task", generated, "remote-lp"]  # newest first
+        assert out["terminated"] == "not needed"
+
+        record_prepare_run(b, exec_id("remote-lp"), tmp_path / "work")
+        synced = run_remote(b, tmp_path, "sync")
+    finally:
+        b.stop()
+    assert synced["done"] is True
+    assert synced["outputs"] == [0.75] and synced["inputs_n"] == 3
+    assert synced["nodes"] == ["end-node", "n0", "n1", "start-node"]
+    assert synced["attempts"] == 1 and synced["n0_outputs"] == [0.5, 0.75]
