@@ -9,7 +9,7 @@ import subprocess
 import tarfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -368,3 +368,28 @@ def test_file_output_is_a_plain_path_under_the_raw_prefix_and_deck_is_found(
     assert uri.startswith(str(raw) + "/") and uri.endswith("/out.txt"), uri
     assert Path(uri).read_text() == "payload"
     assert result.deck == tmp_path / "md" / "n0" / "data" / "0" / "deck.html" and result.deck.is_file()
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(90)
+def test_task_sees_propeller_env_and_not_the_server_import_path(
+    fast: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/server/site")
+    monkeypatch.setenv("FLYTE_INTERNAL_EXECUTION_ID", "the-servers-own")
+    paths = replace(
+        _paths(tmp_path, attempt=1), prev_checkpoint=tmp_path / "raw" / "ab" / "prev" / "_flytecheckpoints"
+    )
+    result = run_task_attempt(
+        fast.templates["env_probe"], inputs=literals_pb2.LiteralMap(), python=PYTHON, work=paths,
+        execution=EXECUTION, node_id="n0", attempt=1, fast_distribution=str(fast.tarball),
+    )  # fmt: skip
+    assert result.phase is AttemptPhase.SUCCEEDED, result.log.read_text()[-3000:]
+    assert result.outputs is not None
+    seen = {k: v.scalar.primitive.string_value for k, v in result.outputs.literals["o0"].map.literals.items()}
+    assert "/server/site" not in seen["PYTHONPATH"]
+    assert str(paths.workdir) in seen["PYTHONPATH"].split(os.pathsep)  # fast-execute adds the dest dir
+    assert seen["TMPDIR"] == str(paths.workdir / ".tmp")
+    assert seen["FLYTE_ATTEMPT_NUMBER"] == "1"
+    assert seen["FLYTE_INTERNAL_EXECUTION_ID"] == EXECUTION.name
+    assert seen["FLYTE_INTERNAL_TASK_NAME"] == f"{MODULE}.env_probe"

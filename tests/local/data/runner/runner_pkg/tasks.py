@@ -55,6 +55,18 @@ def write_file(text: str) -> FlyteFile:
 
 
 @task
+def env_probe() -> dict[str, str]:
+    names = (
+        "PYTHONPATH",
+        "TMPDIR",
+        "FLYTE_ATTEMPT_NUMBER",
+        "FLYTE_INTERNAL_EXECUTION_ID",
+        "FLYTE_INTERNAL_TASK_NAME",
+    )
+    return {k: os.environ.get(k, "<unset>") for k in names}
+
+
+@task
 def square(x: int) -> int:
     return x * x
 
@@ -77,5 +89,6 @@ def all_tasks(n: int = 2) -> list[int]:
     crash(x=n)
     sleepy(x=n)
     where()
+    env_probe()
     write_file(text="t")
     return fan_out(n=n)
