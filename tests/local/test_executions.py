@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from test_admin_entities import DOMAIN, PROJECT, code_of, lp_id, register, task_
 from flyte_ls.local.admin import AdminServicer
 from flyte_ls.local.errors import AlreadyExists, FailedPrecondition
 from flyte_ls.local.executions import flytegen
+from flyte_ls.local.executions.inputs import child_execution_name, fnv1a_64
 from flyte_ls.local.executions.records import ExecutionRecords, NodePhase, TaskPhase, WorkflowPhase
 from flyte_ls.local.store import LAUNCH_PLAN, WORKFLOW, Store
 
@@ -394,6 +396,7 @@ def record_run(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier, wo
     for child in ("n1-0-n0", "n1-0-n1"):
         rec.start_node(ident, child, parent_node_id="n1", spec_node_id=child.rsplit("-", 1)[1])
         rec.finish_node(ident, child, NodePhase.SUCCEEDED)
+    rec.set_dynamic_workflow(ident, "n1", rec.compiled_workflow(ident), str(work / "n1" / "futures.pb"))
     rec.finish_node(ident, "n1", NodePhase.SUCCEEDED)
     rec.start_node(ident, "end-node", phase=NodePhase.SUCCEEDED)
     rec.set_execution_phase(ident, WorkflowPhase.SUCCEEDED, outputs_uri=out)
@@ -419,6 +422,15 @@ def check_records(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier,
     assert [n.id.node_id for n in top.node_executions] == ["start-node", "n0", "n1", "end-node", *extra]
     n1 = next(n for n in top.node_executions if n.id.node_id == "n1")
     assert n1.metadata.is_parent_node and n1.metadata.is_dynamic
+    assert n1.closure.dynamic_job_spec_uri.endswith("futures.pb")
+    n1_data = b.stub.GetNodeExecutionData(
+        node_execution_pb2.NodeExecutionGetDataRequest(id=node_ident(ident, "n1")), timeout=10
+    )
+    dynamic = n1_data.dynamic_workflow
+    assert dynamic.id.name == "workflows.pipeline.prepare" and dynamic.dynamic_job_spec_uri.endswith(
+        "futures.pb"
+    )
+    assert {n.id for n in dynamic.compiled_workflow.primary.template.nodes} >= {"start-node", "end-node"}
     children = b.stub.ListNodeExecutions(
         node_execution_pb2.NodeExecutionListRequest(
             workflow_execution_id=ident, limit=100, sort_by=asc, unique_parent_id="n1"
@@ -446,6 +458,7 @@ def check_records(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier,
         node_execution_pb2.NodeExecutionGetDataRequest(id=node_ident(ident, "n0")), timeout=10
     )
     assert values(n0_data.full_inputs) == {"n": 5} and values(n0_data.full_outputs) == {"o0": 25}
+    assert not n0_data.HasField("dynamic_workflow")
     assert n0_data.inputs.bytes > 0 and n0_data.outputs.url == n0.closure.output_uri
     assert n0_data.flyte_urls.outputs == f"flyte://v1/{PROJECT}/{DOMAIN}/{ident.name}/n0/o"
 
@@ -654,3 +667,16 @@ def test_flyteremote_execute_fetch_sync_terminate(tmp_path: Path, package: Packa
     assert synced["outputs"] == [0.75] and synced["inputs_n"] == 3
     assert synced["nodes"] == ["end-node", "n0", "n1", "start-node"]
     assert synced["attempts"] == 1 and synced["n0_outputs"] == [0.5, 0.75]
+
+
+def test_child_execution_names() -> None:
+    assert fnv1a_64(b"") == 0xCBF29CE484222325 and fnv1a_64(b"a") == 0xAF63DC4C8601EC8C  # FNV test vectors
+    assert child_execution_name("abc", "n0", 0) == "abc-n0-0"
+    long = child_execution_name("apc7p4rst2ptbfqgsgxd", "n0", 1)
+    assert re.match(r"^f[a-z1-6]{13}$", long), long
+    assert long == child_execution_name("apc7p4rst2ptbfqgsgxd", "n0", 1)
+    assert long != child_execution_name("apc7p4rst2ptbfqgsgxd", "n0", 2)
+    # the parts are joined before hashing, so the base32 of the joined string's hash is the name
+    digest = fnv1a_64(b"apc7p4rst2ptbfqgsgxd-n0-1").to_bytes(8, "big")
+    expected = base64.b32encode(digest).decode().rstrip("=").lower()
+    assert long == "f" + expected.translate(str.maketrans("234567", "123456"))

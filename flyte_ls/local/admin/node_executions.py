@@ -68,6 +68,9 @@ class NodeExecutionMixin(ExecutionMixin):
             flyte_urls=flyte_urls(request.id),
         )
         fill_data(response, node.input_uri, node.closure.output_uri)
+        dynamic = self.records.dynamic_workflow(request.id)
+        if dynamic is not None:
+            response.dynamic_workflow.CopyFrom(dynamic)
         return response
 
     @rpc

@@ -3,6 +3,7 @@ defaults and fixed inputs (flyteadmin's ``CheckAndFetchInputsForExecution``), an
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 import time
@@ -65,3 +66,30 @@ def merge_execution_inputs(
     for name, literal in fixed.literals.items():
         merged.literals[name].CopyFrom(literal)
     return merged
+
+
+CHILD_NAME_MAX = 20
+_FNV64_OFFSET = 0xCBF29CE484222325
+_FNV64_PRIME = 0x100000001B3
+# Base32 with propeller's alphabet (a-z then 1-6) instead of RFC 4648's (A-Z then 2-7).
+_B32_TO_PROPELLER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "abcdefghijklmnopqrstuvwxyz123456")
+
+
+def fnv1a_64(data: bytes) -> int:
+    h = _FNV64_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * _FNV64_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def child_execution_name(parent: str, node_unique_id: str, attempt: int) -> str:
+    """The name of a launch-plan node's child execution, as propeller derives it:
+    ``<parent>-<node>-<attempt>`` when that fits in 20 characters, else ``"f"`` + unpadded base32 (a-z, 1-6)
+    of its 64-bit FNV-1a hash."""
+    joined = ""
+    for i, part in enumerate((parent, node_unique_id, str(attempt))):
+        joined += ("-" if i > 0 and joined else "") + part
+    if len(joined) <= CHILD_NAME_MAX:
+        return joined
+    digest = fnv1a_64(joined.encode()).to_bytes(8, "big")
+    return "f" + base64.b32encode(digest).decode().rstrip("=").translate(_B32_TO_PROPELLER)

@@ -10,7 +10,9 @@ executor writes them directly). All ids are ``admin``/``core`` protobuf identifi
 - :meth:`start_node` / :meth:`finish_node` — a node execution keyed by its *unique* node id (``n0``, or
   ``n1-0-n0`` inside a subworkflow/dynamic parent); ``parent_node_id`` makes it a child listed under
   ``unique_parent_id``; ``is_parent``/``is_dynamic``/``is_array`` fill ``metadata``; the parent flag is also
-  inferred when children exist. ``child_execution`` links a launch-plan node to its child execution.
+  inferred when children exist. ``child_execution`` links a launch-plan node to its child execution (name it
+  with :func:`~flyte_ls.local.executions.inputs.child_execution_name`); :meth:`set_dynamic_workflow` stores
+  the compiled workflow of a dynamic node.
 - :meth:`start_task_attempt` / :meth:`finish_task_attempt` — one attempt (``retry_attempt`` 0, 1, …) of the
   task of a node, with its ``logs`` (``core.TaskLog``).
 
@@ -336,6 +338,45 @@ class ExecutionRecords:
             closure.dynamic_job_spec_uri = dynamic_job_spec_uri
         self._put_node(exec_id, node_id, row.parent_id, row.created_at, now, phase, record)
         return record
+
+    def dynamic_workflow_path(
+        self, exec_id: identifier_pb2.WorkflowExecutionIdentifier, node_id: str
+    ) -> Path:
+        return self.metadata_dir(exec_id) / "nodes" / node_id / "dynamic_workflow"
+
+    def set_dynamic_workflow(
+        self,
+        exec_id: identifier_pb2.WorkflowExecutionIdentifier,
+        node_id: str,
+        compiled: compiler_pb2.CompiledWorkflowClosure,
+        dynamic_job_spec_uri: str = "",
+    ) -> None:
+        """Record the workflow a dynamic node generated (GetNodeExecutionData's ``dynamic_workflow``; flytekit
+        syncs the node's children through it). The node must exist; it becomes ``is_dynamic``."""
+        row = self.store.get_node(exec_id.project, exec_id.domain, exec_id.name, node_id)
+        if row is None:
+            raise NotFound(f"node execution [{node_id}] of [{exec_str(exec_id)}] does not exist")
+        meta = node_execution_pb2.DynamicWorkflowNodeMetadata(
+            id=compiled.primary.template.id,
+            compiled_workflow=compiled,
+            dynamic_job_spec_uri=dynamic_job_spec_uri,
+        )
+        write_atomic(self.dynamic_workflow_path(exec_id, node_id), meta.SerializeToString(deterministic=True))
+        record = node_execution_pb2.NodeExecution.FromString(row.record)
+        record.metadata.is_dynamic = True
+        record.metadata.is_parent_node = True
+        if dynamic_job_spec_uri:
+            record.closure.dynamic_job_spec_uri = dynamic_job_spec_uri
+        self._put_node(exec_id, node_id, row.parent_id, row.created_at, row.updated_at, row.phase, record)
+
+    def dynamic_workflow(
+        self, ident: identifier_pb2.NodeExecutionIdentifier
+    ) -> node_execution_pb2.DynamicWorkflowNodeMetadata | None:
+        path = self.dynamic_workflow_path(ident.execution_id, ident.node_id)
+        try:
+            return node_execution_pb2.DynamicWorkflowNodeMetadata.FromString(path.read_bytes())
+        except FileNotFoundError:
+            return None
 
     def _put_node(
         self,
