@@ -25,10 +25,19 @@ import grpc
 from flyteidl.service import dataproxy_pb2_grpc
 
 from flyte_ls.local.dataproxy import DataProxyServicer, Uploads
-from flyte_ls.local.http import HttpServer
+from flyte_ls.local.flyte_urls import AdminData
+from flyte_ls.local.http import HttpServer, file_url
 from flyte_ls.local.interpreter import Interpreter
 from flyte_ls.local.mux import PortMux
-from flyte_ls.local.state import StateDir, StateDirLocked, StateLock, Status, config_yaml, write_atomic
+from flyte_ls.local.state import (
+    StateDir,
+    StateDirLocked,
+    StateLock,
+    Status,
+    config_yaml,
+    host_port,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +162,7 @@ class LocalBackend:
         )
         self._grpc = server
         admin = _admin_servicer(o.state_dir)
+        data: AdminData | None = None
         if admin is None:
             log.warning("AdminService is not available yet (flyte_ls.local.admin is missing): DataProxy only")
         else:
@@ -161,7 +171,8 @@ class LocalBackend:
             servicer, self._store = admin
             admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
             self.admin_available = True
-        dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads), server)
+            data = AdminData(servicer, self._served_url)
+        dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads, data), server)
         # gRPC listens on an internal loopback port; the public port is the mux's (it serves HTTP too)
         internal = server.add_insecure_port("127.0.0.1:0")
         try:
@@ -191,6 +202,18 @@ class LocalBackend:
         )
         write_atomic(self.state.status_path, status.to_json())
         return status
+
+    def _served_url(self, path: str) -> str | None:
+        """The HTTP URL of a data file of the state dir (decks, logs), or None if there is no such file."""
+        p = Path(path)
+        try:
+            if not p.is_absolute() or not p.is_file():
+                return None
+            rel = p.resolve().relative_to(self.opts.state_dir.resolve())
+        except (OSError, ValueError):
+            return None
+        base = f"http://{host_port(self.opts.host, self.http_port)}"
+        return file_url(base, self.opts.state_dir.resolve(), self.opts.state_dir.resolve() / rel)
 
     def stop(self) -> None:
         """Stop accepting, let in-flight RPCs finish (up to a grace period), close the store, remove the

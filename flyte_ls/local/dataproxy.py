@@ -32,6 +32,7 @@ from flyteidl.service import dataproxy_pb2, dataproxy_pb2_grpc
 from google.protobuf import timestamp_pb2
 
 from flyte_ls.local.errors import AlreadyExists, InvalidArgument, Unimplemented, rpc
+from flyte_ls.local.flyte_urls import AdminData
 from flyte_ls.local.state import StateDir, host_port
 
 MAX_EXPIRES_S = 3600  # Admin's default dataproxy.upload.maxExpiresIn
@@ -264,8 +265,9 @@ class Uploads:
 class DataProxyServicer(dataproxy_pb2_grpc.DataProxyServiceServicer):
     """``flyteidl.service.DataProxyService`` for the local backend."""
 
-    def __init__(self, uploads: Uploads) -> None:
+    def __init__(self, uploads: Uploads, data: AdminData | None = None) -> None:
         self.uploads = uploads
+        self.data = data
 
     @rpc
     def CreateUploadLocation(
@@ -296,9 +298,22 @@ class DataProxyServicer(dataproxy_pb2_grpc.DataProxyServiceServicer):
         )
 
     @rpc
-    def CreateDownloadLink(self, request: object, context: grpc.ServicerContext) -> object:
-        raise Unimplemented("CreateDownloadLink (deck links) is not implemented in the local backend yet")
+    def CreateDownloadLink(
+        self, request: dataproxy_pb2.CreateDownloadLinkRequest, context: grpc.ServicerContext
+    ) -> dataproxy_pb2.CreateDownloadLinkResponse:
+        if request.artifact_type != dataproxy_pb2.ARTIFACT_TYPE_DECK:
+            raise InvalidArgument(f"invalid artifact type [{request.artifact_type}]: only decks have links")
+        if not request.HasField("node_execution_id"):
+            raise InvalidArgument("source is required: set node_execution_id")
+        return self._data().deck_link(request.node_execution_id)
 
     @rpc
-    def GetData(self, request: object, context: grpc.ServicerContext) -> object:
-        raise Unimplemented("GetData (flyte:// tiny URLs) is not implemented in the local backend yet")
+    def GetData(
+        self, request: dataproxy_pb2.GetDataRequest, context: grpc.ServicerContext
+    ) -> dataproxy_pb2.GetDataResponse:
+        return self._data().get_data(request.flyte_url)
+
+    def _data(self) -> AdminData:
+        if self.data is None:
+            raise Unimplemented("execution data is not available: this backend runs without AdminService")
+        return self.data

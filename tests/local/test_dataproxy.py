@@ -15,9 +15,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from flyteidl.core import identifier_pb2
 from flyteidl.service import dataproxy_pb2, dataproxy_pb2_grpc
 from google.protobuf import duration_pb2
 from local_backend import VENV_PYTHON, Backend, start_backend
+
+from flyte_ls.local.flyte_urls import parse
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -151,12 +154,73 @@ def test_oversized_request_is_refused(stub: dataproxy_pb2_grpc.DataProxyServiceS
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-def test_unimplemented_rpcs_say_so(stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
-    """Never UNKNOWN (flytekit would start an auth dance): UNIMPLEMENTED with a message."""
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "s3://bucket/key",
+        "flyte://v1/flytesnacks/development/abc/n0/x",
+        "flyte://v1/flytesnacks/development/abc/n0/0/d",
+        "flyte://v1/flytesnacks/development/abc/n0/d/name",
+        "flyte://v1/flytesnacks/development/a.b/n0/o",
+    ],
+)
+def test_get_data_malformed_urls(stub: dataproxy_pb2_grpc.DataProxyServiceStub, url: str) -> None:
     with pytest.raises(grpc.RpcError) as err:
-        stub.GetData(dataproxy_pb2.GetDataRequest(flyte_url="flyte://v1/p/d/e/n/o"), timeout=10)
+        stub.GetData(dataproxy_pb2.GetDataRequest(flyte_url=url), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+
+
+def test_get_data_unknown_execution(stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    """Never UNKNOWN (flytekit would start an auth dance): NOT_FOUND from the node execution lookup."""
+    for url in [
+        "flyte://v1/flytesnacks/development/nope/n0/o",
+        "flyte://v1/flytesnacks/development/nope/n0/d",
+    ]:
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetData(dataproxy_pb2.GetDataRequest(flyte_url=url), timeout=10)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND, err.value.details()
+
+
+def test_download_link_requests(stub: dataproxy_pb2_grpc.DataProxyServiceStub) -> None:
+    node = identifier_pb2.NodeExecutionIdentifier(
+        node_id="n0",
+        execution_id=identifier_pb2.WorkflowExecutionIdentifier(
+            project="flytesnacks", domain="development", name="nope"
+        ),
+    )
+    cases = [
+        (
+            dataproxy_pb2.CreateDownloadLinkRequest(artifact_type=dataproxy_pb2.ARTIFACT_TYPE_DECK),
+            "INVALID_ARGUMENT",
+        ),
+        (dataproxy_pb2.CreateDownloadLinkRequest(node_execution_id=node), "INVALID_ARGUMENT"),
+        (
+            dataproxy_pb2.CreateDownloadLinkRequest(
+                artifact_type=dataproxy_pb2.ARTIFACT_TYPE_DECK, node_execution_id=node
+            ),
+            "NOT_FOUND",
+        ),
+    ]
+    for req, code in cases:
+        with pytest.raises(grpc.RpcError) as err:
+            stub.CreateDownloadLink(req, timeout=10)
+        assert err.value.code().name == code, err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        stub.CreateDownloadLocation(dataproxy_pb2.CreateDownloadLocationRequest(native_url="/x"), timeout=10)
     assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "GetData" in str(err.value.details())
+
+
+def test_flyte_url_grammar() -> None:
+    u = parse("flyte://v1/org/acme/flytesnacks/development/f1a2/n0-0-n1/2/o/o0")
+    assert (u.node.execution_id.org, u.node.execution_id.project, u.node.execution_id.name) == (
+        "acme",
+        "flytesnacks",
+        "f1a2",
+    )
+    assert (u.node.node_id, u.attempt, u.io, u.name) == ("n0-0-n1", 2, "o", "o0")
+    u = parse("flyte://v1/flytesnacks/development/f1a2/n0/i")
+    assert (u.node.execution_id.org, u.attempt, u.io, u.name) == ("", None, "i", "")
 
 
 _FLYTEKIT_UPLOAD = """
