@@ -130,8 +130,13 @@ def render_args(
     paths: AttemptPaths,
     *,
     fast_distribution: str | None = None,
+    extra_values: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Render propeller's `{{.var}}` templates and point `--dest-dir` at the private working dir."""
+    """Render propeller's `{{.var}}` templates and point `--dest-dir` at the private working dir.
+
+    `extra_values` adds or overrides templates by lower-case name (`perretryuniquekey`, `namespace`,
+    `tasktemplatepath`...). `{{.Inputs.<var>}}` (raw containers) is left as is.
+    """
     values = {
         "input": str(paths.inputs),
         "inputprefix": str(paths.inputs.parent),
@@ -142,6 +147,8 @@ def render_args(
     }
     if fast_distribution is not None:
         values["remote_package_path"] = fast_distribution
+    if extra_values:
+        values.update({k.lower(): v for k, v in extra_values.items()})
 
     def substitute(match: re.Match[str]) -> str:
         key = match.group(1).lower()
@@ -163,6 +170,12 @@ def render_args(
                 rendered[i + 1] = str(paths.workdir)
                 break
     return rendered
+
+
+def per_retry_unique_key(execution_name: str, node_id: str, attempt: int) -> str:
+    """`{{.perRetryUniqueKey}}`: the attempt's name as `[a-zA-Z0-9_]`, starting with a letter."""
+    key = re.sub(r"[^a-zA-Z0-9_]", "_", f"{execution_name}-{node_id}-{attempt}")
+    return key if key[:1].isalpha() else "a" + key
 
 
 def entrypoint_argv(rendered: list[str], python: str) -> list[str]:
@@ -257,8 +270,17 @@ def run_task_attempt(
     _prepare(work, inputs)
     try:
         rendered = render_args(
-            [*template.container.command, *template.container.args], work, fast_distribution=fast_distribution
+            [*template.container.command, *template.container.args],
+            work,
+            fast_distribution=fast_distribution,
+            extra_values={
+                "perRetryUniqueKey": per_retry_unique_key(execution.name, node_id, attempt),
+                "namespace": f"{execution.project}-{execution.domain}",
+                "taskTemplatePath": str(work.inputs.parent / "task.pb"),
+            },
         )
+        if any("tasktemplatepath" in arg.lower() for arg in template.container.args):
+            (work.inputs.parent / "task.pb").write_bytes(template.SerializeToString(deterministic=True))
         argv = entrypoint_argv(rendered, python)
     except LaunchError as exc:
         error = AttemptError("LaunchFailed", str(exc), ErrorKind.NON_RECOVERABLE, ErrorOrigin.SYSTEM)

@@ -25,6 +25,7 @@ from flyte_ls.local.runner import (
     ExecutionKey,
     attempt_env,
     entrypoint_argv,
+    per_retry_unique_key,
     render_args,
     run_task_attempt,
     run_task_attempt_async,
@@ -158,6 +159,10 @@ def test_render_args_like_propeller() -> None:
         "--checkpoint-path", f"{raw}/_flytecheckpoints", "--prev-checkpoint", '""',
         "--", "task-module", "m", "task-name", "{{.unknown}}",
     ]  # fmt: skip
+    extra = {"perRetryUniqueKey": per_retry_unique_key("1abc", "n0-0-dn1", 2), "namespace": "p-d"}
+    assert render_args(["{{ .PerRetryUniqueKey }}/{{.namespace}}"], paths, extra_values=extra) == [
+        "a1abc_n0_0_dn1_2/p-d"
+    ]
     argv = entrypoint_argv(rendered, PYTHON)
     assert argv[:2] == [PYTHON, str(Path(PYTHON).with_name("pyflyte-fast-execute"))]
     fallback = entrypoint_argv(["pyflyte-execute", "--inputs", "i"], "/nowhere/python3")
