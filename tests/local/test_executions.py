@@ -19,7 +19,7 @@ import pytest
 import test_admin_entities as entities
 from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.core import identifier_pb2, literals_pb2, metrics_pb2
 from flyteidl.service import admin_pb2_grpc
 from test_admin_entities import DOMAIN, PROJECT, code_of, lp_id, register, task_id
 
@@ -592,6 +592,8 @@ else:
     n0 = ex.node_executions["n0"]
     out["attempts"] = len(n0.task_executions)
     out["n0_outputs"] = n0.outputs["o0"]
+    span = remote.get_execution_metrics(id=ex.id, depth=10).to_flyte_idl()
+    out["metrics"] = [s.operation_id or s.node_id.node_id for s in span.spans]
 print(json.dumps(out))
 """
 
@@ -667,6 +669,51 @@ def test_flyteremote_execute_fetch_sync_terminate(tmp_path: Path, package: Packa
     assert synced["outputs"] == [0.75] and synced["inputs_n"] == 3
     assert synced["nodes"] == ["end-node", "n0", "n1", "start-node"]
     assert synced["attempts"] == 1 and synced["n0_outputs"] == [0.5, 0.75]
+    assert synced["metrics"] == ["WORKFLOW_SETUP", "n0", "n1", "WORKFLOW_TEARDOWN"]
+
+
+def ops(span: metrics_pb2.Span) -> list[str]:
+    return [s.operation_id or s.node_id.node_id or f"attempt {s.task_id.retry_attempt}" for s in span.spans]
+
+
+@pytest.mark.flytekit
+def test_execution_metrics(registered: Backend, tmp_path: Path) -> None:
+    b = registered
+    ident = create(b, lp_id("prepare_small", "v1"), name="measured")
+
+    def metrics(depth: int) -> metrics_pb2.Span:
+        request = execution_pb2.WorkflowExecutionGetMetricsRequest(id=ident, depth=depth)
+        return b.stub.GetExecutionMetrics(request, timeout=10).span
+
+    queued = metrics(10)
+    assert queued.workflow_id == ident and ops(queued) == ["WORKFLOW_SETUP"]
+
+    record_prepare_run(b, ident, tmp_path / "work")
+    done = get(b, ident)
+    span = metrics(10)
+    assert span.start_time == done.closure.created_at and span.end_time == done.closure.updated_at
+    assert ops(span) == ["WORKFLOW_SETUP", "n0", "n1", "WORKFLOW_TEARDOWN"]
+    n0 = span.spans[1]
+    assert n0.node_id == node_ident(ident, "n0")
+    assert ops(n0) == ["NODE_TRANSITION", "NODE_SETUP", "attempt 0", "NODE_TEARDOWN"]
+    assert ops(n0.spans[2]) == ["TASK_SETUP", "TASK_RUNTIME", "TASK_TEARDOWN"]
+    n1 = span.spans[2]
+    # n1 runs after n0: its transition starts when n0 finished
+    assert n1.spans[0].start_time == n0.end_time
+    for parent in (span, n0, n0.spans[2]):
+        for child in parent.spans:
+            assert child.start_time.ToNanoseconds() <= child.end_time.ToNanoseconds()
+            if child.operation_id != "NODE_TRANSITION":  # the wait before the node was created
+                assert parent.start_time.ToNanoseconds() <= child.start_time.ToNanoseconds()
+
+    assert ops(metrics(1)) == ["WORKFLOW_SETUP", "n0", "n1", "WORKFLOW_TEARDOWN"]
+    assert ops(metrics(1).spans[1]) == ["NODE_TRANSITION"]  # depth bounds the recursion
+    assert ops(metrics(2).spans[1]) == ["NODE_TRANSITION", "NODE_SETUP", "NODE_TEARDOWN"]
+    assert ops(metrics(0)) == []
+    code, _ = code_of(
+        lambda: b.stub.GetExecutionMetrics(execution_pb2.WorkflowExecutionGetMetricsRequest(id=exec_id("x")))
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
 
 
 def test_child_execution_names() -> None:

@@ -11,9 +11,9 @@ import logging
 from pathlib import Path
 
 import grpc
-from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import identifier_pb2, literals_pb2
 
 from flyte_ls.local import listing
 from flyte_ls.local.admin.common import ident_str, next_token, page_for, validate_project_domain
@@ -23,6 +23,7 @@ from flyte_ls.local.admin.workflows import WorkflowMixin
 from flyte_ls.local.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unimplemented, rpc
 from flyte_ls.local.executions import Executor, NullExecutor, flytegen
 from flyte_ls.local.executions.inputs import generate_name, merge_execution_inputs, validate_name
+from flyte_ls.local.executions.metrics import SpanBuilder
 from flyte_ls.local.executions.records import (
     WF_TERMINAL,
     ExecutionRecords,
@@ -200,6 +201,24 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
         page = page_for(request, EXECUTION_COLUMNS, "execution")
         executions = self.records.list_executions(request.id.project, request.id.domain, page)
         return execution_pb2.ExecutionList(executions=executions, token=next_token(page, executions))
+
+    @rpc
+    def GetExecutionMetrics(
+        self, request: execution_pb2.WorkflowExecutionGetMetricsRequest, context: grpc.ServicerContext
+    ) -> execution_pb2.WorkflowExecutionGetMetricsResponse:
+        execution = self.records.get_execution(request.id)
+        builder = SpanBuilder(self.records, self._compiled_workflow)
+        return execution_pb2.WorkflowExecutionGetMetricsResponse(
+            span=builder.execution(execution, request.depth)
+        )
+
+    def _compiled_workflow(
+        self, ident: identifier_pb2.Identifier
+    ) -> compiler_pb2.CompiledWorkflowClosure | None:
+        row = self.store.get_entity(WORKFLOW, ident.project, ident.domain, ident.name, ident.version)
+        if row is None:
+            return None
+        return workflow_pb2.WorkflowClosure.FromString(row.closure).compiled_workflow
 
     # --- terminate ---------------------------------------------------------------------------------------
 
