@@ -1,7 +1,7 @@
 """The local backend's lifecycle: bind the gRPC and HTTP servers, write config and status, stop cleanly.
 
 The gRPC server is a sync ``grpc.server`` (thread pool, Admin's 20 MiB message limit) serving
-AdminService (flyte_ls.local.admin, when present) and DataProxyService on an internal loopback port; the
+AdminService (flyte_ls.local.admin) and DataProxyService on an internal loopback port; the
 public ``--port`` is a :class:`~flyte_ls.local.mux.PortMux` that splices gRPC connections to it and serves
 HTTP/1.1 there too. The HTTP server (upload PUTs, console pages) also has its own ``--http-port``.
 """
@@ -19,12 +19,13 @@ import threading
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
-from flyteidl.service import dataproxy_pb2_grpc
+from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc
 
+from flyte_ls.local.admin import AdminServicer
 from flyte_ls.local.dataproxy import DataProxyServicer, Uploads
+from flyte_ls.local.executions import Executor
 from flyte_ls.local.flyte_urls import AdminData
 from flyte_ls.local.http import HttpServer, file_url
 from flyte_ls.local.interpreter import Interpreter
@@ -38,6 +39,7 @@ from flyte_ls.local.state import (
     host_port,
     write_atomic,
 )
+from flyte_ls.local.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -80,21 +82,25 @@ def _check_port_free(host: str, port: int, flag: str) -> None:
                 ) from None
 
 
-def _admin_servicer(state_dir: Path) -> tuple[Any, Any] | None:
-    """(AdminServicer, Store) from flyte_ls.local.admin / .store, or None while those modules don't exist."""
-    if (
-        importlib.util.find_spec("flyte_ls.local.admin") is None
-        or importlib.util.find_spec("flyte_ls.local.store") is None
-    ):
+@dataclass(frozen=True)
+class BackendContext:
+    """What an executor gets from the running backend (see :func:`_create_executor`)."""
+
+    store: Store
+    admin: AdminServicer
+    state_dir: Path
+    python: str
+    http_base_url: str  # files under state_dir are served at http.file_url(http_base_url, state_dir, path)
+
+
+def _create_executor(ctx: BackendContext) -> Executor | None:
+    """The executor that runs what CreateExecution accepts: ``flyte_ls.local.executor.create_executor(ctx)``
+    when that module exists (it may also have ``close()``, called on stop before the store closes); until
+    then executions stay QUEUED (the AdminService's NullExecutor)."""
+    if importlib.util.find_spec("flyte_ls.local.executor") is None:
         return None
-    admin = importlib.import_module("flyte_ls.local.admin")
-    store_mod = importlib.import_module("flyte_ls.local.store")
-    servicer_cls = getattr(admin, "AdminServicer", None)
-    store_cls = getattr(store_mod, "Store", None)
-    if servicer_cls is None or store_cls is None:
-        return None
-    store = store_cls(state_dir)
-    return servicer_cls(store), store
+    factory = getattr(importlib.import_module("flyte_ls.local.executor"), "create_executor", None)
+    return factory(ctx) if factory is not None else None
 
 
 class LocalBackend:
@@ -107,10 +113,10 @@ class LocalBackend:
         self._grpc: grpc.Server | None = None
         self._http: HttpServer | None = None
         self._mux: PortMux | None = None
-        self._store: Any = None
+        self._store: Store | None = None
+        self._executor: Executor | None = None
         self.port = opts.port
         self.http_port = opts.http_port
-        self.admin_available = False
         self._stopped = threading.Event()
 
     def start(self) -> Status:
@@ -161,17 +167,19 @@ class LocalBackend:
             ],
         )
         self._grpc = server
-        admin = _admin_servicer(o.state_dir)
-        data: AdminData | None = None
-        if admin is None:
-            log.warning("AdminService is not available yet (flyte_ls.local.admin is missing): DataProxy only")
+        self._store = store = Store(o.state_dir)
+        admin = AdminServicer(store)
+        self._executor = _create_executor(
+            BackendContext(
+                store, admin, o.state_dir, o.interpreter.path, f"http://{host_port(o.host, self.http_port)}"
+            )
+        )
+        if self._executor is None:
+            log.warning("no executor yet (flyte_ls.local.executor is missing): executions stay QUEUED")
         else:
-            from flyteidl.service import admin_pb2_grpc
-
-            servicer, self._store = admin
-            admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
-            self.admin_available = True
-            data = AdminData(servicer, self._served_url)
+            admin.executor = self._executor
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
+        data = AdminData(admin, self._served_url)
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads, data), server)
         # gRPC listens on an internal loopback port; the public port is the mux's (it serves HTTP too)
         internal = server.add_insecure_port("127.0.0.1:0")
@@ -232,6 +240,12 @@ class LocalBackend:
                 self._http.stop(grace=STOP_GRACE_S)
             except Exception:
                 log.exception("stopping the HTTP server failed")
+        close_executor = getattr(self._executor, "close", None)
+        if close_executor is not None:
+            try:
+                close_executor()
+            except Exception:
+                log.exception("stopping the executor failed")
         if self._store is not None:
             try:
                 self._store.close()

@@ -126,7 +126,7 @@ def start(args: argparse.Namespace) -> int:
             st = backend.start()
         except StartError as exc:
             return _err(str(exc))
-        _print_banner(st, backend.admin_available)
+        _print_banner(st)
         while not stop.wait(0.5):
             pass
         print("flyte-ls local: stopping", file=sys.stderr, flush=True)
@@ -137,7 +137,7 @@ def start(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def _print_banner(st: object, admin_available: bool) -> None:
+def _print_banner(st: object) -> None:
     from flyte_ls.local.state import Status
 
     assert isinstance(st, Status)
@@ -145,8 +145,7 @@ def _print_banner(st: object, admin_available: bool) -> None:
     console = f"http://{host_port(st.host, st.http_port)}/console"
     lines = [
         f"flyte-ls local backend running (pid {st.pid})",
-        f"  Admin (gRPC, insecure): {grpc_addr}"
-        + ("" if admin_available else "  [AdminService not available yet]"),
+        f"  Admin (gRPC, insecure): {grpc_addr}",
         f"  Console and uploads:    {console}",
         f"  State dir:              {st.state_dir}",
         f"  Tasks run with:         {st.python} (flytekit {st.flytekit_version})",
