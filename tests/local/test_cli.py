@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -324,3 +326,25 @@ def test_ipv6_loopback(tmp_path: Path) -> None:
         assert f"[::1]:{b.port}" in proc.stdout
     finally:
         b.stop()
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_pyflyte_run_remote_prints_console_url_that_opens(backend: Backend, tmp_path: Path) -> None:
+    """Real `pyflyte --config <config.yaml> run --remote`: the execution is created and the console URL that
+    pyflyte prints opens a page on this backend."""
+    (tmp_path / "flows.py").write_text(_WORKFLOWS)
+    pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
+    cmd = [pyflyte, "--config", str(backend.config), "run", "--remote", "flows.py", "pipeline", "--x", "4"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    urls = re.findall(r"http://\S+/console/projects/\S+/executions/[a-z0-9]+", proc.stdout)
+    assert urls, proc.stdout
+    url = urls[-1]
+    assert url.startswith(
+        f"http://127.0.0.1:{backend.http_port}/console/projects/flytesnacks/domains/development/"
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=30) as resp:
+        assert resp.status == 200
+        assert url.rsplit("/", 1)[-1] in resp.read().decode()
