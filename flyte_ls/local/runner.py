@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from flyteidl.core import errors_pb2, literals_pb2, tasks_pb2
+from flyteidl.core import errors_pb2, execution_pb2, literals_pb2, tasks_pb2
 
 ENTRYPOINTS = ("pyflyte-fast-execute", "pyflyte-execute", "pyflyte-map-execute")
 _ENTRYPOINT_FUNCTIONS = {
@@ -100,10 +100,17 @@ class AttemptError:
     message: str
     kind: ErrorKind
     origin: ErrorOrigin
+    uri: str = ""  # the error.pb this came from, when the task wrote one
 
     @property
     def recoverable(self) -> bool:
         return self.kind == ErrorKind.RECOVERABLE
+
+    def to_execution_error(self) -> execution_pb2.ExecutionError:
+        """The `core.ExecutionError` of task and node events (origin USER/SYSTEM as its kind)."""
+        return execution_pb2.ExecutionError(
+            code=self.code, message=self.message, error_uri=self.uri, kind=int(self.origin)
+        )
 
 
 @dataclass
@@ -119,6 +126,11 @@ class AttemptResult:
     futures_path: Path | None = None
     deck: Path | None = None  # deck.html, when written
     argv: list[str] = field(default_factory=list)
+
+
+_ABORTED = AttemptError(
+    "Aborted", "the attempt was terminated", ErrorKind.NON_RECOVERABLE, ErrorOrigin.SYSTEM
+)
 
 
 class LaunchError(Exception):
@@ -267,6 +279,8 @@ def run_task_attempt(
     """
     start = time.monotonic()
     execution = ExecutionKey(*execution)
+    if cancel is not None and cancel.is_set():
+        return AttemptResult(AttemptPhase.ABORTED, work.log, 0.0, error=_ABORTED)
     _prepare(work, inputs)
     try:
         rendered = render_args(
@@ -335,9 +349,7 @@ def run_task_attempt(
         return result
     if stopped == "cancel":
         result.phase = AttemptPhase.ABORTED
-        result.error = AttemptError(
-            "Aborted", "the attempt was terminated", ErrorKind.NON_RECOVERABLE, ErrorOrigin.SYSTEM
-        )
+        result.error = _ABORTED
         return result
     return _classify(result, template, work)
 
@@ -433,6 +445,7 @@ def _classify(result: AttemptResult, template: tasks_pb2.TaskTemplate, work: Att
             container.message,
             ErrorKind(container.kind),
             ErrorOrigin(container.origin) if container.origin in (1, 2) else ErrorOrigin.UNKNOWN,
+            str(error_pb),
         )
         return result
     if result.exit_code != 0:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from flyteidl.admin import task_pb2
-from flyteidl.core import dynamic_job_pb2, literals_pb2, tasks_pb2
+from flyteidl.core import dynamic_job_pb2, execution_pb2, literals_pb2, tasks_pb2
 
 from flyte_ls.local.runner import (
     AttemptPaths,
@@ -252,6 +252,9 @@ def test_user_errors_are_classified_from_the_error_document(fast: Package, tmp_p
     assert failed.error.code == "USER:RuntimeError"
     assert "ValueError" in failed.error.message and "bad value 5" in failed.error.message
     assert "Traceback" in failed.error.message and failed.outputs is None
+    event_error = failed.error.to_execution_error()
+    assert event_error.kind == execution_pb2.ExecutionError.USER and event_error.code == "USER:RuntimeError"
+    assert event_error.error_uri == str(tmp_path / "a" / "md" / "n0" / "data" / "0" / "error.pb")
 
     flaky = _run(fast, "flaky", tmp_path / "b", {"x": _int(1)})
     assert flaky.phase is AttemptPhase.FAILED and flaky.error is not None
@@ -299,6 +302,11 @@ def test_cancel_aborts_and_kills_the_process_group(fast: Package, tmp_path: Path
     watcher.join(5)
     assert result.phase is AttemptPhase.ABORTED and time.monotonic() - begin < 60
     assert started and not _group_alive(started[0][1])
+
+    # Cancelled before it starts: nothing is launched.
+    again = _run(fast, "sleepy", tmp_path / "again", {"x": _int(120)}, cancel=cancel)
+    assert again.phase is AttemptPhase.ABORTED and again.exit_code is None
+    assert not (tmp_path / "again").exists()
 
 
 @pytest.mark.flytekit
