@@ -80,6 +80,12 @@ CREATE TABLE IF NOT EXISTS executions (
     workflow BLOB NOT NULL,
     spec BLOB NOT NULL,
     closure BLOB NOT NULL,
+    launch_plan_name TEXT NOT NULL DEFAULT '',
+    launch_plan_version TEXT NOT NULL DEFAULT '',
+    workflow_name TEXT NOT NULL DEFAULT '',
+    workflow_version TEXT NOT NULL DEFAULT '',
+    task_name TEXT NOT NULL DEFAULT '',
+    task_version TEXT NOT NULL DEFAULT '',
     UNIQUE (project, domain, name)
 );
 CREATE TABLE IF NOT EXISTS node_executions (
@@ -115,7 +121,8 @@ _ENTITY_COLUMNS = (
 )
 _PROJECT_COLUMNS = "seq, id, name, description, labels, state, created_at"
 _EXECUTION_COLUMNS = (
-    "seq, project, domain, name, created_at, updated_at, phase, launch_plan, workflow, spec, closure"
+    "seq, project, domain, name, created_at, updated_at, phase, launch_plan, workflow, spec, closure,"
+    " launch_plan_name, launch_plan_version, workflow_name, workflow_version, task_name, task_version"
 )
 _NODE_COLUMNS = "seq, project, domain, execution, node_id, parent_id, created_at, updated_at, phase, record"
 _TASK_COLUMNS = (
@@ -163,7 +170,8 @@ class NamedEntityRow:
 @dataclass(frozen=True)
 class ExecutionRow:
     """An execution: ``launch_plan`` and ``workflow`` are serialized ``core.Identifier``s, ``spec`` and
-    ``closure`` the serialized ``admin.ExecutionSpec`` / ``admin.ExecutionClosure``."""
+    ``closure`` the serialized ``admin.ExecutionSpec`` / ``admin.ExecutionClosure``; the names and versions
+    (``task_*`` for single-task executions) are copies for list filters."""
 
     seq: int
     project: str
@@ -176,6 +184,12 @@ class ExecutionRow:
     workflow: bytes
     spec: bytes
     closure: bytes
+    launch_plan_name: str = ""
+    launch_plan_version: str = ""
+    workflow_name: str = ""
+    workflow_version: str = ""
+    task_name: str = ""
+    task_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -439,7 +453,9 @@ class Store:
         with self._tx() as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO executions (project, domain, name, created_at, updated_at, phase,"
-                " launch_plan, workflow, spec, closure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " launch_plan, workflow, spec, closure, launch_plan_name, launch_plan_version, workflow_name,"
+                " workflow_version, task_name, task_version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.project,
                     row.domain,
@@ -451,6 +467,12 @@ class Store:
                     row.workflow,
                     row.spec,
                     row.closure,
+                    row.launch_plan_name,
+                    row.launch_plan_version,
+                    row.workflow_name,
+                    row.workflow_version,
+                    row.task_name,
+                    row.task_version,
                 ),
             )
             return cur.rowcount > 0

@@ -169,6 +169,25 @@ def test_create_errors(registered: Backend) -> None:
     code, msg = code_of(lambda: create(b, is_large, ints(count=3)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "expected_inputs minimum missing" in msg
 
+    code, msg = code_of(lambda: create(b, nightly, strs(n="many")))
+    assert (
+        code == grpc.StatusCode.INVALID_ARGUMENT and "invalid n input wrong type" in msg and "INTEGER" in msg
+    )
+    clean = task_id("workflows.tasks.clean", "v1")
+    not_a_list = ints(values=1)
+    not_a_list.literals["threshold"].scalar.primitive.float_value = 0.1
+    code, msg = code_of(lambda: create(b, clean, not_a_list))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "expected a collection" in msg
+    wrong_item = literals_pb2.LiteralMap()
+    wrong_item.literals["values"].collection.literals.add().scalar.primitive.string_value = "x"
+    wrong_item.literals["threshold"].scalar.primitive.float_value = 0.1
+    code, msg = code_of(lambda: create(b, clean, wrong_item))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "item 0: expected FLOAT" in msg
+    good = literals_pb2.LiteralMap()
+    good.literals["values"].collection.literals.add().scalar.primitive.float_value = 0.5
+    good.literals["threshold"].scalar.primitive.float_value = 0.1
+    create(b, clean, good, name="good-types")
+
     create(b, nightly, name="dup")
     code, msg = code_of(lambda: create(b, nightly, name="dup"))
     assert code == grpc.StatusCode.ALREADY_EXISTS and "dup" in msg
@@ -189,7 +208,7 @@ def test_create_errors(registered: Backend) -> None:
         ),
         timeout=10,
     )
-    assert [e.id.name for e in listed.executions] == ["dup"]
+    assert [e.id.name for e in listed.executions] == ["good-types", "dup"]
 
 
 @pytest.mark.flytekit

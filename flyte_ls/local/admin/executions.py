@@ -8,6 +8,7 @@ protocol); without one (:class:`~flyte_ls.local.executions.NullExecutor`) execut
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import grpc
@@ -46,7 +47,14 @@ EXECUTION_COLUMNS: dict[str, listing.Column] = {
     "phase": listing.Column("phase", listing.enum_value(dict(WorkflowPhase.Phase.items()))),
     "created_at": listing.Column("created_at", listing.timestamp),
     "updated_at": listing.Column("updated_at", listing.timestamp),
+    **{
+        f"{entity}_{field}": listing.Column(f"{entity}_{field}")
+        for entity in ("launch_plan", "workflow", "task")
+        for field in ("name", "version")
+    },
 }
+# Admin joins the launch plan, workflow and task tables: `eq(workflow.name,x)` filters on them.
+_JOINED_KEY = re.compile(r"\(\s*(launch_plan|workflow|task)\.(name|version)\s*,")
 
 
 def url_blob(path: str) -> common_pb2.UrlBlob:
@@ -198,6 +206,11 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
         self, request: common_pb2.ResourceListRequest, context: grpc.ServicerContext
     ) -> execution_pb2.ExecutionList:
         validate_project_domain(self.store, request.id.project, request.id.domain)
+        if _JOINED_KEY.search(request.filters):
+            rewritten = common_pb2.ResourceListRequest()
+            rewritten.CopyFrom(request)
+            rewritten.filters = _JOINED_KEY.sub(r"(\1_\2,", request.filters)
+            request = rewritten
         page = page_for(request, EXECUTION_COLUMNS, "execution")
         executions = self.records.list_executions(request.id.project, request.id.domain, page)
         return execution_pb2.ExecutionList(executions=executions, token=next_token(page, executions))

@@ -8,7 +8,7 @@ import random
 import re
 import time
 
-from flyteidl.core import interface_pb2, literals_pb2
+from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 
 from flyte_ls.local.errors import InvalidArgument
 
@@ -41,6 +41,8 @@ def merge_execution_inputs(
 ) -> literals_pb2.LiteralMap:
     """The inputs an execution runs with: ``given`` + defaults of missing optional inputs + fixed inputs."""
     for name in sorted(given.literals):
+        if name in expected.parameters:
+            check_type(name, given.literals[name], expected.parameters[name].var.type)
         if name in fixed.literals:
             raise InvalidArgument(
                 f"invalid input {name}: it is a fixed input of launch plan [{lp_name}], "
@@ -66,6 +68,72 @@ def merge_execution_inputs(
     for name, literal in fixed.literals.items():
         merged.literals[name].CopyFrom(literal)
     return merged
+
+
+_PRIMITIVE_OF_SIMPLE = {
+    types_pb2.INTEGER: "integer",
+    types_pb2.FLOAT: "float_value",
+    types_pb2.STRING: "string_value",
+    types_pb2.BOOLEAN: "boolean",
+    types_pb2.DATETIME: "datetime",
+    types_pb2.DURATION: "duration",
+}
+
+
+def _literal_kind(literal: literals_pb2.Literal) -> str:
+    kind = literal.WhichOneof("value")
+    if kind == "scalar":
+        scalar = literal.scalar.WhichOneof("value")
+        if scalar == "primitive":
+            return f"primitive {literal.scalar.primitive.WhichOneof('value')}"
+        return str(scalar)
+    return str(kind)
+
+
+def _mismatch(literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType) -> str | None:
+    """Why ``literal`` cannot be a value of ``lit_type`` (a lenient castability check), or None."""
+    kind = lit_type.WhichOneof("type")
+    if literal.WhichOneof("value") == "offloaded_metadata" or kind in (None, "union_type"):
+        return None
+    if kind == "simple":
+        field = _PRIMITIVE_OF_SIMPLE.get(lit_type.simple)
+        if field is None:
+            return None  # NONE, BINARY, STRUCT, ERROR: represented in several ways
+        if literal.scalar.primitive.WhichOneof("value") != field:
+            return f"expected {types_pb2.SimpleType.Name(lit_type.simple)}, got {_literal_kind(literal)}"
+        return None
+    if kind == "collection_type":
+        if literal.WhichOneof("value") != "collection":
+            return f"expected a collection, got {_literal_kind(literal)}"
+        for i, item in enumerate(literal.collection.literals):
+            why = _mismatch(item, lit_type.collection_type)
+            if why:
+                return f"item {i}: {why}"
+        return None
+    if kind == "map_value_type":
+        if literal.WhichOneof("value") != "map":
+            return f"expected a map, got {_literal_kind(literal)}"
+        for key, item in sorted(literal.map.literals.items()):
+            why = _mismatch(item, lit_type.map_value_type)
+            if why:
+                return f"key {key!r}: {why}"
+        return None
+    if kind == "enum_type":
+        value = literal.scalar.primitive.string_value
+        if literal.scalar.primitive.WhichOneof("value") != "string_value":
+            return f"expected an enum value, got {_literal_kind(literal)}"
+        if lit_type.enum_type.values and value not in lit_type.enum_type.values:
+            return f"{value!r} is not one of {', '.join(lit_type.enum_type.values)}"
+        return None
+    if kind == "blob" and literal.scalar.WhichOneof("value") != "blob":
+        return f"expected a file or directory, got {_literal_kind(literal)}"
+    return None
+
+
+def check_type(name: str, literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType) -> None:
+    why = _mismatch(literal, lit_type)
+    if why:
+        raise InvalidArgument(f"invalid {name} input wrong type: {why}")
 
 
 CHILD_NAME_MAX = 20

@@ -24,6 +24,7 @@ the request's own inputs in ``user_inputs``); the executor writes node data unde
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -160,6 +161,11 @@ class ExecutionRecords:
             workflow.SerializeToString(deterministic=True),
             spec.SerializeToString(deterministic=True),
             closure.SerializeToString(deterministic=True),
+            launch_plan.name,
+            launch_plan.version,
+            workflow.name,
+            workflow.version,
+            *task_id_of(spec),
         )
         if not self.store.insert_execution(row):
             raise AlreadyExists(f"execution [{exec_str(ident)}] already exists: choose another name")
@@ -235,18 +241,8 @@ class ExecutionRecords:
                 if abort_cause or not closure.HasField("abort_metadata"):
                     closure.abort_metadata.cause = abort_cause or closure.abort_metadata.cause
                     closure.abort_metadata.principal = principal
-            box[0] = ExecutionRow(
-                row.seq,
-                row.project,
-                row.domain,
-                row.name,
-                row.created_at,
-                now,
-                phase,
-                row.launch_plan,
-                row.workflow,
-                row.spec,
-                closure.SerializeToString(deterministic=True),
+            box[0] = dataclasses.replace(
+                row, updated_at=now, phase=phase, closure=closure.SerializeToString(deterministic=True)
             )
         return self.get_execution(ident)
 
@@ -538,6 +534,13 @@ class ExecutionRecords:
         e = node.execution_id
         rows = self.store.list_tasks(e.project, e.domain, e.name, node.node_id, page)
         return [task_execution_pb2.TaskExecution.FromString(r.record) for r in rows]
+
+
+def task_id_of(spec: execution_pb2.ExecutionSpec) -> tuple[str, str]:
+    """(name, version) of the task of a single-task execution, else empty."""
+    if spec.launch_plan.resource_type == identifier_pb2.TASK:
+        return spec.launch_plan.name, spec.launch_plan.version
+    return "", ""
 
 
 def execution_from_row(row: ExecutionRow) -> execution_pb2.Execution:
