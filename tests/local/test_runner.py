@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -120,6 +121,25 @@ def _run(
     )
 
 
+def _changed_under(root: Path, since: float, depth: int = 3) -> list[str]:
+    """Entries under `root` modified after `since` (skipping caches other tools on this machine write)."""
+    changed: list[str] = []
+    if not root.is_dir():
+        return changed
+    for current, dirs, files in os.walk(root):
+        rel = Path(current).relative_to(root)
+        dirs[:] = [d for d in dirs if len(rel.parts) < depth and not (rel == Path() and d in _SKIP_HOME)]
+        for name in files + dirs:
+            path = Path(current) / name
+            with contextlib.suppress(OSError):
+                if path.lstat().st_mtime > since:
+                    changed.append(str(path))
+    return changed
+
+
+_SKIP_HOME = {".cache", ".npm", ".claude", ".config", ".pyenv", ".rustup", ".cargo", ".m2"}
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -217,6 +237,7 @@ def test_missing_fast_distribution_is_a_clear_system_failure(tmp_path: Path) -> 
 @pytest.mark.timeout(90)
 def test_fast_task_succeeds_inside_its_private_dir(fast: Package, tmp_path: Path) -> None:
     root_before = set(os.listdir("/root")) if os.path.isdir("/root") else set()
+    since = time.time() - 1  # file system timestamps can lag the clock slightly
     result = _run(
         fast, "add", tmp_path, {"a": _int(21), "b": _str("v")}, workflow_name="runner_pkg.tasks.all_tasks"
     )
@@ -231,6 +252,7 @@ def test_fast_task_succeeds_inside_its_private_dir(fast: Package, tmp_path: Path
     assert not (Path.cwd() / "runner_pkg").exists()
     root_after = set(os.listdir("/root")) if os.path.isdir("/root") else set()
     assert root_after <= root_before, root_after - root_before
+    assert _changed_under(Path("/root"), since) == []
     assert {p.name for p in tmp_path.iterdir()} == {"md", "raw", "work", "logs"}
     # flytekit's per-run sandbox dirs land in the attempt's TMPDIR, not in the machine's /tmp.
     assert any((tmp_path / "work" / "n0-0" / ".tmp").glob("flyte*"))
@@ -277,10 +299,10 @@ def test_crash_without_error_document_is_a_recoverable_system_failure(fast: Pack
 @pytest.mark.flytekit
 @pytest.mark.timeout(90)
 def test_timeout_kills_the_process_group(fast: Package, tmp_path: Path) -> None:
-    result = _run(fast, "sleepy", tmp_path, {"x": _int(120)}, timeout_s=8, kill_grace_s=1)
+    result = _run(fast, "sleepy", tmp_path, {"x": _int(120)}, timeout_s=10, kill_grace_s=1)
     assert result.phase is AttemptPhase.TIMED_OUT and result.error is not None
     assert result.error.code == "TimeoutExpired" and result.error.recoverable
-    assert 8 <= result.duration_s < 15
+    assert 10 <= result.duration_s < 20
     _, pgid = _wait_for_pid_file(tmp_path / "work" / "n0-0", limit_s=0.1)
     assert not _group_alive(pgid)
 
