@@ -377,12 +377,40 @@ def test_relaunch_and_recover(registered: Backend) -> None:
     assert data(b, new).full_inputs == data(b, nightly).full_inputs
     generated = b.stub.RelaunchExecution(execution_pb2.ExecutionRelaunchRequest(id=nightly), timeout=10).id
     assert NAME_RE.match(generated.name)
+    single = create(b, task_id("workflows.pipeline.is_large", "v1"), ints(count=3, minimum=2), name="single")
+    again = b.stub.RelaunchExecution(execution_pb2.ExecutionRelaunchRequest(id=single), timeout=10).id
+    assert get(b, again).spec.launch_plan == task_id("workflows.pipeline.is_large", "v1")
+    assert values(data(b, again).full_inputs) == {"count": 3, "minimum": 2}
     code, msg = code_of(lambda: b.stub.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=nightly)))
     assert code == grpc.StatusCode.UNIMPLEMENTED and "relaunch" in msg
     code, _ = code_of(
         lambda: b.stub.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=exec_id("nope")))
     )
     assert code == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.flytekit
+def test_concurrent_creates_of_one_name(registered: Backend, tmp_path: Path) -> None:
+    b = registered
+    results: dict[int, str] = {}
+
+    def attempt(n: int) -> None:
+        try:
+            create(b, lp_id("prepare_small", "v1"), ints(n=n), name="race")
+            results[n] = "created"
+        except grpc.RpcError as err:
+            results[n] = err.code().name  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    winners = [n for n, r in results.items() if r == "created"]
+    assert len(winners) == 1 and sorted(set(results.values())) == ["ALREADY_EXISTS", "created"]
+    assert values(data(b, exec_id("race")).full_inputs)["n"] == winners[0]
+    leftovers = list((tmp_path / "state" / "metadata").rglob("*.tmp"))
+    assert leftovers == []
 
 
 # --- node and task execution records ---------------------------------------------------------------
@@ -555,8 +583,10 @@ def test_node_and_task_records_and_restart(tmp_path: Path, package: Package) -> 
         assert ExecutionRecords(again.store).compiled_workflow(ident).primary.template.id.name == (
             "workflows.pipeline.prepare"
         )
-        unfinished = again.store.executions_in_phases([WorkflowPhase.QUEUED, WorkflowPhase.RUNNING])
-        assert unfinished == []
+        rec = ExecutionRecords(again.store)
+        assert rec.unfinished_executions() == []
+        waiting = create(again, lp_id("prepare_small", "v1"), name="waiting")
+        assert rec.unfinished_executions() == [waiting]
     finally:
         again.stop()
 

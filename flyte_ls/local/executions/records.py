@@ -25,6 +25,8 @@ the request's own inputs in ``user_inputs``); the executor writes node data unde
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +93,15 @@ def read_literal_map(path: str) -> literals_pb2.LiteralMap | None:
         return None
 
 
+def write_temp(near: Path, data: bytes) -> Path:
+    """``data`` in a new uniquely named file next to ``near`` (to be renamed into place)."""
+    near.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{near.name}.", suffix=".tmp", dir=near.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return Path(name)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -131,12 +142,19 @@ class ExecutionRecords:
         phase: int = WorkflowPhase.QUEUED,
         error: core_execution_pb2.ExecutionError | None = None,
     ) -> execution_pb2.Execution:
-        """Write the inputs files and insert the execution; :class:`AlreadyExists` for a taken name."""
+        """Insert the execution and write its inputs files; :class:`AlreadyExists` for a taken name.
+
+        The files are written under temporary names first and moved into place only once the row claimed
+        the name, so a concurrent create of the same name never replaces the inputs of the winner."""
         if self.store.get_execution(ident.project, ident.domain, ident.name) is not None:
             raise AlreadyExists(f"execution [{exec_str(ident)}] already exists: choose another name")
         inputs_path = self.inputs_path(ident)
-        write_atomic(inputs_path, inputs.SerializeToString(deterministic=True))
-        write_atomic(inputs_path.with_name("user_inputs"), user_inputs.SerializeToString(deterministic=True))
+        files = {
+            inputs_path: write_temp(inputs_path, inputs.SerializeToString(deterministic=True)),
+            inputs_path.with_name("user_inputs"): write_temp(
+                inputs_path, user_inputs.SerializeToString(deterministic=True)
+            ),
+        }
         now = time.time()
         closure = execution_pb2.ExecutionClosure(
             phase=phase,
@@ -167,7 +185,16 @@ class ExecutionRecords:
             workflow.version,
             *task_id_of(spec),
         )
-        if not self.store.insert_execution(row):
+        inserted = False
+        try:
+            inserted = self.store.insert_execution(row)
+        finally:
+            for final, temp in files.items():
+                if inserted:
+                    temp.replace(final)
+                else:
+                    temp.unlink(missing_ok=True)
+        if not inserted:
             raise AlreadyExists(f"execution [{exec_str(ident)}] already exists: choose another name")
         return self.get_execution(ident)
 
@@ -182,6 +209,14 @@ class ExecutionRecords:
 
     def list_executions(self, project: str, domain: str, page: Page) -> list[execution_pb2.Execution]:
         return [execution_from_row(r) for r in self.store.list_executions(project, domain, page)]
+
+    def unfinished_executions(self) -> list[identifier_pb2.WorkflowExecutionIdentifier]:
+        """Executions not in a terminal phase, oldest first: after a restart the executor resumes them or
+        ends them FAILED with a reason (never left RUNNING)."""
+        return [
+            identifier_pb2.WorkflowExecutionIdentifier(project=r.project, domain=r.domain, name=r.name)
+            for r in self.store.executions_in_phases(WF_UNFINISHED)
+        ]
 
     def launch_plan_of(self, ident: identifier_pb2.WorkflowExecutionIdentifier) -> identifier_pb2.Identifier:
         """The launch plan actually launched (the ``.flytegen`` one for a single-task execution)."""
