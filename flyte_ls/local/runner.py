@@ -284,7 +284,7 @@ def run_task_attempt(
     _prepare(work, inputs)
     try:
         rendered = render_args(
-            [*template.container.command, *template.container.args],
+            rendered_source(template),
             work,
             fast_distribution=fast_distribution,
             extra_values={
@@ -293,10 +293,11 @@ def run_task_attempt(
                 "taskTemplatePath": str(work.inputs.parent / "task.pb"),
             },
         )
-        if any("tasktemplatepath" in arg.lower() for arg in template.container.args):
+        if any("tasktemplatepath" in arg.lower() for arg in rendered_source(template)):
             (work.inputs.parent / "task.pb").write_bytes(template.SerializeToString(deterministic=True))
         argv = entrypoint_argv(rendered, python)
     except LaunchError as exc:
+        _log_line(work.log, f"# {execution.name}/{node_id} attempt {attempt} not launched: {exc}")
         error = AttemptError("LaunchFailed", str(exc), ErrorKind.NON_RECOVERABLE, ErrorOrigin.SYSTEM)
         return AttemptResult(AttemptPhase.FAILED, work.log, time.monotonic() - start, error=error)
     env = attempt_env(
@@ -323,16 +324,17 @@ def run_task_attempt(
                 start_new_session=True,
             )
         except OSError as exc:
-            error = AttemptError(
-                "LaunchFailed",
-                f"could not start {argv[0]!r}: {exc}; check the backend's --python interpreter",
-                ErrorKind.NON_RECOVERABLE,
-                ErrorOrigin.SYSTEM,
-            )
+            message = f"could not start {argv[0]!r}: {exc}; check the backend's --python interpreter"
+            log.write(f"{message}\n".encode())
+            error = AttemptError("LaunchFailed", message, ErrorKind.NON_RECOVERABLE, ErrorOrigin.SYSTEM)
             return AttemptResult(
                 AttemptPhase.FAILED, work.log, time.monotonic() - start, error=error, argv=argv
             )
-        stopped = _wait(proc, start, timeout_s, cancel, kill_grace_s)
+        try:
+            stopped = _wait(proc, start, timeout_s, cancel, kill_grace_s)
+        except BaseException:  # never leave a task running behind an interrupted waiter
+            _kill_group(proc, 0.0)
+            raise
     duration = time.monotonic() - start
     result = AttemptResult(AttemptPhase.FAILED, work.log, duration, exit_code=proc.returncode, argv=argv)
     deck = work.output_prefix / "deck.html"
@@ -369,6 +371,15 @@ async def run_task_attempt_async(
         with contextlib.suppress(Exception):
             await future
         raise
+
+
+def rendered_source(template: tasks_pb2.TaskTemplate) -> list[str]:
+    return [*template.container.command, *template.container.args]
+
+
+def _log_line(path: Path, line: str) -> None:
+    with open(path, "ab") as log:
+        log.write(f"{line}\n".encode())
 
 
 def _prepare(work: AttemptPaths, inputs: literals_pb2.LiteralMap) -> None:

@@ -231,6 +231,7 @@ def test_missing_fast_distribution_is_a_clear_system_failure(tmp_path: Path) -> 
     )  # fmt: skip
     assert result.phase is AttemptPhase.FAILED and result.error is not None
     assert result.error.origin is ErrorOrigin.SYSTEM and "remote_package_path" in result.error.message
+    assert "remote_package_path" in result.log.read_text()  # the executor links the log: it explains too
 
 
 @pytest.mark.flytekit
