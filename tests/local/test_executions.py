@@ -18,8 +18,10 @@ import grpc
 import pytest
 import test_admin_entities as entities
 from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
+from flyteidl.core import catalog_pb2 as core_catalog_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2, metrics_pb2
+from flyteidl.event import event_pb2
 from flyteidl.service import admin_pb2_grpc
 from test_admin_entities import DOMAIN, PROJECT, code_of, lp_id, register, task_id
 
@@ -437,8 +439,10 @@ def record_run(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier, wo
     rec.finish_task_attempt(ident, "n0", 0, TaskPhase.FAILED, error=error, reason="retrying")
     rec.start_task_attempt(ident, "n0", task, 1, input_uri=n0_in)
     out = write_map(work / "n0" / "outputs.pb", ints(o0=25))
-    rec.finish_task_attempt(ident, "n0", 1, TaskPhase.SUCCEEDED, output_uri=out)
-    rec.finish_node(ident, "n0", NodePhase.SUCCEEDED, output_uri=out)
+    subtask = event_pb2.ExternalResourceInfo(external_id="sub-0", index=0, phase=TaskPhase.SUCCEEDED)
+    rec.finish_task_attempt(ident, "n0", 1, TaskPhase.SUCCEEDED, output_uri=out, external_resources=[subtask])
+    cache = node_execution_pb2.TaskNodeMetadata(cache_status=core_catalog_pb2.CACHE_POPULATED)
+    rec.finish_node(ident, "n0", NodePhase.SUCCEEDED, output_uri=out, task_node_metadata=cache)
     rec.start_node(ident, "n1", is_dynamic=True)
     for child in ("n1-0-n0", "n1-0-n1"):
         rec.start_node(ident, child, parent_node_id="n1", spec_node_id=child.rsplit("-", 1)[1])
@@ -501,6 +505,7 @@ def check_records(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier,
     )
     assert n0.closure.phase == NodePhase.SUCCEEDED and not n0.metadata.is_parent_node
     assert n0.closure.started_at.seconds > 0
+    assert n0.closure.task_node_metadata.cache_status == core_catalog_pb2.CACHE_POPULATED
     n0_data = b.stub.GetNodeExecutionData(
         node_execution_pb2.NodeExecutionGetDataRequest(id=node_ident(ident, "n0")), timeout=10
     )
@@ -527,6 +532,7 @@ def check_records(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier,
         task_execution_pb2.TaskExecutionGetRequest(id=attempts.task_executions[1].id), timeout=10
     )
     assert second.id.task_id.name == "workflows.tasks.load_data"
+    assert [r.external_id for r in second.closure.metadata.external_resources] == ["sub-0"]
     task_data = b.stub.GetTaskExecutionData(
         task_execution_pb2.TaskExecutionGetDataRequest(id=second.id), timeout=10
     )

@@ -34,6 +34,7 @@ from pathlib import Path
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.event import event_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from flyte_ls.local.errors import AlreadyExists, FailedPrecondition, NotFound
@@ -340,9 +341,11 @@ class ExecutionRecords:
         error: core_execution_pb2.ExecutionError | None = None,
         deck_uri: str = "",
         dynamic_job_spec_uri: str = "",
+        task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
         occurred_at: float | None = None,
     ) -> node_execution_pb2.NodeExecution:
-        """Move a node execution to ``phase`` (usually terminal); refused once it is terminal."""
+        """Move a node execution to ``phase`` (usually terminal); refused once it is terminal.
+        ``task_node_metadata`` carries the cache status and catalog key of a task node."""
         now = time.time() if occurred_at is None else occurred_at
         row = self.store.get_node(exec_id.project, exec_id.domain, exec_id.name, node_id)
         if row is None:
@@ -367,6 +370,8 @@ class ExecutionRecords:
             closure.deck_uri = deck_uri
         if dynamic_job_spec_uri:
             closure.dynamic_job_spec_uri = dynamic_job_spec_uri
+        if task_node_metadata is not None:
+            closure.task_node_metadata.CopyFrom(task_node_metadata)
         self._put_node(exec_id, node_id, row.parent_id, row.created_at, now, phase, record)
         return record
 
@@ -499,9 +504,11 @@ class ExecutionRecords:
         error: core_execution_pb2.ExecutionError | None = None,
         logs: Sequence[core_execution_pb2.TaskLog] = (),
         reason: str = "",
+        external_resources: Sequence[event_pb2.ExternalResourceInfo] = (),
         occurred_at: float | None = None,
     ) -> task_execution_pb2.TaskExecution:
-        """Move an attempt to ``phase`` (RUNNING once started, then terminal); new ``logs`` are merged."""
+        """Move an attempt to ``phase`` (RUNNING once started, then terminal); new ``logs`` are merged;
+        ``external_resources`` (the per-index sub-tasks of a map task / ArrayNode) replace earlier ones."""
         row = self.store.get_task(exec_id.project, exec_id.domain, exec_id.name, node_id, retry_attempt)
         if row is None:
             raise NotFound(
@@ -528,6 +535,9 @@ class ExecutionRecords:
             closure.output_uri = output_uri
         if error is not None:
             closure.error.CopyFrom(error)
+        if external_resources:
+            del closure.metadata.external_resources[:]
+            closure.metadata.external_resources.extend(external_resources)
         if reason:
             closure.reason = reason
             closure.reasons.add(occurred_at=ts(now), message=reason)
