@@ -115,7 +115,10 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
                 message=f"the local executor could not start the execution: {exc}",
                 kind=core_execution_pb2.ExecutionError.SYSTEM,
             )
-            self.records.set_execution_phase(ident, WorkflowPhase.FAILED, error=error)
+            try:
+                self.records.set_execution_phase(ident, WorkflowPhase.FAILED, error=error)
+            except FailedPrecondition:
+                pass  # the executor ended it itself before failing
         return ident
 
     def _launch_plan_for(self, ident: identifier_pb2.Identifier) -> launch_plan_pb2.LaunchPlan:
