@@ -567,9 +567,12 @@ def test_node_and_task_records_and_restart(tmp_path: Path, package: Package) -> 
             rec.finish_node(ident, "n0", NodePhase.FAILED)
         with pytest.raises(FailedPrecondition, match="terminal"):
             rec.finish_task_attempt(ident, "n0", 1, TaskPhase.FAILED)
-        rec.start_node(ident, "n9")
+        rec.start_node(ident, "n9", phase=NodePhase.QUEUED)
+        rec.start_node(ident, "n9")  # QUEUED -> RUNNING
         with pytest.raises(AlreadyExists):
             rec.start_node(ident, "n9")
+        with pytest.raises(FailedPrecondition, match="terminal"):
+            rec.start_node(ident, "n0")
         code, _ = code_of(
             lambda: b.stub.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=ident, cause="late"))
         )

@@ -300,12 +300,19 @@ class ExecutionRecords:
         child_execution: identifier_pb2.WorkflowExecutionIdentifier | None = None,
         occurred_at: float | None = None,
     ) -> node_execution_pb2.NodeExecution:
-        """Create (or re-open, e.g. a resumed node) node execution ``node_id`` (its unique id)."""
+        """Create node execution ``node_id`` (its unique id), or move an existing unfinished one to another
+        non-terminal ``phase`` (QUEUED → RUNNING → DYNAMIC_RUNNING, or a node resumed after a restart).
+        The same phase again raises AlreadyExists, a finished node FailedPrecondition (as Admin's events)."""
         self._row(exec_id)
         now = time.time() if occurred_at is None else occurred_at
         existing = self.store.get_node(exec_id.project, exec_id.domain, exec_id.name, node_id)
         if existing is not None:
             record = node_execution_pb2.NodeExecution.FromString(existing.record)
+            if record.closure.phase in NODE_TERMINAL:
+                raise FailedPrecondition(
+                    f"node [{node_id}] of [{exec_str(exec_id)}] is already in the terminal phase "
+                    f"{NodePhase.Phase.Name(record.closure.phase)}"
+                )
             if record.closure.phase == phase:
                 raise AlreadyExists(f"node [{node_id}] of [{exec_str(exec_id)}] is already in phase {phase}")
             created = existing.created_at
