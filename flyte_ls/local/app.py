@@ -24,6 +24,7 @@ import grpc
 from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc
 
 from flyte_ls.local.admin import AdminServicer
+from flyte_ls.local.console import Console
 from flyte_ls.local.dataproxy import DataProxyServicer, Uploads
 from flyte_ls.local.executions import Executor
 from flyte_ls.local.flyte_urls import AdminData
@@ -180,6 +181,7 @@ class LocalBackend:
             admin.executor = self._executor
         admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
         data = AdminData(admin, self._served_url)
+        self._http.add_route("/console", Console(admin).route)
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads, data), server)
         # gRPC listens on an internal loopback port; the public port is the mux's (it serves HTTP too)
         internal = server.add_insecure_port("127.0.0.1:0")

@@ -20,7 +20,15 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import dataproxy_pb2
 from google.protobuf import timestamp_pb2
 
-from flyte_ls.local.errors import AdminError, InvalidArgument, NotFound, Unimplemented
+from flyte_ls.local.errors import (
+    AdminError,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unimplemented,
+)
 
 LINK_EXPIRES_S = 3600
 _SEG = r"[a-zA-Z0-9_-]+"
@@ -89,6 +97,25 @@ class _LocalContext:
         pass
 
 
+_ERRORS = (NotFound, AlreadyExists, InvalidArgument, FailedPrecondition, ResourceExhausted, Unimplemented)
+
+
+def call_rpc(servicer: Any, method: str, request: Any) -> Any:
+    """Call a servicer's RPC in-process; a failure raises the AdminError with the status it would send."""
+    fn = getattr(servicer, method, None) if servicer is not None else None
+    if fn is None:
+        raise Unimplemented(f"{method} is not available in this backend")
+    try:
+        return fn(request, _LocalContext())
+    except _Aborted as exc:
+        cls = next((c for c in _ERRORS if c.code == exc.code), None)
+        err = cls(exc.details) if cls is not None else AdminError(exc.details)
+        err.code = exc.code
+        raise err from None
+    except NotImplementedError:  # the generated base class: the RPC is not written yet
+        raise Unimplemented(f"{method} is not implemented in this backend yet") from None
+
+
 class AdminData:
     """Reads node/task execution data and deck URIs through the AdminService servicer (if any)."""
 
@@ -97,19 +124,7 @@ class AdminData:
         self.file_url = file_url
 
     def _call(self, method: str, request: Any) -> Any:
-        fn = getattr(self.admin, method, None) if self.admin is not None else None
-        if fn is None:
-            raise Unimplemented(
-                f"{method} is not available in this backend yet, so flyte:// data can't be read"
-            )
-        try:
-            return fn(request, _LocalContext())
-        except _Aborted as exc:
-            err = AdminError(exc.details)
-            err.code = exc.code
-            raise err from None
-        except NotImplementedError:  # the generated base class: the RPC is not written yet
-            raise Unimplemented(f"{method} is not implemented in this backend yet") from None
+        return call_rpc(self.admin, method, request)
 
     def get_data(self, url: str) -> dataproxy_pb2.GetDataResponse:
         parsed = parse(url)

@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -345,6 +346,16 @@ def test_pyflyte_run_remote_prints_console_url_that_opens(backend: Backend, tmp_
         f"http://127.0.0.1:{backend.http_port}/console/projects/flytesnacks/domains/development/"
     )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    name = url.rsplit("/", 1)[-1]
     with opener.open(url, timeout=30) as resp:
         assert resp.status == 200
-        assert url.rsplit("/", 1)[-1] in resp.read().decode()
+        page = resp.read().decode()
+    assert f"Execution {name}" in page
+    assert "flows.pipeline" in page  # the launch plan
+    assert "<th>x</th><td><pre>4</pre>" in page  # the input
+    listing = url.rsplit("/", 1)[0]  # the project's executions list
+    with opener.open(listing, timeout=30) as resp:
+        assert name in resp.read().decode()
+    with pytest.raises(urllib.error.HTTPError) as err:
+        opener.open(listing + "/nosuchexec", timeout=30)
+    assert err.value.code == 404
