@@ -124,6 +124,18 @@ _EXECUTION_COLUMNS = (
     "seq, project, domain, name, created_at, updated_at, phase, launch_plan, workflow, spec, closure,"
     " launch_plan_name, launch_plan_version, workflow_name, workflow_version, task_name, task_version"
 )
+# Columns added to ``executions`` after its first version: added to an older database on open.
+_EXECUTION_ADDED_COLUMNS = {
+    name: "TEXT NOT NULL DEFAULT ''"
+    for name in (
+        "launch_plan_name",
+        "launch_plan_version",
+        "workflow_name",
+        "workflow_version",
+        "task_name",
+        "task_version",
+    )
+}
 _NODE_COLUMNS = "seq, project, domain, execution, node_id, parent_id, created_at, updated_at, phase, record"
 _TASK_COLUMNS = (
     "seq, project, domain, execution, node_id, retry_attempt, created_at, updated_at, phase, record"
@@ -252,8 +264,15 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self._lock:
             self._db.executescript(_SCHEMA)  # commits on its own: not inside _tx
+            self._add_missing_columns("executions", _EXECUTION_ADDED_COLUMNS)
         if self.get_project(DEFAULT_PROJECT) is None:
             self.put_project(DEFAULT_PROJECT, DEFAULT_PROJECT, "Default project (flytekit's default).")
+
+    def _add_missing_columns(self, table: str, columns: dict[str, str]) -> None:
+        present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})").fetchall()}
+        for name, decl in columns.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         with self._lock:

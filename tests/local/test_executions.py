@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,7 +32,7 @@ from flyte_ls.local.errors import AlreadyExists, FailedPrecondition
 from flyte_ls.local.executions import flytegen
 from flyte_ls.local.executions.inputs import child_execution_name, fnv1a_64
 from flyte_ls.local.executions.records import ExecutionRecords, NodePhase, TaskPhase, WorkflowPhase
-from flyte_ls.local.store import LAUNCH_PLAN, WORKFLOW, Store
+from flyte_ls.local.store import LAUNCH_PLAN, WORKFLOW, Page, Store
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -785,3 +787,31 @@ def test_child_execution_names() -> None:
     digest = fnv1a_64(b"apc7p4rst2ptbfqgsgxd-n0-1").to_bytes(8, "big")
     expected = base64.b32encode(digest).decode().rstrip("=").lower()
     assert long == "f" + expected.translate(str.maketrans("234567", "123456"))
+
+
+def test_store_adds_columns_to_an_older_executions_table(tmp_path: Path) -> None:
+    """A state dir created before the filter columns existed still opens, lists and stores executions."""
+    db = sqlite3.connect(tmp_path / "admin.db")
+    db.executescript(
+        """
+        CREATE TABLE executions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, domain TEXT NOT NULL,
+            name TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL, phase INTEGER NOT NULL,
+            launch_plan BLOB NOT NULL, workflow BLOB NOT NULL, spec BLOB NOT NULL, closure BLOB NOT NULL,
+            UNIQUE (project, domain, name)
+        );
+        INSERT INTO executions (project, domain, name, created_at, updated_at, phase, launch_plan, workflow,
+            spec, closure) VALUES ('flytesnacks', 'development', 'old', 1, 1, 1, x'', x'', x'', x'');
+        """
+    )
+    db.close()
+    store = Store(tmp_path)
+    try:
+        (old,) = store.list_executions(PROJECT, DOMAIN, Page())
+        assert old.name == "old" and old.workflow_name == ""
+        new = dataclasses.replace(old, name="new", workflow_name="wf")
+        assert store.insert_execution(new)
+        where = Page(where="workflow_name = ?", params=["wf"])
+        assert [r.name for r in store.list_executions(PROJECT, DOMAIN, where)] == ["new"]
+    finally:
+        store.close()
