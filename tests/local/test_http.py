@@ -42,8 +42,9 @@ def request(
     target: str,
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> tuple[int, str, dict[str, str]]:
-    conn = http.client.HTTPConnection("127.0.0.1", backend.http_port, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", port or backend.http_port, timeout=30)
     try:
         conn.putrequest(method, target, skip_accept_encoding=True)
         hdrs = dict(headers or {})
@@ -262,7 +263,7 @@ def test_flytekit_console_urls_open(backend: Backend, tmp_path: Path, console_en
     for url, name, expected in zip(urls, ["f7a1b2c3", "wf.t1", "wf.lp"], [404, 200, 200], strict=True):
         parts = urlsplit(url)
         assert parts.netloc == f"127.0.0.1:{port}", url
-        status, body, _ = request(backend, "GET", parts.path)
+        status, body, _ = request(backend, "GET", parts.path, port=parts.port)
         assert status == expected and name in body, url
 
 
