@@ -12,10 +12,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
-from flyteidl.core import identifier_pb2
+from flyteidl.admin import execution_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import dataproxy_pb2, dataproxy_pb2_grpc
 from google.protobuf import duration_pb2
 from local_backend import VENV_PYTHON, Backend, start_backend
@@ -255,3 +258,98 @@ def test_flytekit_upload_file_round_trip(backend: Backend, tmp_path: Path) -> No
     assert native.name == "payload.txt"
     assert native.read_bytes() == src.read_bytes()
     assert out["signed_url"].startswith(f"http://127.0.0.1:{backend.http_port}/upload/")
+
+
+@pytest.fixture()
+def records_backend(tmp_path: Path) -> Iterator[tuple[Any, dataproxy_pb2_grpc.DataProxyServiceStub, Path]]:
+    """An in-process gRPC server with the real AdminServicer and DataProxyService over a fresh store, so a
+    test can write node execution records the way the executor does."""
+    from concurrent import futures
+
+    from flyte_ls.local.admin import AdminServicer
+    from flyte_ls.local.dataproxy import DataProxyServicer, Uploads
+    from flyte_ls.local.flyte_urls import AdminData
+    from flyte_ls.local.http import file_url
+    from flyte_ls.local.state import StateDir
+    from flyte_ls.local.store import Store
+
+    state = StateDir(tmp_path / "state")
+    state.create()
+    store = Store(state.root)
+    admin = AdminServicer(store)
+    uploads = Uploads(state, "127.0.0.1", 1, max_upload_bytes=1 << 20)
+    data = AdminData(
+        admin, lambda p: file_url("http://files", state.root, Path(p)) if Path(p).is_file() else None
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(4))
+    dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads, data), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield admin, dataproxy_pb2_grpc.DataProxyServiceStub(channel), state.root
+    server.stop(None)
+    store.close()
+
+
+def _int_map(**values: int) -> literals_pb2.LiteralMap:
+    return literals_pb2.LiteralMap(
+        literals={
+            k: literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=v)))
+            for k, v in values.items()
+        }
+    )
+
+
+def test_get_data_and_deck_link_from_node_records(records_backend: tuple[Any, Any, Path]) -> None:
+    admin, stub, root = records_backend
+    ex = identifier_pb2.WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name="f0a1")
+    lp = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.LAUNCH_PLAN,
+        project="flytesnacks",
+        domain="development",
+        name="wf",
+        version="v",
+    )
+    wf = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.WORKFLOW,
+        project="flytesnacks",
+        domain="development",
+        name="wf",
+        version="v",
+    )
+    admin.records.create_execution(ex, execution_pb2.ExecutionSpec(), lp, wf, _int_map(x=1), _int_map(x=1))
+    node_dir = root / "executions" / "n0"
+    node_dir.mkdir(parents=True)
+    (node_dir / "inputs.pb").write_bytes(_int_map(x=3).SerializeToString())
+    (node_dir / "outputs.pb").write_bytes(_int_map(o0=6, o1=7).SerializeToString())
+    (node_dir / "deck.html").write_text("<html>deck</html>")
+    admin.records.start_node(ex, "n0", input_uri=str(node_dir / "inputs.pb"))
+    admin.records.finish_node(
+        ex,
+        "n0",
+        core_execution_pb2.NodeExecution.SUCCEEDED,
+        output_uri=str(node_dir / "outputs.pb"),
+        deck_uri=str(node_dir / "deck.html"),
+    )
+
+    def get(url: str) -> dataproxy_pb2.GetDataResponse:
+        return stub.GetData(dataproxy_pb2.GetDataRequest(flyte_url=url), timeout=10)
+
+    base = "flyte://v1/flytesnacks/development/f0a1/n0"
+    assert get(f"{base}/i").literal_map == _int_map(x=3)
+    assert get(f"{base}/o").literal_map == _int_map(o0=6, o1=7)
+    assert get(f"{base}/o/o1").literal.scalar.primitive.integer == 7
+    with pytest.raises(grpc.RpcError) as err:
+        get(f"{base}/o/nope")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "nope" in str(err.value.details())
+    deck = get(f"{base}/d")
+    assert list(deck.pre_signed_urls.signed_url) == ["http://files/files/executions/n0/deck.html"]
+    link = stub.CreateDownloadLink(
+        dataproxy_pb2.CreateDownloadLinkRequest(
+            artifact_type=dataproxy_pb2.ARTIFACT_TYPE_DECK,
+            node_execution_id=identifier_pb2.NodeExecutionIdentifier(node_id="n0", execution_id=ex),
+        ),
+        timeout=10,
+    )
+    assert list(link.signed_url) == ["http://files/files/executions/n0/deck.html"]
+    assert link.expires_at.seconds > 0
