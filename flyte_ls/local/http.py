@@ -75,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "flyte-ls-local"
+    timeout = 120  # seconds a client may stay silent (mid-request or between keep-alive requests)
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("http %s: " + format, self.client_address[0], *args)
