@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS executions (
     workflow_version TEXT NOT NULL DEFAULT '',
     task_name TEXT NOT NULL DEFAULT '',
     task_version TEXT NOT NULL DEFAULT '',
+    state INTEGER NOT NULL DEFAULT 0,
     UNIQUE (project, domain, name)
 );
 CREATE TABLE IF NOT EXISTS node_executions (
@@ -122,19 +123,22 @@ _ENTITY_COLUMNS = (
 _PROJECT_COLUMNS = "seq, id, name, description, labels, state, created_at"
 _EXECUTION_COLUMNS = (
     "seq, project, domain, name, created_at, updated_at, phase, launch_plan, workflow, spec, closure,"
-    " launch_plan_name, launch_plan_version, workflow_name, workflow_version, task_name, task_version"
+    " launch_plan_name, launch_plan_version, workflow_name, workflow_version, task_name, task_version, state"
 )
 # Columns added to ``executions`` after its first version: added to an older database on open.
 _EXECUTION_ADDED_COLUMNS = {
-    name: "TEXT NOT NULL DEFAULT ''"
-    for name in (
-        "launch_plan_name",
-        "launch_plan_version",
-        "workflow_name",
-        "workflow_version",
-        "task_name",
-        "task_version",
-    )
+    **{
+        name: "TEXT NOT NULL DEFAULT ''"
+        for name in (
+            "launch_plan_name",
+            "launch_plan_version",
+            "workflow_name",
+            "workflow_version",
+            "task_name",
+            "task_version",
+        )
+    },
+    "state": "INTEGER NOT NULL DEFAULT 0",
 }
 _NODE_COLUMNS = "seq, project, domain, execution, node_id, parent_id, created_at, updated_at, phase, record"
 _TASK_COLUMNS = (
@@ -202,6 +206,7 @@ class ExecutionRow:
     workflow_version: str = ""
     task_name: str = ""
     task_version: str = ""
+    state: int = 0  # admin.ExecutionState: 0 active, 1 archived
 
 
 @dataclass(frozen=True)
@@ -519,8 +524,9 @@ class Store:
             new = box[0]
             if new is not None and new != old:
                 db.execute(
-                    "UPDATE executions SET updated_at = ?, phase = ?, spec = ?, closure = ? WHERE seq = ?",
-                    (new.updated_at, new.phase, new.spec, new.closure, new.seq),
+                    "UPDATE executions SET updated_at = ?, phase = ?, spec = ?, closure = ?, state = ?"
+                    " WHERE seq = ?",
+                    (new.updated_at, new.phase, new.spec, new.closure, new.state, new.seq),
                 )
 
     def list_executions(self, project: str, domain: str, page: Page) -> list[ExecutionRow]:

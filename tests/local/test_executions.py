@@ -291,6 +291,35 @@ def test_list_executions(registered: Backend) -> None:
         timeout=10,
     )
     assert [e.id.name for e in picked.executions] == ["e2"]
+    create(b, lp_id("training_pipeline_nightly", "v1"), name="e4")
+    create(b, task_id("workflows.pipeline.warn", "v1"), strs(message="m"), name="e5")
+
+    def names_for(filters: str) -> list[str]:
+        request = common_pb2.ResourceListRequest(id=named, limit=10, filters=filters)
+        return [e.id.name for e in b.stub.ListExecutions(request, timeout=10).executions]
+
+    assert names_for("eq(launch_plan.name,prepare_small)") == ["e1", "e2", "e3"]
+    assert names_for("eq(workflow.name,workflows.pipeline.training_pipeline)+eq(workflow.version,v1)") == [
+        "e4"
+    ]
+    assert names_for("eq(task.name,workflows.pipeline.warn)") == ["e5"]
+    assert names_for("eq(launch_plan.name,.flytegen.workflows.pipeline.warn)") == ["e5"]
+    assert names_for("eq(task.name,workflows.tasks.clean)") == []
+
+    # archived executions are listed only when a state filter asks for them, as Admin does
+    archive = execution_pb2.ExecutionUpdateRequest(id=exec_id("e1"), state=execution_pb2.EXECUTION_ARCHIVED)
+    b.stub.UpdateExecution(archive, timeout=10)
+    assert names_for("") == ["e2", "e3", "e4", "e5"]
+    assert names_for("eq(launch_plan.name,prepare_small)") == ["e2", "e3"]
+    assert names_for("eq(execution.state,ARCHIVED)") == ["e1"]
+    assert len(names_for("value_in(state,0;1)")) == 5
+    archived = get(b, exec_id("e1"))
+    assert archived.closure.state_change_details.state == execution_pb2.EXECUTION_ARCHIVED
+    assert archived.closure.phase == WorkflowPhase.QUEUED
+    code, _ = code_of(
+        lambda: b.stub.UpdateExecution(execution_pb2.ExecutionUpdateRequest(id=exec_id("zz"), state=1))
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
     code, msg = code_of(
         lambda: b.stub.ListExecutions(
             common_pb2.ResourceListRequest(id=named, limit=10, filters="eq(bogus,1)")

@@ -40,6 +40,13 @@ DEFAULT_MAX_PARALLELISM = 25
 SYSTEM_GENERATED = 2  # admin.NamedEntityState
 PRINCIPAL = "flyte-ls"
 
+_EXECUTION_STATES = {
+    **dict(execution_pb2.ExecutionState.items()),
+    "ACTIVE": execution_pb2.EXECUTION_ACTIVE,
+    "ARCHIVED": execution_pb2.EXECUTION_ARCHIVED,
+}
+_STATE_KEY = re.compile(r"\(\s*(execution\.)?state\s*,")
+
 EXECUTION_COLUMNS: dict[str, listing.Column] = {
     "project": listing.Column("project"),
     "domain": listing.Column("domain"),
@@ -47,6 +54,7 @@ EXECUTION_COLUMNS: dict[str, listing.Column] = {
     "phase": listing.Column("phase", listing.enum_value(dict(WorkflowPhase.Phase.items()))),
     "created_at": listing.Column("created_at", listing.timestamp),
     "updated_at": listing.Column("updated_at", listing.timestamp),
+    "state": listing.Column("state", listing.enum_value(_EXECUTION_STATES)),
     **{
         f"{entity}_{field}": listing.Column(f"{entity}_{field}")
         for entity in ("launch_plan", "workflow", "task")
@@ -209,10 +217,13 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
         self, request: common_pb2.ResourceListRequest, context: grpc.ServicerContext
     ) -> execution_pb2.ExecutionList:
         validate_project_domain(self.store, request.id.project, request.id.domain)
-        if _JOINED_KEY.search(request.filters):
+        filters = _JOINED_KEY.sub(r"(\1_\2,", request.filters)
+        if not _STATE_KEY.search(filters):  # as Admin: archived executions only when asked for
+            filters = "+".join(f for f in (filters.strip(), "eq(state,0)") if f)
+        if filters != request.filters:
             rewritten = common_pb2.ResourceListRequest()
             rewritten.CopyFrom(request)
-            rewritten.filters = _JOINED_KEY.sub(r"(\1_\2,", request.filters)
+            rewritten.filters = filters
             request = rewritten
         page = page_for(request, EXECUTION_COLUMNS, "execution")
         executions = self.records.list_executions(request.id.project, request.id.domain, page)
@@ -235,6 +246,17 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
         if row is None:
             return None
         return workflow_pb2.WorkflowClosure.FromString(row.closure).compiled_workflow
+
+    @rpc
+    def UpdateExecution(
+        self, request: execution_pb2.ExecutionUpdateRequest, context: grpc.ServicerContext
+    ) -> execution_pb2.ExecutionUpdateResponse:
+        if request.state not in (execution_pb2.EXECUTION_ACTIVE, execution_pb2.EXECUTION_ARCHIVED):
+            raise InvalidArgument(
+                f"invalid execution state {request.state}: use EXECUTION_ACTIVE or _ARCHIVED"
+            )
+        self.records.set_execution_state(request.id, request.state, PRINCIPAL)
+        return execution_pb2.ExecutionUpdateResponse()
 
     # --- terminate ---------------------------------------------------------------------------------------
 

@@ -282,6 +282,25 @@ class ExecutionRecords:
             )
         return self.get_execution(ident)
 
+    def set_execution_state(
+        self, ident: identifier_pb2.WorkflowExecutionIdentifier, state: int, principal: str = ""
+    ) -> None:
+        """Archive (``EXECUTION_ARCHIVED``) or re-activate an execution; its phase is unchanged."""
+        now = time.time()
+        with self.store.update_execution(ident.project, ident.domain, ident.name) as box:
+            row = box[0]
+            if row is None:
+                raise NotFound(f"execution [{exec_str(ident)}] does not exist")
+            closure = execution_pb2.ExecutionClosure.FromString(row.closure)
+            closure.state_change_details.CopyFrom(
+                execution_pb2.ExecutionStateChangeDetails(
+                    state=state, occurred_at=ts(now), principal=principal
+                )
+            )
+            box[0] = dataclasses.replace(
+                row, state=state, closure=closure.SerializeToString(deterministic=True)
+            )
+
     # --- node executions ---------------------------------------------------------------------------------
 
     def start_node(
