@@ -414,8 +414,18 @@ def test_relaunch_and_recover(registered: Backend) -> None:
     again = b.stub.RelaunchExecution(execution_pb2.ExecutionRelaunchRequest(id=single), timeout=10).id
     assert get(b, again).spec.launch_plan == task_id("workflows.pipeline.is_large", "v1")
     assert values(data(b, again).full_inputs) == {"count": 3, "minimum": 2}
-    code, msg = code_of(lambda: b.stub.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=nightly)))
-    assert code == grpc.StatusCode.UNIMPLEMENTED and "relaunch" in msg
+    recovered = b.stub.RecoverExecution(
+        execution_pb2.ExecutionRecoverRequest(id=nightly, name="recovered"), timeout=10
+    ).id
+    assert recovered.name == "recovered"
+    spec = get(b, recovered).spec
+    assert spec.metadata.mode == execution_pb2.ExecutionMetadata.RECOVERED
+    assert spec.metadata.reference_execution == nightly
+    assert data(b, recovered).full_inputs == data(b, nightly).full_inputs
+    code, _ = code_of(
+        lambda: b.stub.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=nightly, name="recovered"))
+    )
+    assert code == grpc.StatusCode.ALREADY_EXISTS
     code, _ = code_of(
         lambda: b.stub.RecoverExecution(execution_pb2.ExecutionRecoverRequest(id=exec_id("nope")))
     )

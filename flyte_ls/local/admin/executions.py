@@ -21,7 +21,7 @@ from flyte_ls.local.admin.common import ident_str, next_token, page_for, validat
 from flyte_ls.local.admin.launch_plans import LaunchPlanMixin
 from flyte_ls.local.admin.tasks import TaskMixin
 from flyte_ls.local.admin.workflows import WorkflowMixin
-from flyte_ls.local.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unimplemented, rpc
+from flyte_ls.local.errors import AlreadyExists, FailedPrecondition, InvalidArgument, rpc
 from flyte_ls.local.executions import Executor, NullExecutor, flytegen
 from flyte_ls.local.executions.inputs import generate_name, merge_execution_inputs, validate_name
 from flyte_ls.local.executions.metrics import SpanBuilder
@@ -164,26 +164,38 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
     def RelaunchExecution(
         self, request: execution_pb2.ExecutionRelaunchRequest, context: grpc.ServicerContext
     ) -> execution_pb2.ExecutionCreateResponse:
-        old = self.records.get_execution(request.id)
-        spec = execution_pb2.ExecutionSpec()
-        spec.CopyFrom(old.spec)
-        spec.metadata.mode = execution_pb2.ExecutionMetadata.RELAUNCH
-        spec.metadata.reference_execution.CopyFrom(old.id)
-        spec.overwrite_cache = request.overwrite_cache
-        user_inputs = read_literal_map(str(self.records.metadata_dir(old.id) / "user_inputs"))
-        ident = self.create_execution(
-            old.id.project, old.id.domain, request.name, spec, user_inputs or literals_pb2.LiteralMap()
-        )
+        mode = execution_pb2.ExecutionMetadata.RELAUNCH
+        ident = self._rerun(request.id, request.name, mode, overwrite_cache=request.overwrite_cache)
         return execution_pb2.ExecutionCreateResponse(id=ident)
 
     @rpc
     def RecoverExecution(
         self, request: execution_pb2.ExecutionRecoverRequest, context: grpc.ServicerContext
     ) -> execution_pb2.ExecutionCreateResponse:
-        self.records.get_execution(request.id)  # NOT_FOUND first, as Admin
-        raise Unimplemented(
-            f"RecoverExecution of [{exec_str(request.id)}] is not supported by the local backend yet: "
-            "relaunch it instead (RelaunchExecution / `flytectl create execution --relaunch`)"
+        """A new execution in mode RECOVERED referencing the original: the executor may reuse the outputs of
+        the original's succeeded nodes instead of running them again (see the Executor protocol)."""
+        ident = self._rerun(request.id, request.name, execution_pb2.ExecutionMetadata.RECOVERED)
+        return execution_pb2.ExecutionCreateResponse(id=ident)
+
+    def _rerun(
+        self,
+        original: identifier_pb2.WorkflowExecutionIdentifier,
+        name: str,
+        mode: int,
+        *,
+        overwrite_cache: bool | None = None,
+    ) -> identifier_pb2.WorkflowExecutionIdentifier:
+        """Relaunch/recover: the original's spec and request inputs under a new (given or generated) name."""
+        old = self.records.get_execution(original)
+        spec = execution_pb2.ExecutionSpec()
+        spec.CopyFrom(old.spec)
+        spec.metadata.mode = mode
+        spec.metadata.reference_execution.CopyFrom(old.id)
+        if overwrite_cache is not None:
+            spec.overwrite_cache = overwrite_cache
+        user_inputs = read_literal_map(str(self.records.metadata_dir(old.id) / "user_inputs"))
+        return self.create_execution(
+            old.id.project, old.id.domain, name, spec, user_inputs or literals_pb2.LiteralMap()
         )
 
     # --- read --------------------------------------------------------------------------------------------
