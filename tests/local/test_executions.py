@@ -388,6 +388,16 @@ def test_terminate_and_executor_protocol(registered: Backend) -> None:
     )
     assert code == grpc.StatusCode.NOT_FOUND
 
+    # an executor failing to terminate still leaves the execution ABORTED, never ABORTING forever
+    class BrokenTerminate(RecordingExecutor):
+        def terminate(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, cause: str) -> None:
+            raise RuntimeError("kill failed")
+
+    b.servicer.executor = BrokenTerminate(ExecutionRecords(b.store))
+    stuck = create(b, lp_id("prepare_small", "v1"), name="stuck")
+    b.stub.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=stuck, cause="stop"), timeout=10)
+    assert get(b, stuck).closure.phase == WorkflowPhase.ABORTED
+
     # a launch the executor refuses is stored as FAILED, as Admin stores a failed launch
     b.servicer.executor = RecordingExecutor(ExecutionRecords(b.store), fail_submit=True)
     failed = get(b, create(b, lp_id("prepare_small", "v1"), name="run2"))

@@ -290,7 +290,10 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
         self.records.set_execution_phase(
             ident, WorkflowPhase.ABORTING, abort_cause=cause, principal=PRINCIPAL
         )
-        self.executor.terminate(ident, cause)
+        try:
+            self.executor.terminate(ident, cause)
+        except Exception:  # the record must still end: never left ABORTING forever
+            log.exception("the executor failed to terminate %s; marking it ABORTED anyway", exec_str(ident))
         try:
             self.records.set_execution_phase(ident, WorkflowPhase.ABORTED, principal=PRINCIPAL)
         except FailedPrecondition:
