@@ -176,7 +176,7 @@ class LocalBackend:
             )
         )
         if self._executor is None:
-            log.warning("no executor yet (flyte_ls.local.executor is missing): executions stay QUEUED")
+            log.warning("no flyte_ls.local.executor.create_executor yet: executions stay QUEUED")
         else:
             admin.executor = self._executor
         admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
