@@ -359,3 +359,22 @@ def test_pyflyte_run_remote_prints_console_url_that_opens(backend: Backend, tmp_
     with pytest.raises(urllib.error.HTTPError) as err:
         opener.open(listing + "/nosuchexec", timeout=30)
     assert err.value.code == 404
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["start", "--port", "70000"], "--port 70000 is not a port number"),
+        (["start", "--port", "30100", "--http-port", "30100"], "--http-port must differ from --port"),
+        (["start", "--max-upload-mib", "0"], "--max-upload-mib must be positive"),
+    ],
+)
+def test_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = run_cli(*args, "--state-dir", str(tmp_path))
+    assert proc.returncode == 1 and message in proc.stderr
+    assert not (tmp_path / "status.json").exists()
+
+
+def test_no_action_prints_usage() -> None:
+    proc = run_cli()
+    assert proc.returncode == 2 and "flyte-ls local {start,status}" in proc.stderr
