@@ -1,0 +1,466 @@
+"""The DAG engine: one :class:`WorkflowRun` walks a CompiledWorkflowClosure as flytepropeller does
+(reference §4).
+
+Nodes start when every upstream node SUCCEEDED; a node with a failed/skipped upstream is SKIPPED. Ready nodes
+run concurrently on the caller's event loop (task attempts in threads through
+:func:`~flyte_ls.local.runner.run_task_attempt_async`), at most ``max_parallelism`` task attempts at once when
+given. Task nodes retry RECOVERABLE failures (user budget: the node's/task's ``retries``; SYSTEM failures: a
+separate budget of ``max_system_retries``) and honour the timeout; subworkflow nodes run inline with
+propeller's child ids; branch nodes evaluate their conditions and run the chosen child ``<branch>-<child>``.
+``terminate()`` cancels the walk: running attempts are killed, running nodes end ABORTED.
+
+Storage layout (propeller's): ``<run>/<node>/data/inputs.pb``, ``<run>/<node>/data/<attempt>/outputs.pb``;
+children of a subworkflow/branch node live under ``<parent data>/0/<childId>/``; raw data under
+``<raw>/<shard>/<exec>-<node>-<attempt>``; the workflow outputs in ``<run>/end-node/data/0/outputs.pb``.
+
+Not yet (they fail the node with a clear ``Unimplemented`` error): launch-plan nodes, gate nodes,
+ArrayNode/map tasks, ``@dynamic`` (futures.pb), failure nodes, caching, recovery of a half-run execution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from flyteidl.core import compiler_pb2, execution_pb2, literals_pb2, workflow_pb2
+
+from flyte_ls.local.executor.observer import NodeRef, RunObserver
+from flyte_ls.local.executor.values import (
+    BindingResolutionFailure,
+    BranchEvaluationError,
+    evaluate,
+    resolve_bindings,
+)
+from flyte_ls.local.runner import (
+    KILL_GRACE_S,
+    AttemptPaths,
+    AttemptPhase,
+    ErrorOrigin,
+    ExecutionKey,
+    run_task_attempt_async,
+)
+
+NodePhase = execution_pb2.NodeExecution
+TaskPhase = execution_pb2.TaskExecution
+WorkflowPhase = execution_pb2.WorkflowExecution
+USER = execution_pb2.ExecutionError.USER
+SYSTEM = execution_pb2.ExecutionError.SYSTEM
+_OK = frozenset({NodePhase.SUCCEEDED, NodePhase.RECOVERED})
+_IdKey = tuple[str, str, str, str, str]
+
+
+def _key(ident: object) -> _IdKey:
+    return (
+        str(getattr(ident, "resource_type", "")),
+        ident.project,  # type: ignore[attr-defined]
+        ident.domain,  # type: ignore[attr-defined]
+        ident.name,  # type: ignore[attr-defined]
+        ident.version,  # type: ignore[attr-defined]
+    )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    execution: ExecutionKey
+    run_dir: Path  # propeller's workflow dir: <run>/<node>/data/...
+    python: str  # the interpreter with flytekit that runs tasks
+    raw_dir: Path | None = None  # default <run>/raw
+    log_dir: Path | None = None  # default <run>/logs
+    work_dir: Path | None = None  # private per-attempt cwd / --dest-dir; default <run>/work
+    fast_distribution: str | None = None  # for templates still holding {{ .remote_package_path }}
+    max_parallelism: int = 0  # task attempts at once; 0 = unlimited
+    max_system_retries: int = 3  # propeller's max-node-retries-system-failures
+    extra_env: Mapping[str, str] | None = None
+    kill_grace_s: float = KILL_GRACE_S
+
+
+@dataclass
+class RunOutcome:
+    phase: int  # core.WorkflowExecution.Phase: SUCCEEDED, FAILED or ABORTED
+    outputs: literals_pb2.LiteralMap | None = None
+    outputs_uri: str = ""
+    error: execution_pb2.ExecutionError | None = None
+
+
+@dataclass
+class _Result:
+    phase: int  # core.NodeExecution.Phase
+    outputs: literals_pb2.LiteralMap | None = None
+    output_uri: str = ""
+    error: execution_pb2.ExecutionError | None = None
+
+
+def _failed(code: str, message: str, kind: int = SYSTEM) -> _Result:
+    error = execution_pb2.ExecutionError(code=code, message=message, kind=kind)
+    return _Result(NodePhase.FAILED, error=error)
+
+
+_B32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "abcdefghijklmnopqrstuvwxyz123456")
+
+
+def unique_node_id(*parts: str, limit: int = 20) -> str:
+    """Propeller's ``FixedLengthUniqueIDForParts``: the parts joined by ``-``, or ``f`` + base32 of FNV-1a 32
+    when that is longer than ``limit``."""
+    joined = "-".join(parts)
+    if len(joined) <= limit:
+        return joined
+    h = 0x811C9DC5
+    for byte in joined.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    digits = base64.b32encode(h.to_bytes(4, "big")).decode().rstrip("=")
+    return "f" + digits.translate(_B32)
+
+
+@dataclass(frozen=True)
+class _Scope:
+    parent: str  # unique id of the parent node ("" at the top level)
+    data_root: Path  # where this scope's node dirs go
+
+    def unique(self, node_id: str) -> str:
+        return unique_node_id(self.parent, "0", node_id) if self.parent else node_id
+
+    def data_dir(self, unique: str) -> Path:
+        return self.data_root / unique / "data" if not self.parent else self.data_root / unique
+
+
+def _write(path: Path, message: literals_pb2.LiteralMap) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(message.SerializeToString(deterministic=True))
+    os.replace(tmp, path)
+    return str(path)
+
+
+class WorkflowRun:
+    """One execution of a compiled workflow. ``await run()`` once; ``terminate()`` from the same loop."""
+
+    def __init__(
+        self,
+        closure: compiler_pb2.CompiledWorkflowClosure,
+        inputs: literals_pb2.LiteralMap,
+        config: RunConfig,
+        observer: RunObserver,
+    ) -> None:
+        self.closure = closure
+        self.inputs = inputs
+        self.config = config
+        self.observer = observer
+        self.run_dir = config.run_dir
+        self.raw_dir = config.raw_dir or config.run_dir / "raw"
+        self.log_dir = config.log_dir or config.run_dir / "logs"
+        self.work_dir = config.work_dir or config.run_dir / "work"
+        self._tasks = {_key(t.template.id): t.template for t in closure.tasks}
+        self._subworkflows = {_key(w.template.id): w for w in closure.sub_workflows}
+        self._slots: asyncio.Semaphore | None = None
+        self._main: asyncio.Future[_Result] | None = None
+        self.abort_cause: str | None = None
+
+    def terminate(self, cause: str = "") -> None:
+        """Abort the run (call on the run's event loop): attempts are killed, running nodes end ABORTED."""
+        self.abort_cause = cause or "terminated"
+        if self._main is not None:
+            self._main.cancel()
+
+    async def run(self) -> RunOutcome:
+        if self.config.max_parallelism > 0:
+            self._slots = asyncio.Semaphore(self.config.max_parallelism)
+        self._main = asyncio.ensure_future(
+            self._run_workflow(self.closure.primary, self.inputs, _Scope("", self.run_dir), top=True)
+        )
+        if self.abort_cause is not None:
+            self._main.cancel()
+        try:
+            result = await self._main
+        except asyncio.CancelledError:
+            if self.abort_cause is None:
+                raise
+            return RunOutcome(WorkflowPhase.ABORTED)
+        if result.phase == NodePhase.SUCCEEDED:
+            return RunOutcome(WorkflowPhase.SUCCEEDED, result.outputs, result.output_uri)
+        return RunOutcome(WorkflowPhase.FAILED, error=result.error)
+
+    # --- workflows ---------------------------------------------------------------------------------------
+
+    async def _run_workflow(
+        self,
+        compiled: compiler_pb2.CompiledWorkflow,
+        inputs: literals_pb2.LiteralMap,
+        scope: _Scope,
+        top: bool = False,
+    ) -> _Result:
+        template = compiled.template
+        nodes = {n.id: n for n in template.nodes if n.id not in ("start-node", "end-node")}
+        upstream: dict[str, set[str]] = {}
+        for node_id in [*nodes, "end-node"]:
+            ids = (
+                set(compiled.connections.upstream[node_id].ids)
+                if node_id in compiled.connections.upstream
+                else set()
+            )
+            if node_id in nodes:
+                ids.update(nodes[node_id].upstream_node_ids)
+            upstream[node_id] = {u for u in ids if u in nodes or u == "start-node"}
+        immediate = (
+            template.metadata.on_failure != workflow_pb2.WorkflowMetadata.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE
+        )
+        state: dict[str, int] = {"start-node": NodePhase.SUCCEEDED}
+        outputs: dict[str, literals_pb2.LiteralMap] = {"start-node": inputs}
+        pending = set(nodes)
+        running: dict[asyncio.Task[_Result], str] = {}
+        first_error: _Result | None = None
+        try:
+            while True:
+                progressed = True
+                while progressed and not (first_error is not None and immediate):
+                    progressed = False
+                    for node_id in sorted(pending):
+                        ups = upstream[node_id]
+                        if any(u not in state for u in ups):
+                            continue
+                        pending.discard(node_id)
+                        if all(state[u] in _OK for u in ups):
+                            task = asyncio.ensure_future(self._run_node(nodes[node_id], scope, outputs))
+                            running[task] = node_id
+                        else:
+                            state[node_id] = NodePhase.SKIPPED  # TODO(executor): record skipped nodes
+                            progressed = True
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    node_id = running.pop(task)
+                    result = task.result()
+                    state[node_id] = result.phase
+                    if result.phase in _OK:
+                        outputs[node_id] = result.outputs or literals_pb2.LiteralMap()
+                    elif first_error is None:
+                        first_error = result
+                if first_error is not None and immediate:
+                    break
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        if first_error is not None:
+            return _Result(NodePhase.FAILED, error=first_error.error)
+        if any(state.get(u) not in _OK for u in upstream["end-node"]):
+            return _failed("EndNodeNotReached", "the end-node of the workflow was never reached")
+        try:
+            result = resolve_bindings(template.outputs, outputs)
+        except BindingResolutionFailure as exc:
+            return _failed("BindingResolutionFailure", str(exc))
+        uri = _write(self.run_dir / "end-node" / "data" / "0" / "outputs.pb", result) if top else ""
+        return _Result(NodePhase.SUCCEEDED, outputs=result, output_uri=uri)
+
+    # --- nodes -------------------------------------------------------------------------------------------
+
+    async def _run_node(
+        self,
+        node: workflow_pb2.Node,
+        scope: _Scope,
+        outputs: Mapping[str, literals_pb2.LiteralMap],
+    ) -> _Result:
+        unique = scope.unique(node.id)
+        data_dir = scope.data_dir(unique)
+        ref = NodeRef(unique, node.id, scope.parent, "0" if scope.parent else "", data_dir)
+        target = node.WhichOneof("target")
+        input_path = data_dir / "inputs.pb"
+        try:
+            inputs = resolve_bindings(node.inputs, outputs)
+            resolve_error: str | None = None
+        except BindingResolutionFailure as exc:
+            inputs, resolve_error = literals_pb2.LiteralMap(), str(exc)
+        input_uri = _write(input_path, inputs)
+        self.observer.node_started(
+            ref, input_uri=input_uri, is_parent=target in ("workflow_node", "branch_node")
+        )
+        try:
+            if resolve_error is not None:
+                result = _failed("BindingResolutionFailure", resolve_error)
+            elif target == "task_node":
+                result = await self._task_node(node, ref, inputs, input_path)
+            elif target == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref"):
+                result = await self._subworkflow_node(node, ref, inputs)
+            elif target == "branch_node":
+                result = await self._branch_node(node, ref, inputs, outputs)
+            else:
+                kind = "launch-plan" if target == "workflow_node" else (target or "empty").replace("_", " ")
+                result = _failed("Unimplemented", f"{kind} nodes are not supported by the local executor yet")
+        except asyncio.CancelledError:
+            self.observer.node_finished(ref, NodePhase.ABORTED)
+            raise
+        except Exception as exc:  # a bug or an unexpected state: the node fails, the run goes on
+            result = _failed("SystemError", f"{type(exc).__name__}: {exc}")
+        if result.phase == NodePhase.SUCCEEDED and not result.output_uri:
+            result.output_uri = _write(
+                data_dir / "0" / "outputs.pb", result.outputs or literals_pb2.LiteralMap()
+            )
+        self.observer.node_finished(ref, result.phase, output_uri=result.output_uri, error=result.error)
+        return result
+
+    async def _subworkflow_node(
+        self, node: workflow_pb2.Node, ref: NodeRef, inputs: literals_pb2.LiteralMap
+    ) -> _Result:
+        sub = self._subworkflows.get(_key(node.workflow_node.sub_workflow_ref))
+        if sub is None:
+            return _failed(
+                "SubWorkflowNotFound",
+                f"subworkflow [{node.workflow_node.sub_workflow_ref.name}] is not in the closure",
+            )
+        assert ref.data_dir is not None
+        result = await self._run_workflow(sub, inputs, _Scope(ref.unique_id, ref.data_dir / "0"))
+        return _Result(result.phase, outputs=result.outputs, error=result.error)
+
+    async def _branch_node(
+        self,
+        node: workflow_pb2.Node,
+        ref: NodeRef,
+        inputs: literals_pb2.LiteralMap,
+        outputs: Mapping[str, literals_pb2.LiteralMap],
+    ) -> _Result:
+        if_else = node.branch_node.if_else
+        chosen: workflow_pb2.Node | None = None
+        try:
+            for case in [if_else.case, *if_else.other]:
+                if evaluate(case.condition, inputs):
+                    chosen = case.then_node
+                    break
+        except BranchEvaluationError as exc:
+            return _failed("BranchEvaluationError", f"failed to evaluate the branch [{node.id}]: {exc}", USER)
+        if chosen is None:
+            if if_else.HasField("else_node"):
+                chosen = if_else.else_node
+            elif if_else.HasField("error"):
+                return _failed("UserProvidedError", if_else.error.message, USER)
+            else:
+                return _failed("NoBranchSatisfied", f"No branch satisfied in [{node.id}]", USER)
+        # TODO(executor): record the branches not taken as SKIPPED children.
+        assert ref.data_dir is not None
+        result = await self._run_node(chosen, _Scope(ref.unique_id, ref.data_dir / "0"), outputs)
+        return _Result(result.phase, outputs=result.outputs, error=result.error)
+
+    # --- task nodes --------------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        if self._slots is None:
+            yield
+            return
+        async with self._slots:
+            yield
+
+    def _attempt_paths(self, ref: NodeRef, attempt: int, input_path: Path) -> AttemptPaths:
+        assert ref.data_dir is not None
+        name = f"{self.config.execution.name}-{ref.unique_id}"
+
+        def raw(n: int) -> Path:
+            leaf = f"{name}-{n}"
+            if len(leaf) > 50:
+                leaf = hashlib.sha1(leaf.encode()).hexdigest()
+            return self.raw_dir / hashlib.sha1(leaf.encode()).hexdigest()[:2] / leaf
+
+        return AttemptPaths(
+            inputs=input_path,
+            output_prefix=ref.data_dir / str(attempt),
+            raw_output_prefix=raw(attempt),
+            checkpoint=raw(attempt) / "_flytecheckpoints",
+            prev_checkpoint=raw(attempt - 1) / "_flytecheckpoints" if attempt > 0 else None,
+            workdir=self.work_dir / f"{ref.unique_id}-{attempt}",
+            log=self.log_dir / f"{ref.unique_id}-{attempt}.log",
+        )
+
+    async def _task_node(
+        self, node: workflow_pb2.Node, ref: NodeRef, inputs: literals_pb2.LiteralMap, input_path: Path
+    ) -> _Result:
+        template = self._tasks.get(_key(node.task_node.reference_id))
+        if template is None:
+            return _failed("TaskNotFound", f"task [{node.task_node.reference_id.name}] is not in the closure")
+        if template.type not in ("python-task", "container", "raw-container") and not template.HasField(
+            "container"
+        ):
+            return _failed("Unimplemented", f"tasks of type [{template.type}] are not supported locally yet")
+        meta = node.metadata
+        retries = meta.retries.retries if meta.HasField("retries") else template.metadata.retries.retries
+        timeout = meta.timeout if meta.HasField("timeout") else template.metadata.timeout
+        timeout_s = timeout.ToTimedelta().total_seconds() or None
+        max_attempts = retries + 1
+        user_failures = system_failures = 0
+        attempt = 0
+        while True:
+            paths = self._attempt_paths(ref, attempt, input_path)
+            self.observer.attempt_started(ref, template.id, attempt, input_uri=str(input_path), log=paths.log)
+            try:
+                async with self._slot():
+                    result = await run_task_attempt_async(
+                        template,
+                        inputs=inputs,
+                        python=self.config.python,
+                        work=paths,
+                        execution=self.config.execution,
+                        node_id=ref.unique_id,
+                        attempt=attempt,
+                        fast_distribution=self.config.fast_distribution,
+                        timeout_s=timeout_s,
+                        workflow_name=self.closure.primary.template.id.name,
+                        extra_env=self.config.extra_env,
+                        kill_grace_s=self.config.kill_grace_s,
+                    )
+            except asyncio.CancelledError:
+                self.observer.attempt_finished(ref, attempt, TaskPhase.ABORTED, log=paths.log)
+                raise
+            if result.phase == AttemptPhase.SUCCEEDED:
+                if result.futures is not None:
+                    error = execution_pb2.ExecutionError(
+                        code="Unimplemented",
+                        message="@dynamic tasks are not supported by the local executor yet",
+                        kind=SYSTEM,
+                    )
+                    self.observer.attempt_finished(ref, attempt, TaskPhase.FAILED, error=error, log=paths.log)
+                    return _Result(NodePhase.FAILED, error=error)
+                uri = str(result.outputs_path or "")
+                self.observer.attempt_finished(
+                    ref, attempt, TaskPhase.SUCCEEDED, output_uri=uri, log=paths.log
+                )
+                return _Result(
+                    NodePhase.SUCCEEDED, outputs=result.outputs or literals_pb2.LiteralMap(), output_uri=uri
+                )
+            if result.phase == AttemptPhase.TIMED_OUT:
+                error = execution_pb2.ExecutionError(
+                    code="TimeoutExpired", message=f"task execution timeout [{timeout_s}s] expired", kind=USER
+                )
+                retryable, origin = True, ErrorOrigin.USER
+            elif result.phase == AttemptPhase.ABORTED or result.error is None:
+                error = execution_pb2.ExecutionError(
+                    code="Aborted", message="the attempt was aborted", kind=SYSTEM
+                )
+                self.observer.attempt_finished(ref, attempt, TaskPhase.ABORTED, error=error, log=paths.log)
+                return _Result(NodePhase.ABORTED, error=error)
+            else:
+                error = result.error.to_execution_error()
+                retryable, origin = result.error.recoverable, result.error.origin
+            self.observer.attempt_finished(ref, attempt, TaskPhase.FAILED, error=error, log=paths.log)
+            if not retryable:
+                return _Result(NodePhase.FAILED, error=error)
+            if origin == ErrorOrigin.SYSTEM:
+                system_failures += 1
+                can_retry = system_failures <= self.config.max_system_retries
+            else:
+                user_failures += 1
+                can_retry = user_failures < max_attempts
+            if not can_retry:
+                exhausted = execution_pb2.ExecutionError(
+                    code=f"RetriesExhausted|{error.code}",
+                    message=f"[{attempt + 1}/{max_attempts}] currentAttempt done. Last Error: "
+                    f"{execution_pb2.ExecutionError.ErrorKind.Name(error.kind)}::{error.message}",
+                    kind=error.kind,
+                    error_uri=error.error_uri,
+                )
+                return _Result(NodePhase.FAILED, error=exhausted)
+            attempt += 1

@@ -1,0 +1,139 @@
+"""What a :class:`~flyte_ls.local.executor.engine.WorkflowRun` reports while it walks a DAG.
+
+The engine calls a :class:`RunObserver` from its event loop, in order, for every node and task attempt it
+runs; an observer must return quickly (it writes records). :class:`MemoryObserver` keeps the events in lists
+(tests);
+:class:`~flyte_ls.local.executor.service.RecordsObserver` writes them into the Admin's execution records.
+
+Phases are flyteidl's: ``core.NodeExecution.Phase`` for nodes, ``core.TaskExecution.Phase`` for attempts.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from flyteidl.core import execution_pb2, identifier_pb2
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """One node execution: its unique id (propeller's, e.g. ``n0``, ``n1-0-n0``) and where it sits."""
+
+    unique_id: str
+    spec_node_id: str  # the node's id in its (sub)workflow template
+    parent_unique_id: str = ""  # the subworkflow / branch node it runs under ("" at the top level)
+    retry_group: str = ""  # the parent's attempt ("" at the top level)
+    data_dir: Path | None = None  # <...>/<node>/data: inputs.pb, <attempt>/outputs.pb
+
+
+class RunObserver(Protocol):
+    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool) -> None: ...
+
+    def node_finished(
+        self,
+        node: NodeRef,
+        phase: int,
+        *,
+        output_uri: str = "",
+        error: execution_pb2.ExecutionError | None = None,
+    ) -> None: ...
+
+    def attempt_started(
+        self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path
+    ) -> None: ...
+
+    def attempt_finished(
+        self,
+        node: NodeRef,
+        attempt: int,
+        phase: int,
+        *,
+        output_uri: str = "",
+        error: execution_pb2.ExecutionError | None = None,
+        log: Path | None = None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # node_started, node_finished, attempt_started, attempt_finished
+    node: str  # unique id
+    phase: int = 0
+    attempt: int = -1
+    uri: str = ""  # input_uri (started) or output_uri (finished)
+    error: execution_pb2.ExecutionError | None = None
+    parent: str = ""
+    log: Path | None = None
+
+
+@dataclass
+class MemoryObserver:
+    """Every event in order, plus each node's and attempt's last phase."""
+
+    events: list[Event] = field(default_factory=list)
+    nodes: dict[str, int] = field(default_factory=dict)
+    attempts: dict[tuple[str, int], int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool) -> None:
+        with self._lock:
+            phase = execution_pb2.NodeExecution.RUNNING
+            self.events.append(
+                Event("node_started", node.unique_id, phase, uri=input_uri, parent=node.parent_unique_id)
+            )
+            self.nodes[node.unique_id] = phase
+
+    def node_finished(
+        self,
+        node: NodeRef,
+        phase: int,
+        *,
+        output_uri: str = "",
+        error: execution_pb2.ExecutionError | None = None,
+    ) -> None:
+        with self._lock:
+            self.events.append(
+                Event(
+                    "node_finished",
+                    node.unique_id,
+                    phase,
+                    uri=output_uri,
+                    error=error,
+                    parent=node.parent_unique_id,
+                )
+            )
+            self.nodes[node.unique_id] = phase
+
+    def attempt_started(
+        self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path
+    ) -> None:
+        with self._lock:
+            phase = execution_pb2.TaskExecution.RUNNING
+            self.events.append(Event("attempt_started", node.unique_id, phase, attempt, input_uri, log=log))
+            self.attempts[(node.unique_id, attempt)] = phase
+
+    def attempt_finished(
+        self,
+        node: NodeRef,
+        attempt: int,
+        phase: int,
+        *,
+        output_uri: str = "",
+        error: execution_pb2.ExecutionError | None = None,
+        log: Path | None = None,
+    ) -> None:
+        with self._lock:
+            self.events.append(
+                Event("attempt_finished", node.unique_id, phase, attempt, output_uri, error, log=log)
+            )
+            self.attempts[(node.unique_id, attempt)] = phase
+
+    def errors(self, node: str) -> list[execution_pb2.ExecutionError]:
+        return [
+            e.error
+            for e in self.events
+            if e.node == node and e.error is not None and e.kind == "node_finished"
+        ]

@@ -1,0 +1,462 @@
+"""The DAG engine (flyte_ls.local.executor) on workflows compiled from real `pyflyte package` output, every
+task run through flytekit's entrypoints; outputs compared with flytekit's own local run of them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import tarfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flyteidl.admin import task_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, condition_pb2, execution_pb2, identifier_pb2, literals_pb2, types_pb2
+from google.protobuf.message import Message
+
+from flyte_ls.local.compiler import compile_workflow
+from flyte_ls.local.executor import MemoryObserver, RunConfig, RunOutcome, WorkflowRun, unique_node_id
+from flyte_ls.local.executor.values import BranchEvaluationError, evaluate, resolve_bindings
+from flyte_ls.local.runner import ExecutionKey
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = str(REPO / ".venv" / "bin" / "python")
+IMAGE = "ghcr.io/flyteorg/flytekit:py3.11-1.16.31"  # only written into the package, never pulled
+EXECUTION = ExecutionKey("flytesnacks", "development", "exec1")
+MODULE = "exec_pkg.flows"
+NodePhase = execution_pb2.NodeExecution
+TaskPhase = execution_pb2.TaskExecution
+WorkflowPhase = execution_pb2.WorkflowExecution
+
+FLOWS = """
+import os
+import time
+from datetime import timedelta
+
+from flytekit import WorkflowFailurePolicy, conditional, task, workflow
+from flytekit.exceptions.user import FlyteRecoverableException
+
+
+@task
+def double(x: int) -> int:
+    return x * 2
+
+
+@task
+def describe(a: int, b: int, label: str) -> str:
+    return f"{label}:{a + b}"
+
+
+@task
+def total(xs: list[int], named: dict[str, int]) -> int:
+    return sum(xs) + sum(named.values())
+
+
+@workflow
+def chain(x: int = 3, label: str = "sum") -> tuple[str, int]:
+    a = double(x=x)
+    b = double(x=a)
+    return describe(a=a, b=b, label=label), total(xs=[a, b, x], named={"a": a, "b": b})
+
+
+@task(retries=2)
+def flaky(marker: str) -> str:
+    attempt = int(os.environ["FLYTE_ATTEMPT_NUMBER"])
+    if attempt < 2:
+        raise FlyteRecoverableException(f"not yet {attempt}")
+    return f"{marker}{attempt}"
+
+
+@task(retries=1)
+def always_flaky(x: int) -> int:
+    if x > 0:
+        raise FlyteRecoverableException(f"never {x}")
+    return x
+
+
+@task(retries=2)
+def broken(x: int) -> int:
+    if x > 0:
+        raise ValueError(f"bad {x}")
+    return x
+
+
+@task
+def sleepy(s: float) -> float:
+    time.sleep(s)
+    return s
+
+
+@task
+def nap(x: int) -> int:
+    time.sleep(1.0)
+    return x
+
+
+@workflow
+def retrying(marker: str = "m") -> str:
+    return flaky(marker=marker)
+
+
+@workflow
+def exhausted(x: int = 1) -> int:
+    return always_flaky(x=x)
+
+
+@workflow
+def failing(x: int = 1) -> int:
+    sleepy(s=60.0)
+    return double(x=broken(x=x))
+
+
+@workflow(failure_policy=WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE)
+def keep_going(x: int = 1) -> int:
+    double(x=nap(x=x))
+    return double(x=broken(x=x))
+
+
+@workflow
+def sign(x: int) -> str:
+    return (
+        conditional("sign")
+        .if_(x > 0)
+        .then(describe(a=x, b=0, label="pos"))
+        .elif_(x == 0)
+        .then(describe(a=0, b=0, label="zero"))
+        .else_()
+        .fail("negative input")
+    )
+
+
+@workflow
+def child(x: int) -> int:
+    return double(x=double(x=x))
+
+
+@workflow
+def parent(x: int = 2) -> tuple[int, str]:
+    c = child(x=x)
+    return c, sign(x=c)
+
+
+@workflow
+def slow(s: float = 60.0) -> float:
+    return sleepy(s=sleepy(s=s))
+
+
+@task(timeout=timedelta(seconds=1))
+def too_slow(s: float) -> float:
+    time.sleep(s)
+    return s
+
+
+@workflow
+def timing_out(s: float = 30.0) -> float:
+    return too_slow(s=s)
+"""
+
+
+def _hydrate(message: Message) -> None:
+    """Fill project/domain/version into every identifier, as `pyflyte register` does."""
+    if isinstance(message, identifier_pb2.Identifier):
+        message.project = message.project or EXECUTION.project
+        message.domain = message.domain or EXECUTION.domain
+        message.version = message.version or "v1"
+        return
+    for fd, value in message.ListFields():
+        if fd.message_type is None:
+            continue
+        if fd.message_type.GetOptions().map_entry:
+            if fd.message_type.fields_by_name["value"].message_type is not None:
+                for item in value.values():
+                    _hydrate(item)
+        elif fd.is_repeated:
+            for item in value:
+                _hydrate(item)
+        else:
+            _hydrate(value)
+
+
+@dataclass(repr=False)
+class Package:
+    source: Path
+    tarball: Path
+    tasks: dict[tuple[str, str], task_pb2.TaskSpec]
+    workflows: dict[str, workflow_pb2.WorkflowSpec]
+
+    def compile(self, name: str) -> compiler_pb2.CompiledWorkflowClosure:
+        spec = self.workflows[f"{MODULE}.{name}"]
+
+        def get_task(ident: identifier_pb2.Identifier) -> object:
+            found = self.tasks.get((ident.name, ident.version))
+            return found.template if found else None
+
+        return compile_workflow(spec.template, spec.sub_workflows, get_task, lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def pkg(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    root = tmp_path_factory.mktemp("exec")
+    source = root / "src"
+    (source / "exec_pkg").mkdir(parents=True)
+    (source / "exec_pkg" / "__init__.py").write_text("")
+    (source / "exec_pkg" / "flows.py").write_text(textwrap.dedent(FLOWS))
+    out = root / "pkg.tgz"
+    proc = subprocess.run(
+        [str(Path(PYTHON).with_name("pyflyte")), "--pkgs", "exec_pkg", "package", "--image", IMAGE,
+         "--copy", "all", "-f", "-o", str(out)],
+        cwd=source, capture_output=True, text=True, timeout=150, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    specs = root / "specs"
+    with tarfile.open(out) as archive:
+        archive.extractall(specs, filter="data")
+    tasks: dict[tuple[str, str], task_pb2.TaskSpec] = {}
+    workflows: dict[str, workflow_pb2.WorkflowSpec] = {}
+    for path in specs.glob("*.pb"):
+        kind = path.stem.rsplit("_", 1)[1]
+        if kind == "1":
+            spec = task_pb2.TaskSpec.FromString(path.read_bytes())
+            _hydrate(spec)
+            tasks[(spec.template.id.name, spec.template.id.version)] = spec
+        elif kind == "2":
+            wf = workflow_pb2.WorkflowSpec.FromString(path.read_bytes())
+            _hydrate(wf)
+            workflows[wf.template.id.name] = wf
+    return Package(source, next(specs.glob("fast*.tar.gz")), tasks, workflows)
+
+
+def _lit(value: object) -> literals_pb2.Literal:
+    p = literals_pb2.Primitive()
+    if isinstance(value, bool):
+        p.boolean = value
+    elif isinstance(value, int):
+        p.integer = value
+    elif isinstance(value, float):
+        p.float_value = value
+    else:
+        p.string_value = str(value)
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=p))
+
+
+def _py(literal: literals_pb2.Literal) -> object:
+    if literal.HasField("collection"):
+        return [_py(item) for item in literal.collection.literals]
+    if literal.HasField("map"):
+        return {k: _py(v) for k, v in literal.map.literals.items()}
+    p = literal.scalar.primitive
+    which = p.WhichOneof("value")
+    return getattr(p, which) if which else None
+
+
+def _run(
+    pkg: Package, root: Path, name: str, inputs: dict[str, object], **config: object
+) -> tuple[RunOutcome, MemoryObserver]:
+    observer = MemoryObserver()
+    run = WorkflowRun(
+        pkg.compile(name),
+        literals_pb2.LiteralMap(literals={k: _lit(v) for k, v in inputs.items()}),
+        RunConfig(EXECUTION, root / "run", PYTHON, fast_distribution=str(pkg.tarball), **config),  # type: ignore[arg-type]
+        observer,
+    )
+    return asyncio.run(run.run()), observer
+
+
+def _local(pkg: Package, call: str) -> object:
+    """flytekit's own in-process local execution of the same workflow (in a subprocess)."""
+    proc = subprocess.run(
+        [PYTHON, "-c", f"import json\nfrom {MODULE} import *\nprint(json.dumps({call}))"],
+        cwd=pkg.source, capture_output=True, text=True, timeout=100, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _outputs(outcome: RunOutcome) -> list[object]:
+    assert outcome.outputs is not None
+    return [_py(outcome.outputs.literals[k]) for k in sorted(outcome.outputs.literals)]
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_chain_matches_flytekit_local_run(pkg: Package, tmp_path: Path) -> None:
+    outcome, observer = _run(pkg, tmp_path, "chain", {"x": 3, "label": "sum"})
+    assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
+    assert _outputs(outcome) == _local(pkg, "list(chain(x=3, label='sum'))") == ["sum:18", 39]
+    # propeller's layout
+    end = tmp_path / "run" / "end-node" / "data" / "0" / "outputs.pb"
+    assert outcome.outputs_uri == str(end)
+    assert literals_pb2.LiteralMap.FromString(end.read_bytes()) == outcome.outputs
+    assert (tmp_path / "run" / "n0" / "data" / "inputs.pb").is_file()
+    assert (tmp_path / "run" / "n0" / "data" / "0" / "outputs.pb").is_file()
+    assert set(observer.nodes) == {"n0", "n1", "n2", "n3"}
+    assert all(phase == NodePhase.SUCCEEDED for phase in observer.nodes.values())
+    assert all(phase == TaskPhase.SUCCEEDED for phase in observer.attempts.values())
+    log = next(e.log for e in observer.events if e.kind == "attempt_started" and e.node == "n0")
+    assert log is not None and log.is_file()
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_recoverable_failures_are_retried(pkg: Package, tmp_path: Path) -> None:
+    outcome, observer = _run(pkg, tmp_path, "retrying", {"marker": "m"})
+    assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
+    assert _outputs(outcome) == ["m2"]
+    assert [observer.attempts[("n0", i)] for i in range(3)] == [TaskPhase.FAILED] * 2 + [TaskPhase.SUCCEEDED]
+    assert (tmp_path / "run" / "n0" / "data" / "2" / "outputs.pb").is_file()
+
+    outcome, observer = _run(pkg, tmp_path / "b", "exhausted", {"x": 1})
+    assert outcome.phase == WorkflowPhase.FAILED
+    assert outcome.error is not None
+    assert outcome.error.code.startswith("RetriesExhausted|")
+    assert outcome.error.message.startswith("[2/2] currentAttempt done. Last Error: USER::")
+    assert "never 1" in outcome.error.message
+    assert sorted(observer.attempts) == [("n0", 0), ("n0", 1)]
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_non_recoverable_failure_fails_immediately_and_aborts_siblings(pkg: Package, tmp_path: Path) -> None:
+    start = time.monotonic()
+    outcome, observer = _run(pkg, tmp_path, "failing", {"x": 1})
+    assert time.monotonic() - start < 50  # the 60 s sibling was killed
+    assert outcome.phase == WorkflowPhase.FAILED
+    assert outcome.error is not None and "bad 1" in outcome.error.message
+    assert outcome.error.kind == execution_pb2.ExecutionError.USER
+    nodes = {e.node: e for e in observer.events if e.kind == "node_finished"}
+    failed = [n for n, e in nodes.items() if e.phase == NodePhase.FAILED]
+    aborted = [n for n, e in nodes.items() if e.phase == NodePhase.ABORTED]
+    assert len(failed) == 1 and len(aborted) == 1
+    assert [k for k in observer.attempts if k[0] == failed[0]] == [(failed[0], 0)]  # retries=2, not retried
+    assert observer.attempts[(aborted[0], 0)] == TaskPhase.ABORTED
+    assert len(nodes) == 2  # the consumer of the failed node never started
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_fail_after_executable_nodes_complete(pkg: Package, tmp_path: Path) -> None:
+    outcome, observer = _run(pkg, tmp_path, "keep_going", {"x": 1})
+    assert outcome.phase == WorkflowPhase.FAILED
+    assert outcome.error is not None and "bad 1" in outcome.error.message
+    phases = sorted(observer.nodes.values())
+    # sleepy -> double both succeed after broken failed; the consumer of broken never starts
+    assert phases == sorted([NodePhase.SUCCEEDED, NodePhase.SUCCEEDED, NodePhase.FAILED])
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_subworkflow_with_a_branch_matches_flytekit(pkg: Package, tmp_path: Path) -> None:
+    outcome, observer = _run(pkg, tmp_path, "parent", {"x": 2})
+    assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
+    assert _outputs(outcome) == _local(pkg, "list(parent(x=2))") == [8, "pos:8"]
+    # children carry propeller's ids and live under the parent's output dir
+    children = {e.node: e.parent for e in observer.events if e.kind == "node_started" and e.parent}
+    assert children["n0-0-n0"] == "n0" and children["n0-0-n1"] == "n0"
+    assert (tmp_path / "run" / "n0" / "data" / "0" / "n0-0-n0" / "0" / "outputs.pb").is_file()
+    branch_children = [n for n, p in children.items() if p.startswith("n1")]
+    assert branch_children, children
+
+    outcome, _ = _run(pkg, tmp_path / "zero", "sign", {"x": 0})
+    assert _outputs(outcome) == _local(pkg, "[sign(x=0)]") == ["zero:0"]
+    outcome, _ = _run(pkg, tmp_path / "neg", "sign", {"x": -1})
+    assert outcome.phase == WorkflowPhase.FAILED
+    assert outcome.error is not None and "negative input" in outcome.error.message
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_terminate_kills_the_attempt_and_aborts_running_nodes(pkg: Package, tmp_path: Path) -> None:
+    observer = MemoryObserver()
+    run = WorkflowRun(
+        pkg.compile("slow"),
+        literals_pb2.LiteralMap(literals={"s": _lit(60.0)}),
+        RunConfig(EXECUTION, tmp_path / "run", PYTHON, fast_distribution=str(pkg.tarball)),
+        observer,
+    )
+
+    async def scenario() -> RunOutcome:
+        task = asyncio.ensure_future(run.run())
+        while ("n0", 0) not in observer.attempts:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
+        run.terminate("stop it")
+        return await task
+
+    start = time.monotonic()
+    outcome = asyncio.run(scenario())
+    assert time.monotonic() - start < 40
+    assert outcome.phase == WorkflowPhase.ABORTED
+    assert observer.nodes == {"n0": NodePhase.ABORTED}
+    assert observer.attempts == {("n0", 0): TaskPhase.ABORTED}
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_timeout_fails_the_attempt(pkg: Package, tmp_path: Path) -> None:
+    start = time.monotonic()
+    outcome, observer = _run(pkg, tmp_path, "timing_out", {"s": 30.0})
+    assert time.monotonic() - start < 25
+    assert outcome.phase == WorkflowPhase.FAILED
+    assert outcome.error is not None and "TimeoutExpired" in outcome.error.code
+    assert observer.attempts == {("n0", 0): TaskPhase.FAILED}
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_max_parallelism_one_still_completes(pkg: Package, tmp_path: Path) -> None:
+    outcome, _ = _run(pkg, tmp_path, "chain", {"x": 1, "label": "p"}, max_parallelism=1)
+    assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
+    assert _outputs(outcome) == ["p:6", 13]
+
+
+@pytest.mark.timeout(10)
+def test_unique_ids_and_branch_conditions() -> None:
+    assert unique_node_id("n0", "0", "n1") == "n0-0-n1"
+    long = unique_node_id("n0-0-n1-0-n2-0-n3", "0", "n4")
+    assert long.startswith("f") and len(long) <= 20
+    assert long == unique_node_id("n0-0-n1-0-n2-0-n3", "0", "n4")
+
+    ops = condition_pb2.ComparisonExpression
+    inputs = literals_pb2.LiteralMap(literals={"x": _lit(3), "f": _lit(1.5), "b": _lit(True)})
+
+    def cmp(op: int, left: str, right: literals_pb2.Primitive) -> condition_pb2.BooleanExpression:
+        return condition_pb2.BooleanExpression(
+            comparison=ops(
+                operator=op,
+                left_value=condition_pb2.Operand(var=left),
+                right_value=condition_pb2.Operand(primitive=right),
+            )
+        )
+
+    three = literals_pb2.Primitive(integer=3)
+    assert evaluate(cmp(ops.EQ, "x", three), inputs)
+    assert not evaluate(cmp(ops.GT, "x", three), inputs)
+    assert evaluate(cmp(ops.GTE, "x", three), inputs)
+    both = condition_pb2.BooleanExpression(
+        conjunction=condition_pb2.ConjunctionExpression(
+            operator=condition_pb2.ConjunctionExpression.OR,
+            left_expression=cmp(ops.LT, "x", three),
+            right_expression=cmp(ops.NEQ, "x", literals_pb2.Primitive(integer=4)),
+        )
+    )
+    assert evaluate(both, inputs)
+    with pytest.raises(BranchEvaluationError):
+        evaluate(cmp(ops.EQ, "f", three), inputs)  # float vs int
+    with pytest.raises(BranchEvaluationError):
+        evaluate(cmp(ops.GT, "b", literals_pb2.Primitive(boolean=False)), inputs)
+
+    # bindings: collections, maps, promises with an attribute path
+    upstream = {"n0": literals_pb2.LiteralMap(literals={"o0": literals_pb2.Literal(
+        collection=literals_pb2.LiteralCollection(literals=[_lit(7), _lit(8)]))})}  # fmt: skip
+    binding = literals_pb2.Binding(
+        var="y",
+        binding=literals_pb2.BindingData(
+            promise=types_pb2.OutputReference(
+                node_id="n0", var="o0", attr_path=[types_pb2.PromiseAttribute(int_value=1)]
+            )
+        ),
+    )
+    assert _py(resolve_bindings([binding], upstream).literals["y"]) == 8
