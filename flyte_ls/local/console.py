@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import html
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from flyte_ls.local.console_entities import KINDS, entity_page
 from flyte_ls.local.errors import AdminError, NotFound
 from flyte_ls.local.flyte_urls import call_rpc
 
@@ -120,6 +121,18 @@ class Console:
                 and parts[5] == "executions"
             ):
                 return 200, HTML, self.executions(parts[2], parts[4])
+            # /console/projects/<p>/domains/<d>/<task|workflow|launch_plan>/<name>/version/<version>
+            if (
+                len(parts) == 9
+                and parts[1] == "projects"
+                and parts[3] == "domains"
+                and parts[5] in KINDS
+                and parts[7] == "version"
+            ):
+                title, body = entity_page(
+                    self.admin, parts[2], parts[4], parts[5], unquote(parts[6]), parts[8]
+                )
+                return 200, HTML, _page(title, body)
             if len(parts) == 4 and parts[1] == "projects" and parts[3] == "executions":
                 domain = query.get("domain", ["development"])[0]
                 return 200, HTML, self.executions(parts[2], domain)

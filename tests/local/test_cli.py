@@ -310,6 +310,21 @@ def test_pyflyte_register_against_started_backend(backend: Backend, tmp_path: Pa
         # the task's fast-register distribution is the uploaded archive, as a plain absolute path
         assert str(uploads[0]) in args
 
+    # the console pages of the registered versions (the URLs flytekit prints for entities)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    base = f"http://127.0.0.1:{backend.http_port}/console/projects/flytesnacks/domains/development"
+    for kind, name, expect in [
+        ("task", "wfpkg.flows.double", "<th>x</th><td>int</td>"),
+        ("workflow", "wfpkg.flows.pipeline", "<li>n1</li>"),
+        ("launch_plan", "wfpkg.flows.pipeline", "workflow wfpkg.flows.pipeline @ v1"),
+    ]:
+        with opener.open(f"{base}/{kind}/{name}/version/v1", timeout=30) as resp:
+            page = resp.read().decode()
+        assert resp.status == 200 and name in page and expect in page, page
+    with pytest.raises(urllib.error.HTTPError) as err:
+        opener.open(f"{base}/task/wfpkg.flows.double/version/v9", timeout=30)
+    assert err.value.code == 404
+
 
 def test_ipv6_loopback(tmp_path: Path) -> None:
     try:
