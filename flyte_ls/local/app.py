@@ -168,7 +168,13 @@ class LocalBackend:
             ],
         )
         self._grpc = server
-        self._store = store = Store(o.state_dir)
+        try:
+            self._store = store = Store(o.state_dir)
+        except Exception as exc:  # sqlite3 errors, permissions, a damaged db: say where and what
+            raise StartError(
+                f"cannot open the backend's store in {o.state_dir}: {exc}. Move that directory away to start "
+                "afresh, or choose another --state-dir."
+            ) from exc
         admin = AdminServicer(store)
         self._executor = _create_executor(
             BackendContext(

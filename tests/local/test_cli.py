@@ -393,3 +393,15 @@ def test_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
 def test_no_action_prints_usage() -> None:
     proc = run_cli()
     assert proc.returncode == 2 and "flyte-ls local {start,status}" in proc.stderr
+
+
+def test_damaged_store_is_a_clear_error(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "admin.db").write_bytes(b"this is not a sqlite database" * 100)
+    proc = run_cli("start", "--port", "0", "--state-dir", str(state), "--python", VENV_PYTHON)
+    assert proc.returncode == 1
+    assert "cannot open the backend's store" in proc.stderr and str(state) in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (state / "admin.db").read_bytes().startswith(b"this is not a sqlite database")  # left as it was
+    assert not (state / "status.json").exists()
