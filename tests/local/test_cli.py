@@ -17,7 +17,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from flyteidl.admin import common_pb2, project_pb2
+from flyteidl.admin import common_pb2, execution_pb2, project_pb2
 from flyteidl.core import identifier_pb2
 from flyteidl.service import admin_pb2_grpc
 from local_backend import VENV_PYTHON, Backend, env_with_path, free_port, run_cli, start_backend
@@ -405,3 +405,39 @@ def test_damaged_store_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert (state / "admin.db").read_bytes().startswith(b"this is not a sqlite database")  # left as it was
     assert not (state / "status.json").exists()
+
+
+_FILE_WORKFLOW = """
+from flytekit import task
+from flytekit.types.file import FlyteFile
+
+
+@task
+def size(f: FlyteFile) -> int:
+    with open(f) as fh:
+        return len(fh.read())
+"""
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_pyflyte_run_remote_uploads_flytefile_input(backend: Backend, tmp_path: Path) -> None:
+    """A FlyteFile input of `pyflyte run --remote` goes through CreateUploadLocation + PUT (flytekit's
+    flyte:// file system); the execution's input is the plain absolute path of the stored upload."""
+    (tmp_path / "files.py").write_text(_FILE_WORKFLOW)
+    data = tmp_path / "data.txt"
+    data.write_text("twelve bytes")
+    pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
+    cmd = [pyflyte, "--config", str(backend.config), "run", "--remote", "files.py", "size", "--f", str(data)]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    name = re.findall(r"/executions/([a-z0-9]+)", proc.stdout)[-1]
+    ident = identifier_pb2.WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name=name)
+    with grpc.insecure_channel(f"127.0.0.1:{backend.port}") as channel:
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        got = admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=ident), timeout=10)
+    uri = got.full_inputs.literals["f"].scalar.blob.uri
+    assert not uri.startswith("file://")
+    stored = Path(uri)
+    assert stored.is_relative_to(backend.state_dir / "uploads" / "flytesnacks" / "development")
+    assert stored.read_text() == "twelve bytes"
