@@ -9,18 +9,31 @@ import subprocess
 import tarfile
 import textwrap
 import time
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
-from flyteidl.admin import task_pb2, workflow_pb2
+from flyteidl.admin import execution_pb2 as admin_execution_pb2
+from flyteidl.admin import launch_plan_pb2, node_execution_pb2, task_execution_pb2, task_pb2, workflow_pb2
 from flyteidl.core import compiler_pb2, condition_pb2, execution_pb2, identifier_pb2, literals_pb2, types_pb2
+from flyteidl.service import admin_pb2_grpc
 from google.protobuf.message import Message
 
+from flyte_ls.local.admin import AdminServicer
 from flyte_ls.local.compiler import compile_workflow
-from flyte_ls.local.executor import MemoryObserver, RunConfig, RunOutcome, WorkflowRun, unique_node_id
+from flyte_ls.local.executor import (
+    LocalExecutor,
+    MemoryObserver,
+    RunConfig,
+    RunOutcome,
+    WorkflowRun,
+    unique_node_id,
+)
 from flyte_ls.local.executor.values import BranchEvaluationError, evaluate, resolve_bindings
 from flyte_ls.local.runner import ExecutionKey
+from flyte_ls.local.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = str(REPO / ".venv" / "bin" / "python")
@@ -186,6 +199,7 @@ class Package:
     tarball: Path
     tasks: dict[tuple[str, str], task_pb2.TaskSpec]
     workflows: dict[str, workflow_pb2.WorkflowSpec]
+    launch_plans: list[launch_plan_pb2.LaunchPlan]
 
     def compile(self, name: str) -> compiler_pb2.CompiledWorkflowClosure:
         spec = self.workflows[f"{MODULE}.{name}"]
@@ -216,6 +230,7 @@ def pkg(tmp_path_factory: pytest.TempPathFactory) -> Package:
         archive.extractall(specs, filter="data")
     tasks: dict[tuple[str, str], task_pb2.TaskSpec] = {}
     workflows: dict[str, workflow_pb2.WorkflowSpec] = {}
+    launch_plans: list[launch_plan_pb2.LaunchPlan] = []
     for path in specs.glob("*.pb"):
         kind = path.stem.rsplit("_", 1)[1]
         if kind == "1":
@@ -226,7 +241,11 @@ def pkg(tmp_path_factory: pytest.TempPathFactory) -> Package:
             wf = workflow_pb2.WorkflowSpec.FromString(path.read_bytes())
             _hydrate(wf)
             workflows[wf.template.id.name] = wf
-    return Package(source, next(specs.glob("fast*.tar.gz")), tasks, workflows)
+        elif kind == "3":
+            lp = launch_plan_pb2.LaunchPlan.FromString(path.read_bytes())
+            _hydrate(lp)
+            launch_plans.append(lp)
+    return Package(source, next(specs.glob("fast*.tar.gz")), tasks, workflows, launch_plans)
 
 
 def _lit(value: object) -> literals_pb2.Literal:
@@ -460,3 +479,109 @@ def test_unique_ids_and_branch_conditions() -> None:
         ),
     )
     assert _py(resolve_bindings([binding], upstream).literals["y"]) == 8
+
+
+# --- the AdminService's executor (CreateExecution → records), over real gRPC --------------------------
+
+
+def _register(stub: admin_pb2_grpc.AdminServiceStub, pkg: Package) -> None:
+    """What `pyflyte register` sends: the fast-register path substituted into the task args."""
+    for spec in pkg.tasks.values():
+        registered = task_pb2.TaskSpec()
+        registered.CopyFrom(spec)
+        args = registered.template.container.args
+        for i, arg in enumerate(args):
+            args[i] = arg.replace("{{ .remote_package_path }}", str(pkg.tarball))
+        stub.CreateTask(task_pb2.TaskCreateRequest(id=registered.template.id, spec=registered), timeout=10)
+    for wf in pkg.workflows.values():
+        stub.CreateWorkflow(workflow_pb2.WorkflowCreateRequest(id=wf.template.id, spec=wf), timeout=10)
+    for lp in pkg.launch_plans:
+        stub.CreateLaunchPlan(launch_plan_pb2.LaunchPlanCreateRequest(id=lp.id, spec=lp.spec), timeout=10)
+
+
+def _wait(stub: admin_pb2_grpc.AdminServiceStub, ident: identifier_pb2.WorkflowExecutionIdentifier,
+          limit_s: float = 120) -> admin_execution_pb2.Execution:  # fmt: skip
+    deadline = time.monotonic() + limit_s
+    while True:
+        got = stub.GetExecution(admin_execution_pb2.WorkflowExecutionGetRequest(id=ident), timeout=10)
+        if got.closure.phase in (WorkflowPhase.SUCCEEDED, WorkflowPhase.FAILED, WorkflowPhase.ABORTED):
+            return got
+        assert time.monotonic() < deadline, got.closure
+        time.sleep(0.1)
+
+
+def _nodes(
+    stub: admin_pb2_grpc.AdminServiceStub, ident: identifier_pb2.WorkflowExecutionIdentifier
+) -> dict[str, int]:
+    listed = stub.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=ident, limit=100), timeout=10
+    )
+    return {n.id.node_id: n.closure.phase for n in listed.node_executions}
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_local_executor_runs_create_execution_and_terminate(pkg: Package, tmp_path: Path) -> None:
+    store = Store(tmp_path / "state")
+    servicer = AdminServicer(store)
+    executor = LocalExecutor(servicer.records, PYTHON, log_url=lambda path: f"http://logs/{path.name}")
+    servicer.executor = executor
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = admin_pb2_grpc.AdminServiceStub(channel)
+    try:
+        _register(stub, pkg)
+        lp = next(lp.id for lp in pkg.launch_plans if lp.id.name == f"{MODULE}.chain")
+        created = stub.CreateExecution(
+            admin_execution_pb2.ExecutionCreateRequest(
+                project=EXECUTION.project, domain=EXECUTION.domain, spec=admin_execution_pb2.ExecutionSpec(
+                    launch_plan=lp), inputs=literals_pb2.LiteralMap(literals={"x": _lit(3)}),
+            ),
+            timeout=10,
+        )  # fmt: skip
+        done = _wait(stub, created.id)
+        assert done.closure.phase == WorkflowPhase.SUCCEEDED, done.closure.error
+        outputs = stub.GetExecutionData(
+            admin_execution_pb2.WorkflowExecutionGetDataRequest(id=created.id), timeout=10
+        ).full_outputs
+        assert [_py(outputs.literals[k]) for k in sorted(outputs.literals)] == ["sum:18", 39]
+        assert _nodes(stub, created.id) == dict.fromkeys(("n0", "n1", "n2", "n3"), NodePhase.SUCCEEDED)
+        attempts = stub.ListTaskExecutions(
+            task_execution_pb2.TaskExecutionListRequest(
+                node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+                    node_id="n0", execution_id=created.id
+                ),
+                limit=10,
+            ),
+            timeout=10,
+        ).task_executions
+        assert [a.closure.phase for a in attempts] == [TaskPhase.SUCCEEDED]
+        assert attempts[0].closure.logs[0].uri == "http://logs/n0-0.log"
+
+        slow = next(lp.id for lp in pkg.launch_plans if lp.id.name == f"{MODULE}.slow")
+        created = stub.CreateExecution(
+            admin_execution_pb2.ExecutionCreateRequest(
+                project=EXECUTION.project, domain=EXECUTION.domain,
+                spec=admin_execution_pb2.ExecutionSpec(launch_plan=slow),
+            ),
+            timeout=10,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while _nodes(stub, created.id).get("n0") != NodePhase.RUNNING:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        stub.TerminateExecution(
+            admin_execution_pb2.ExecutionTerminateRequest(id=created.id, cause="enough"), timeout=30
+        )
+        done = _wait(stub, created.id, 30)
+        assert done.closure.phase == WorkflowPhase.ABORTED
+        assert _nodes(stub, created.id) == {"n0": NodePhase.ABORTED}
+        assert executor.running() == []
+    finally:
+        executor.close()
+        channel.close()
+        server.stop(None).wait()
+        store.close()

@@ -3,19 +3,75 @@
 - :mod:`.engine`: :class:`WorkflowRun`, one execution of a CompiledWorkflowClosure on an asyncio loop.
 - :mod:`.observer`: the :class:`RunObserver` protocol through which a run reports node and attempt events, and
   :class:`MemoryObserver` for tests.
+- :mod:`.service`: :class:`LocalExecutor`, the AdminService's ``Executor`` (one background event loop,
+  progress written into the execution records by :class:`RecordsObserver`).
+
+The backend builds it with :func:`create_executor` (``flyte_ls.local.app`` calls it when this package exists).
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from typing import Any
+
+from flyteidl.core import execution_pb2
+
+from flyte_ls.local.executions.records import ExecutionRecords
 from flyte_ls.local.executor.engine import RunConfig, RunOutcome, WorkflowRun, unique_node_id
 from flyte_ls.local.executor.observer import MemoryObserver, NodeRef, RunObserver
+from flyte_ls.local.executor.service import LocalExecutor, RecordsObserver
+
+log = logging.getLogger(__name__)
+
+
+def create_executor(ctx: Any) -> LocalExecutor:
+    """The executor for a started backend (``ctx`` is ``flyte_ls.local.app.BackendContext``).
+
+    Executions left unfinished by a previous backend process: QUEUED ones are submitted again; RUNNING ones
+    end FAILED with a clear reason (resuming a half-run DAG is not implemented yet)."""
+    from flyte_ls.local.http import file_url
+
+    records = getattr(ctx.admin, "records", None) or ExecutionRecords(ctx.store)
+    root = Path(ctx.state_dir).resolve()
+
+    def log_url(path: Path) -> str | None:
+        try:
+            return file_url(ctx.http_base_url, root, path.resolve())
+        except ValueError:
+            return None
+
+    executor = LocalExecutor(records, ctx.python, log_url=log_url)
+    for ident in records.unfinished_executions():
+        try:
+            phase = records.get_execution(ident).closure.phase
+            if phase == execution_pb2.WorkflowExecution.QUEUED:
+                executor.submit(ident)
+            else:
+                records.set_execution_phase(
+                    ident,
+                    execution_pb2.WorkflowExecution.FAILED,
+                    error=execution_pb2.ExecutionError(
+                        code="BackendRestarted",
+                        message="the local backend stopped while this execution was running; resuming a "
+                        "running execution is not supported yet",
+                        kind=execution_pb2.ExecutionError.SYSTEM,
+                    ),
+                )
+        except Exception:
+            log.exception("could not recover execution %s", ident.name)
+    return executor
+
 
 __all__ = [
+    "LocalExecutor",
     "MemoryObserver",
     "NodeRef",
+    "RecordsObserver",
     "RunConfig",
     "RunObserver",
     "RunOutcome",
     "WorkflowRun",
+    "create_executor",
     "unique_node_id",
 ]

@@ -1,0 +1,220 @@
+"""The AdminService's :class:`~flyte_ls.local.executions.Executor`: runs each submitted execution's compiled
+workflow with a :class:`~flyte_ls.local.executor.engine.WorkflowRun` on one background event loop, and writes
+its progress into the execution records (:class:`RecordsObserver`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from flyteidl.core import execution_pb2, identifier_pb2
+
+from flyte_ls.local.errors import AdminError
+from flyte_ls.local.executions.records import ExecutionRecords
+from flyte_ls.local.executor.engine import RunConfig, WorkflowRun
+from flyte_ls.local.executor.observer import NodeRef
+from flyte_ls.local.runner import KILL_GRACE_S, ExecutionKey
+
+log = logging.getLogger(__name__)
+WorkflowPhase = execution_pb2.WorkflowExecution
+_Key = tuple[str, str, str]
+
+
+def _key(ident: identifier_pb2.WorkflowExecutionIdentifier) -> _Key:
+    return (ident.project, ident.domain, ident.name)
+
+
+class RecordsObserver:
+    """Writes a run's node and attempt events as node/task execution records. A record that cannot be written
+    (e.g. the execution was terminated meanwhile) is logged, never raised into the engine."""
+
+    def __init__(
+        self,
+        records: ExecutionRecords,
+        execution: identifier_pb2.WorkflowExecutionIdentifier,
+        log_url: Any = None,  # Callable[[Path], str | None]: the HTTP URL of a log file
+    ) -> None:
+        self.records = records
+        self.execution = execution
+        self.log_url = log_url
+
+    def _safe(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except AdminError as exc:
+            log.info("%s not recorded for %s: %s", what, self.execution.name, exc)
+        except Exception:
+            log.exception("%s not recorded for %s", what, self.execution.name)
+
+    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool) -> None:
+        self._safe(
+            "node start",
+            self.records.start_node,
+            self.execution,
+            node.unique_id,
+            input_uri=input_uri,
+            parent_node_id=node.parent_unique_id,
+            spec_node_id=node.spec_node_id,
+            retry_group=node.retry_group,
+            is_parent=is_parent,
+        )
+
+    def node_finished(
+        self,
+        node: NodeRef,
+        phase: int,
+        *,
+        output_uri: str = "",
+        error: execution_pb2.ExecutionError | None = None,
+    ) -> None:
+        self._safe(
+            "node end",
+            self.records.finish_node,
+            self.execution,
+            node.unique_id,
+            phase,
+            output_uri=output_uri,
+            error=error,
+        )
+
+    def _logs(self, path: Path | None) -> list[execution_pb2.TaskLog]:
+        url = self.log_url(path) if (self.log_url is not None and path is not None) else None
+        if not url:
+            return []
+        return [
+            execution_pb2.TaskLog(uri=url, name="Local log", message_format=execution_pb2.TaskLog.UNKNOWN)
+        ]
+
+    def attempt_started(
+        self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path
+    ) -> None:
+        self._safe(
+            "attempt start",
+            self.records.start_task_attempt,
+            self.execution,
+            node.unique_id,
+            task_id,
+            attempt,
+            input_uri=input_uri,
+            logs=self._logs(log),
+            task_type="python-task",
+        )
+
+    def attempt_finished(
+        self,
+        node: NodeRef,
+        attempt: int,
+        phase: int,
+        *,
+        output_uri: str = "",
+        error: execution_pb2.ExecutionError | None = None,
+        log: Path | None = None,
+    ) -> None:
+        self._safe(
+            "attempt end",
+            self.records.finish_task_attempt,
+            self.execution,
+            node.unique_id,
+            attempt,
+            phase,
+            output_uri=output_uri,
+            error=error,
+        )
+
+
+class LocalExecutor:
+    """``submit`` / ``terminate`` / ``close`` for the AdminService (the ``Executor`` protocol)."""
+
+    def __init__(
+        self,
+        records: ExecutionRecords,
+        python: str,
+        log_url: Any = None,  # Callable[[Path], str | None]
+        extra_env: dict[str, str] | None = None,
+        kill_grace_s: float = KILL_GRACE_S,
+    ) -> None:
+        self.records = records
+        self.python = python
+        self.log_url = log_url
+        self.extra_env = extra_env
+        self.kill_grace_s = kill_grace_s
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="flyte-ls-executor", daemon=True)
+        self._thread.start()
+        self._lock = threading.Lock()
+        self._runs: dict[_Key, tuple[WorkflowRun, concurrent.futures.Future[None]]] = {}
+
+    def submit(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+        ident = identifier_pb2.WorkflowExecutionIdentifier()
+        ident.CopyFrom(execution_id)
+        closure = self.records.compiled_workflow(ident)
+        inputs = self.records.inputs(ident)
+        spec = self.records.get_execution(ident).spec
+        config = RunConfig(
+            ExecutionKey(ident.project, ident.domain, ident.name),
+            self.records.data_dir(ident),
+            self.python,
+            max_parallelism=spec.max_parallelism,
+            extra_env=self.extra_env,
+            kill_grace_s=self.kill_grace_s,
+        )
+        run = WorkflowRun(closure, inputs, config, RecordsObserver(self.records, ident, self.log_url))
+        with self._lock:
+            future = asyncio.run_coroutine_threadsafe(self._drive(ident, run), self._loop)
+            self._runs[_key(ident)] = (run, future)
+
+    async def _drive(self, ident: identifier_pb2.WorkflowExecutionIdentifier, run: WorkflowRun) -> None:
+        try:
+            self.records.set_execution_phase(ident, WorkflowPhase.RUNNING)
+            outcome = await run.run()
+            if outcome.phase == WorkflowPhase.SUCCEEDED:
+                self.records.set_execution_phase(ident, outcome.phase, outputs_uri=outcome.outputs_uri)
+            elif outcome.phase == WorkflowPhase.FAILED:
+                self.records.set_execution_phase(ident, outcome.phase, error=outcome.error)
+            # ABORTED: TerminateExecution marks the execution itself.
+        except AdminError as exc:  # e.g. terminated meanwhile: the phase is already terminal
+            log.info("execution %s: %s", ident.name, exc)
+        except Exception as exc:
+            log.exception("execution %s failed in the executor", ident.name)
+            error = execution_pb2.ExecutionError(
+                code="ExecutorError",
+                message=f"{type(exc).__name__}: {exc}",
+                kind=execution_pb2.ExecutionError.SYSTEM,
+            )
+            try:
+                self.records.set_execution_phase(ident, WorkflowPhase.FAILED, error=error)
+            except AdminError:
+                pass
+        finally:
+            with self._lock:
+                self._runs.pop(_key(ident), None)
+
+    def terminate(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, cause: str) -> None:
+        with self._lock:
+            entry = self._runs.get(_key(execution_id))
+        if entry is None:
+            return
+        run, future = entry
+        self._loop.call_soon_threadsafe(run.terminate, cause)
+        # Wait for the attempts to be killed and the nodes marked ABORTED (bounded: may return before).
+        concurrent.futures.wait([future], timeout=self.kill_grace_s + 10)
+
+    def running(self) -> list[_Key]:
+        with self._lock:
+            return list(self._runs)
+
+    def close(self) -> None:
+        with self._lock:
+            entries = list(self._runs.values())
+        for run, _ in entries:
+            self._loop.call_soon_threadsafe(run.terminate, "the local backend is stopping")
+        concurrent.futures.wait([f for _, f in entries], timeout=self.kill_grace_s + 10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()
