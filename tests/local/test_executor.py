@@ -49,7 +49,9 @@ import os
 import time
 from datetime import timedelta
 
-from flytekit import WorkflowFailurePolicy, conditional, task, workflow
+from typing import Optional
+
+from flytekit import WorkflowFailurePolicy, conditional, map_task, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
 
 
@@ -158,6 +160,28 @@ def parent(x: int = 2) -> tuple[int, str]:
 @workflow
 def slow(s: float = 60.0) -> float:
     return sleepy(s=sleepy(s=s))
+
+
+@task
+def odd_only(x: int) -> int:
+    if x % 2 == 0:
+        raise ValueError(f"even {x}")
+    return x
+
+
+@workflow
+def mapped(xs: list[int] = [1, 2, 3]) -> list[int]:
+    return map_task(double)(x=xs)
+
+
+@workflow
+def partly(xs: list[int] = [1, 2, 3]) -> list[Optional[int]]:
+    return map_task(odd_only, min_success_ratio=0.5)(x=xs)
+
+
+@workflow
+def mostly(xs: list[int] = [1, 2, 4]) -> list[Optional[int]]:
+    return map_task(odd_only, min_success_ratio=0.5)(x=xs)
 
 
 @task(timeout=timedelta(seconds=1))
@@ -429,6 +453,36 @@ def test_max_parallelism_one_still_completes(pkg: Package, tmp_path: Path) -> No
     outcome, _ = _run(pkg, tmp_path, "chain", {"x": 1, "label": "p"}, max_parallelism=1)
     assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
     assert _outputs(outcome) == ["p:6", 13]
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_map_tasks_match_flytekit(pkg: Package, tmp_path: Path) -> None:
+    outcome, observer = _run(pkg, tmp_path, "mapped", {})
+    assert outcome.phase == WorkflowPhase.FAILED  # no default inputs in a bare closure: xs is unbound
+    xs = literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=[_lit(1), _lit(2), _lit(3)]))
+    for name, expected in (("mapped", [[2, 4, 6]]), ("partly", [[1, None, 3]])):
+        run = WorkflowRun(
+            pkg.compile(name),
+            literals_pb2.LiteralMap(literals={"xs": xs}),
+            RunConfig(EXECUTION, tmp_path / name, PYTHON, fast_distribution=str(pkg.tarball)),
+            observer := MemoryObserver(),
+        )
+        outcome = asyncio.run(run.run())
+        assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
+        assert _outputs(outcome) == [_local(pkg, f"{name}(xs=[1, 2, 3])")] == expected
+        assert observer.attempts == {("n0", 0): TaskPhase.SUCCEEDED}
+        assert (tmp_path / name / "n0" / "data" / "0" / "1" / "0").is_dir()  # <array out>/<index>/<attempt>
+    xs.collection.literals[2].scalar.primitive.integer = 4
+    run = WorkflowRun(
+        pkg.compile("mostly"),
+        literals_pb2.LiteralMap(literals={"xs": xs}),
+        RunConfig(EXECUTION, tmp_path / "mostly", PYTHON, fast_distribution=str(pkg.tarball)),
+        MemoryObserver(),
+    )
+    outcome = asyncio.run(run.run())
+    assert outcome.phase == WorkflowPhase.FAILED
+    assert outcome.error is not None and "even 2" in outcome.error.message
 
 
 @pytest.mark.timeout(10)

@@ -13,8 +13,11 @@ Storage layout (propeller's): ``<run>/<node>/data/inputs.pb``, ``<run>/<node>/da
 children of a subworkflow/branch node live under ``<parent data>/0/<childId>/``; raw data under
 ``<raw>/<shard>/<exec>-<node>-<attempt>``; the workflow outputs in ``<run>/end-node/data/0/outputs.pb``.
 
+ArrayNodes over a task (flytekit's ``map_task``) run every index with ``pyflyte-map-execute`` (per-index
+retries, ``parallelism``, ``min_successes``/``min_success_ratio``; failed slots gathered as none).
+
 Not yet (they fail the node with a clear ``Unimplemented`` error): launch-plan nodes, gate nodes,
-ArrayNode/map tasks, ``@dynamic`` (futures.pb), failure nodes, caching, recovery of a half-run execution.
+``@dynamic`` (futures.pb), failure nodes, caching, recovery of a half-run execution.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import math
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flyteidl.core import compiler_pb2, execution_pb2, literals_pb2, workflow_pb2
+from flyteidl.core import compiler_pb2, execution_pb2, literals_pb2, tasks_pb2, workflow_pb2
 
 from flyte_ls.local.executor.observer import NodeRef, RunObserver
 from flyte_ls.local.executor.values import (
@@ -288,10 +292,12 @@ class WorkflowRun:
                 result = await self._task_node(node, ref, inputs, input_path)
             elif target == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref"):
                 result = await self._subworkflow_node(node, ref, inputs)
+            elif target == "array_node":
+                result = await self._array_node(node, ref, inputs, input_path)
             elif target == "branch_node":
                 result = await self._branch_node(node, ref, inputs, outputs)
             else:
-                kind = "launch-plan" if target == "workflow_node" else (target or "empty").replace("_", " ")
+                kind = {"workflow_node": "launch-plan", "gate_node": "gate"}.get(target or "", str(target))
                 result = _failed("Unimplemented", f"{kind} nodes are not supported by the local executor yet")
         except asyncio.CancelledError:
             self.observer.node_finished(ref, NodePhase.ABORTED)
@@ -356,9 +362,14 @@ class WorkflowRun:
         async with self._slots:
             yield
 
-    def _attempt_paths(self, ref: NodeRef, attempt: int, input_path: Path) -> AttemptPaths:
+    def _attempt_paths(
+        self, ref: NodeRef, attempt: int, input_path: Path, index: int | None = None
+    ) -> AttemptPaths:
         assert ref.data_dir is not None
-        name = f"{self.config.execution.name}-{ref.unique_id}"
+        sub_id = ref.unique_id if index is None else f"{ref.unique_id}-n{index}"
+        name = f"{self.config.execution.name}-{sub_id}"
+        # an ArrayNode index writes to <array output dir>/<index>/<attempt>
+        out_dir = ref.data_dir if index is None else ref.data_dir / "0" / str(index)
 
         def raw(n: int) -> Path:
             leaf = f"{name}-{n}"
@@ -367,25 +378,109 @@ class WorkflowRun:
             return self.raw_dir / hashlib.sha1(leaf.encode()).hexdigest()[:2] / leaf
 
         return AttemptPaths(
-            inputs=input_path,
-            output_prefix=ref.data_dir / str(attempt),
+            # the full inputs of the array node; a copy per index, as the runner (re)writes its inputs file
+            inputs=input_path if index is None else out_dir / "inputs.pb",
+            output_prefix=out_dir / str(attempt),
             raw_output_prefix=raw(attempt),
             checkpoint=raw(attempt) / "_flytecheckpoints",
             prev_checkpoint=raw(attempt - 1) / "_flytecheckpoints" if attempt > 0 else None,
-            workdir=self.work_dir / f"{ref.unique_id}-{attempt}",
-            log=self.log_dir / f"{ref.unique_id}-{attempt}.log",
+            workdir=self.work_dir / f"{sub_id}-{attempt}",
+            log=self.log_dir / f"{sub_id}-{attempt}.log",
         )
+
+    def _template(self, node: workflow_pb2.Node) -> tasks_pb2.TaskTemplate | _Result:
+        template = self._tasks.get(_key(node.task_node.reference_id))
+        if template is None:
+            return _failed("TaskNotFound", f"task [{node.task_node.reference_id.name}] is not in the closure")
+        if not template.HasField("container"):
+            return _failed("Unimplemented", f"tasks of type [{template.type}] are not supported locally yet")
+        return template
 
     async def _task_node(
         self, node: workflow_pb2.Node, ref: NodeRef, inputs: literals_pb2.LiteralMap, input_path: Path
     ) -> _Result:
-        template = self._tasks.get(_key(node.task_node.reference_id))
-        if template is None:
-            return _failed("TaskNotFound", f"task [{node.task_node.reference_id.name}] is not in the closure")
-        if template.type not in ("python-task", "container", "raw-container") and not template.HasField(
-            "container"
-        ):
-            return _failed("Unimplemented", f"tasks of type [{template.type}] are not supported locally yet")
+        template = self._template(node)
+        if isinstance(template, _Result):
+            return template
+        return await self._attempts(node, ref, template, inputs, input_path)
+
+    async def _array_node(
+        self, node: workflow_pb2.Node, ref: NodeRef, inputs: literals_pb2.LiteralMap, input_path: Path
+    ) -> _Result:
+        """flytekit's map_task: an ArrayNode over a task node; every index runs `pyflyte-map-execute` on the
+        array node's full inputs with FLYTE_K8S_ARRAY_INDEX, and the outputs are gathered into lists."""
+        array = node.array_node
+        if array.node.WhichOneof("target") != "task_node":
+            return _failed(
+                "Unimplemented", "ArrayNodes over anything but a task are not supported locally yet"
+            )
+        template = self._template(array.node)
+        if isinstance(template, _Result):
+            return template
+        bound = set(array.bound_inputs)
+        sizes = {
+            len(lit.collection.literals)
+            for var, lit in inputs.literals.items()
+            if var not in bound and lit.HasField("collection")
+        }
+        if len(sizes) > 1:
+            return _failed(
+                "InvalidArrayLength", f"the list inputs of [{node.id}] have different lengths {sorted(sizes)}"
+            )
+        size = sizes.pop() if sizes else 0
+        criteria = array.WhichOneof("success_criteria")
+        if criteria == "min_successes":
+            needed = array.min_successes
+        elif criteria == "min_success_ratio":
+            needed = math.ceil(array.min_success_ratio * size)
+        else:
+            needed = size
+        limit = array.parallelism if array.WhichOneof("parallelism_option") == "parallelism" else 0
+        gate = asyncio.Semaphore(limit) if limit > 0 else None
+
+        async def one(index: int) -> _Result:
+            if gate is None:
+                return await self._attempts(array.node, ref, template, inputs, input_path, index=index)
+            async with gate:
+                return await self._attempts(array.node, ref, template, inputs, input_path, index=index)
+
+        self.observer.attempt_started(
+            ref, template.id, 0, input_uri=str(input_path), log=self._attempt_paths(ref, 0, input_path).log
+        )
+        try:
+            results = await asyncio.gather(*(one(i) for i in range(size)))
+        except asyncio.CancelledError:
+            self.observer.attempt_finished(ref, 0, TaskPhase.ABORTED)
+            raise
+        successes = sum(1 for r in results if r.phase == NodePhase.SUCCEEDED)
+        if successes < needed:
+            first = next(r for r in results if r.phase != NodePhase.SUCCEEDED)
+            self.observer.attempt_finished(ref, 0, TaskPhase.FAILED, error=first.error)
+            return _Result(NodePhase.FAILED, error=first.error)
+        gathered = literals_pb2.LiteralMap()
+        none = literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void()))
+        for var in template.interface.outputs.variables:
+            items = gathered.literals[var].collection.literals
+            for r in results:
+                ok = r.phase == NodePhase.SUCCEEDED and r.outputs is not None and var in r.outputs.literals
+                items.append(r.outputs.literals[var] if ok and r.outputs is not None else none)
+        assert ref.data_dir is not None
+        uri = _write(ref.data_dir / "0" / "outputs.pb", gathered)
+        self.observer.attempt_finished(ref, 0, TaskPhase.SUCCEEDED, output_uri=uri)
+        return _Result(NodePhase.SUCCEEDED, outputs=gathered, output_uri=uri)
+
+    async def _attempts(
+        self,
+        node: workflow_pb2.Node,
+        ref: NodeRef,
+        template: tasks_pb2.TaskTemplate,
+        inputs: literals_pb2.LiteralMap,
+        input_path: Path,
+        index: int | None = None,
+    ) -> _Result:
+        """Attempts of one task (or one ArrayNode index, not reported as attempts) until success, a permanent
+        failure or the end of the retry budgets."""
+        report = index is None
         meta = node.metadata
         retries = meta.retries.retries if meta.HasField("retries") else template.metadata.retries.retries
         timeout = meta.timeout if meta.HasField("timeout") else template.metadata.timeout
@@ -394,8 +489,11 @@ class WorkflowRun:
         user_failures = system_failures = 0
         attempt = 0
         while True:
-            paths = self._attempt_paths(ref, attempt, input_path)
-            self.observer.attempt_started(ref, template.id, attempt, input_uri=str(input_path), log=paths.log)
+            paths = self._attempt_paths(ref, attempt, input_path, index)
+            if report:
+                self.observer.attempt_started(
+                    ref, template.id, attempt, input_uri=str(input_path), log=paths.log
+                )
             try:
                 async with self._slot():
                     result = await run_task_attempt_async(
@@ -404,16 +502,18 @@ class WorkflowRun:
                         python=self.config.python,
                         work=paths,
                         execution=self.config.execution,
-                        node_id=ref.unique_id,
+                        node_id=ref.unique_id if index is None else f"{ref.unique_id}-n{index}",
                         attempt=attempt,
                         fast_distribution=self.config.fast_distribution,
                         timeout_s=timeout_s,
                         workflow_name=self.closure.primary.template.id.name,
+                        array_index=index,
                         extra_env=self.config.extra_env,
                         kill_grace_s=self.config.kill_grace_s,
                     )
             except asyncio.CancelledError:
-                self.observer.attempt_finished(ref, attempt, TaskPhase.ABORTED, log=paths.log)
+                if report:
+                    self.observer.attempt_finished(ref, attempt, TaskPhase.ABORTED, log=paths.log)
                 raise
             if result.phase == AttemptPhase.SUCCEEDED:
                 if result.futures is not None:
@@ -422,12 +522,16 @@ class WorkflowRun:
                         message="@dynamic tasks are not supported by the local executor yet",
                         kind=SYSTEM,
                     )
-                    self.observer.attempt_finished(ref, attempt, TaskPhase.FAILED, error=error, log=paths.log)
+                    if report:
+                        self.observer.attempt_finished(
+                            ref, attempt, TaskPhase.FAILED, error=error, log=paths.log
+                        )
                     return _Result(NodePhase.FAILED, error=error)
                 uri = str(result.outputs_path or "")
-                self.observer.attempt_finished(
-                    ref, attempt, TaskPhase.SUCCEEDED, output_uri=uri, log=paths.log
-                )
+                if report:
+                    self.observer.attempt_finished(
+                        ref, attempt, TaskPhase.SUCCEEDED, output_uri=uri, log=paths.log
+                    )
                 return _Result(
                     NodePhase.SUCCEEDED, outputs=result.outputs or literals_pb2.LiteralMap(), output_uri=uri
                 )
@@ -440,12 +544,16 @@ class WorkflowRun:
                 error = execution_pb2.ExecutionError(
                     code="Aborted", message="the attempt was aborted", kind=SYSTEM
                 )
-                self.observer.attempt_finished(ref, attempt, TaskPhase.ABORTED, error=error, log=paths.log)
+                if report:
+                    self.observer.attempt_finished(
+                        ref, attempt, TaskPhase.ABORTED, error=error, log=paths.log
+                    )
                 return _Result(NodePhase.ABORTED, error=error)
             else:
                 error = result.error.to_execution_error()
                 retryable, origin = result.error.recoverable, result.error.origin
-            self.observer.attempt_finished(ref, attempt, TaskPhase.FAILED, error=error, log=paths.log)
+            if report:
+                self.observer.attempt_finished(ref, attempt, TaskPhase.FAILED, error=error, log=paths.log)
             if not retryable:
                 return _Result(NodePhase.FAILED, error=error)
             if origin == ErrorOrigin.SYSTEM:

@@ -30,7 +30,9 @@ class NodeRef:
 
 
 class RunObserver(Protocol):
-    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool) -> None: ...
+    def node_started(
+        self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False
+    ) -> None: ...
 
     def node_finished(
         self,
@@ -78,7 +80,7 @@ class MemoryObserver:
     attempts: dict[tuple[str, int], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool) -> None:
+    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False) -> None:
         with self._lock:
             phase = execution_pb2.NodeExecution.RUNNING
             self.events.append(

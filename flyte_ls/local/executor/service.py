@@ -51,7 +51,7 @@ class RecordsObserver:
         except Exception:
             log.exception("%s not recorded for %s", what, self.execution.name)
 
-    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool) -> None:
+    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False) -> None:
         self._safe(
             "node start",
             self.records.start_node,
@@ -62,6 +62,7 @@ class RecordsObserver:
             spec_node_id=node.spec_node_id,
             retry_group=node.retry_group,
             is_parent=is_parent,
+            is_array=is_array,
         )
 
     def node_finished(
