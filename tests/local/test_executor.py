@@ -615,6 +615,23 @@ def test_local_executor_runs_create_execution_and_terminate(pkg: Package, tmp_pa
         assert [a.closure.phase for a in attempts] == [TaskPhase.SUCCEEDED]
         assert attempts[0].closure.logs[0].uri == "http://logs/n0-0.log"
 
+        mapped = next(lp.id for lp in pkg.launch_plans if lp.id.name == f"{MODULE}.mapped")
+        created = stub.CreateExecution(
+            admin_execution_pb2.ExecutionCreateRequest(
+                project=EXECUTION.project, domain=EXECUTION.domain,
+                spec=admin_execution_pb2.ExecutionSpec(launch_plan=mapped),
+            ),
+            timeout=10,
+        )  # fmt: skip
+        assert _wait(stub, created.id).closure.phase == WorkflowPhase.SUCCEEDED
+        node = stub.GetNodeExecution(
+            node_execution_pb2.NodeExecutionGetRequest(
+                id=identifier_pb2.NodeExecutionIdentifier(node_id="n0", execution_id=created.id)
+            ),
+            timeout=10,
+        )
+        assert node.metadata.is_array
+
         slow = next(lp.id for lp in pkg.launch_plans if lp.id.name == f"{MODULE}.slow")
         created = stub.CreateExecution(
             admin_execution_pb2.ExecutionCreateRequest(

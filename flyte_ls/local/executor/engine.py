@@ -283,7 +283,10 @@ class WorkflowRun:
             inputs, resolve_error = literals_pb2.LiteralMap(), str(exc)
         input_uri = _write(input_path, inputs)
         self.observer.node_started(
-            ref, input_uri=input_uri, is_parent=target in ("workflow_node", "branch_node")
+            ref,
+            input_uri=input_uri,
+            is_parent=target in ("workflow_node", "branch_node"),
+            is_array=target == "array_node",
         )
         try:
             if resolve_error is not None:
