@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 from flyteidl.admin import common_pb2, execution_pb2, project_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2
 from flyteidl.service import admin_pb2_grpc
 from local_backend import VENV_PYTHON, Backend, env_with_path, free_port, run_cli, start_backend
@@ -441,3 +443,65 @@ def test_pyflyte_run_remote_uploads_flytefile_input(backend: Backend, tmp_path: 
     stored = Path(uri)
     assert stored.is_relative_to(backend.state_dir / "uploads" / "flytesnacks" / "development")
     assert stored.read_text() == "twelve bytes"
+
+
+_WF = core_execution_pb2.WorkflowExecution
+_WF_TERMINAL = (_WF.SUCCEEDED, _WF.FAILED, _WF.ABORTED, _WF.TIMED_OUT)
+
+_FLYTEKIT_GET = """
+import json, sys
+from flytekit.configuration import Config
+from flytekit.remote import FlyteRemote
+remote = FlyteRemote(Config.auto(config_file=sys.argv[1]))
+outputs = remote.get(sys.argv[2])
+print(json.dumps({"o0": outputs.get("o0", int)}))
+"""
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_executed_run_console_page_logs_and_flyte_url(backend: Backend, tmp_path: Path) -> None:
+    """A real `pyflyte run --remote`, run by the backend's executor: its console page shows the outcome and
+    the nodes with log links that open, and flytekit's `remote.get("flyte://...")` reads a node's outputs."""
+    (tmp_path / "flows.py").write_text(_WORKFLOWS)
+    pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
+    cmd = [pyflyte, "--config", str(backend.config), "run", "--remote", "flows.py", "pipeline", "--x", "4"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    url = re.findall(r"http://\S+/console/projects/\S+/executions/[a-z0-9]+", proc.stdout)[-1]
+    name = url.rsplit("/", 1)[-1]
+    ident = identifier_pb2.WorkflowExecutionIdentifier(project="flytesnacks", domain="development", name=name)
+    with grpc.insecure_channel(f"127.0.0.1:{backend.port}") as channel:
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        deadline = time.monotonic() + 180
+        while True:
+            ex = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident), timeout=10)
+            if ex.closure.phase in _WF_TERMINAL:
+                break
+            assert time.monotonic() < deadline, f"execution still in phase {ex.closure.phase}"
+            time.sleep(0.5)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=30) as resp:
+        page = resp.read().decode()
+    assert "<span class='SUCCEEDED'>SUCCEEDED</span>" in page, page
+    assert "<h2>Outputs</h2>" in page and "<pre>16</pre>" in page
+    assert "refresh" not in page  # a finished execution's page does not reload itself
+    logs = re.findall(r"href='(http://[^']+/files/[^']+)'", page)
+    assert len(logs) >= 2, page  # one per task node
+    with opener.open(logs[0], timeout=30) as resp:
+        assert resp.status == 200
+
+    proc = subprocess.run(
+        [
+            VENV_PYTHON,
+            "-c",
+            _FLYTEKIT_GET,
+            str(backend.config),
+            f"flyte://v1/flytesnacks/development/{name}/n1/o",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"o0": 16}
