@@ -51,7 +51,7 @@ from datetime import timedelta
 
 from typing import Optional
 
-from flytekit import WorkflowFailurePolicy, conditional, map_task, task, workflow
+from flytekit import WorkflowFailurePolicy, conditional, dynamic, map_task, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
 
 
@@ -182,6 +182,16 @@ def partly(xs: list[int] = [1, 2, 3]) -> list[Optional[int]]:
 @workflow
 def mostly(xs: list[int] = [1, 2, 4]) -> list[Optional[int]]:
     return map_task(odd_only, min_success_ratio=0.5)(x=xs)
+
+
+@dynamic
+def fan(n: int) -> list[int]:
+    return [double(x=i) for i in range(n)]
+
+
+@workflow
+def dyn(n: int = 3) -> list[int]:
+    return fan(n=n)
 
 
 @task(timeout=timedelta(seconds=1))
@@ -483,6 +493,20 @@ def test_map_tasks_match_flytekit(pkg: Package, tmp_path: Path) -> None:
     outcome = asyncio.run(run.run())
     assert outcome.phase == WorkflowPhase.FAILED
     assert outcome.error is not None and "even 2" in outcome.error.message
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_dynamic_matches_flytekit(pkg: Package, tmp_path: Path) -> None:
+    outcome, observer = _run(pkg, tmp_path, "dyn", {"n": 3})
+    assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
+    assert _outputs(outcome) == [_local(pkg, "dyn(n=3)")] == [[0, 2, 4]]
+    assert observer.dynamic["n0"].primary.template.id.name == "dynamic_n0"
+    children = {e.node: e.parent for e in observer.events if e.kind == "node_started" and e.parent}
+    assert children == dict.fromkeys(("n0-0-dn0", "n0-0-dn1", "n0-0-dn2"), "n0")
+    assert (tmp_path / "run" / "n0" / "data" / "0" / "futures.pb").is_file()
+    assert (tmp_path / "run" / "n0" / "data" / "0" / "n0-0-dn1" / "0" / "outputs.pb").is_file()
+    assert observer.nodes["n0"] == NodePhase.SUCCEEDED
 
 
 @pytest.mark.timeout(10)

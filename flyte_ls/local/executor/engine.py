@@ -16,8 +16,10 @@ children of a subworkflow/branch node live under ``<parent data>/0/<childId>/``;
 ArrayNodes over a task (flytekit's ``map_task``) run every index with ``pyflyte-map-execute`` (per-index
 retries, ``parallelism``, ``min_successes``/``min_success_ratio``; failed slots gathered as none).
 
-Not yet (they fail the node with a clear ``Unimplemented`` error): launch-plan nodes, gate nodes,
-``@dynamic`` (futures.pb), failure nodes, caching, recovery of a half-run execution.
+``@dynamic`` tasks: futures.pb is compiled (``compile_dynamic_job``) and run as a sub-DAG of the node.
+
+Not yet (they fail the node with a clear ``Unimplemented`` error): launch-plan nodes, gate nodes, failure
+nodes, caching, recovery of a half-run execution.
 """
 
 from __future__ import annotations
@@ -32,8 +34,18 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flyteidl.core import compiler_pb2, execution_pb2, literals_pb2, tasks_pb2, workflow_pb2
+from flyteidl.core import (
+    compiler_pb2,
+    dynamic_job_pb2,
+    execution_pb2,
+    identifier_pb2,
+    literals_pb2,
+    tasks_pb2,
+    workflow_pb2,
+)
 
+from flyte_ls.local.compiler import compile_dynamic_job
+from flyte_ls.local.errors import AdminError
 from flyte_ls.local.executor.observer import NodeRef, RunObserver
 from flyte_ls.local.executor.values import (
     BindingResolutionFailure,
@@ -98,6 +110,9 @@ class _Result:
     outputs: literals_pb2.LiteralMap | None = None
     output_uri: str = ""
     error: execution_pb2.ExecutionError | None = None
+    futures: bytes | None = None  # a @dynamic task's DynamicJobSpec (futures.pb)
+    futures_uri: str = ""
+    attempt: int = 0
 
 
 def _failed(code: str, message: str, kind: int = SYSTEM) -> _Result:
@@ -125,9 +140,10 @@ def unique_node_id(*parts: str, limit: int = 20) -> str:
 class _Scope:
     parent: str  # unique id of the parent node ("" at the top level)
     data_root: Path  # where this scope's node dirs go
+    retry_group: str = "0"  # the parent's attempt
 
     def unique(self, node_id: str) -> str:
-        return unique_node_id(self.parent, "0", node_id) if self.parent else node_id
+        return unique_node_id(self.parent, self.retry_group, node_id) if self.parent else node_id
 
     def data_dir(self, unique: str) -> Path:
         return self.data_root / unique / "data" if not self.parent else self.data_root / unique
@@ -273,7 +289,7 @@ class WorkflowRun:
     ) -> _Result:
         unique = scope.unique(node.id)
         data_dir = scope.data_dir(unique)
-        ref = NodeRef(unique, node.id, scope.parent, "0" if scope.parent else "", data_dir)
+        ref = NodeRef(unique, node.id, scope.parent, scope.retry_group if scope.parent else "", data_dir)
         target = node.WhichOneof("target")
         input_path = data_dir / "inputs.pb"
         try:
@@ -405,7 +421,43 @@ class WorkflowRun:
         template = self._template(node)
         if isinstance(template, _Result):
             return template
-        return await self._attempts(node, ref, template, inputs, input_path)
+        result = await self._attempts(node, ref, template, inputs, input_path)
+        if result.futures is None:
+            return result
+        return await self._dynamic(ref, template, inputs, result)
+
+    async def _dynamic(
+        self, ref: NodeRef, template: tasks_pb2.TaskTemplate, inputs: literals_pb2.LiteralMap, done: _Result
+    ) -> _Result:
+        """A ``@dynamic`` task returned futures.pb: compile the DynamicJobSpec (propeller's ``dynamic_<node>``
+        workflow) and run it with the node as parent (child ids ``<node>-<attempt>-dn0``...)."""
+        assert done.futures is not None and ref.data_dir is not None
+        spec = dynamic_job_pb2.DynamicJobSpec.FromString(done.futures)
+        workflow_id = identifier_pb2.Identifier(
+            resource_type=identifier_pb2.WORKFLOW,
+            project=template.id.project,
+            domain=template.id.domain,
+            name=f"dynamic_{ref.unique_id}",
+            version=hashlib.sha1(done.futures).hexdigest()[:16],
+        )
+        try:
+            compiled = compile_dynamic_job(
+                spec,
+                workflow_id,
+                template.interface,
+                lambda _: None,
+                lambda ident: self._tasks.get(_key(ident)),
+            )
+        except AdminError as exc:
+            return _failed("DynamicWorkflowCompileFailure", str(exc), USER)
+        for task in compiled.tasks:
+            self._tasks.setdefault(_key(task.template.id), task.template)
+        for sub in compiled.sub_workflows:
+            self._subworkflows.setdefault(_key(sub.template.id), sub)
+        self.observer.dynamic_workflow(ref, compiled, futures_uri=done.futures_uri)
+        scope = _Scope(ref.unique_id, ref.data_dir / str(done.attempt), retry_group=str(done.attempt))
+        result = await self._run_workflow(compiled.primary, inputs, scope)
+        return _Result(result.phase, outputs=result.outputs, error=result.error)
 
     async def _array_node(
         self, node: workflow_pb2.Node, ref: NodeRef, inputs: literals_pb2.LiteralMap, input_path: Path
@@ -520,16 +572,18 @@ class WorkflowRun:
                 raise
             if result.phase == AttemptPhase.SUCCEEDED:
                 if result.futures is not None:
-                    error = execution_pb2.ExecutionError(
-                        code="Unimplemented",
-                        message="@dynamic tasks are not supported by the local executor yet",
-                        kind=SYSTEM,
-                    )
-                    if report:
-                        self.observer.attempt_finished(
-                            ref, attempt, TaskPhase.FAILED, error=error, log=paths.log
+                    if not report:
+                        error = execution_pb2.ExecutionError(
+                            code="Unimplemented", message="@dynamic map tasks are not supported", kind=SYSTEM
                         )
-                    return _Result(NodePhase.FAILED, error=error)
+                        return _Result(NodePhase.FAILED, error=error)
+                    futures_uri = str(result.futures_path or "")
+                    self.observer.attempt_finished(
+                        ref, attempt, TaskPhase.SUCCEEDED, output_uri=futures_uri, log=paths.log
+                    )
+                    return _Result(
+                        NodePhase.SUCCEEDED, futures=result.futures, futures_uri=futures_uri, attempt=attempt
+                    )
                 uri = str(result.outputs_path or "")
                 if report:
                     self.observer.attempt_finished(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from flyteidl.core import execution_pb2, identifier_pb2
+from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ class RunObserver(Protocol):
 
     def attempt_started(
         self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path
+    ) -> None: ...
+
+    def dynamic_workflow(
+        self, node: NodeRef, compiled: compiler_pb2.CompiledWorkflowClosure, *, futures_uri: str
     ) -> None: ...
 
     def attempt_finished(
@@ -78,6 +82,7 @@ class MemoryObserver:
     events: list[Event] = field(default_factory=list)
     nodes: dict[str, int] = field(default_factory=dict)
     attempts: dict[tuple[str, int], int] = field(default_factory=dict)
+    dynamic: dict[str, compiler_pb2.CompiledWorkflowClosure] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False) -> None:
@@ -132,6 +137,13 @@ class MemoryObserver:
                 Event("attempt_finished", node.unique_id, phase, attempt, output_uri, error, log=log)
             )
             self.attempts[(node.unique_id, attempt)] = phase
+
+    def dynamic_workflow(
+        self, node: NodeRef, compiled: compiler_pb2.CompiledWorkflowClosure, *, futures_uri: str
+    ) -> None:
+        with self._lock:
+            self.events.append(Event("dynamic_workflow", node.unique_id, uri=futures_uri))
+            self.dynamic[node.unique_id] = compiled
 
     def errors(self, node: str) -> list[execution_pb2.ExecutionError]:
         return [

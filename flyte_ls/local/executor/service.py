@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flyteidl.core import execution_pb2, identifier_pb2
+from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2
 
 from flyte_ls.local.errors import AdminError
 from flyte_ls.local.executions.records import ExecutionRecords
@@ -104,6 +104,18 @@ class RecordsObserver:
             input_uri=input_uri,
             logs=self._logs(log),
             task_type="python-task",
+        )
+
+    def dynamic_workflow(
+        self, node: NodeRef, compiled: compiler_pb2.CompiledWorkflowClosure, *, futures_uri: str
+    ) -> None:
+        self._safe(
+            "dynamic workflow",
+            self.records.set_dynamic_workflow,
+            self.execution,
+            node.unique_id,
+            compiled,
+            dynamic_job_spec_uri=futures_uri,
         )
 
     def attempt_finished(
