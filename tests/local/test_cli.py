@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import psutil
 import pytest
 from flyteidl.admin import common_pb2, execution_pb2, project_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
@@ -505,3 +506,80 @@ def test_executed_run_console_page_logs_and_flyte_url(backend: Backend, tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"o0": 16}
+
+
+_SLOW = """
+import time
+
+from flytekit import task
+
+
+@task
+def slow(s: int) -> int:
+    time.sleep(s)
+    return s
+"""
+
+
+def _processes_mentioning(text: str, wait_s: float = 5.0) -> list[str]:
+    """Command lines of live processes that mention ``text`` (after up to ``wait_s`` for them to exit)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = []
+        for p in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(p.info["cmdline"] or [])
+            if text in cmdline and p.pid != os.getpid():
+                found.append(cmdline)
+        if not found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.2)
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_sigterm_with_a_running_execution_then_restart(tmp_path: Path) -> None:
+    """SIGTERM while a task runs: the backend still stops promptly and removes its status file; the next
+    start on the same state dir ends that execution FAILED with a reason instead of leaving it RUNNING."""
+    b = start_backend(tmp_path / "state")
+    (tmp_path / "slow.py").write_text(_SLOW)
+    pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
+    cmd = [pyflyte, "--config", str(b.config), "run", "--remote", "slow.py", "slow", "--s", "120"]
+    try:
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        name = re.findall(r"/executions/([a-z0-9]+)", proc.stdout)[-1]
+        ident = identifier_pb2.WorkflowExecutionIdentifier(
+            project="flytesnacks", domain="development", name=name
+        )
+        with grpc.insecure_channel(f"127.0.0.1:{b.port}") as channel:
+            admin = admin_pb2_grpc.AdminServiceStub(channel)
+            deadline = time.monotonic() + 60
+            while (
+                admin.GetExecution(
+                    execution_pb2.WorkflowExecutionGetRequest(id=ident), timeout=10
+                ).closure.phase
+                != _WF.RUNNING
+            ):
+                assert time.monotonic() < deadline, "the execution never started running"
+                time.sleep(0.2)
+        deadline = time.monotonic() + 60
+        while not _processes_mentioning(str(tmp_path / "state" / "executions"), wait_s=0):
+            assert time.monotonic() < deadline, "no task process was started"
+            time.sleep(0.2)
+        started = time.monotonic()
+        assert b.stop(signal.SIGTERM, timeout=30) == 0
+        assert time.monotonic() - started < 30
+        assert not (tmp_path / "state" / "status.json").exists()
+        assert _processes_mentioning(str(tmp_path / "state")) == [], "the task's process outlived the backend"
+    finally:
+        b.stop(signal.SIGKILL)
+
+    again = start_backend(tmp_path / "state")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{again.port}") as channel:
+            admin = admin_pb2_grpc.AdminServiceStub(channel)
+            ex = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident), timeout=10)
+        assert ex.closure.phase in _WF_TERMINAL and ex.closure.phase != _WF.SUCCEEDED
+        assert ex.closure.error.message or ex.closure.abort_metadata.cause
+    finally:
+        again.stop()
