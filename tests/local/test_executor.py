@@ -396,7 +396,7 @@ def test_fail_after_executable_nodes_complete(pkg: Package, tmp_path: Path) -> N
     assert outcome.error is not None and "bad 1" in outcome.error.message
     phases = sorted(observer.nodes.values())
     # sleepy -> double both succeed after broken failed; the consumer of broken never starts
-    assert phases == sorted([NodePhase.SUCCEEDED, NodePhase.SUCCEEDED, NodePhase.FAILED])
+    assert phases == sorted([NodePhase.SUCCEEDED, NodePhase.SUCCEEDED, NodePhase.FAILED, NodePhase.SKIPPED])
 
 
 @pytest.mark.flytekit
@@ -409,8 +409,12 @@ def test_subworkflow_with_a_branch_matches_flytekit(pkg: Package, tmp_path: Path
     children = {e.node: e.parent for e in observer.events if e.kind == "node_started" and e.parent}
     assert children["n0-0-n0"] == "n0" and children["n0-0-n1"] == "n0"
     assert (tmp_path / "run" / "n0" / "data" / "0" / "n0-0-n0" / "0" / "outputs.pb").is_file()
-    branch_children = [n for n, p in children.items() if p.startswith("n1")]
-    assert branch_children, children
+    # the `sign` subworkflow n1 holds the branch n1-0-n0: the `if` child ran, the `elif` child was skipped
+    branch = {e.node: e.kind for e in observer.events if e.parent == "n1-0-n0" and e.kind != "node_finished"}
+    assert branch == {
+        unique_node_id("n1-0-n0", "0", "n0-n0"): "node_started",
+        unique_node_id("n1-0-n0", "0", "n0-n1"): "node_skipped",
+    }, branch
 
     outcome, _ = _run(pkg, tmp_path / "zero", "sign", {"x": 0})
     assert _outputs(outcome) == _local(pkg, "[sign(x=0)]") == ["zero:0"]

@@ -248,7 +248,8 @@ class WorkflowRun:
                             task = asyncio.ensure_future(self._run_node(nodes[node_id], scope, outputs))
                             running[task] = node_id
                         else:
-                            state[node_id] = NodePhase.SKIPPED  # TODO(executor): record skipped nodes
+                            state[node_id] = NodePhase.SKIPPED
+                            self._skip(nodes[node_id], scope)
                             progressed = True
                 if not running:
                     break
@@ -330,6 +331,14 @@ class WorkflowRun:
         self.observer.node_finished(ref, result.phase, output_uri=result.output_uri, error=result.error)
         return result
 
+    def _skip(self, node: workflow_pb2.Node, scope: _Scope) -> None:
+        """A node that will not run (a failed/skipped upstream, a branch not taken): recorded SKIPPED."""
+        unique = scope.unique(node.id)
+        ref = NodeRef(
+            unique, node.id, scope.parent, scope.retry_group if scope.parent else "", scope.data_dir(unique)
+        )
+        self.observer.node_skipped(ref)
+
     async def _subworkflow_node(
         self, node: workflow_pb2.Node, ref: NodeRef, inputs: literals_pb2.LiteralMap
     ) -> _Result:
@@ -366,9 +375,15 @@ class WorkflowRun:
                 return _failed("UserProvidedError", if_else.error.message, USER)
             else:
                 return _failed("NoBranchSatisfied", f"No branch satisfied in [{node.id}]", USER)
-        # TODO(executor): record the branches not taken as SKIPPED children.
         assert ref.data_dir is not None
-        result = await self._run_node(chosen, _Scope(ref.unique_id, ref.data_dir / "0"), outputs)
+        scope = _Scope(ref.unique_id, ref.data_dir / "0")
+        others = [case.then_node for case in [if_else.case, *if_else.other]]
+        if if_else.HasField("else_node"):
+            others.append(if_else.else_node)
+        for other in others:
+            if other.id != chosen.id:
+                self._skip(other, scope)
+        result = await self._run_node(chosen, scope, outputs)
         return _Result(result.phase, outputs=result.outputs, error=result.error)
 
     # --- task nodes --------------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ class RunObserver(Protocol):
         error: execution_pb2.ExecutionError | None = None,
     ) -> None: ...
 
+    def node_skipped(self, node: NodeRef) -> None: ...
+
     def attempt_started(
         self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path
     ) -> None: ...
@@ -112,6 +114,12 @@ class MemoryObserver:
                     parent=node.parent_unique_id,
                 )
             )
+            self.nodes[node.unique_id] = phase
+
+    def node_skipped(self, node: NodeRef) -> None:
+        with self._lock:
+            phase = execution_pb2.NodeExecution.SKIPPED
+            self.events.append(Event("node_skipped", node.unique_id, phase, parent=node.parent_unique_id))
             self.nodes[node.unique_id] = phase
 
     def attempt_started(

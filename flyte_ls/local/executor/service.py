@@ -83,6 +83,18 @@ class RecordsObserver:
             error=error,
         )
 
+    def node_skipped(self, node: NodeRef) -> None:
+        self._safe(
+            "node skip",
+            self.records.start_node,
+            self.execution,
+            node.unique_id,
+            phase=execution_pb2.NodeExecution.SKIPPED,
+            parent_node_id=node.parent_unique_id,
+            spec_node_id=node.spec_node_id,
+            retry_group=node.retry_group,
+        )
+
     def _logs(self, path: Path | None) -> list[execution_pb2.TaskLog]:
         url = self.log_url(path) if (self.log_url is not None and path is not None) else None
         if not url:
