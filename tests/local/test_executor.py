@@ -51,7 +51,7 @@ from datetime import timedelta
 
 from typing import Optional
 
-from flytekit import WorkflowFailurePolicy, conditional, dynamic, map_task, task, workflow
+from flytekit import WorkflowFailurePolicy, conditional, dynamic, map_task, sleep, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
 
 
@@ -192,6 +192,16 @@ def fan(n: int) -> list[int]:
 @workflow
 def dyn(n: int = 3) -> list[int]:
     return fan(n=n)
+
+
+@workflow
+def napping(x: int = 1) -> int:
+    a = double(x=x)
+    s = sleep(timedelta(seconds=2))
+    b = double(x=a)
+    a >> s
+    s >> b
+    return b
 
 
 @task(timeout=timedelta(seconds=1))
@@ -511,6 +521,16 @@ def test_dynamic_matches_flytekit(pkg: Package, tmp_path: Path) -> None:
     assert (tmp_path / "run" / "n0" / "data" / "0" / "futures.pb").is_file()
     assert (tmp_path / "run" / "n0" / "data" / "0" / "n0-0-dn1" / "0" / "outputs.pb").is_file()
     assert observer.nodes["n0"] == NodePhase.SUCCEEDED
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_sleep_gate(pkg: Package, tmp_path: Path) -> None:
+    outcome, observer = _run(pkg, tmp_path, "napping", {"x": 1})
+    assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
+    assert _outputs(outcome) == [_local(pkg, "napping(x=1)")] == [4]
+    finished = [e.node for e in observer.events if e.kind == "node_finished"]
+    assert finished == ["n0", "n1", "n2"]  # the gate n1 sits between the two tasks
 
 
 @pytest.mark.timeout(10)

@@ -18,8 +18,8 @@ retries, ``parallelism``, ``min_successes``/``min_success_ratio``; failed slots 
 
 ``@dynamic`` tasks: futures.pb is compiled (``compile_dynamic_job``) and run as a sub-DAG of the node.
 
-Not yet (they fail the node with a clear ``Unimplemented`` error): launch-plan nodes, gate nodes, failure
-nodes, caching, recovery of a half-run execution.
+Sleep gates wait. Not yet (they fail the node with a clear ``Unimplemented`` error): launch-plan nodes,
+approve/signal gates, failure nodes, caching, recovery of a half-run execution.
 """
 
 from __future__ import annotations
@@ -314,10 +314,15 @@ class WorkflowRun:
                 result = await self._subworkflow_node(node, ref, inputs)
             elif target == "array_node":
                 result = await self._array_node(node, ref, inputs, input_path)
+            elif target == "gate_node" and node.gate_node.HasField("sleep"):
+                await asyncio.sleep(node.gate_node.sleep.duration.ToTimedelta().total_seconds())
+                result = _Result(NodePhase.SUCCEEDED, outputs=literals_pb2.LiteralMap())
             elif target == "branch_node":
                 result = await self._branch_node(node, ref, inputs, outputs)
             else:
-                kind = {"workflow_node": "launch-plan", "gate_node": "gate"}.get(target or "", str(target))
+                kind = {"workflow_node": "launch-plan", "gate_node": "approve/signal gate"}.get(
+                    target or "", str(target)
+                )
                 result = _failed("Unimplemented", f"{kind} nodes are not supported by the local executor yet")
         except asyncio.CancelledError:
             self.observer.node_finished(ref, NodePhase.ABORTED)
