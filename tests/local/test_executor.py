@@ -53,6 +53,7 @@ from typing import Optional
 
 from flytekit import WorkflowFailurePolicy, conditional, dynamic, map_task, sleep, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
+from flytekit.types.error import FlyteError
 
 
 @task
@@ -192,6 +193,17 @@ def fan(n: int) -> list[int]:
 @workflow
 def dyn(n: int = 3) -> list[int]:
     return fan(n=n)
+
+
+@task
+def cleanup(marker: str, x: int, err: Optional[FlyteError] = None) -> None:
+    with open(marker, "w") as f:
+        f.write(f"{err.failed_node_id}|{err.message}" if err else "no error")
+
+
+@workflow(on_failure=cleanup)
+def guarded(marker: str, x: int = 1) -> int:
+    return broken(x=x)
 
 
 @workflow
@@ -531,6 +543,19 @@ def test_sleep_gate(pkg: Package, tmp_path: Path) -> None:
     assert _outputs(outcome) == [_local(pkg, "napping(x=1)")] == [4]
     finished = [e.node for e in observer.events if e.kind == "node_finished"]
     assert finished == ["n0", "n1", "n2"]  # the gate n1 sits between the two tasks
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_failure_node_gets_the_error(pkg: Package, tmp_path: Path) -> None:
+    marker = tmp_path / "marker.txt"
+    outcome, observer = _run(pkg, tmp_path, "guarded", {"marker": str(marker), "x": 1})
+    assert outcome.phase == WorkflowPhase.FAILED
+    assert outcome.error is not None and "bad 1" in outcome.error.message
+    failed_id, message = marker.read_text().split("|", 1)
+    assert failed_id == "n0" and "bad 1" in message
+    failure_node = pkg.compile("guarded").primary.template.failure_node.id
+    assert observer.nodes == {"n0": NodePhase.FAILED, failure_node: NodePhase.SUCCEEDED}
 
 
 @pytest.mark.timeout(10)

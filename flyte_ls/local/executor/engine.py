@@ -18,8 +18,9 @@ retries, ``parallelism``, ``min_successes``/``min_success_ratio``; failed slots 
 
 ``@dynamic`` tasks: futures.pb is compiled (``compile_dynamic_job``) and run as a sub-DAG of the node.
 
-Sleep gates wait. Not yet (they fail the node with a clear ``Unimplemented`` error): launch-plan nodes,
-approve/signal gates, failure nodes, caching, recovery of a half-run execution.
+Sleep gates wait. A failed top-level workflow runs its ``on_failure`` node (``err`` = the error, as a union
+literal when the input is Optional). Not yet (they fail the node with a clear ``Unimplemented`` error):
+launch-plan nodes, approve/signal gates; also missing: caching, recovery of a half-run execution.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from flyteidl.core import (
     identifier_pb2,
     literals_pb2,
     tasks_pb2,
+    types_pb2,
     workflow_pb2,
 )
 
@@ -234,6 +236,7 @@ class WorkflowRun:
         pending = set(nodes)
         running: dict[asyncio.Task[_Result], str] = {}
         first_error: _Result | None = None
+        failed_id = ""
         try:
             while True:
                 progressed = True
@@ -261,7 +264,7 @@ class WorkflowRun:
                     if result.phase in _OK:
                         outputs[node_id] = result.outputs or literals_pb2.LiteralMap()
                     elif first_error is None:
-                        first_error = result
+                        first_error, failed_id = result, scope.unique(node_id)
                 if first_error is not None and immediate:
                     break
         finally:
@@ -270,6 +273,8 @@ class WorkflowRun:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
         if first_error is not None:
+            if top and template.HasField("failure_node"):
+                await self._failure_node(template.failure_node, scope, outputs, first_error, failed_id)
             return _Result(NodePhase.FAILED, error=first_error.error)
         if any(state.get(u) not in _OK for u in upstream["end-node"]):
             return _failed("EndNodeNotReached", "the end-node of the workflow was never reached")
@@ -335,6 +340,34 @@ class WorkflowRun:
             )
         self.observer.node_finished(ref, result.phase, output_uri=result.output_uri, error=result.error)
         return result
+
+    async def _failure_node(
+        self,
+        node: workflow_pb2.Node,
+        scope: _Scope,
+        outputs: Mapping[str, literals_pb2.LiteralMap],
+        failure: _Result,
+        failed_id: str,
+    ) -> None:
+        """The workflow's ``on_failure`` node, run after the failure (its result does not change the
+        workflow's error). A task input ``err`` gets the error as a ``core.Error`` literal."""
+        run = workflow_pb2.Node()
+        run.CopyFrom(node)
+        template = self._tasks.get(_key(node.task_node.reference_id)) if node.HasField("task_node") else None
+        if template is not None and "err" in template.interface.inputs.variables:
+            message = failure.error.message if failure.error is not None else "the workflow failed"
+            error = literals_pb2.Literal()
+            error.scalar.error.message = message
+            error.scalar.error.failed_node_id = failed_id
+            binding = run.inputs.add(var="err")
+            expected = template.interface.inputs.variables["err"].type
+            variants = [t for t in expected.union_type.variants if t.simple == types_pb2.ERROR]
+            if variants:  # Optional[FlyteError]: a union literal tagged as that variant, as propeller sends
+                binding.binding.scalar.union.value.CopyFrom(error)
+                binding.binding.scalar.union.type.CopyFrom(variants[0])
+            else:
+                binding.binding.scalar.CopyFrom(error.scalar)
+        await self._run_node(run, scope, outputs)
 
     def _skip(self, node: workflow_pb2.Node, scope: _Scope) -> None:
         """A node that will not run (a failed/skipped upstream, a branch not taken): recorded SKIPPED."""
