@@ -12,6 +12,7 @@ import time
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import grpc
 import pytest
@@ -29,6 +30,7 @@ from flyte_ls.local.executor import (
     RunConfig,
     RunOutcome,
     WorkflowRun,
+    create_executor,
     unique_node_id,
 )
 from flyte_ls.local.executor.values import BranchEvaluationError, evaluate, resolve_bindings
@@ -726,6 +728,73 @@ def test_local_executor_runs_create_execution_and_terminate(pkg: Package, tmp_pa
         assert executor.running() == []
     finally:
         executor.close()
+        channel.close()
+        server.stop(None).wait()
+        store.close()
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_restart_resumes_running_executions_without_rerunning_succeeded_nodes(
+    pkg: Package, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "state")
+    servicer = AdminServicer(store)  # NullExecutor: what the previous backend process left behind
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = admin_pb2_grpc.AdminServiceStub(channel)
+    executor: LocalExecutor | None = None
+    try:
+        _register(stub, pkg)
+        lp = next(lp.id for lp in pkg.launch_plans if lp.id.name == f"{MODULE}.chain")
+
+        def create() -> identifier_pb2.WorkflowExecutionIdentifier:
+            return stub.CreateExecution(
+                admin_execution_pb2.ExecutionCreateRequest(
+                    project=EXECUTION.project, domain=EXECUTION.domain,
+                    spec=admin_execution_pb2.ExecutionSpec(launch_plan=lp),
+                    inputs=literals_pb2.LiteralMap(literals={"x": _lit(3)}),
+                ),
+                timeout=10,
+            ).id  # fmt: skip
+
+        running, queued, aborting = create(), create(), create()
+        records = servicer.records
+        # `running` had n0 done (with a value the task would not compute, to prove it is not re-run)
+        done = tmp_path / "n0-outputs.pb"
+        done.write_bytes(literals_pb2.LiteralMap(literals={"o0": _lit(100)}).SerializeToString())
+        records.set_execution_phase(running, WorkflowPhase.RUNNING)
+        records.start_node(running, "n0")
+        records.finish_node(running, "n0", NodePhase.SUCCEEDED, output_uri=str(done))
+        records.set_execution_phase(aborting, WorkflowPhase.ABORTING, abort_cause="stop")
+
+        ctx = SimpleNamespace(
+            store=store, admin=servicer, state_dir=tmp_path / "state", python=PYTHON, http_base_url="http://h"
+        )
+        executor = create_executor(ctx, resume=True)
+        servicer.executor = executor
+        for ident, expected in ((running, ["sum:300", 603]), (queued, ["sum:18", 39])):
+            finished = _wait(stub, ident)
+            assert finished.closure.phase == WorkflowPhase.SUCCEEDED, finished.closure.error
+            outputs = stub.GetExecutionData(
+                admin_execution_pb2.WorkflowExecutionGetDataRequest(id=ident), timeout=10
+            ).full_outputs
+            assert [_py(outputs.literals[k]) for k in sorted(outputs.literals)] == expected
+        attempts = stub.ListTaskExecutions(
+            task_execution_pb2.TaskExecutionListRequest(
+                node_execution_id=identifier_pb2.NodeExecutionIdentifier(node_id="n0", execution_id=running),
+                limit=10,
+            ),
+            timeout=10,
+        ).task_executions
+        assert list(attempts) == []  # n0 was not run again
+        assert _wait(stub, aborting, 10).closure.phase == WorkflowPhase.ABORTED
+    finally:
+        if executor is not None:
+            executor.close()
         channel.close()
         server.stop(None).wait()
         store.close()

@@ -11,6 +11,7 @@ The backend builds it with :func:`create_executor` (``flyte_ls.local.app`` calls
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,16 @@ from flyte_ls.local.executor.observer import MemoryObserver, NodeRef, RunObserve
 from flyte_ls.local.executor.service import LocalExecutor, RecordsObserver
 
 log = logging.getLogger(__name__)
+Phase = execution_pb2.WorkflowExecution
 
 
-def create_executor(ctx: Any) -> LocalExecutor:
+def create_executor(ctx: Any, *, resume: bool = False) -> LocalExecutor:
     """The executor for a started backend (``ctx`` is ``flyte_ls.local.app.BackendContext``).
 
-    Executions left unfinished by a previous backend process: QUEUED ones are submitted again; RUNNING ones
-    end FAILED with a clear reason (resuming a half-run DAG is not implemented yet)."""
+    Executions left unfinished by a previous backend process: QUEUED ones are submitted; ABORTING ones end
+    ABORTED; RUNNING ones end FAILED with a reason, or with ``resume=True`` are resumed (top-level nodes that
+    SUCCEEDED keep their outputs and are not run again). One that cannot be started ends FAILED with the
+    reason."""
     from flyte_ls.local.http import file_url
 
     records = getattr(ctx.admin, "records", None) or ExecutionRecords(ctx.store)
@@ -45,21 +49,29 @@ def create_executor(ctx: Any) -> LocalExecutor:
     for ident in records.unfinished_executions():
         try:
             phase = records.get_execution(ident).closure.phase
-            if phase == execution_pb2.WorkflowExecution.QUEUED:
+            if phase == Phase.ABORTING:  # terminated while the backend went down
+                records.set_execution_phase(ident, Phase.ABORTED)
+                continue
+            if phase == Phase.QUEUED:  # never started
                 executor.submit(ident)
+            elif resume:  # the nodes that succeeded are not run again
+                executor.submit(ident, resume=True)
             else:
-                records.set_execution_phase(
-                    ident,
-                    execution_pb2.WorkflowExecution.FAILED,
-                    error=execution_pb2.ExecutionError(
-                        code="BackendRestarted",
-                        message="the local backend stopped while this execution was running; resuming a "
-                        "running execution is not supported yet",
-                        kind=execution_pb2.ExecutionError.SYSTEM,
-                    ),
+                error = execution_pb2.ExecutionError(
+                    code="BackendRestarted",
+                    message="the local backend stopped while this execution was running",
+                    kind=execution_pb2.ExecutionError.SYSTEM,
                 )
-        except Exception:
+                records.set_execution_phase(ident, Phase.FAILED, error=error)
+        except Exception as exc:
             log.exception("could not recover execution %s", ident.name)
+            error = execution_pb2.ExecutionError(
+                code="RecoveryFailed",
+                message=f"the local backend restarted and could not resume this execution: {exc}",
+                kind=execution_pb2.ExecutionError.SYSTEM,
+            )
+            with contextlib.suppress(Exception):
+                records.set_execution_phase(ident, Phase.FAILED, error=error)
     return executor
 
 

@@ -32,7 +32,7 @@ import hashlib
 import math
 import os
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flyteidl.core import (
@@ -94,6 +94,8 @@ class RunConfig:
     fast_distribution: str | None = None  # for templates still holding {{ .remote_package_path }}
     max_parallelism: int = 0  # task attempts at once; 0 = unlimited
     max_system_retries: int = 3  # propeller's max-node-retries-system-failures
+    # top-level node id -> outputs of nodes that already SUCCEEDED (resuming after a restart): not re-run
+    completed: Mapping[str, literals_pb2.LiteralMap] = field(default_factory=dict)
     extra_env: Mapping[str, str] | None = None
     kill_grace_s: float = KILL_GRACE_S
 
@@ -248,6 +250,12 @@ class WorkflowRun:
                             continue
                         pending.discard(node_id)
                         if all(state[u] in _OK for u in ups):
+                            if top and node_id in self.config.completed:
+                                # resumed after a restart: a top-level node that already succeeded
+                                state[node_id] = NodePhase.SUCCEEDED
+                                outputs[node_id] = self.config.completed[node_id]
+                                progressed = True
+                                continue
                             task = asyncio.ensure_future(self._run_node(nodes[node_id], scope, outputs))
                             running[task] = node_id
                         else:

@@ -12,13 +12,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2
+from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, literals_pb2
 
 from flyte_ls.local.errors import AdminError
-from flyte_ls.local.executions.records import ExecutionRecords
+from flyte_ls.local.executions.records import ExecutionRecords, read_literal_map
 from flyte_ls.local.executor.engine import RunConfig, WorkflowRun
 from flyte_ls.local.executor.observer import NodeRef
 from flyte_ls.local.runner import KILL_GRACE_S, ExecutionKey
+from flyte_ls.local.store import Page
 
 log = logging.getLogger(__name__)
 WorkflowPhase = execution_pb2.WorkflowExecution
@@ -174,7 +175,11 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._runs: dict[_Key, tuple[WorkflowRun, concurrent.futures.Future[None]]] = {}
 
-    def submit(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+    def submit(
+        self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, *, resume: bool = False
+    ) -> None:
+        """Run the execution in the background. ``resume``: after a restart, top-level nodes whose records
+        say SUCCEEDED (with readable outputs) are not run again."""
         ident = identifier_pb2.WorkflowExecutionIdentifier()
         ident.CopyFrom(execution_id)
         closure = self.records.compiled_workflow(ident)
@@ -187,11 +192,24 @@ class LocalExecutor:
             max_parallelism=spec.max_parallelism,
             extra_env=self.extra_env,
             kill_grace_s=self.kill_grace_s,
+            completed=self._completed(ident) if resume else {},
         )
         run = WorkflowRun(closure, inputs, config, RecordsObserver(self.records, ident, self.log_url))
         with self._lock:
             future = asyncio.run_coroutine_threadsafe(self._drive(ident, run), self._loop)
             self._runs[_key(ident)] = (run, future)
+
+    def _completed(
+        self, ident: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> dict[str, literals_pb2.LiteralMap]:
+        done: dict[str, literals_pb2.LiteralMap] = {}
+        for node in self.records.list_nodes(ident, "", Page(limit=10_000)):
+            if node.closure.phase != execution_pb2.NodeExecution.SUCCEEDED or not node.closure.output_uri:
+                continue
+            outputs = read_literal_map(node.closure.output_uri)
+            if outputs is not None:
+                done[node.id.node_id] = outputs
+        return done
 
     async def _drive(self, ident: identifier_pb2.WorkflowExecutionIdentifier, run: WorkflowRun) -> None:
         try:
