@@ -369,8 +369,9 @@ def test_chain_matches_flytekit_local_run(pkg: Package, tmp_path: Path) -> None:
     assert literals_pb2.LiteralMap.FromString(end.read_bytes()) == outcome.outputs
     assert (tmp_path / "run" / "n0" / "data" / "inputs.pb").is_file()
     assert (tmp_path / "run" / "n0" / "data" / "0" / "outputs.pb").is_file()
-    assert set(observer.nodes) == {"n0", "n1", "n2", "n3"}
+    assert set(observer.nodes) == {"start-node", "n0", "n1", "n2", "n3", "end-node"}
     assert all(phase == NodePhase.SUCCEEDED for phase in observer.nodes.values())
+    assert (tmp_path / "run" / "start-node" / "data" / "0" / "outputs.pb").is_file()
     assert all(phase == TaskPhase.SUCCEEDED for phase in observer.attempts.values())
     log = next(e.log for e in observer.events if e.kind == "attempt_started" and e.node == "n0")
     assert log is not None and log.is_file()
@@ -403,7 +404,7 @@ def test_non_recoverable_failure_fails_immediately_and_aborts_siblings(pkg: Pack
     assert outcome.phase == WorkflowPhase.FAILED
     assert outcome.error is not None and "bad 1" in outcome.error.message
     assert outcome.error.kind == execution_pb2.ExecutionError.USER
-    nodes = {e.node: e for e in observer.events if e.kind == "node_finished"}
+    nodes = {e.node: e for e in observer.events if e.kind == "node_finished" and e.node != "start-node"}
     failed = [n for n, e in nodes.items() if e.phase == NodePhase.FAILED]
     aborted = [n for n, e in nodes.items() if e.phase == NodePhase.ABORTED]
     assert len(failed) == 1 and len(aborted) == 1
@@ -418,7 +419,7 @@ def test_fail_after_executable_nodes_complete(pkg: Package, tmp_path: Path) -> N
     outcome, observer = _run(pkg, tmp_path, "keep_going", {"x": 1})
     assert outcome.phase == WorkflowPhase.FAILED
     assert outcome.error is not None and "bad 1" in outcome.error.message
-    phases = sorted(observer.nodes.values())
+    phases = sorted(v for k, v in observer.nodes.items() if k != "start-node")
     # sleepy -> double both succeed after broken failed; the consumer of broken never starts
     assert phases == sorted([NodePhase.SUCCEEDED, NodePhase.SUCCEEDED, NodePhase.FAILED, NodePhase.SKIPPED])
 
@@ -470,7 +471,7 @@ def test_terminate_kills_the_attempt_and_aborts_running_nodes(pkg: Package, tmp_
     outcome = asyncio.run(scenario())
     assert time.monotonic() - start < 40
     assert outcome.phase == WorkflowPhase.ABORTED
-    assert observer.nodes == {"n0": NodePhase.ABORTED}
+    assert observer.nodes == {"start-node": NodePhase.SUCCEEDED, "n0": NodePhase.ABORTED}
     assert observer.attempts == {("n0", 0): TaskPhase.ABORTED}
 
 
@@ -531,7 +532,9 @@ def test_dynamic_matches_flytekit(pkg: Package, tmp_path: Path) -> None:
     assert _outputs(outcome) == [_local(pkg, "dyn(n=3)")] == [[0, 2, 4]]
     assert observer.dynamic["n0"].primary.template.id.name == "dynamic_n0"
     children = {e.node: e.parent for e in observer.events if e.kind == "node_started" and e.parent}
-    assert children == dict.fromkeys(("n0-0-dn0", "n0-0-dn1", "n0-0-dn2"), "n0")
+    assert children == dict.fromkeys(
+        ("n0-0-start-node", "n0-0-dn0", "n0-0-dn1", "n0-0-dn2", "n0-0-end-node"), "n0"
+    )
     assert (tmp_path / "run" / "n0" / "data" / "0" / "futures.pb").is_file()
     assert (tmp_path / "run" / "n0" / "data" / "0" / "n0-0-dn1" / "0" / "outputs.pb").is_file()
     assert observer.nodes["n0"] == NodePhase.SUCCEEDED
@@ -544,7 +547,7 @@ def test_sleep_gate(pkg: Package, tmp_path: Path) -> None:
     assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
     assert _outputs(outcome) == [_local(pkg, "napping(x=1)")] == [4]
     finished = [e.node for e in observer.events if e.kind == "node_finished"]
-    assert finished == ["n0", "n1", "n2"]  # the gate n1 sits between the two tasks
+    assert finished == ["start-node", "n0", "n1", "n2", "end-node"]  # the gate n1 is between the tasks
 
 
 @pytest.mark.flytekit
@@ -557,7 +560,11 @@ def test_failure_node_gets_the_error(pkg: Package, tmp_path: Path) -> None:
     failed_id, message = marker.read_text().split("|", 1)
     assert failed_id == "n0" and "bad 1" in message
     failure_node = pkg.compile("guarded").primary.template.failure_node.id
-    assert observer.nodes == {"n0": NodePhase.FAILED, failure_node: NodePhase.SUCCEEDED}
+    assert observer.nodes == {
+        "start-node": NodePhase.SUCCEEDED,
+        "n0": NodePhase.FAILED,
+        failure_node: NodePhase.SUCCEEDED,
+    }
 
 
 @pytest.mark.timeout(10)
@@ -677,7 +684,9 @@ def test_local_executor_runs_create_execution_and_terminate(pkg: Package, tmp_pa
             admin_execution_pb2.WorkflowExecutionGetDataRequest(id=created.id), timeout=10
         ).full_outputs
         assert [_py(outputs.literals[k]) for k in sorted(outputs.literals)] == ["sum:18", 39]
-        assert _nodes(stub, created.id) == dict.fromkeys(("n0", "n1", "n2", "n3"), NodePhase.SUCCEEDED)
+        assert _nodes(stub, created.id) == dict.fromkeys(
+            ("start-node", "n0", "n1", "n2", "n3", "end-node"), NodePhase.SUCCEEDED
+        )
         attempts = stub.ListTaskExecutions(
             task_execution_pb2.TaskExecutionListRequest(
                 node_execution_id=identifier_pb2.NodeExecutionIdentifier(
@@ -724,7 +733,7 @@ def test_local_executor_runs_create_execution_and_terminate(pkg: Package, tmp_pa
         )
         done = _wait(stub, created.id, 30)
         assert done.closure.phase == WorkflowPhase.ABORTED
-        assert _nodes(stub, created.id) == {"n0": NodePhase.ABORTED}
+        assert _nodes(stub, created.id) == {"start-node": NodePhase.SUCCEEDED, "n0": NodePhase.ABORTED}
         assert executor.running() == []
     finally:
         executor.close()

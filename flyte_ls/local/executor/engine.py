@@ -219,6 +219,11 @@ class WorkflowRun:
         top: bool = False,
     ) -> _Result:
         template = compiled.template
+        start = self._boundary_ref(scope, "start-node")  # recorded like propeller: its outputs = the inputs
+        assert start.data_dir is not None
+        self.observer.node_started(start, input_uri="", is_parent=False)
+        start_uri = _write(start.data_dir / "0" / "outputs.pb", inputs)
+        self.observer.node_finished(start, NodePhase.SUCCEEDED, output_uri=start_uri)
         nodes = {n.id: n for n in template.nodes if n.id not in ("start-node", "end-node")}
         upstream: dict[str, set[str]] = {}
         for node_id in [*nodes, "end-node"]:
@@ -290,8 +295,17 @@ class WorkflowRun:
             result = resolve_bindings(template.outputs, outputs)
         except BindingResolutionFailure as exc:
             return _failed("BindingResolutionFailure", str(exc))
-        uri = _write(self.run_dir / "end-node" / "data" / "0" / "outputs.pb", result) if top else ""
-        return _Result(NodePhase.SUCCEEDED, outputs=result, output_uri=uri)
+        end = self._boundary_ref(scope, "end-node")
+        assert end.data_dir is not None
+        uri = _write(end.data_dir / "0" / "outputs.pb", result)  # top level: <run>/end-node/data/0/outputs.pb
+        self.observer.node_started(end, input_uri="", is_parent=False)
+        self.observer.node_finished(end, NodePhase.SUCCEEDED, output_uri=uri)
+        return _Result(NodePhase.SUCCEEDED, outputs=result, output_uri=uri if top else "")
+
+    def _boundary_ref(self, scope: _Scope, node_id: str) -> NodeRef:
+        unique = scope.unique(node_id)
+        retry_group = scope.retry_group if scope.parent else ""
+        return NodeRef(unique, node_id, scope.parent, retry_group, scope.data_dir(unique))
 
     # --- nodes -------------------------------------------------------------------------------------------
 
