@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -395,9 +396,16 @@ def _prepare(work: AttemptPaths, inputs: literals_pb2.LiteralMap) -> None:
     # A re-run of the same attempt (after a backend restart) must not read a previous run's results.
     for name in ("outputs.pb", "error.pb", "futures.pb", "deck.html"):
         (work.output_prefix / name).unlink(missing_ok=True)
-    tmp = work.inputs.with_name(work.inputs.name + ".tmp")
-    tmp.write_bytes(inputs.SerializeToString(deterministic=True))
-    tmp.replace(work.inputs)
+    # A unique temporary name: attempts that share one inputs file (map-task indexes) may write it at once.
+    fd, tmp_name = tempfile.mkstemp(prefix=work.inputs.name + ".", suffix=".tmp", dir=work.inputs.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(inputs.SerializeToString(deterministic=True))
+        os.replace(tmp_name, work.inputs)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
 
 
 def _wait(

@@ -429,3 +429,39 @@ def test_task_sees_propeller_env_and_not_the_server_import_path(
     assert seen["FLYTE_ATTEMPT_NUMBER"] == "1"
     assert seen["FLYTE_INTERNAL_EXECUTION_ID"] == EXECUTION.name
     assert seen["FLYTE_INTERNAL_TASK_NAME"] == f"{MODULE}.env_probe"
+
+
+@pytest.mark.timeout(60)
+def test_attempts_sharing_one_inputs_file_can_prepare_at_once(tmp_path: Path) -> None:
+    """Map-task indexes may share the array node's inputs.pb: concurrent writes must not collide."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flyteidl.core import literals_pb2
+
+    from flyte_ls.local.runner import AttemptPaths, _prepare
+
+    shared = tmp_path / "node" / "data" / "inputs.pb"
+    value = literals_pb2.LiteralMap(
+        literals={
+            "x": literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=7)))
+        }
+    )
+
+    def prepare(i: int) -> None:
+        base = tmp_path / f"attempt{i}"
+        work = AttemptPaths(
+            inputs=shared,
+            output_prefix=base / "out",
+            raw_output_prefix=base / "raw",
+            checkpoint=base / "raw" / "_flytecheckpoints",
+            prev_checkpoint=None,
+            workdir=base / "work",
+            log=base / "log.txt",
+        )
+        for _ in range(25):
+            _prepare(work, value)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(prepare, range(8)))
+    assert literals_pb2.LiteralMap.FromString(shared.read_bytes()) == value
+    assert [p.name for p in shared.parent.iterdir()] == ["inputs.pb"]  # no temporary file left behind
