@@ -14,8 +14,8 @@ from google.protobuf import text_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from flyte_ls.local import listing
-from flyte_ls.local.errors import InvalidArgument
-from flyte_ls.local.store import Page, Store
+from flyte_ls.local.errors import InvalidArgument, NotFound
+from flyte_ls.local.store import LAUNCH_PLAN, TASK, WORKFLOW, EntityRow, Page, Store
 
 RESOURCE_NAMES = {
     identifier_pb2.TASK: "task",
@@ -142,3 +142,26 @@ def page_for(
 
 def next_token(page: Page, results: Sequence[object]) -> str:
     return listing.next_token(page, results)
+
+
+_ENTITY_LABELS = {TASK: "task", WORKFLOW: "workflow", LAUNCH_PLAN: "launch plan"}
+
+
+def entity_row(store: Store, kind: int, ident: identifier_pb2.Identifier) -> EntityRow:
+    """The stored version of a task, workflow or launch plan (``kind``: the store's resource type, which is
+    flyteidl's); InvalidArgument for a bad identifier, NotFound with Admin's message when it is missing."""
+    validate_identifier(store, ident, kind)
+    row = store.get_entity(kind, ident.project, ident.domain, ident.name, ident.version)
+    if row is None:
+        raise NotFound(f"{_ENTITY_LABELS[kind]} [{ident_str(ident)}] does not exist")
+    return row
+
+
+def list_entity_rows(
+    store: Store, kind: int, request: common_pb2.ResourceListRequest, columns: Mapping[str, listing.Column]
+) -> tuple[list[EntityRow], str]:
+    """One page of a List{Tasks,Workflows,LaunchPlans} request, and the token of the next page."""
+    validate_project_domain(store, request.id.project, request.id.domain)
+    page = page_for(request, columns, _ENTITY_LABELS[kind].replace(" ", "_"))
+    rows = store.list_entities(kind, request.id.project, request.id.domain, request.id.name, page)
+    return rows, next_token(page, rows)

@@ -10,8 +10,10 @@ from flyte_ls.local import listing
 from flyte_ls.local.admin.common import (
     Base,
     digest,
+    entity_row,
     id_str,
     ident_str,
+    list_entity_rows,
     next_token,
     page_for,
     structure_diff,
@@ -166,11 +168,7 @@ class LaunchPlanMixin(Base):
             )
 
     def _get_lp_row(self, ident: identifier_pb2.Identifier) -> EntityRow:
-        validate_identifier(self.store, ident, identifier_pb2.LAUNCH_PLAN)
-        row = self.store.get_entity(LAUNCH_PLAN, ident.project, ident.domain, ident.name, ident.version)
-        if row is None:
-            raise NotFound(f"launch plan [{ident_str(ident)}] does not exist")
-        return row
+        return entity_row(self.store, LAUNCH_PLAN, ident)
 
     @rpc
     def GetLaunchPlan(
@@ -222,13 +220,9 @@ class LaunchPlanMixin(Base):
     def ListLaunchPlans(
         self, request: common_pb2.ResourceListRequest, context: grpc.ServicerContext
     ) -> launch_plan_pb2.LaunchPlanList:
-        validate_project_domain(self.store, request.id.project, request.id.domain)
-        page = page_for(request, LP_COLUMNS, "launch_plan")
-        rows = self.store.list_entities(
-            LAUNCH_PLAN, request.id.project, request.id.domain, request.id.name, page
-        )
+        rows, token = list_entity_rows(self.store, LAUNCH_PLAN, request, LP_COLUMNS)
         return launch_plan_pb2.LaunchPlanList(
-            launch_plans=[launch_plan_from_row(r) for r in rows], token=next_token(page, rows)
+            launch_plans=[launch_plan_from_row(r) for r in rows], token=token
         )
 
     @rpc

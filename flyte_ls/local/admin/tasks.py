@@ -10,7 +10,9 @@ from flyte_ls.local import listing
 from flyte_ls.local.admin.common import (
     Base,
     digest,
+    entity_row,
     ident_str,
+    list_entity_rows,
     next_token,
     page_for,
     structure_diff,
@@ -18,7 +20,7 @@ from flyte_ls.local.admin.common import (
     validate_identifier,
     validate_project_domain,
 )
-from flyte_ls.local.errors import AlreadyExists, InvalidArgument, NotFound, rpc
+from flyte_ls.local.errors import AlreadyExists, InvalidArgument, rpc
 from flyte_ls.local.store import TASK, EntityRow
 
 
@@ -90,20 +92,14 @@ class TaskMixin(Base):
         return self.get_task(request.id)
 
     def get_task(self, ident: identifier_pb2.Identifier) -> task_pb2.Task:
-        validate_identifier(self.store, ident, identifier_pb2.TASK)
-        row = self.store.get_entity(TASK, ident.project, ident.domain, ident.name, ident.version)
-        if row is None:
-            raise NotFound(f"task [{ident_str(ident)}] does not exist")
-        return task_from_row(row)
+        return task_from_row(entity_row(self.store, TASK, ident))
 
     @rpc
     def ListTasks(
         self, request: common_pb2.ResourceListRequest, context: grpc.ServicerContext
     ) -> task_pb2.TaskList:
-        validate_project_domain(self.store, request.id.project, request.id.domain)
-        page = page_for(request, listing.ENTITY_COLUMNS, "task")
-        rows = self.store.list_entities(TASK, request.id.project, request.id.domain, request.id.name, page)
-        return task_pb2.TaskList(tasks=[task_from_row(r) for r in rows], token=next_token(page, rows))
+        rows, token = list_entity_rows(self.store, TASK, request, listing.ENTITY_COLUMNS)
+        return task_pb2.TaskList(tasks=[task_from_row(r) for r in rows], token=token)
 
     @rpc
     def ListTaskIds(

@@ -15,16 +15,15 @@ from flyte_ls.local import listing
 from flyte_ls.local.admin.common import (
     Base,
     digest,
+    entity_row,
     ident_str,
-    next_token,
-    page_for,
+    list_entity_rows,
     structure_diff,
     timestamp,
     validate_identifier,
-    validate_project_domain,
 )
 from flyte_ls.local.admin.tasks import list_ids
-from flyte_ls.local.errors import AlreadyExists, InvalidArgument, NotFound, rpc
+from flyte_ls.local.errors import AlreadyExists, InvalidArgument, rpc
 from flyte_ls.local.store import LAUNCH_PLAN, TASK, WORKFLOW, EntityRow
 
 log = logging.getLogger(__name__)
@@ -236,24 +235,14 @@ class WorkflowMixin(Base):
         return self.get_workflow(request.id)
 
     def get_workflow(self, ident: identifier_pb2.Identifier) -> workflow_pb2.Workflow:
-        validate_identifier(self.store, ident, identifier_pb2.WORKFLOW)
-        row = self.store.get_entity(WORKFLOW, ident.project, ident.domain, ident.name, ident.version)
-        if row is None:
-            raise NotFound(f"workflow [{ident_str(ident)}] does not exist")
-        return workflow_from_row(row)
+        return workflow_from_row(entity_row(self.store, WORKFLOW, ident))
 
     @rpc
     def ListWorkflows(
         self, request: common_pb2.ResourceListRequest, context: grpc.ServicerContext
     ) -> workflow_pb2.WorkflowList:
-        validate_project_domain(self.store, request.id.project, request.id.domain)
-        page = page_for(request, listing.ENTITY_COLUMNS, "workflow")
-        rows = self.store.list_entities(
-            WORKFLOW, request.id.project, request.id.domain, request.id.name, page
-        )
-        return workflow_pb2.WorkflowList(
-            workflows=[workflow_from_row(r) for r in rows], token=next_token(page, rows)
-        )
+        rows, token = list_entity_rows(self.store, WORKFLOW, request, listing.ENTITY_COLUMNS)
+        return workflow_pb2.WorkflowList(workflows=[workflow_from_row(r) for r in rows], token=token)
 
     @rpc
     def ListWorkflowIds(
