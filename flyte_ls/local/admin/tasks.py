@@ -67,6 +67,7 @@ class TaskMixin(Base):
             raise InvalidArgument(f"missing task type in the template of task [{ident_str(request.id)}]")
         compiled = compiler_pb2.CompiledTask(template=spec.template)
         closure = task_pb2.TaskClosure(compiled_task=compiled, created_at=timestamp())
+        new_digest = digest(compiled)
         spec_bytes = spec.SerializeToString(deterministic=True)
         existing = self.store.insert_entity(
             TASK,
@@ -74,12 +75,12 @@ class TaskMixin(Base):
             request.id.domain,
             request.id.name,
             request.id.version,
-            digest=digest(compiled),
+            digest=new_digest,
             spec=spec_bytes,
             closure=closure.SerializeToString(deterministic=True),
         )
         if existing is not None:
-            if existing.digest == digest(compiled) or existing.spec == spec_bytes:
+            if existing.digest == new_digest or existing.spec == spec_bytes:
                 raise AlreadyExists(f"task [{ident_str(request.id)}] with identical structure already exists")
             old = task_pb2.TaskClosure.FromString(existing.closure).compiled_task
             raise InvalidArgument(
