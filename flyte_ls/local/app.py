@@ -97,11 +97,12 @@ class BackendContext:
 def _create_executor(ctx: BackendContext) -> Executor | None:
     """The executor that runs what CreateExecution accepts: ``flyte_ls.local.executor.create_executor(ctx)``
     when that module exists (it may also have ``close()``, called on stop before the store closes); until
-    then executions stay QUEUED (the AdminService's NullExecutor)."""
+    then executions stay QUEUED (the AdminService's NullExecutor). Executions a killed backend left RUNNING
+    are resumed (``resume=True``)."""
     if importlib.util.find_spec("flyte_ls.local.executor") is None:
         return None
     factory = getattr(importlib.import_module("flyte_ls.local.executor"), "create_executor", None)
-    return factory(ctx) if factory is not None else None
+    return factory(ctx, resume=True) if factory is not None else None
 
 
 class LocalBackend:

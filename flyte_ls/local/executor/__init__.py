@@ -16,28 +16,59 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flyteidl.core import execution_pb2
+from flyteidl.core import execution_pb2, identifier_pb2
 
 from flyte_ls.local.executions.records import ExecutionRecords
 from flyte_ls.local.executor.engine import RunConfig, RunOutcome, WorkflowRun, unique_node_id
 from flyte_ls.local.executor.observer import MemoryObserver, NodeRef, RunObserver
 from flyte_ls.local.executor.service import LocalExecutor, RecordsObserver
+from flyte_ls.local.orphans import Watchdog, reap
 
 log = logging.getLogger(__name__)
 Phase = execution_pb2.WorkflowExecution
+STOPPED_CAUSE = (
+    "the local backend was stopped while this execution ran; its running tasks were killed "
+    "(relaunch the execution to run it again)"
+)
 
 
-def create_executor(ctx: Any, *, resume: bool = False) -> LocalExecutor:
+class BackendExecutor(LocalExecutor):
+    """The backend's :class:`LocalExecutor`. On a clean stop (``close``: Ctrl-C, SIGTERM) the executions still
+    running end ABORTED with :data:`STOPPED_CAUSE`; only a backend that dies without stopping (``kill -9``, a
+    crash, a power cut) leaves them RUNNING, and the next start resumes them. Its watchdog kills the task
+    processes of a backend that dies (flyte_ls.local.orphans)."""
+
+    watchdog: Watchdog | None = None
+
+    def close(self) -> None:
+        stopping = []
+        for project, domain, name in self.running():
+            ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+            with contextlib.suppress(Exception):  # finished meanwhile: nothing to mark
+                self.records.set_execution_phase(ident, Phase.ABORTING, abort_cause=STOPPED_CAUSE)
+                stopping.append(ident)
+        super().close()
+        for ident in stopping:  # a backend killed before this line: the next start ends ABORTING ones ABORTED
+            with contextlib.suppress(Exception):
+                self.records.set_execution_phase(ident, Phase.ABORTED, abort_cause=STOPPED_CAUSE)
+        if self.watchdog is not None:
+            self.watchdog.close()
+
+
+def create_executor(ctx: Any, *, resume: bool = False, watchdog: bool = True) -> LocalExecutor:
     """The executor for a started backend (``ctx`` is ``flyte_ls.local.app.BackendContext``).
 
-    Executions left unfinished by a previous backend process: QUEUED ones are submitted; ABORTING ones end
-    ABORTED; RUNNING ones end FAILED with a reason, or with ``resume=True`` are resumed (top-level nodes that
-    SUCCEEDED keep their outputs and are not run again). One that cannot be started ends FAILED with the
-    reason."""
+    Task processes a killed previous backend left on the state dir are killed first. Executions left
+    unfinished: QUEUED ones are submitted; ABORTING ones end ABORTED; RUNNING ones (the backend died under
+    them) end FAILED with a reason, or with ``resume=True`` (what the backend uses) are resumed: top-level
+    nodes that SUCCEEDED keep their outputs and are not run again, the others run again from their first
+    attempt. One that cannot be resumed (e.g. damaged inputs or outputs) ends FAILED with the reason.
+    ``watchdog``: start the process that kills this backend's tasks if it dies."""
     from flyte_ls.local.http import file_url
 
     records = getattr(ctx.admin, "records", None) or ExecutionRecords(ctx.store)
     root = Path(ctx.state_dir).resolve()
+    reap(root)
 
     def log_url(path: Path) -> str | None:
         try:
@@ -45,7 +76,9 @@ def create_executor(ctx: Any, *, resume: bool = False) -> LocalExecutor:
         except ValueError:
             return None
 
-    executor = LocalExecutor(records, ctx.python, log_url=log_url)
+    executor = BackendExecutor(records, ctx.python, log_url=log_url)
+    if watchdog:
+        executor.watchdog = Watchdog(root)
     for ident in records.unfinished_executions():
         try:
             phase = records.get_execution(ident).closure.phase
@@ -76,6 +109,7 @@ def create_executor(ctx: Any, *, resume: bool = False) -> LocalExecutor:
 
 
 __all__ = [
+    "BackendExecutor",
     "LocalExecutor",
     "MemoryObserver",
     "NodeRef",
