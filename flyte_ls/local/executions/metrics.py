@@ -219,7 +219,7 @@ class SpanBuilder:
         if not ne.closure.HasField("workflow_node_metadata"):
             return self._setup_only(ne)
         try:
-            child = self.records.get_execution(ne.closure.workflow_node_metadata.execution_id)
+            child = self.records.get_execution(ne.closure.workflow_node_metadata.executionId)
         except NotFound:
             return self._setup_only(ne)
         spans = [

@@ -353,7 +353,7 @@ class ExecutionRecords:
         if phase == NodePhase.RUNNING and not closure.HasField("started_at"):
             closure.started_at.CopyFrom(ts(now))
         if child_execution is not None:
-            closure.workflow_node_metadata.execution_id.CopyFrom(child_execution)
+            closure.workflow_node_metadata.executionId.CopyFrom(child_execution)  # camelCase in the proto
         self._put_node(exec_id, node_id, parent_node_id, created, now, phase, record)
         return record
 
