@@ -1,7 +1,8 @@
 """The local backend's lifecycle: bind the gRPC and HTTP servers, write config and status, stop cleanly.
 
 The gRPC server is a sync ``grpc.server`` (thread pool, Admin's 20 MiB message limit) serving
-AdminService (flyte_ls.local.admin) and DataProxyService on an internal loopback port; the
+AdminService (flyte_ls.local.admin), SignalService (flyte_ls.local.signals) and DataProxyService on an
+internal loopback port; the
 public ``--port`` is a :class:`~flyte_ls.local.mux.PortMux` that splices gRPC connections to it and serves
 HTTP/1.1 there too. The HTTP server (upload PUTs, console pages) also has its own ``--http-port``.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc
+from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
 from flyte_ls.local.admin import AdminServicer
 from flyte_ls.local.console import Console
@@ -31,6 +32,7 @@ from flyte_ls.local.flyte_urls import AdminData
 from flyte_ls.local.http import HttpServer, file_url
 from flyte_ls.local.interpreter import Interpreter
 from flyte_ls.local.mux import PortMux
+from flyte_ls.local.signals import SignalServicer
 from flyte_ls.local.state import (
     StateDir,
     StateDirLocked,
@@ -187,6 +189,7 @@ class LocalBackend:
         else:
             admin.executor = self._executor
         admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
+        signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalServicer(store), server)
         data = AdminData(admin, self._served_url)
         self._http.add_route("/console", Console(admin).route)
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads, data), server)

@@ -115,6 +115,30 @@ CREATE TABLE IF NOT EXISTS task_executions (
     record BLOB NOT NULL,
     UNIQUE (project, domain, execution, node_id, retry_attempt)
 );
+CREATE TABLE IF NOT EXISTS signals (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    execution TEXT NOT NULL,
+    signal_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    type BLOB NOT NULL,
+    value BLOB,
+    UNIQUE (project, domain, execution, signal_id)
+);
+CREATE TABLE IF NOT EXISTS cache (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    version TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    outputs BLOB NOT NULL,
+    source BLOB NOT NULL,
+    UNIQUE (project, domain, dataset, version, tag)
+);
 """
 
 _ENTITY_COLUMNS = (
@@ -144,6 +168,8 @@ _NODE_COLUMNS = "seq, project, domain, execution, node_id, parent_id, created_at
 _TASK_COLUMNS = (
     "seq, project, domain, execution, node_id, retry_attempt, created_at, updated_at, phase, record"
 )
+_SIGNAL_COLUMNS = "seq, project, domain, execution, signal_id, created_at, updated_at, type, value"
+_CACHE_COLUMNS = "seq, project, domain, dataset, version, tag, created_at, outputs, source"
 
 
 @dataclass(frozen=True)
@@ -239,6 +265,39 @@ class TaskRow:
     updated_at: float
     phase: int
     record: bytes
+
+
+@dataclass(frozen=True)
+class SignalRow:
+    """A signal of an execution: ``type`` is a serialized ``core.LiteralType``, ``value`` a serialized
+    ``core.Literal`` or None while nobody has set it."""
+
+    seq: int
+    project: str
+    domain: str
+    execution: str
+    signal_id: str
+    created_at: float
+    updated_at: float
+    type: bytes
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class CacheRow:
+    """A cached task output (datacatalog's artifact): ``dataset`` ``flyte_task-<task name>``, ``version``
+    ``<cache version>-<interface hash>``, ``tag`` ``flyte_cached-<inputs hash>``; ``outputs`` a serialized
+    ``core.LiteralMap``, ``source`` the serialized ``core.TaskExecutionIdentifier`` that produced it."""
+
+    seq: int
+    project: str
+    domain: str
+    dataset: str
+    version: str
+    tag: str
+    created_at: float
+    outputs: bytes
+    source: bytes
 
 
 @dataclass(frozen=True)
@@ -629,6 +688,85 @@ class Store:
         where = ["project = ?", "domain = ?", "execution = ?", "node_id = ?"]
         params: list[object] = [project, domain, execution, node_id]
         return [TaskRow(*r) for r in self._select("task_executions", _TASK_COLUMNS, where, params, page)]
+
+    # --- signals ------------------------------------------------------------------------------------------
+
+    def get_or_create_signal(
+        self, project: str, domain: str, execution: str, signal_id: str, type_: bytes
+    ) -> SignalRow:
+        """The signal, created unset with ``type_`` when it does not exist yet."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO signals (project, domain, execution, signal_id, created_at, updated_at, type)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (project, domain, execution, signal_id) DO NOTHING",
+                (project, domain, execution, signal_id, now, now, type_),
+            )
+            row = db.execute(
+                f"SELECT {_SIGNAL_COLUMNS} FROM signals"
+                " WHERE project = ? AND domain = ? AND execution = ? AND signal_id = ?",
+                (project, domain, execution, signal_id),
+            ).fetchone()
+        return SignalRow(*row)
+
+    def get_signal(self, project: str, domain: str, execution: str, signal_id: str) -> SignalRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_SIGNAL_COLUMNS} FROM signals"
+                " WHERE project = ? AND domain = ? AND execution = ? AND signal_id = ?",
+                (project, domain, execution, signal_id),
+            ).fetchone()
+        return SignalRow(*row) if row else None
+
+    def set_signal(
+        self, project: str, domain: str, execution: str, signal_id: str, type_: bytes, value: bytes
+    ) -> None:
+        """Set the signal's value (creating the signal with ``type_`` if it does not exist yet)."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO signals (project, domain, execution, signal_id, created_at, updated_at, type,"
+                " value) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project, domain, execution, signal_id)"
+                " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (project, domain, execution, signal_id, now, now, type_, value),
+            )
+
+    def list_signals(self, project: str, domain: str, execution: str, page: Page) -> list[SignalRow]:
+        where = ["project = ?", "domain = ?", "execution = ?"]
+        params: list[object] = [project, domain, execution]
+        return [SignalRow(*r) for r in self._select("signals", _SIGNAL_COLUMNS, where, params, page)]
+
+    # --- cache ---------------------------------------------------------------------------------------------
+
+    def get_cached(self, project: str, domain: str, dataset: str, version: str, tag: str) -> CacheRow | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_CACHE_COLUMNS} FROM cache"
+                " WHERE project = ? AND domain = ? AND dataset = ? AND version = ? AND tag = ?",
+                (project, domain, dataset, version, tag),
+            ).fetchone()
+        return CacheRow(*row) if row else None
+
+    def put_cached(self, row: CacheRow) -> None:
+        """Insert or replace the cached outputs of ``(project, domain, dataset, version, tag)``."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO cache (project, domain, dataset, version, tag, created_at, outputs, source)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project, domain, dataset, version, tag)"
+                " DO UPDATE SET created_at = excluded.created_at, outputs = excluded.outputs,"
+                " source = excluded.source",
+                (
+                    row.project,
+                    row.domain,
+                    row.dataset,
+                    row.version,
+                    row.tag,
+                    row.created_at,
+                    row.outputs,
+                    row.source,
+                ),
+            )
 
     # --- helpers ------------------------------------------------------------------------------------------
 

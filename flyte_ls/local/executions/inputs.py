@@ -130,6 +130,11 @@ def _mismatch(literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType) ->
     return None
 
 
+def type_mismatch(literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType) -> str | None:
+    """Why ``literal`` cannot be a value of ``lit_type`` (a lenient check of the kind of value), or None."""
+    return _mismatch(literal, lit_type)
+
+
 def check_type(name: str, literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType) -> None:
     why = _mismatch(literal, lit_type)
     if why:

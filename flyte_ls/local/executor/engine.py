@@ -18,9 +18,10 @@ retries, ``parallelism``, ``min_successes``/``min_success_ratio``; failed slots 
 
 ``@dynamic`` tasks: futures.pb is compiled (``compile_dynamic_job``) and run as a sub-DAG of the node.
 
-Sleep gates wait. A failed top-level workflow runs its ``on_failure`` node (``err`` = the error, as a union
-literal when the input is Optional). Not yet (they fail the node with a clear ``Unimplemented`` error):
-launch-plan nodes, approve/signal gates; also missing: caching, recovery of a half-run execution.
+Gate nodes (:mod:`.gates`): sleep, and approve/signal gates waiting on the SignalService's signals. A failed
+top-level workflow runs its ``on_failure`` node (``err`` = the error, as a union literal when the input is
+Optional). Not yet (they fail the node with a clear ``Unimplemented`` error): launch-plan nodes; also missing:
+caching.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import base64
 import contextlib
 import hashlib
 import math
-import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +48,11 @@ from flyteidl.core import (
 
 from flyte_ls.local.compiler import compile_dynamic_job
 from flyte_ls.local.errors import AdminError
+from flyte_ls.local.executor.gates import SignalWaiter, run_gate
 from flyte_ls.local.executor.observer import NodeRef, RunObserver
+from flyte_ls.local.executor.result import NodeResult as _Result
+from flyte_ls.local.executor.result import failed as _failed
+from flyte_ls.local.executor.result import write_map as _write
 from flyte_ls.local.executor.values import (
     BindingResolutionFailure,
     BranchEvaluationError,
@@ -98,6 +102,7 @@ class RunConfig:
     completed: Mapping[str, literals_pb2.LiteralMap] = field(default_factory=dict)
     extra_env: Mapping[str, str] | None = None
     kill_grace_s: float = KILL_GRACE_S
+    signals: SignalWaiter | None = None  # approve/signal gates wait through it (the SignalService's store)
 
 
 @dataclass
@@ -106,22 +111,6 @@ class RunOutcome:
     outputs: literals_pb2.LiteralMap | None = None
     outputs_uri: str = ""
     error: execution_pb2.ExecutionError | None = None
-
-
-@dataclass
-class _Result:
-    phase: int  # core.NodeExecution.Phase
-    outputs: literals_pb2.LiteralMap | None = None
-    output_uri: str = ""
-    error: execution_pb2.ExecutionError | None = None
-    futures: bytes | None = None  # a @dynamic task's DynamicJobSpec (futures.pb)
-    futures_uri: str = ""
-    attempt: int = 0
-
-
-def _failed(code: str, message: str, kind: int = SYSTEM) -> _Result:
-    error = execution_pb2.ExecutionError(code=code, message=message, kind=kind)
-    return _Result(NodePhase.FAILED, error=error)
 
 
 _B32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "abcdefghijklmnopqrstuvwxyz123456")
@@ -153,14 +142,6 @@ class _Scope:
         return self.data_root / unique / "data" if not self.parent else self.data_root / unique
 
 
-def _write(path: Path, message: literals_pb2.LiteralMap) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(message.SerializeToString(deterministic=True))
-    os.replace(tmp, path)
-    return str(path)
-
-
 class WorkflowRun:
     """One execution of a compiled workflow. ``await run()`` once; ``terminate()`` from the same loop."""
 
@@ -184,6 +165,10 @@ class WorkflowRun:
         self._slots: asyncio.Semaphore | None = None
         self._main: asyncio.Future[_Result] | None = None
         self.abort_cause: str | None = None
+        key = config.execution
+        self._execution_id = identifier_pb2.WorkflowExecutionIdentifier(
+            project=key.project, domain=key.domain, name=key.name
+        )
 
     def terminate(self, cause: str = "") -> None:
         """Abort the run (call on the run's event loop): attempts are killed, running nodes end ABORTED."""
@@ -341,15 +326,12 @@ class WorkflowRun:
                 result = await self._subworkflow_node(node, ref, inputs)
             elif target == "array_node":
                 result = await self._array_node(node, ref, inputs, input_path)
-            elif target == "gate_node" and node.gate_node.HasField("sleep"):
-                await asyncio.sleep(node.gate_node.sleep.duration.ToTimedelta().total_seconds())
-                result = _Result(NodePhase.SUCCEEDED, outputs=literals_pb2.LiteralMap())
+            elif target == "gate_node":
+                result = await run_gate(node, unique, inputs, self._execution_id, self.config.signals)
             elif target == "branch_node":
                 result = await self._branch_node(node, ref, inputs, outputs)
             else:
-                kind = {"workflow_node": "launch-plan", "gate_node": "approve/signal gate"}.get(
-                    target or "", str(target)
-                )
+                kind = {"workflow_node": "launch-plan"}.get(target or "", str(target))
                 result = _failed("Unimplemented", f"{kind} nodes are not supported by the local executor yet")
         except asyncio.CancelledError:
             self.observer.node_finished(ref, NodePhase.ABORTED)

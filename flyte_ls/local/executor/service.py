@@ -19,6 +19,7 @@ from flyte_ls.local.executions.records import ExecutionRecords, read_literal_map
 from flyte_ls.local.executor.engine import RunConfig, WorkflowRun
 from flyte_ls.local.executor.observer import NodeRef
 from flyte_ls.local.runner import KILL_GRACE_S, ExecutionKey
+from flyte_ls.local.signals import signals_for
 from flyte_ls.local.store import Page
 
 log = logging.getLogger(__name__)
@@ -174,14 +175,19 @@ class LocalExecutor:
         self._thread.start()
         self._lock = threading.Lock()
         self._runs: dict[_Key, tuple[WorkflowRun, concurrent.futures.Future[None]]] = {}
+        self.signals = signals_for(records.store)
 
     def submit(
         self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, *, resume: bool = False
     ) -> None:
         """Run the execution in the background. ``resume``: after a restart, top-level nodes whose records
-        say SUCCEEDED (with readable outputs) are not run again."""
+        say SUCCEEDED (with readable outputs) are not run again. An execution already running is left
+        alone (a parent resumed after a restart may submit its child before the restart loop does)."""
         ident = identifier_pb2.WorkflowExecutionIdentifier()
         ident.CopyFrom(execution_id)
+        with self._lock:
+            if _key(ident) in self._runs:
+                return
         closure = self.records.compiled_workflow(ident)
         inputs = self.records.inputs(ident)
         spec = self.records.get_execution(ident).spec
@@ -193,6 +199,7 @@ class LocalExecutor:
             extra_env=self.extra_env,
             kill_grace_s=self.kill_grace_s,
             completed=self._completed(ident) if resume else {},
+            signals=self.signals,
         )
         run = WorkflowRun(closure, inputs, config, RecordsObserver(self.records, ident, self.log_url))
         with self._lock:
