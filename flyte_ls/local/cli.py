@@ -14,10 +14,19 @@ import signal
 import sys
 import threading
 import urllib.request
+from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
-from flyte_ls.local.state import StateDir, default_state_dir, host_port, pid_alive, port_answers, read_status
+from flyte_ls.local.state import (
+    StateDir,
+    Status,
+    default_state_dir,
+    host_port,
+    pid_alive,
+    port_answers,
+    read_status,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 30080
@@ -52,8 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"largest accepted upload in MiB (default {DEFAULT_MAX_UPLOAD_MIB})",
     )
     start.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
-    status = sub.add_parser("status", help="report whether a local backend is running and where")
+    status = sub.add_parser(
+        "status", help="report whether a local backend is running and where (exit 0: running, 1: not)"
+    )
     _state_dir_arg(status)
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout, for programs")
 
 
 def _state_dir_arg(parser: argparse.ArgumentParser) -> None:
@@ -137,10 +149,7 @@ def start(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def _print_banner(st: object) -> None:
-    from flyte_ls.local.state import Status
-
-    assert isinstance(st, Status)
+def _print_banner(st: Status) -> None:
     grpc_addr = host_port(st.host, st.port)
     console = f"http://{host_port(st.host, st.http_port)}/console"
     lines = [
@@ -162,25 +171,24 @@ def _print_banner(st: object) -> None:
 
 
 def status(args: argparse.Namespace) -> int:
+    """Exit 0 when a backend runs on the state dir, 1 when none does (no status file, a stale one, or one
+    that does not answer). ``--json``: one JSON object on stdout, ``{"running": true, "pid", "host", "port",
+    "http_port", "admin_endpoint", "console_url", "state_dir", "python", "flytekit_version", "started_at",
+    "config"}`` or ``{"running": false, "state_dir", "reason"}``."""
     state = StateDir((args.state_dir or default_state_dir()).expanduser().absolute())
-    st = read_status(state)
+    st, reason = _probe(state)
+    if getattr(args, "json", False):
+        report: dict[str, object] = {"running": st is not None}
+        if st is None:
+            report |= {"state_dir": str(state.root), "reason": reason}
+        else:
+            report |= asdict(st)
+            report["admin_endpoint"] = host_port(st.host, st.port)
+            report["console_url"] = f"http://{host_port(st.host, st.http_port)}/console"
+        print(json.dumps(report, indent=2))
+        return 0 if st is not None else 1
     if st is None:
-        print(f"no local backend is running (no status file in {state.root})")
-        return 1
-    if not pid_alive(st.pid):
-        print(
-            f"no local backend is running: stale status file {state.status_path} "
-            f"(pid {st.pid} is gone; the next `flyte-ls local start` replaces it)"
-        )
-        return 1
-    if not port_answers(st.host, st.port):
-        print(f"the local backend (pid {st.pid}) does not answer on {host_port(st.host, st.port)}")
-        return 1
-    if not _same_backend(st.host, st.http_port, st.pid):
-        print(
-            f"no local backend is running: stale status file {state.status_path} "
-            f"(pid {st.pid} and port {st.http_port} now belong to something else)"
-        )
+        print(reason)
         return 1
     print(f"flyte-ls local backend running (pid {st.pid}, since {st.started_at})")
     print(f"  Admin (gRPC, insecure): {host_port(st.host, st.port)}")
@@ -189,6 +197,26 @@ def status(args: argparse.Namespace) -> int:
     print(f"  Tasks run with:         {st.python} (flytekit {st.flytekit_version})")
     print(f"  Client config:          {st.config}")
     return 0
+
+
+def _probe(state: StateDir) -> tuple[Status | None, str]:
+    """The status of the backend running on ``state``, or None and why none is."""
+    st = read_status(state)
+    if st is None:
+        return None, f"no local backend is running (no status file in {state.root})"
+    if not pid_alive(st.pid):
+        return None, (
+            f"no local backend is running: stale status file {state.status_path} "
+            f"(pid {st.pid} is gone; the next `flyte-ls local start` replaces it)"
+        )
+    if not port_answers(st.host, st.port):
+        return None, f"the local backend (pid {st.pid}) does not answer on {host_port(st.host, st.port)}"
+    if not _same_backend(st.host, st.http_port, st.pid):
+        return None, (
+            f"no local backend is running: stale status file {state.status_path} "
+            f"(pid {st.pid} and port {st.http_port} now belong to something else)"
+        )
+    return st, ""
 
 
 def _same_backend(host: str, http_port: int, pid: int) -> bool:

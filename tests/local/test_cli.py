@@ -77,10 +77,34 @@ def test_status_reports_running_backend(backend: Backend) -> None:
     assert f"http://127.0.0.1:{backend.http_port}/console" in proc.stdout
 
 
+def test_status_json_running(backend: Backend) -> None:
+    proc = run_cli("status", "--json", "--state-dir", str(backend.state_dir))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["running"] is True
+    assert report["pid"] == backend.proc.pid
+    assert (report["host"], report["port"], report["http_port"]) == (
+        "127.0.0.1",
+        backend.port,
+        backend.http_port,
+    )
+    assert report["admin_endpoint"] == f"127.0.0.1:{backend.port}"
+    assert report["console_url"] == f"http://127.0.0.1:{backend.http_port}/console"
+    assert report["state_dir"] == str(backend.state_dir)
+    assert report["config"] == str(backend.config)
+    assert report["python"] == VENV_PYTHON and report["flytekit_version"]
+    assert report["started_at"]
+
+
 def test_status_not_running(tmp_path: Path) -> None:
     proc = run_cli("status", "--state-dir", str(tmp_path / "nothing-here"))
     assert proc.returncode == 1
     assert "no local backend is running" in proc.stdout
+    proc = run_cli("status", "--json", "--state-dir", str(tmp_path / "nothing-here"))
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert report["running"] is False and report["state_dir"] == str(tmp_path / "nothing-here")
+    assert "no local backend is running" in report["reason"]
 
 
 def test_status_honours_xdg_data_home(tmp_path: Path) -> None:
@@ -109,6 +133,10 @@ def test_status_stale_file(tmp_path: Path) -> None:
     proc = run_cli("status", "--state-dir", str(tmp_path))
     assert proc.returncode == 1
     assert "stale status file" in proc.stdout and str(dead.pid) in proc.stdout
+    proc = run_cli("status", "--json", "--state-dir", str(tmp_path))
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert report["running"] is False and "stale status file" in report["reason"]
 
 
 def test_status_pid_reused_by_another_process(tmp_path: Path) -> None:
