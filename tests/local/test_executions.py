@@ -656,9 +656,23 @@ def test_without_registration_not_found(backend: Backend) -> None:
     assert code == grpc.StatusCode.NOT_FOUND
     code, _ = code_of(lambda: data(backend, exec_id("nothing")))
     assert code == grpc.StatusCode.NOT_FOUND
+    # as Admin (the ids only filter): no nodes and no attempts for an unknown execution; an unknown parent
+    # node is NOT_FOUND
+    listed = backend.stub.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=exec_id("nothing"), limit=10)
+    )
+    assert list(listed.node_executions) == [] and listed.token == ""
+    attempts = backend.stub.ListTaskExecutions(
+        task_execution_pb2.TaskExecutionListRequest(
+            node_execution_id=node_ident(exec_id("nothing"), "n0"), limit=10
+        )
+    )
+    assert list(attempts.task_executions) == []
     code, _ = code_of(
         lambda: backend.stub.ListNodeExecutions(
-            node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=exec_id("nothing"), limit=10)
+            node_execution_pb2.NodeExecutionListRequest(
+                workflow_execution_id=exec_id("nothing"), unique_parent_id="n0", limit=10
+            )
         )
     )
     assert code == grpc.StatusCode.NOT_FOUND

@@ -10,7 +10,7 @@ from flyteidl.core import identifier_pb2
 from flyte_ls.local import listing
 from flyte_ls.local.admin.common import next_token, page_for
 from flyte_ls.local.admin.executions import ExecutionMixin, url_blob
-from flyte_ls.local.errors import rpc
+from flyte_ls.local.errors import InvalidArgument, NotFound, rpc
 from flyte_ls.local.executions.records import read_literal_map
 
 NODE_COLUMNS: dict[str, listing.Column] = {
@@ -53,8 +53,19 @@ class NodeExecutionMixin(ExecutionMixin):
     def ListNodeExecutions(
         self, request: node_execution_pb2.NodeExecutionListRequest, context: grpc.ServicerContext
     ) -> node_execution_pb2.NodeExecutionList:
+        """As Admin: the execution id only filters, so an unknown execution lists no nodes (not NOT_FOUND);
+        an unknown ``unique_parent_id`` is NOT_FOUND (Admin looks the parent node up)."""
+        ident = request.workflow_execution_id
+        _check_execution_id(ident)
         page = page_for(request, NODE_COLUMNS, "node_execution")
-        nodes = self.records.list_nodes(request.workflow_execution_id, request.unique_parent_id, page)
+        if request.unique_parent_id:
+            self.records.get_node(
+                identifier_pb2.NodeExecutionIdentifier(node_id=request.unique_parent_id, execution_id=ident)
+            )
+        try:
+            nodes = self.records.list_nodes(ident, request.unique_parent_id, page)
+        except NotFound:  # the execution does not exist
+            nodes = []
         return node_execution_pb2.NodeExecutionList(node_executions=nodes, token=next_token(page, nodes))
 
     @rpc
@@ -77,7 +88,10 @@ class NodeExecutionMixin(ExecutionMixin):
     def ListTaskExecutions(
         self, request: task_execution_pb2.TaskExecutionListRequest, context: grpc.ServicerContext
     ) -> task_execution_pb2.TaskExecutionList:
-        self.records.get_node(request.node_execution_id)
+        """As Admin: the node execution id only filters, so an unknown node or execution lists nothing."""
+        _check_execution_id(request.node_execution_id.execution_id)
+        if not request.node_execution_id.node_id:
+            raise InvalidArgument("missing node_id in the node execution identifier")
         page = page_for(request, TASK_COLUMNS, "task_execution")
         attempts = self.records.list_task_attempts(request.node_execution_id, page)
         return task_execution_pb2.TaskExecutionList(
@@ -102,6 +116,12 @@ class NodeExecutionMixin(ExecutionMixin):
         )
         fill_data(response, attempt.input_uri, attempt.closure.output_uri)
         return response
+
+
+def _check_execution_id(ident: identifier_pb2.WorkflowExecutionIdentifier) -> None:
+    for field in ("project", "domain", "name"):
+        if not getattr(ident, field):
+            raise InvalidArgument(f"missing {field} in the workflow execution identifier")
 
 
 def fill_data(
