@@ -1,0 +1,32 @@
+"""One real `flyte-ls local start` backend for the whole §7 suite, a private copy of the workflow files, and a
+FlyteRemote client bound to the backend's config.yaml."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from flytekit_e2e import DOMAIN, PROJECT, WORDS, WORDS_FILE, WORKFLOWS, add_project_to_path
+from flytekit_suite import Suite, start_backend
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    root = tmp_path_factory.mktemp("flytekit-e2e")
+    project = root / "project"
+    project.mkdir()
+    shutil.copytree(WORKFLOWS, project / "workflows", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / WORDS_FILE).write_text(WORDS)
+    add_project_to_path(project)
+    backend = start_backend(root / "state")
+    try:
+        from flytekit.configuration import Config
+        from flytekit.remote import FlyteRemote
+
+        remote = FlyteRemote(
+            Config.auto(config_file=str(backend.config)), default_project=PROJECT, default_domain=DOMAIN
+        )
+        yield Suite(backend, project, remote)
+    finally:
+        backend.stop()

@@ -1,0 +1,45 @@
+"""The suite's handle on its backend: `Suite` (backend + project copy + FlyteRemote), and the backend
+starter of tests/local/local_backend.py."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flytekit_e2e import CASES, DOMAIN, POLL, PROJECT, WAIT, PyflyteRun, start_pyflyte, workflows_module
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
+from local_backend import Backend, start_backend
+
+__all__ = ["Backend", "Suite", "start_backend"]
+
+
+@dataclass
+class Suite:
+    backend: Backend
+    project: Path  # holds workflows/ (the package the cases import) and the input files
+    remote: Any  # flytekit.remote.FlyteRemote
+
+    def pyflyte(self, key: str) -> PyflyteRun:
+        return start_pyflyte(self.backend.config, self.project, key)
+
+    def register(self, module: str, entity: str) -> Any:
+        """FlyteRemote.register_script of a workflow or launch plan of workflows/<module>.py (script mode)."""
+        return self.remote.register_script(
+            getattr(workflows_module(module), entity),
+            source_path=str(self.project),
+            module_name=f"workflows.{module}",
+            project=PROJECT,
+            domain=DOMAIN,
+        )
+
+    def execute(self, entity: Any, key: str, **kwargs: Any) -> Any:
+        return self.remote.execute(entity, inputs=CASES[key].inputs(), wait=False, **kwargs)
+
+    def wait(self, execution: Any) -> Any:
+        return self.remote.wait(execution, timeout=WAIT, poll_interval=POLL)
+
+    def fetch(self, name: str) -> Any:
+        return self.remote.sync_execution(self.remote.fetch_execution(name=name), sync_nodes=True)
