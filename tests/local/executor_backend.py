@@ -8,8 +8,9 @@ import subprocess
 import tarfile
 import textwrap
 import time
+from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -31,7 +32,13 @@ TERMINAL = (WorkflowPhase.SUCCEEDED, WorkflowPhase.FAILED, WorkflowPhase.ABORTED
 lit, py = _lit, _py
 
 
-def build_package(root: Path, package: str, source: str) -> Package:
+@dataclass(repr=False)
+class Built(Package):
+    # workflows and launch plans in `pyflyte package`'s order (dependencies first)
+    order: list[workflow_pb2.WorkflowSpec | launch_plan_pb2.LaunchPlan] = field(default_factory=list)
+
+
+def build_package(root: Path, package: str, source: str) -> Built:
     """``source`` as ``<package>/flows.py``, packaged with real `pyflyte package` (fast register)."""
     src = root / "src"
     (src / package).mkdir(parents=True)
@@ -50,7 +57,8 @@ def build_package(root: Path, package: str, source: str) -> Package:
     tasks: dict[tuple[str, str], task_pb2.TaskSpec] = {}
     workflows: dict[str, workflow_pb2.WorkflowSpec] = {}
     launch_plans: list[launch_plan_pb2.LaunchPlan] = []
-    for path in specs.glob("*.pb"):
+    order: list[workflow_pb2.WorkflowSpec | launch_plan_pb2.LaunchPlan] = []
+    for path in sorted(specs.glob("*.pb"), key=lambda p: int(p.name.split("_", 1)[0])):
         kind = path.stem.rsplit("_", 1)[1]
         if kind == "1":
             spec = task_pb2.TaskSpec.FromString(path.read_bytes())
@@ -60,11 +68,13 @@ def build_package(root: Path, package: str, source: str) -> Package:
             wf = workflow_pb2.WorkflowSpec.FromString(path.read_bytes())
             _hydrate(wf)
             workflows[wf.template.id.name] = wf
+            order.append(wf)
         elif kind == "3":
             lp = launch_plan_pb2.LaunchPlan.FromString(path.read_bytes())
             _hydrate(lp)
             launch_plans.append(lp)
-    return Package(src, next(specs.glob("fast*.tar.gz")), tasks, workflows, launch_plans)
+            order.append(lp)
+    return Built(src, next(specs.glob("fast*.tar.gz")), tasks, workflows, launch_plans, order)
 
 
 @dataclass
@@ -147,12 +157,24 @@ def start(state_dir: Path, package: Package | None = None) -> Backend:
         signal_pb2_grpc.SignalServiceStub(channel),
     )
     if package is not None:
-        _register(backend.stub, package)
+        register(backend.stub, package)
     return backend
 
 
-def wait_for(predicate: object, limit_s: float = 60, what: str = "condition") -> None:
+def register(stub: admin_pb2_grpc.AdminServiceStub, package: Package) -> None:
+    """What `pyflyte register` sends, in its order (a workflow after the launch plans it calls)."""
+    _register(stub, Package(package.source, package.tarball, package.tasks, {}, []))  # the tasks
+    for message in getattr(package, "order", []):
+        if isinstance(message, workflow_pb2.WorkflowSpec):
+            request = workflow_pb2.WorkflowCreateRequest(id=message.template.id, spec=message)
+            stub.CreateWorkflow(request, timeout=10)
+        else:
+            lp_request = launch_plan_pb2.LaunchPlanCreateRequest(id=message.id, spec=message.spec)
+            stub.CreateLaunchPlan(lp_request, timeout=10)
+
+
+def wait_for(predicate: Callable[[], bool], limit_s: float = 60, what: str = "condition") -> None:
     deadline = time.monotonic() + limit_s
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)

@@ -401,6 +401,21 @@ class ExecutionRecords:
         self._put_node(exec_id, node_id, row.parent_id, row.created_at, now, phase, record)
         return record
 
+    def link_child_execution(
+        self,
+        exec_id: identifier_pb2.WorkflowExecutionIdentifier,
+        node_id: str,
+        child: identifier_pb2.WorkflowExecutionIdentifier,
+    ) -> None:
+        """Record the child execution a launch-plan node launched (``workflow_node_metadata``; flytekit and
+        the console follow it). The node must exist."""
+        row = self.store.get_node(exec_id.project, exec_id.domain, exec_id.name, node_id)
+        if row is None:
+            raise NotFound(f"node execution [{node_id}] of [{exec_str(exec_id)}] does not exist")
+        record = node_execution_pb2.NodeExecution.FromString(row.record)
+        record.closure.workflow_node_metadata.executionId.CopyFrom(child)  # camelCase in the proto
+        self._put_node(exec_id, node_id, row.parent_id, row.created_at, row.updated_at, row.phase, record)
+
     def dynamic_workflow_path(
         self, exec_id: identifier_pb2.WorkflowExecutionIdentifier, node_id: str
     ) -> Path:

@@ -18,9 +18,9 @@ retries, ``parallelism``, ``min_successes``/``min_success_ratio``; failed slots 
 
 ``@dynamic`` tasks: futures.pb is compiled (``compile_dynamic_job``) and run as a sub-DAG of the node.
 
-Gate nodes (:mod:`.gates`): sleep, and approve/signal gates waiting on the SignalService's signals. A failed
-top-level workflow runs its ``on_failure`` node (``err`` = the error, as a union literal when the input is
-Optional). Not yet (they fail the node with a clear ``Unimplemented`` error): launch-plan nodes; also missing:
+Gate nodes (:mod:`.gates`): sleep, and approve/signal gates waiting on the SignalService's signals.
+Launch-plan nodes (:mod:`.children`): a child execution run by the same executor. A failed top-level workflow
+runs its ``on_failure`` node (``err`` = the error, as a union literal when the input is Optional). Not yet:
 caching.
 """
 
@@ -31,9 +31,10 @@ import base64
 import contextlib
 import hashlib
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from flyteidl.core import (
     compiler_pb2,
@@ -87,6 +88,19 @@ def _key(ident: object) -> _IdKey:
     )
 
 
+class ChildLauncher(Protocol):
+    """Launch-plan nodes' child executions (:class:`~flyte_ls.local.executor.children.ChildExecutions`)."""
+
+    async def run(
+        self,
+        parent: identifier_pb2.WorkflowExecutionIdentifier,
+        node_id: str,
+        launch_plan: identifier_pb2.Identifier,
+        inputs: literals_pb2.LiteralMap,
+        linked: Callable[[identifier_pb2.WorkflowExecutionIdentifier], None],
+    ) -> _Result: ...
+
+
 @dataclass(frozen=True)
 class RunConfig:
     execution: ExecutionKey
@@ -103,6 +117,7 @@ class RunConfig:
     extra_env: Mapping[str, str] | None = None
     kill_grace_s: float = KILL_GRACE_S
     signals: SignalWaiter | None = None  # approve/signal gates wait through it (the SignalService's store)
+    children: ChildLauncher | None = None  # launch-plan nodes run their child executions through it
 
 
 @dataclass
@@ -314,7 +329,8 @@ class WorkflowRun:
         self.observer.node_started(
             ref,
             input_uri=input_uri,
-            is_parent=target in ("workflow_node", "branch_node"),
+            is_parent=target == "branch_node"
+            or (target == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref")),
             is_array=target == "array_node",
         )
         try:
@@ -326,13 +342,16 @@ class WorkflowRun:
                 result = await self._subworkflow_node(node, ref, inputs)
             elif target == "array_node":
                 result = await self._array_node(node, ref, inputs, input_path)
+            elif target == "workflow_node" and node.workflow_node.HasField("launchplan_ref"):
+                result = await self._launch_plan_node(node, ref, inputs)
             elif target == "gate_node":
                 result = await run_gate(node, unique, inputs, self._execution_id, self.config.signals)
             elif target == "branch_node":
                 result = await self._branch_node(node, ref, inputs, outputs)
             else:
-                kind = {"workflow_node": "launch-plan"}.get(target or "", str(target))
-                result = _failed("Unimplemented", f"{kind} nodes are not supported by the local executor yet")
+                result = _failed(
+                    "Unimplemented", f"{target} nodes are not supported by the local executor yet"
+                )
         except asyncio.CancelledError:
             self.observer.node_finished(ref, NodePhase.ABORTED)
             raise
@@ -393,6 +412,22 @@ class WorkflowRun:
         assert ref.data_dir is not None
         result = await self._run_workflow(sub, inputs, _Scope(ref.unique_id, ref.data_dir / "0"))
         return _Result(result.phase, outputs=result.outputs, error=result.error)
+
+    async def _launch_plan_node(
+        self, node: workflow_pb2.Node, ref: NodeRef, inputs: literals_pb2.LiteralMap
+    ) -> _Result:
+        if self.config.children is None:
+            return _failed(
+                "Unimplemented",
+                f"launch-plan node [{node.id}] needs the local backend's executor to launch its child",
+            )
+        return await self.config.children.run(
+            self._execution_id,
+            ref.unique_id,
+            node.workflow_node.launchplan_ref,
+            inputs,
+            lambda child: self.observer.child_execution(ref, child),
+        )
 
     async def _branch_node(
         self,

@@ -45,6 +45,11 @@ class RunObserver(Protocol):
 
     def node_skipped(self, node: NodeRef) -> None: ...
 
+    def child_execution(
+        self, node: NodeRef, execution_id: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> None:
+        """A launch-plan node launched ``execution_id`` (node closure ``workflow_node_metadata``)."""
+
     def attempt_started(
         self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path
     ) -> None: ...
@@ -85,6 +90,7 @@ class MemoryObserver:
     nodes: dict[str, int] = field(default_factory=dict)
     attempts: dict[tuple[str, int], int] = field(default_factory=dict)
     dynamic: dict[str, compiler_pb2.CompiledWorkflowClosure] = field(default_factory=dict)
+    children: dict[str, identifier_pb2.WorkflowExecutionIdentifier] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False) -> None:
@@ -121,6 +127,13 @@ class MemoryObserver:
             phase = execution_pb2.NodeExecution.SKIPPED
             self.events.append(Event("node_skipped", node.unique_id, phase, parent=node.parent_unique_id))
             self.nodes[node.unique_id] = phase
+
+    def child_execution(
+        self, node: NodeRef, execution_id: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> None:
+        with self._lock:
+            self.events.append(Event("child_execution", node.unique_id, uri=execution_id.name))
+            self.children[node.unique_id] = execution_id
 
     def attempt_started(
         self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path

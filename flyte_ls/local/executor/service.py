@@ -16,6 +16,7 @@ from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, literals_
 
 from flyte_ls.local.errors import AdminError
 from flyte_ls.local.executions.records import ExecutionRecords, read_literal_map
+from flyte_ls.local.executor.children import ChildExecutions
 from flyte_ls.local.executor.engine import RunConfig, WorkflowRun
 from flyte_ls.local.executor.observer import NodeRef
 from flyte_ls.local.runner import KILL_GRACE_S, ExecutionKey
@@ -83,6 +84,17 @@ class RecordsObserver:
             phase,
             output_uri=output_uri,
             error=error,
+        )
+
+    def child_execution(
+        self, node: NodeRef, execution_id: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> None:
+        self._safe(
+            "child execution",
+            self.records.link_child_execution,
+            self.execution,
+            node.unique_id,
+            execution_id,
         )
 
     def node_skipped(self, node: NodeRef) -> None:
@@ -176,6 +188,7 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._runs: dict[_Key, tuple[WorkflowRun, concurrent.futures.Future[None]]] = {}
         self.signals = signals_for(records.store)
+        self.children = ChildExecutions(self)
 
     def submit(
         self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, *, resume: bool = False
@@ -200,6 +213,7 @@ class LocalExecutor:
             kill_grace_s=self.kill_grace_s,
             completed=self._completed(ident) if resume else {},
             signals=self.signals,
+            children=self.children,
         )
         run = WorkflowRun(closure, inputs, config, RecordsObserver(self.records, ident, self.log_url))
         with self._lock:
@@ -253,6 +267,19 @@ class LocalExecutor:
         self._loop.call_soon_threadsafe(run.terminate, cause)
         # Wait for the attempts to be killed and the nodes marked ABORTED (bounded: may return before).
         concurrent.futures.wait([future], timeout=self.kill_grace_s + 10)
+
+    def future_of(
+        self, ident: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> concurrent.futures.Future[None] | None:
+        """The future of a running execution's drive (done when its record is final), or None."""
+        with self._lock:
+            entry = self._runs.get(_key(ident))
+        return entry[1] if entry is not None else None
+
+    def run_of(self, ident: identifier_pb2.WorkflowExecutionIdentifier) -> WorkflowRun | None:
+        with self._lock:
+            entry = self._runs.get(_key(ident))
+        return entry[0] if entry is not None else None
 
     def running(self) -> list[_Key]:
         with self._lock:
