@@ -1,246 +1,313 @@
-"""Console pages, first cut: an execution's phase, inputs, outputs and nodes (with log links), and a
-project's executions list, at FlyteConsole's paths. Plain server-rendered HTML, no JavaScript; a running
-execution's page refreshes itself. Data comes from the AdminService's own RPCs, called in-process.
+"""The local backend's console: server-rendered pages at FlyteConsole's paths (reference local-backend.md §9),
+so the URLs flytekit and flyte-ls print open here.
+
+- ``/console``, ``/console/select-project``: the projects; ``/console/projects/<p>``: its domains.
+- ``/console/projects/<p>/domains/<d>/executions`` and ``/console/projects/<p>/executions?domain=<d>``: the
+  executions, newest first, paged (``limit``, ``token``; ``phase`` filters).
+- ``/console/projects/<p>/domains/<d>/executions/<name>``: phase, inputs, outputs and the node list
+  (:mod:`.console_nodes`); ``.../<name>/nodeId/<unique node id>/nodes`` (propeller's ``FLYTE_EXECUTION_URL``)
+  adds that node's inputs, outputs and attempts. A page of an unfinished execution reloads itself.
+- Task, workflow and launch plan pages (:mod:`.console_entities`).
+
+Plain HTML, no JavaScript, nothing loaded from elsewhere, every value escaped (:mod:`.console_html`). Data
+comes from the AdminService's own RPCs, called in-process; unknown things get a 404 page that says what is
+missing and links to what exists.
 """
 
 from __future__ import annotations
 
-import html
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote, urlencode
 
-from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
-from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import identifier_pb2, literals_pb2
-from google.protobuf import duration_pb2, timestamp_pb2
+from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, project_pb2, workflow_pb2
+from flyteidl.core import identifier_pb2
 
-from flyte_ls.local.console_entities import KINDS, entity_page
-from flyte_ls.local.errors import AdminError, NotFound
+from flyte_ls.local import console_entities
+from flyte_ls.local.console_html import (
+    HTML,
+    WF_PHASE,
+    WF_TERMINAL,
+    dur,
+    e,
+    link,
+    literal_table,
+    page,
+    phase_span,
+    seg,
+    table,
+    ts,
+)
+from flyte_ls.local.console_nodes import NodeTree, Scope, Signals, entity_url, error_html, exec_url
+from flyte_ls.local.errors import AdminError, InvalidArgument, NotFound
 from flyte_ls.local.flyte_urls import call_rpc
 
-HTML = "text/html; charset=utf-8"
-_WF_PHASE = core_execution_pb2.WorkflowExecution.Phase
-_NODE_PHASE = core_execution_pb2.NodeExecution.Phase
-_TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
-_STYLE = (
-    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
-    ".SUCCEEDED{color:#080}.FAILED,.TIMED_OUT{color:#b00}.RUNNING,.QUEUED{color:#06c}.ABORTED{color:#777}"
-    "pre{white-space:pre-wrap;max-width:60em}"
-)
-
-e = html.escape
+Response = tuple[int, str, bytes]
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+_MODE = execution_pb2.ExecutionMetadata.ExecutionMode
 
 
-def _page(title: str, body: str, refresh: bool = False) -> bytes:
-    meta = "<meta http-equiv='refresh' content='3'>" if refresh else ""
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'>{meta}<title>{e(title)}</title>"
-        f"<style>{_STYLE}</style></head><body>{body}</body></html>\n"
-    ).encode()
-
-
-def _ts(t: timestamp_pb2.Timestamp) -> str:
-    return t.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC") if t.seconds or t.nanos else ""
-
-
-def _dur(d: duration_pb2.Duration) -> str:
-    return f"{d.seconds + d.nanos / 1e9:.2f} s" if d.seconds or d.nanos else ""
-
-
-def _literal(lit: literals_pb2.Literal) -> str:
-    """A short, readable rendering of a literal."""
-    kind = lit.WhichOneof("value")
-    if kind == "scalar":
-        s = lit.scalar
-        which = s.WhichOneof("value")
-        if which == "primitive":
-            p = s.primitive
-            v = p.WhichOneof("value")
-            if v == "datetime":
-                return _ts(p.datetime)
-            if v == "duration":
-                return _dur(p.duration)
-            return repr(getattr(p, v)) if v else ""
-        if which == "blob":
-            return s.blob.uri
-        if which == "none_type":
-            return "None"
-        if which == "union":
-            return _literal(s.union.value)
-        if which == "generic":
-            return str(dict(s.generic))[:500]
-        if which == "binary":
-            return f"<{len(s.binary.value)} bytes {s.binary.tag}>"
-        if which == "structured_dataset":
-            return s.structured_dataset.uri
-        return f"<{which}>"
-    if kind == "collection":
-        items = [_literal(x) for x in lit.collection.literals[:20]]
-        more = ", ..." if len(lit.collection.literals) > 20 else ""
-        return "[" + ", ".join(items) + more + "]"
-    if kind == "map":
-        pairs = [f"{k!r}: {_literal(v)}" for k, v in list(lit.map.literals.items())[:20]]
-        return "{" + ", ".join(pairs) + "}"
-    if kind == "offloaded_metadata":
-        return f"<offloaded: {lit.offloaded_metadata.uri}>"
-    return ""
-
-
-def _literal_table(lm: literals_pb2.LiteralMap) -> str:
-    if not lm.literals:
-        return "<p>none</p>"
-    rows = "".join(
-        f"<tr><th>{e(k)}</th><td><pre>{e(_literal(v))}</pre></td></tr>" for k, v in lm.literals.items()
-    )
-    return f"<table>{rows}</table>"
+def project_nav(project: str, domain: str = "") -> str:
+    out = f" / {link(f'/console/projects/{seg(project)}', project)}"
+    if domain:
+        out += f" / {link(f'/console/projects/{seg(project)}/domains/{seg(domain)}/executions', domain)}"
+    return out
 
 
 class Console:
-    """GET routes for ``/console/...`` over an AdminServicer."""
+    """GET routes for ``/console/...`` over an AdminServicer (its ``store.state_dir`` locates data files)."""
 
     def __init__(self, admin: Any) -> None:
         self.admin = admin
+        store = getattr(admin, "store", None)
+        state_dir = getattr(store, "state_dir", None)
+        self.files_root = Path(state_dir).resolve() if state_dir is not None else None
 
-    def route(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
-        parts = [p for p in path.split("/") if p]
+    # -- routing -----------------------------------------------------------------------------------------
+    def route(self, path: str, query: dict[str, list[str]]) -> Response:
+        parts = [unquote(p) for p in path.split("/") if p][1:]  # without "console"
+        q = {k: v[0] for k, v in query.items() if v}
         try:
-            # /console/projects/<p>/domains/<d>/executions/<name>[/...]
-            if (
-                len(parts) >= 7
-                and parts[1] == "projects"
-                and parts[3] == "domains"
-                and parts[5] == "executions"
-            ):
-                return 200, HTML, self.execution(parts[2], parts[4], parts[6])
-            # /console/projects/<p>/domains/<d>/executions and /console/projects/<p>/executions?domain=<d>
-            if (
-                len(parts) == 6
-                and parts[1] == "projects"
-                and parts[3] == "domains"
-                and parts[5] == "executions"
-            ):
-                return 200, HTML, self.executions(parts[2], parts[4])
-            # /console/projects/<p>/domains/<d>/<task|workflow|launch_plan>/<name>/version/<version>
-            if (
-                len(parts) == 9
-                and parts[1] == "projects"
-                and parts[3] == "domains"
-                and parts[5] in KINDS
-                and parts[7] == "version"
-            ):
-                title, body = entity_page(
-                    self.admin, parts[2], parts[4], parts[5], unquote(parts[6]), parts[8]
-                )
-                return 200, HTML, _page(title, body)
-            if len(parts) == 4 and parts[1] == "projects" and parts[3] == "executions":
-                domain = query.get("domain", ["development"])[0]
-                return 200, HTML, self.executions(parts[2], domain)
+            return 200, HTML, self._dispatch(parts, q)
         except NotFound as exc:
-            return 404, HTML, _page("not found", f"<h1>Not found</h1><p>{e(exc.message)}</p>")
+            return 404, HTML, self._not_found(parts, exc.message)
         except AdminError as exc:
-            return 400, HTML, _page("error", f"<h1>Error</h1><p>{e(exc.message)}</p>")
-        from flyte_ls.local.http import placeholder_console_page
+            return 400, HTML, page("error", f"<h1>Bad request</h1><p>{e(exc.message)}</p>")
 
-        return 200, HTML, placeholder_console_page(path).encode()
+    def _dispatch(self, parts: list[str], q: dict[str, str]) -> bytes:
+        n = len(parts)
+        if n == 0 or parts == ["select-project"] or parts == ["projects"]:
+            return self.projects()
+        if parts[0] != "projects" or n < 2:
+            raise NotFound(f"there is no console page at /console/{'/'.join(parts)}")
+        project = parts[1]
+        if n == 2:
+            return self.project(project)
+        if n == 3 and parts[2] == "executions":
+            return self.executions(project, q.get("domain", "development"), q)
+        if n == 3 and parts[2] in console_entities.LIST_KINDS:
+            return console_entities.entity_list(self, project, q.get("domain", "development"), parts[2])
+        if n >= 4 and parts[2] == "domains":
+            domain, rest = parts[3], parts[4:]
+            if not rest or rest == ["executions"]:
+                return self.executions(project, domain, q)
+            if rest[0] == "executions" and len(rest) == 2:
+                return self.execution(project, domain, rest[1])
+            if rest[0] == "executions" and len(rest) in (4, 5) and rest[2] == "nodeId":
+                if len(rest) == 4 or rest[4] == "nodes":
+                    return self.execution(project, domain, rest[1], node=rest[3])
+            if rest[0] in console_entities.KINDS:
+                if len(rest) == 1:
+                    return console_entities.entity_list(self, project, domain, rest[0])
+                if len(rest) == 2:
+                    return console_entities.versions_page(self, project, domain, rest[0], rest[1], q)
+                if len(rest) == 4 and rest[2] == "version":
+                    return console_entities.version_page(self, project, domain, rest[0], rest[1], rest[3])
+        raise NotFound(f"there is no console page at /console/{'/'.join(parts)}")
 
-    def execution(self, project: str, domain: str, name: str) -> bytes:
-        ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
-        ex = call_rpc(self.admin, "GetExecution", execution_pb2.WorkflowExecutionGetRequest(id=ident))
-        c = ex.closure
-        phase = _WF_PHASE.Name(c.phase)
-        lp = ex.spec.launch_plan
-        parts = [
-            f"<p><a href='/console/projects/{e(quote(project))}/domains/{e(quote(domain))}/executions'>"
-            f"{e(project)} / {e(domain)}</a></p>",
-            f"<h1>Execution {e(name)} <span class='{phase}'>{phase}</span></h1>",
-            "<table>",
-            f"<tr><th>launch plan</th><td>{e(lp.name)} @ {e(lp.version)}</td></tr>",
-            f"<tr><th>created</th><td>{_ts(c.created_at)}</td></tr>",
-            f"<tr><th>started</th><td>{_ts(c.started_at)}</td></tr>",
-            f"<tr><th>duration</th><td>{_dur(c.duration)}</td></tr>",
-            "</table>",
+    def call(self, method: str, request: Any) -> Any:
+        return call_rpc(self.admin, method, request)
+
+    def check_project(self, project: str, domain: str = "") -> None:
+        """NotFound naming what exists, for an unknown project or domain."""
+        try:
+            p = self.call("GetProject", project_pb2.ProjectGetRequest(id=project))
+        except InvalidArgument:
+            raise NotFound("no project given") from None
+        if domain and domain not in [d.id for d in p.domains]:
+            known = ", ".join(d.id for d in p.domains)
+            raise NotFound(f"project [{project}] has no domain [{domain}] (its domains: {known})")
+
+    def _not_found(self, parts: list[str], message: str) -> bytes:
+        hints = ["<li><a href='/console'>all projects</a></li>"]
+        if len(parts) >= 2 and parts[0] == "projects":
+            try:
+                self.check_project(parts[1])
+            except AdminError:
+                pass
+            else:
+                base = f"/console/projects/{seg(parts[1])}"
+                hints.insert(0, f"<li>{link(base, f'project {parts[1]}')}</li>")
+                if len(parts) >= 4 and parts[2] == "domains":
+                    url = f"{base}/domains/{seg(parts[3])}/executions"
+                    hints.insert(0, f"<li>{link(url, f'executions in {parts[1]} / {parts[3]}')}</li>")
+        body = f"<h1>Not found</h1><p>{e(message)}</p><p>See instead:</p><ul>{''.join(hints)}</ul>"
+        return page("not found", body)
+
+    def file_link(self, path: str) -> str | None:
+        """The same-origin URL (``/files/...``) of a data file of the state dir, or None."""
+        if self.files_root is None or not path:
+            return None
+        from flyte_ls.local.http import file_url
+
+        try:
+            real = Path(path.removeprefix("file://")).resolve()
+            real.relative_to(self.files_root)
+        except (OSError, ValueError):
+            return None
+        return file_url("", self.files_root, real) if real.is_file() else None
+
+    # -- projects ----------------------------------------------------------------------------------------
+    def projects(self) -> bytes:
+        listed = self.call("ListProjects", project_pb2.ProjectListRequest(limit=500)).projects
+        rows = [
+            f"<tr><td>{link(f'/console/projects/{seg(p.id)}', p.id)}</td><td>{e(p.name)}</td>"
+            f"<td>{e(p.description)}</td><td>{self._domain_links(p)}</td></tr>"
+            for p in listed
         ]
-        if c.HasField("error"):
-            parts.append(f"<h2>Error</h2><pre>{e(c.error.code)}: {e(c.error.message)}</pre>")
-        if c.abort_metadata.cause or c.abort_cause:
-            parts.append(f"<h2>Aborted</h2><pre>{e(c.abort_metadata.cause or c.abort_cause)}</pre>")
-        try:
-            data = call_rpc(
-                self.admin, "GetExecutionData", execution_pb2.WorkflowExecutionGetDataRequest(id=ident)
-            )
-            parts.append("<h2>Inputs</h2>" + _literal_table(data.full_inputs))
-            if phase == "SUCCEEDED":
-                parts.append("<h2>Outputs</h2>" + _literal_table(data.full_outputs))
-        except AdminError:
-            pass
-        parts.append("<h2>Nodes</h2>" + self._nodes(ident))
-        return _page(f"{name} {phase}", "".join(parts), refresh=phase not in _TERMINAL)
+        body = "<h1>flyte-ls local Flyte backend</h1><h2>Projects</h2>"
+        body += table(["project", "name", "description", "executions"], rows, "no projects")
+        return page("projects", body)
 
-    def _nodes(self, ident: identifier_pb2.WorkflowExecutionIdentifier) -> str:
-        req = node_execution_pb2.NodeExecutionListRequest(
-            workflow_execution_id=ident,
-            limit=100,
-            sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.ASCENDING),
+    @staticmethod
+    def _domain_links(p: project_pb2.Project) -> str:
+        return " ".join(
+            link(f"/console/projects/{seg(p.id)}/domains/{seg(d.id)}/executions", d.id) for d in p.domains
         )
-        try:
-            nodes = call_rpc(self.admin, "ListNodeExecutions", req).node_executions
-        except AdminError:
-            return "<p>no node records</p>"
+
+    def project(self, project: str) -> bytes:
+        self.check_project(project)
+        p = self.call("GetProject", project_pb2.ProjectGetRequest(id=project))
         rows = []
-        for n in nodes:
-            if n.id.node_id in ("start-node", "end-node"):
-                continue
-            c = n.closure
-            phase = _NODE_PHASE.Name(c.phase)
-            error = f"<pre>{e(c.error.message)}</pre>" if c.HasField("error") else ""
-            rows.append(
-                f"<tr><td>{e(n.id.node_id)}</td><td class='{phase}'>{phase}</td><td>{_ts(c.started_at)}</td>"
-                f"<td>{_dur(c.duration)}</td><td>{error}</td><td>{self._logs(n.id)}</td></tr>"
-            )
-        if not rows:
-            return "<p>no nodes have started yet</p>"
-        head = (
-            "<tr><th>node</th><th>phase</th><th>started</th><th>duration</th><th>error</th><th>logs</th></tr>"
-        )
-        return f"<table>{head}{''.join(rows)}</table>"
+        for d in p.domains:
+            base = f"/console/projects/{seg(project)}/domains/{seg(d.id)}"
+            links = [link(f"{base}/{kind}", kind) for kind in console_entities.LIST_KINDS]
+            links.insert(0, link(f"{base}/executions", "executions"))
+            rows.append(f"<tr><th>{e(d.id)}</th><td>{' '.join(links)}</td></tr>")
+        body = f"<h1>Project {e(project)}</h1><p>{e(p.description)}</p>"
+        body += table(["domain", "pages"], rows, "no domains")
+        return page(project, body, nav=project_nav(project))
 
-    def _logs(self, node: identifier_pb2.NodeExecutionIdentifier) -> str:
-        req = task_execution_pb2.TaskExecutionListRequest(node_execution_id=node, limit=100)
-        try:
-            attempts = call_rpc(self.admin, "ListTaskExecutions", req).task_executions
-        except AdminError:
-            return ""
-        links = [
-            f"<a href='{e(log.uri)}'>{e(log.name or 'log')} (attempt {t.id.retry_attempt})</a>"
-            for t in attempts
-            for log in t.closure.logs
-            if log.uri
-        ]
-        return "<br>".join(links)
-
-    def executions(self, project: str, domain: str) -> bytes:
+    # -- executions --------------------------------------------------------------------------------------
+    def executions(self, project: str, domain: str, q: dict[str, str]) -> bytes:
+        self.check_project(project, domain)
+        limit = _limit(q.get("limit", ""))
+        filters = ""
+        phase = q.get("phase", "")
+        if phase:
+            if phase not in WF_PHASE.keys():
+                raise InvalidArgument(f"unknown phase {phase!r}; one of {', '.join(WF_PHASE.keys())}")
+            filters = f"eq(phase,{phase})"
         req = common_pb2.ResourceListRequest(
             id=common_pb2.NamedEntityIdentifier(project=project, domain=domain),
-            limit=100,
+            limit=limit,
+            token=q.get("token", ""),
+            filters=filters,
             sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING),
         )
-        listed = call_rpc(self.admin, "ListExecutions", req).executions
-        rows = []
-        for ex in listed:
-            phase = _WF_PHASE.Name(ex.closure.phase)
-            href = (
-                f"/console/projects/{quote(project)}/domains/{quote(domain)}/executions/{quote(ex.id.name)}"
+        listed = self.call("ListExecutions", req)
+        body = f"<h1>{e(project)} / {e(domain)}: executions</h1>"
+        body += execution_table(listed.executions)
+        base = f"/console/projects/{seg(project)}/domains/{seg(domain)}/executions"
+        if listed.token:
+            more = {"limit": str(limit), "token": listed.token, **({"phase": phase} if phase else {})}
+            body += f"<p>{link(f'{base}?{urlencode(more)}', 'next page')}</p>"
+        if q.get("token"):
+            body += f"<p>{link(base, 'first page')}</p>"
+        return page(f"{project}/{domain} executions", body, nav=project_nav(project, domain))
+
+    def execution(self, project: str, domain: str, name: str, node: str = "") -> bytes:
+        ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+        ex = self.call("GetExecution", execution_pb2.WorkflowExecutionGetRequest(id=ident))
+        c = ex.closure
+        phase = WF_PHASE.Name(c.phase)
+        tree = NodeTree(self.admin, ident, self._scope(c.workflow_id), self.file_link, self._signals(ident))
+        nodes = tree.render(highlight=node)
+        parts = [f"<h1>Execution {e(name)} {phase_span(phase)}</h1>", self._summary(ex)]
+        if node:
+            if node not in tree.found:
+                raise NotFound(f"execution [{project}/{domain}/{name}] has no node execution [{node}]")
+            parts.append(self._node_section(tree, node))
+        if c.HasField("error"):
+            parts.append(f"<h2>Error</h2>{error_html(c.error)}")
+        if c.abort_metadata.cause or c.abort_cause:
+            who = f" by {c.abort_metadata.principal}" if c.abort_metadata.principal else ""
+            parts.append(f"<h2>Aborted{e(who)}</h2><pre>{e(c.abort_metadata.cause or c.abort_cause)}</pre>")
+        try:
+            data = self.call("GetExecutionData", execution_pb2.WorkflowExecutionGetDataRequest(id=ident))
+        except AdminError:
+            data = None
+        if data is not None:
+            parts.append("<h2>Inputs</h2>" + literal_table(data.full_inputs))
+            if phase == "SUCCEEDED":
+                parts.append("<h2>Outputs</h2>" + literal_table(data.full_outputs))
+        parts.append("<h2>Nodes</h2>" + nodes)
+        running = phase not in WF_TERMINAL
+        if running:
+            parts.append("<p class='muted'>This page reloads itself while the execution runs.</p>")
+        title = f"{name} {phase}" + (f" · {node}" if node else "")
+        return page(title, "".join(parts), nav=project_nav(project, domain) + f" / {e(name)}", reload=running)
+
+    def _summary(self, ex: execution_pb2.Execution) -> str:
+        c, meta = ex.closure, ex.spec.metadata
+        lp = ex.spec.launch_plan
+        rows = [("launch plan", link(entity_url(lp), f"{lp.name} @ {lp.version}") if lp.name else "")]
+        if c.workflow_id.name:
+            wf = c.workflow_id
+            rows.append(("workflow", link(entity_url(wf), f"{wf.name} @ {wf.version}")))
+        mode = _MODE.Name(meta.mode) if meta.mode in _MODE.values() else str(meta.mode)
+        parent = meta.parent_node_execution
+        if parent.execution_id.name:
+            pe = parent.execution_id
+            url = f"{exec_url(pe.project, pe.domain, pe.name)}/nodeId/{seg(parent.node_id)}/nodes"
+            mode += f" (launched by node {link(url, f'{pe.name}/{parent.node_id}')})"
+        rows += [
+            ("mode", mode),
+            ("principal", e(meta.principal)),
+            ("created", ts(c.created_at)),
+            ("started", ts(c.started_at)),
+            ("updated", ts(c.updated_at)),
+            ("duration", dur(c.duration)),
+        ]
+        return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v) + "</table>"
+
+    def _node_section(self, tree: NodeTree, uid: str) -> str:
+        record, _ = tree.found[uid]
+        out = [f"<h2 id='node'>Node {e(uid)}</h2>"]
+        try:
+            data = self.call(
+                "GetNodeExecutionData", node_execution_pb2.NodeExecutionGetDataRequest(id=record.id)
             )
-            rows.append(
-                f"<tr><td><a href='{e(href)}'>{e(ex.id.name)}</a></td><td class='{phase}'>{phase}</td>"
-                f"<td>{e(ex.spec.launch_plan.name)}</td><td>{_ts(ex.closure.created_at)}</td>"
-                f"<td>{_dur(ex.closure.duration)}</td></tr>"
-            )
-        head = (
-            "<tr><th>execution</th><th>phase</th><th>launch plan</th><th>created</th><th>duration</th></tr>"
+        except AdminError:
+            data = None
+        if data is not None:
+            out.append("<h3>Inputs</h3>" + literal_table(data.full_inputs))
+            out.append("<h3>Outputs</h3>" + literal_table(data.full_outputs))
+            urls = [data.flyte_urls.inputs, data.flyte_urls.outputs]
+            out.append("<p class='muted'>" + " ".join(f"<code>{e(u)}</code>" for u in urls if u) + "</p>")
+        out.append("<h3>Attempts</h3>" + (tree.attempts(record.id) or "<p class='muted'>none</p>"))
+        return "".join(out)
+
+    def _scope(self, workflow_id: identifier_pb2.Identifier) -> Scope:
+        if not workflow_id.name:
+            return Scope()
+        try:
+            wf: workflow_pb2.Workflow = self.call("GetWorkflow", common_pb2.ObjectGetRequest(id=workflow_id))
+        except AdminError:
+            return Scope()
+        return Scope.of(wf.closure.compiled_workflow)
+
+    def _signals(self, ident: identifier_pb2.WorkflowExecutionIdentifier) -> Signals:
+        return Signals()
+
+
+def execution_table(executions: Any) -> str:
+    rows = []
+    for ex in executions:
+        phase = WF_PHASE.Name(ex.closure.phase)
+        i, lp = ex.id, ex.spec.launch_plan
+        rows.append(
+            f"<tr><td>{link(exec_url(i.project, i.domain, i.name), i.name)}</td><td>{phase_span(phase)}</td>"
+            f"<td>{link(entity_url(lp), lp.name) if lp.name else ''}</td><td>{ts(ex.closure.created_at)}</td>"
+            f"<td>{dur(ex.closure.duration)}</td></tr>"
         )
-        table = f"<table>{head}{''.join(rows)}</table>" if rows else "<p>no executions yet</p>"
-        return _page(
-            f"{project}/{domain} executions", f"<h1>{e(project)} / {e(domain)}: executions</h1>{table}"
-        )
+    return table(["execution", "phase", "launch plan", "created", "duration"], rows, "no executions yet")
+
+
+def _limit(raw: str) -> int:
+    try:
+        value = int(raw) if raw else DEFAULT_LIMIT
+    except ValueError:
+        raise InvalidArgument(f"limit must be a number, got {raw!r}") from None
+    return max(1, min(value, MAX_LIMIT))

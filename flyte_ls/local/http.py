@@ -2,8 +2,8 @@
 
 grpcio cannot serve HTTP on its port, so ``console.endpoint`` in the generated config points here
 (local-backend.md §9). A threaded ``http.server`` is enough for one machine. Other modules add GET routes
-with :meth:`HttpServer.add_route` (the console pages land later; until then ``/console/...`` answers a small
-page naming what the URL refers to, so the links flytekit prints open).
+with :meth:`HttpServer.add_route` (:mod:`flyte_ls.local.console` serves ``/console``; without it,
+``/console/...`` answers a small page naming what the URL refers to).
 """
 
 from __future__ import annotations
@@ -35,6 +35,19 @@ _CONTENT_TYPES = {
     ".log": "text/plain; charset=utf-8",
     ".json": "application/json",
     ".pb": "application/octet-stream",
+}
+
+
+# Console pages run no script and load nothing from anywhere (their style sheet is inline): the browser is
+# told so, which also defuses any markup that escaping might have missed.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
 }
 
 
@@ -80,10 +93,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         log.debug("http %s: " + format, self.client_address[0], *args)
 
-    def _reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+    def _reply(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -113,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_file(url.path[len(FILES_PREFIX) :])
             return
         status, ctype, body = self.server.app.handle_get(url.path, parse_qs(url.query))
-        self._reply(status, body, ctype)
+        self._reply(status, body, ctype, PAGE_HEADERS if ctype.startswith("text/html") else None)
 
     def _send_file(self, raw: str) -> None:
         try:
@@ -131,6 +152,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", _content_type(path))
             self.send_header("Content-Length", str(size))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            if _content_type(path).startswith("text/html"):
+                # a deck is the user's HTML (it may run scripts): give it an origin of its own, so that
+                # it cannot reach the console pages served from this origin
+                self.send_header("Content-Security-Policy", "sandbox allow-scripts allow-popups")
             self.end_headers()
             if self.command == "HEAD":
                 return
@@ -238,6 +264,8 @@ class HttpServer:
         return Path(real)
 
     def handle_get(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        if path == "/":
+            path = "/console"  # the landing page
         if path == "/healthz":
             return 200, "application/json", json.dumps(self.health).encode()
         for prefix, route in self._routes:
@@ -253,7 +281,7 @@ class HttpServer:
 
 
 def placeholder_console_page(path: str) -> str:
-    """A minimal page for a console URL until the console pages exist: it names what the URL refers to."""
+    """A minimal page for a console URL when no console is attached: it names what the URL refers to."""
     parts = [p for p in path.split("/") if p]
     what = "the local Flyte backend"
     if len(parts) >= 6 and parts[:2] == ["console", "projects"] and parts[3] == "domains":
@@ -266,6 +294,6 @@ def placeholder_console_page(path: str) -> str:
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>flyte-ls local: "
         f"{title}</title></head><body><h1>flyte-ls local backend</h1><p>{title}</p>"
-        "<p>The console pages of the local backend are not built yet; use <code>pyflyte</code>, "
-        "<code>flytectl</code> or FlyteRemote against this backend meanwhile.</p></body></html>\n"
+        "<p>This HTTP server has no console attached; use <code>pyflyte</code>, "
+        "<code>flytectl</code> or FlyteRemote against this backend.</p></body></html>\n"
     )

@@ -1,0 +1,312 @@
+"""The node list of an execution's console page: every node execution, nested under its subworkflow,
+@dynamic, branch or array parent, with its kind (from the compiled workflow), phase, start time, duration,
+error, cache status, deck, child execution (launch-plan nodes), gate wait (signal id and type) and the task
+attempts with their log links.
+
+Records are read through the AdminService (ListNodeExecutions with ``unique_parent_id``, ListTaskExecutions,
+GetNodeExecutionData for the workflow a dynamic node generated); the node kinds come from the execution's
+compiled workflow (its subworkflows and the dynamic workflows), matched by ``metadata.spec_node_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flyteidl.admin import common_pb2, node_execution_pb2, task_execution_pb2
+from flyteidl.core import catalog_pb2, compiler_pb2, identifier_pb2, workflow_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+
+from flyte_ls.local.console_entities import type_name
+from flyte_ls.local.console_html import (
+    NODE_PHASE,
+    TASK_PHASE,
+    dur,
+    e,
+    link,
+    literal,
+    phase_span,
+    seg,
+    table,
+    ts,
+)
+from flyte_ls.local.errors import AdminError
+from flyte_ls.local.flyte_urls import call_rpc
+
+MAX_DEPTH = 12
+MAX_ROWS = 2000  # node rows on one page; a larger execution says what was left out
+_PAGE = 200
+_HIDDEN = ("start-node", "end-node")
+_WAITING = {"UNDEFINED", "QUEUED", "RUNNING"}
+
+
+def exec_url(project: str, domain: str, name: str) -> str:
+    return f"/console/projects/{seg(project)}/domains/{seg(domain)}/executions/{seg(name)}"
+
+
+def entity_url(ident: identifier_pb2.Identifier) -> str:
+    kind = {identifier_pb2.TASK: "task", identifier_pb2.WORKFLOW: "workflow"}.get(
+        ident.resource_type, "launch_plan"
+    )
+    return (
+        f"/console/projects/{seg(ident.project)}/domains/{seg(ident.domain)}/{kind}/{seg(ident.name)}"
+        f"/version/{seg(ident.version)}"
+    )
+
+
+def _key(ident: identifier_pb2.Identifier) -> tuple[str, str, str, str]:
+    return (ident.project, ident.domain, ident.name, ident.version)
+
+
+@dataclass
+class Scope:
+    """The spec nodes that children of one parent can be (by spec node id), and the subworkflows around."""
+
+    nodes: dict[str, workflow_pb2.Node] = field(default_factory=dict)
+    subs: dict[tuple[str, str, str, str], workflow_pb2.WorkflowTemplate] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, closure: compiler_pb2.CompiledWorkflowClosure, outer: Scope | None = None) -> Scope:
+        subs = dict(outer.subs) if outer is not None else {}
+        subs.update({_key(s.template.id): s.template for s in closure.sub_workflows})
+        return cls({n.id: n for n in closure.primary.template.nodes}, subs)
+
+    def within(self, nodes: Iterator[workflow_pb2.Node] | list[workflow_pb2.Node]) -> Scope:
+        return Scope({n.id: n for n in nodes}, self.subs)
+
+
+@dataclass
+class Signals:
+    """Signals of the execution by id: (type, value literal or None while waiting)."""
+
+    by_id: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+def node_kind(spec: workflow_pb2.Node | None, record: node_execution_pb2.NodeExecution) -> str:
+    """HTML naming what the node is (task / subworkflow / launch plan / branch / gate / array)."""
+    if record.metadata.is_dynamic:
+        base = "dynamic"
+    elif record.metadata.is_array:
+        base = "array (map task)"
+    else:
+        base = ""
+    if spec is None:
+        return e(base or "node")
+    target = spec.WhichOneof("target")
+    if target == "task_node":
+        ref = spec.task_node.reference_id
+        return f"{e(base or 'task')} {link(entity_url(ref), ref.name)}"
+    if target == "workflow_node":
+        wn = spec.workflow_node
+        if wn.HasField("launchplan_ref"):
+            return f"launch plan {link(entity_url(wn.launchplan_ref), wn.launchplan_ref.name)}"
+        return f"subworkflow {e(wn.sub_workflow_ref.name)}"
+    if target == "branch_node":
+        return "branch"
+    if target == "gate_node":
+        kind = spec.gate_node.WhichOneof("condition") or ""
+        return f"gate ({e(kind)})"
+    if target == "array_node":
+        inner = spec.array_node.node
+        if inner.WhichOneof("target") == "task_node":
+            return f"array (map task) {e(inner.task_node.reference_id.name)}"
+        return "array"
+    return e(base or target or "node")
+
+
+def gate_detail(spec: workflow_pb2.Node, phase: str, signals: Signals) -> str:
+    """What a gate node waits for: approval / a typed input (signal id) / a sleep, and the value once set."""
+    gate = spec.gate_node
+    kind = gate.WhichOneof("condition")
+    waiting = phase in _WAITING
+    if kind == "sleep":
+        wait = f"sleep {dur(gate.sleep.duration) or '0 s'}"
+        return f"<div class='waiting'>{e('sleeping: ' + wait)}</div>" if waiting else e(wait)
+    if kind == "approve":
+        sid = gate.approve.signal_id
+        what = f"approval: signal <code>{e(sid)}</code> (bool)"
+    elif kind == "signal":
+        sid = gate.signal.signal_id
+        what = (
+            f"input: signal <code>{e(sid)}</code> of type {e(type_name(gate.signal.type))}"
+            f" (output {e(gate.signal.output_variable_name)})"
+        )
+    else:
+        return ""
+    _, value = signals.by_id.get(sid, (None, None))
+    got = f" &middot; value {e(literal(value))}" if value is not None else ""
+    if waiting:
+        return f"<div class='waiting'>waiting for {what}{got}</div>"
+    return f"{what}{got}"
+
+
+class NodeTree:
+    """Renders the node list of one execution (or of one parent node inside it)."""
+
+    def __init__(
+        self,
+        admin: Any,
+        exec_id: identifier_pb2.WorkflowExecutionIdentifier,
+        scope: Scope,
+        file_link: Callable[[str], str | None],
+        signals: Signals,
+    ) -> None:
+        self.admin = admin
+        self.exec_id = exec_id
+        self.scope = scope
+        self.file_link = file_link
+        self.signals = signals
+        self.rows = 0
+        self.truncated = False
+        self.found: dict[str, tuple[node_execution_pb2.NodeExecution, workflow_pb2.Node | None]] = {}
+
+    def render(self, highlight: str = "") -> str:
+        body = list(self._rows("", self.scope, 0, highlight))
+        head = ["node", "kind", "phase", "started", "duration", "details", "attempts and logs"]
+        out = table(head, body, "no nodes have started yet")
+        if self.truncated:
+            out += f"<p class='muted'>only the first {MAX_ROWS} nodes are listed</p>"
+        return out
+
+    def _list(self, parent: str) -> list[node_execution_pb2.NodeExecution]:
+        out: list[node_execution_pb2.NodeExecution] = []
+        token = ""
+        while True:
+            req = node_execution_pb2.NodeExecutionListRequest(
+                workflow_execution_id=self.exec_id,
+                limit=_PAGE,
+                token=token,
+                unique_parent_id=parent,
+                sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.ASCENDING),
+            )
+            try:
+                listed = call_rpc(self.admin, "ListNodeExecutions", req)
+            except AdminError:
+                return out
+            out.extend(listed.node_executions)
+            token = listed.token
+            if not token or len(out) >= MAX_ROWS:
+                return out
+
+    def _rows(self, parent: str, scope: Scope, depth: int, highlight: str) -> Iterator[str]:
+        for n in self._list(parent):
+            if n.id.node_id in _HIDDEN or n.metadata.spec_node_id in _HIDDEN:
+                continue
+            if self.rows >= MAX_ROWS:
+                self.truncated = True
+                return
+            self.rows += 1
+            spec = scope.nodes.get(n.metadata.spec_node_id or n.id.node_id)
+            self.found[n.id.node_id] = (n, spec)
+            yield self._row(n, spec, depth, highlight)
+            if n.metadata.is_parent_node and depth < MAX_DEPTH:
+                yield from self._rows(n.id.node_id, self._child_scope(n, spec, scope), depth + 1, highlight)
+
+    def _child_scope(
+        self, n: node_execution_pb2.NodeExecution, spec: workflow_pb2.Node | None, scope: Scope
+    ) -> Scope:
+        if n.metadata.is_dynamic:
+            try:
+                data = call_rpc(
+                    self.admin,
+                    "GetNodeExecutionData",
+                    node_execution_pb2.NodeExecutionGetDataRequest(id=n.id),
+                )
+            except AdminError:
+                return Scope(subs=scope.subs)
+            if data.HasField("dynamic_workflow"):
+                return Scope.of(data.dynamic_workflow.compiled_workflow, scope)
+        if spec is None:
+            return Scope(subs=scope.subs)
+        target = spec.WhichOneof("target")
+        if target == "workflow_node" and spec.workflow_node.HasField("sub_workflow_ref"):
+            sub = scope.subs.get(_key(spec.workflow_node.sub_workflow_ref))
+            return scope.within(list(sub.nodes)) if sub is not None else Scope(subs=scope.subs)
+        if target == "branch_node":
+            ie = spec.branch_node.if_else
+            cases = [ie.case, *ie.other]
+            nodes = [c.then_node for c in cases] + ([ie.else_node] if ie.HasField("else_node") else [])
+            return scope.within(nodes)
+        if target == "array_node":
+            return scope.within([spec.array_node.node])
+        return Scope(subs=scope.subs)
+
+    def _row(
+        self, n: node_execution_pb2.NodeExecution, spec: workflow_pb2.Node | None, depth: int, highlight: str
+    ) -> str:
+        c = n.closure
+        phase = NODE_PHASE.Name(c.phase)
+        uid = n.id.node_id
+        ex = self.exec_id
+        node_href = f"{exec_url(ex.project, ex.domain, ex.name)}/nodeId/{seg(uid)}/nodes"
+        label = spec.metadata.name if spec is not None and spec.metadata.name else ""
+        name = link(node_href, uid) + (f"<br><span class='muted'>{e(label)}</span>" if label else "")
+        details = self._details(n, spec, phase)
+        cls = " class='hl'" if uid == highlight else ""
+        return (
+            f"<tr id='node-{e(uid)}'{cls}><td class='node' style='padding-left:{0.5 + 1.5 * depth:.1f}em'>"
+            f"{name}</td><td>{node_kind(spec, n)}</td><td>{phase_span(phase)}</td>"
+            f"<td>{ts(c.started_at)}</td><td>{dur(c.duration)}</td><td>{details}</td>"
+            f"<td>{self.attempts(n.id)}</td></tr>"
+        )
+
+    def _details(
+        self, n: node_execution_pb2.NodeExecution, spec: workflow_pb2.Node | None, phase: str
+    ) -> str:
+        c = n.closure
+        out: list[str] = []
+        if c.HasField("error"):
+            out.append(error_html(c.error))
+        if spec is not None and spec.WhichOneof("target") == "gate_node":
+            out.append(gate_detail(spec, phase, self.signals))
+        child = c.workflow_node_metadata.executionId
+        if child.name:
+            out.append(
+                "child execution " + link(exec_url(child.project, child.domain, child.name), child.name)
+            )
+        tm = c.task_node_metadata
+        if tm.cache_status:
+            status = catalog_pb2.CatalogCacheStatus.Name(tm.cache_status)
+            cache = f"cache <span class='{e(status)}'>{e(status.removeprefix('CACHE_').lower())}</span>"
+            src = tm.catalog_key.source_task_execution.node_execution_id
+            if tm.cache_status == catalog_pb2.CACHE_HIT and src.execution_id.name:
+                se = src.execution_id
+                cache += " from " + link(
+                    f"{exec_url(se.project, se.domain, se.name)}/nodeId/{seg(src.node_id)}/nodes",
+                    f"{se.name}/{src.node_id}",
+                )
+            out.append(cache)
+        if c.deck_uri:
+            url = self.file_link(c.deck_uri)
+            out.append(link(url, "deck") if url else "<span class='muted'>deck (not available)</span>")
+        return "<br>".join(x for x in out if x)
+
+    def attempts(self, node: identifier_pb2.NodeExecutionIdentifier) -> str:
+        req = task_execution_pb2.TaskExecutionListRequest(
+            node_execution_id=node,
+            limit=100,
+            sort_by=common_pb2.Sort(key="retry_attempt", direction=common_pb2.Sort.ASCENDING),
+        )
+        try:
+            attempts = call_rpc(self.admin, "ListTaskExecutions", req).task_executions
+        except AdminError:
+            return ""
+        lines = []
+        for t in attempts:
+            c = t.closure
+            phase = TASK_PHASE.Name(c.phase)
+            logs = [link(log.uri, log.name or "log") for log in c.logs if log.uri]
+            line = f"attempt {t.id.retry_attempt} {phase_span(phase)} {dur(c.duration)}"
+            if logs:
+                line += " &middot; " + " ".join(logs)
+            if c.HasField("error") and len(attempts) > 1:
+                line += f"<div class='err'>{e(c.error.message[:300])}</div>"
+            lines.append(line)
+        return "<br>".join(lines)
+
+
+def error_html(err: core_execution_pb2.ExecutionError) -> str:
+    kind = core_execution_pb2.ExecutionError.ErrorKind.Name(err.kind) if err.kind else ""
+    head = " ".join(x for x in (err.code, f"({kind.lower()} error)" if kind else "") if x)
+    return f"<div class='err'>{e(head)}<pre>{e(err.message)}</pre></div>"
