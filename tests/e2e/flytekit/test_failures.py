@@ -1,0 +1,85 @@
+"""§7: failures — a user error with retries left (not retried), a recoverable error retried until it
+succeeds, retries that run out — through `pyflyte run --remote --wait` and FlyteRemote, compared with
+flytekit's local run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flytekit_e2e import CASES, PyflyteRun, local_results, normalize_remote, start_local_runs
+from flytekit_suite import Suite
+
+pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
+
+KEYS = ["user_error", "retry", "retries_exhausted"]
+WF_SUCCEEDED, WF_FAILED = 4, 6
+TASK_SUCCEEDED = 3
+
+
+@dataclass
+class Runs:
+    local: dict[str, dict[str, Any]]
+    cli: dict[str, PyflyteRun]
+    executions: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def runs(suite: Suite) -> Runs:
+    local = start_local_runs(suite.project, KEYS)
+    cli = {key: suite.pyflyte(key) for key in KEYS}
+    executions = {}
+    for key in KEYS:
+        wf = suite.register("failures", CASES[key].workflow)
+        executions[key] = suite.execute(wf, key)
+    return Runs(local_results(local), cli, executions)
+
+
+def test_pyflyte_run_remote(suite: Suite, runs: Runs) -> None:
+    for key in KEYS:
+        runs.cli[key].finish()
+    failed = runs.cli["user_error"]
+    assert failed.proc.returncode != 0, failed.output
+    assert "did not complete successfully, phase FAILED" in failed.stdout and "boom 7" in failed.stdout
+    assert "boom 7" in runs.local["user_error"]["error"]
+
+    retried = runs.cli["retry"]
+    assert retried.proc.returncode == 0, retried.output
+    execution = suite.fetch(retried.execution_name)
+    assert normalize_remote(CASES["retry"], execution) == runs.local["retry"]["outputs"] == {"o0": 101}
+
+    exhausted = runs.cli["retries_exhausted"]
+    assert exhausted.proc.returncode != 0, exhausted.output
+    assert "always flaky 3 (attempt 1)" in exhausted.stdout
+
+
+def _attempts(execution: Any) -> list[Any]:
+    return list(execution.node_executions["n0"].task_executions)
+
+
+def test_user_error_is_not_retried(suite: Suite, runs: Runs) -> None:
+    execution = suite.wait(runs.executions["user_error"])
+    assert execution.closure.phase == WF_FAILED
+    assert "boom 7" in execution.error.message
+    assert execution.error.kind == 1  # USER
+    assert len(_attempts(execution)) == 1  # retries=2, but a non-recoverable error is final
+
+
+def test_recoverable_error_is_retried(suite: Suite, runs: Runs) -> None:
+    execution = suite.wait(runs.executions["retry"])
+    assert execution.closure.phase == WF_SUCCEEDED, execution.closure.error
+    assert normalize_remote(CASES["retry"], execution) == runs.local["retry"]["outputs"]
+    attempts = _attempts(execution)
+    assert [a.id.retry_attempt for a in attempts] == [0, 1]
+    assert attempts[0].closure.phase != TASK_SUCCEEDED
+    assert "flaky first attempt for 1" in attempts[0].closure.error.message
+    assert attempts[1].closure.phase == TASK_SUCCEEDED
+
+
+def test_retries_run_out(suite: Suite, runs: Runs) -> None:
+    execution = suite.wait(runs.executions["retries_exhausted"])
+    assert execution.closure.phase == WF_FAILED
+    assert "always flaky 3 (attempt 1)" in execution.error.message
+    assert "always flaky 3" in runs.local["retries_exhausted"]["error"]
+    assert [a.id.retry_attempt for a in _attempts(execution)] == [0, 1]

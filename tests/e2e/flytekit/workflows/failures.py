@@ -1,0 +1,48 @@
+"""Failures: a user error (not retried even with retries), a recoverable error retried until it succeeds, and
+retries that run out."""
+
+import os
+
+from flytekit import task, workflow
+from flytekit.exceptions.user import FlyteRecoverableException
+
+
+def _attempt() -> int:
+    # The backend sets FLYTE_ATTEMPT_NUMBER (0 for the first attempt) as propeller does; a local run has none.
+    return int(os.environ.get("FLYTE_ATTEMPT_NUMBER", "-1"))
+
+
+@task(retries=2)
+def boom(x: int) -> int:
+    if x >= 0:
+        raise ValueError(f"boom {x}")
+    return x
+
+
+@task(retries=2)
+def flaky(x: int) -> int:
+    if _attempt() == 0:
+        raise FlyteRecoverableException(f"flaky first attempt for {x}")
+    return x + 100
+
+
+@task(retries=1)
+def always_flaky(x: int) -> int:
+    if x >= 0:
+        raise FlyteRecoverableException(f"always flaky {x} (attempt {_attempt()})")
+    return x
+
+
+@workflow
+def user_error_wf(x: int) -> int:
+    return boom(x=x)
+
+
+@workflow
+def retry_wf(x: int) -> int:
+    return flaky(x=x)
+
+
+@workflow
+def retries_exhausted_wf(x: int) -> int:
+    return always_flaky(x=x)
