@@ -18,8 +18,10 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import string
+import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -57,6 +59,41 @@ def check_relative(value: str, what: str) -> list[str]:
     if value.startswith("/"):
         raise InvalidArgument(f"{what} {value!r} must be relative")
     return [check_component(part, what) for part in value.split("/")]
+
+
+_FAST_ARCHIVE = re.compile(r"^fast[0-9a-f]{32}\.tar\.gz$")  # flytekit's fast-register archive name
+
+
+def check_fast_archive(path: Path) -> None:
+    """Refuse (UploadRefused 400) a fast-register archive that would extract outside its directory.
+
+    The task's ``pyflyte-fast-execute`` extracts it with the system ``tar -xf ARCHIVE -C WORKDIR``; GNU tar
+    and bsdtar already refuse absolute and ``..`` member names and writes through links (the attempt then
+    crashes with an unhelpful error), so the upload is refused here with the reason instead: a member name
+    that is absolute or has a ``..`` component, a hard link to such a name, a member below a symlink of the
+    archive, or a device or FIFO. Symlink targets themselves may point anywhere, as tar allows."""
+    links: set[str] = set()
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:
+                name = member.name
+                parts = [p for p in name.split("/") if p not in ("", ".")]
+                where = f"the fast-register archive's member {name!r}"
+                if name.startswith("/") or ".." in parts:
+                    raise UploadRefused(400, f"{where} would be extracted outside the code directory")
+                if member.islnk() and (member.linkname.startswith("/") or ".." in member.linkname.split("/")):
+                    raise UploadRefused(
+                        400, f"{where} is a hard link to {member.linkname!r}, outside the archive"
+                    )
+                if member.isdev():
+                    raise UploadRefused(400, f"{where} is a device or FIFO")
+                for i in range(1, len(parts)):
+                    if "/".join(parts[:i]) in links:
+                        raise UploadRefused(400, f"{where} would be written through the archive's symlink")
+                if member.issym():
+                    links.add("/".join(parts))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise UploadRefused(400, f"the fast-register archive is not a readable .tar.gz: {exc}") from None
 
 
 class Readable(Protocol):
@@ -254,6 +291,8 @@ class Uploads:
                     f"the body's MD5 {b64} differs from the content_md5 this location was issued for "
                     f"({base64.b64encode(signed_md5).decode('ascii')}); nothing was stored",
                 )
+            if _FAST_ARCHIVE.match(dest.name):
+                check_fast_archive(tmp)
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._check_inside(dest)
             os.replace(tmp, dest)

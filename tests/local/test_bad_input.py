@@ -1,0 +1,360 @@
+"""Issue 3 "Bad input", against a started ``flyte-ls local start``: each case gets a clear gRPC or HTTP error,
+nothing is written outside the state dir and nothing is corrupted.
+
+Covered elsewhere (not repeated here): uploads with a wrong MD5 (test_dataproxy.py::
+test_wrong_md5_writes_nothing), upload names and paths that traverse or follow symlinks out
+(test_dataproxy.py::test_invalid_requests, test_http.py::test_traversal_is_refused and
+test_symlink_out_of_uploads_is_refused), DataProxy's 20 MiB limit (test_dataproxy.py::
+test_oversized_request_is_refused), identifiers of Get RPCs (test_admin_entities.py::
+test_identifier_validation), CreateExecution's inputs and launch plan (test_executions.py::
+test_create_errors), a ``--python`` without flytekit and no interpreter with flytekit on PATH (test_cli.py::
+test_explicit_python_without_flytekit, test_no_python_on_path_can_import_flytekit), a damaged store
+(test_cli.py::test_damaged_store_is_a_clear_error).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import sqlite3
+import tarfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from flyteidl.admin import (
+    common_pb2,
+    execution_pb2,
+    launch_plan_pb2,
+    project_pb2,
+    task_pb2,
+    version_pb2,
+    workflow_pb2,
+)
+from flyteidl.core import identifier_pb2, literals_pb2, tasks_pb2
+from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
+from local_backend import Backend, start_backend
+
+from flyte_ls.local.dataproxy import UploadRefused, check_fast_archive
+
+pytestmark = pytest.mark.timeout(60)
+
+PROJECT, DOMAIN = "flytesnacks", "development"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bad-input")
+
+
+@pytest.fixture(scope="module")
+def backend(root: Path) -> Iterator[Backend]:
+    b = start_backend(root / "state")
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def channel(backend: Backend) -> Iterator[grpc.Channel]:
+    # the client may send more than the server accepts: the server's limit is what is tested
+    with grpc.insecure_channel(
+        f"127.0.0.1:{backend.port}",
+        options=[
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ],
+    ) as ch:
+        yield ch
+
+
+@pytest.fixture(scope="module")
+def admin(channel: grpc.Channel) -> admin_pb2_grpc.AdminServiceStub:
+    return admin_pb2_grpc.AdminServiceStub(channel)
+
+
+def code_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as err:
+        call()
+    return err.value.code(), str(err.value.details())
+
+
+def task_id(
+    name: str = "bad.t", version: str = "v1", project: str = PROJECT, domain: str = DOMAIN
+) -> identifier_pb2.Identifier:
+    return identifier_pb2.Identifier(
+        resource_type=identifier_pb2.TASK, project=project, domain=domain, name=name, version=version
+    )
+
+
+def task_request(ident: identifier_pb2.Identifier, padding: int = 0) -> task_pb2.TaskCreateRequest:
+    template = tasks_pb2.TaskTemplate(
+        id=ident,
+        type="python-task",
+        container=tasks_pb2.Container(image="img", args=["pyflyte-execute", "--inputs", "{{.input}}"]),
+    )
+    if padding:
+        template.custom.update({"padding": "x" * padding})
+    return task_pb2.TaskCreateRequest(id=ident, spec=task_pb2.TaskSpec(template=template))
+
+
+# --- malformed and oversized requests -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "/flyteidl.service.AdminService/CreateTask",
+        "/flyteidl.service.AdminService/CreateExecution",
+        "/flyteidl.service.AdminService/ListTasks",
+        "/flyteidl.service.DataProxyService/CreateUploadLocation",
+        "/flyteidl.service.SignalService/SetSignal",
+    ],
+)
+def test_malformed_request_bytes(
+    channel: grpc.Channel, admin: admin_pb2_grpc.AdminServiceStub, method: str
+) -> None:
+    raw: grpc.UnaryUnaryMultiCallable = channel.unary_unary(
+        method, request_serializer=lambda b: b, response_deserializer=lambda b: b
+    )
+    for body in (b"\xff\xff\xff\xff", b"\x0a\x05ab"):  # not a protobuf; a truncated field
+
+        def call(body: bytes = body) -> object:
+            return raw(body, timeout=10)
+
+        code, details = code_of(call)
+        assert code == grpc.StatusCode.INTERNAL, details  # never UNKNOWN (flytekit would start an auth dance)
+        assert "deserializing request" in details
+    admin.GetVersion(version_pb2.GetVersionRequest(), timeout=10)  # and the backend still answers
+
+
+def test_oversized_requests_are_refused(admin: admin_pb2_grpc.AdminServiceStub, backend: Backend) -> None:
+    """Admin's 20 MiB message limit, for entity registration and executions."""
+    code, details = code_of(
+        lambda: admin.CreateTask(task_request(task_id("big.t"), 21 * 1024 * 1024), timeout=30)
+    )
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, details
+    big_input = literals_pb2.Literal(
+        scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(string_value="x" * (21 * 1024 * 1024)))
+    )
+    request = execution_pb2.ExecutionCreateRequest(
+        project=PROJECT, domain=DOMAIN, inputs=literals_pb2.LiteralMap(literals={"x": big_input})
+    )
+    code, details = code_of(lambda: admin.CreateExecution(request, timeout=30))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, details
+    # nothing of it was stored, and a request just under the limit still goes through
+    code, _ = code_of(lambda: admin.GetTask(common_pb2.ObjectGetRequest(id=task_id("big.t")), timeout=10))
+    assert code == grpc.StatusCode.NOT_FOUND
+    admin.CreateTask(task_request(task_id("almost.big.t"), 19 * 1024 * 1024), timeout=30)
+    got = admin.GetTask(common_pb2.ObjectGetRequest(id=task_id("almost.big.t")), timeout=30)
+    assert len(got.closure.compiled_task.template.custom.fields["padding"].string_value) == 19 * 1024 * 1024
+
+
+# --- unknown projects and domains, invalid names and versions -------------------------------------------
+
+
+def _unknown_scope_calls(
+    admin: admin_pb2_grpc.AdminServiceStub, project: str, domain: str
+) -> dict[str, Callable[[], object]]:
+    named = common_pb2.NamedEntityIdentifier(project=project, domain=domain)
+    wf = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.WORKFLOW, project=project, domain=domain, name="w", version="v1"
+    )
+    lp = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.LAUNCH_PLAN, project=project, domain=domain, name="w", version="v1"
+    )
+    return {
+        "CreateTask": lambda: admin.CreateTask(
+            task_request(task_id(project=project, domain=domain)), timeout=10
+        ),
+        "CreateWorkflow": lambda: admin.CreateWorkflow(
+            workflow_pb2.WorkflowCreateRequest(id=wf, spec=workflow_pb2.WorkflowSpec()), timeout=10
+        ),
+        "CreateLaunchPlan": lambda: admin.CreateLaunchPlan(
+            launch_plan_pb2.LaunchPlanCreateRequest(
+                id=lp, spec=launch_plan_pb2.LaunchPlanSpec(workflow_id=wf)
+            ),
+            timeout=10,
+        ),
+        "CreateExecution": lambda: admin.CreateExecution(
+            execution_pb2.ExecutionCreateRequest(
+                project=project, domain=domain, spec=execution_pb2.ExecutionSpec(launch_plan=lp)
+            ),
+            timeout=10,
+        ),
+        "ListTasks": lambda: admin.ListTasks(common_pb2.ResourceListRequest(id=named, limit=10), timeout=10),
+        "ListExecutions": lambda: admin.ListExecutions(
+            common_pb2.ResourceListRequest(id=named, limit=10), timeout=10
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("project", "domain", "message"),
+    [
+        ("nope", DOMAIN, "project [nope] does not exist"),
+        (PROJECT, "qa", "domain [qa] is unrecognized"),
+        ("", DOMAIN, "missing project"),
+        (PROJECT, "", "missing domain"),
+    ],
+)
+def test_unknown_project_or_domain(
+    admin: admin_pb2_grpc.AdminServiceStub, project: str, domain: str, message: str
+) -> None:
+    for rpc_name, call in _unknown_scope_calls(admin, project, domain).items():
+        code, details = code_of(call)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, (rpc_name, details)
+        assert message in details, (rpc_name, details)
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [("v 1", "not URL safe"), ("v/1", "not URL safe"), ("v1?x=1", "not URL safe"), ("", "missing version")],
+)
+def test_invalid_versions(admin: admin_pb2_grpc.AdminServiceStub, version: str, message: str) -> None:
+    code, details = code_of(lambda: admin.CreateTask(task_request(task_id(version=version)), timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and message in details, details
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Bad_Name", "invalid execution name"),
+        ("1abc", "invalid execution name"),
+        ("../../etc", "invalid execution name"),
+        ("a" * 64, "longer than 63 characters"),
+    ],
+)
+def test_invalid_execution_names(admin: admin_pb2_grpc.AdminServiceStub, name: str, message: str) -> None:
+    request = execution_pb2.ExecutionCreateRequest(project=PROJECT, domain=DOMAIN, name=name)
+    code, details = code_of(lambda: admin.CreateExecution(request, timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and message in details, details
+
+
+@pytest.mark.parametrize("project_id", ["Bad Project!", "../x", "a/b", "x" * 64, ""])
+def test_invalid_project_ids(admin: admin_pb2_grpc.AdminServiceStub, project_id: str) -> None:
+    request = project_pb2.ProjectRegisterRequest(project=project_pb2.Project(id=project_id, name="x"))
+    code, details = code_of(lambda: admin.RegisterProject(request, timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "project" in details, details
+
+
+def test_missing_name_in_identifiers(admin: admin_pb2_grpc.AdminServiceStub) -> None:
+    code, details = code_of(lambda: admin.CreateTask(task_request(task_id(name="")), timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "missing name" in details, details
+
+
+# --- fast-register archives -----------------------------------------------------------------------------
+
+
+def _archive(*members: tuple[str, bytes, str]) -> bytes:
+    """A .tar.gz of (name, tarfile type, link target) members (regular files hold b"x")."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, kind, target in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = target
+            if info.type == tarfile.REGTYPE:
+                info.size = 1
+                tar.addfile(info, io.BytesIO(b"x"))
+            else:
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+REG, SYM, LNK, CHR = tarfile.REGTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE
+BAD_ARCHIVES = {
+    "dotdot": ([("../escape.py", REG, "")], "outside the code directory"),
+    "nested dotdot": ([("pkg/../../escape.py", REG, "")], "outside the code directory"),
+    "absolute": ([("/tmp/escape.py", REG, "")], "outside the code directory"),
+    "through a symlink": (
+        [("out", SYM, "/tmp"), ("out/escape.py", REG, "")],
+        "through the archive's symlink",
+    ),
+    "hard link out": ([("hl", LNK, "/etc/passwd")], "hard link"),
+    "device": ([("dev", CHR, "")], "device"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ARCHIVES))
+def test_check_fast_archive_refuses(tmp_path: Path, case: str) -> None:
+    members, message = BAD_ARCHIVES[case]
+    path = tmp_path / "a.tar.gz"
+    path.write_bytes(_archive(("pkg/ok.py", REG, ""), *members))
+    with pytest.raises(UploadRefused) as err:
+        check_fast_archive(path)
+    assert err.value.status == 400 and message in str(err.value)
+
+
+def test_check_fast_archive_accepts_what_flytekit_writes(tmp_path: Path) -> None:
+    path = tmp_path / "a.tar.gz"
+    # a project with a symlink pointing anywhere is fine: tar creates the link, nothing is written through it
+    path.write_bytes(
+        _archive(("pkg", tarfile.DIRTYPE, ""), ("pkg/wf.py", REG, ""), ("pkg/data", SYM, "/data"))
+    )
+    check_fast_archive(path)
+    path.write_bytes(b"not gzip")
+    with pytest.raises(UploadRefused, match=r"not a readable \.tar\.gz"):
+        check_fast_archive(path)
+
+
+def _put(url: str, body: bytes, md5: bytes) -> tuple[int, str]:
+    headers = {"Content-Length": str(len(body)), "Content-MD5": base64.b64encode(md5).decode()}
+    req = urllib.request.Request(url, data=body, method="PUT", headers=headers)
+    try:
+        with _NO_PROXY.open(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_fast_register_upload_with_traversal_is_refused(channel: grpc.Channel, backend: Backend) -> None:
+    dataproxy = dataproxy_pb2_grpc.DataProxyServiceStub(channel)
+    for members, message in BAD_ARCHIVES.values():
+        body = _archive(("pkg/ok.py", REG, ""), *members)
+        md5 = hashlib.md5(body).digest()
+        name = f"fast{md5.hex()}.tar.gz"
+        where = dataproxy.CreateUploadLocation(
+            dataproxy_pb2.CreateUploadLocationRequest(
+                project=PROJECT, domain=DOMAIN, filename=name, content_md5=md5
+            ),
+            timeout=10,
+        )
+        status, text = _put(where.signed_url, body, md5)
+        assert status == 400 and message in text, (status, text)
+        assert not Path(where.native_url).exists()
+    assert list((backend.state_dir / "tmp" / "uploads").iterdir()) == []
+    good = _archive(("pkg/wf.py", REG, ""))
+    md5 = hashlib.md5(good).digest()
+    where = dataproxy.CreateUploadLocation(
+        dataproxy_pb2.CreateUploadLocationRequest(
+            project=PROJECT, domain=DOMAIN, filename=f"fast{md5.hex()}.tar.gz", content_md5=md5
+        ),
+        timeout=10,
+    )
+    assert _put(where.signed_url, good, md5)[0] == 201
+    assert Path(where.native_url).read_bytes() == good
+
+
+# --- nothing outside, nothing corrupted (runs last in this module) --------------------------------------
+
+
+def test_zz_nothing_written_outside_the_state_dir_and_nothing_corrupted(
+    root: Path, backend: Backend, admin: admin_pb2_grpc.AdminServiceStub
+) -> None:
+    state = backend.state_dir.resolve()
+    outside = {p for p in root.rglob("*") if state not in (p.resolve(), *p.resolve().parents)}
+    assert outside == {backend.log_dir, backend.log_dir / "stdout", backend.log_dir / "stderr"}
+    for escape in ("escape.py", "outside.txt"):
+        assert not (Path("/tmp") / escape).exists()
+    with sqlite3.connect(f"file:{state / 'admin.db'}?mode=ro", uri=True, timeout=10) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    # the backend still answers, with what was stored before the bad requests
+    projects = admin.ListProjects(project_pb2.ProjectListRequest(), timeout=10)
+    assert [p.id for p in projects.projects] == [PROJECT]
+    got = admin.GetTask(common_pb2.ObjectGetRequest(id=task_id("almost.big.t")), timeout=30)
+    assert got.id.name == "almost.big.t"
