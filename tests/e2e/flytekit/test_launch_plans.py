@@ -1,0 +1,78 @@
+"""§7: launch-plan nodes (a child execution per node, with the child LP's default and fixed inputs) through
+`pyflyte run --remote --wait` and FlyteRemote, compared with flytekit's local run; `activate_launchplan` and
+`recent_executions`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flytekit_e2e import CASES, PyflyteRun, local_results, normalize_remote, start_local_runs
+from flytekit_suite import Suite
+
+pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
+
+WF_SUCCEEDED = 4
+CHILD_WORKFLOW = 4  # admin ExecutionMetadata.ExecutionMode
+
+
+@dataclass
+class Runs:
+    local: dict[str, dict[str, Any]]
+    cli: PyflyteRun
+    execution: Any
+
+
+@pytest.fixture(scope="module")
+def runs(suite: Suite) -> Runs:
+    local = start_local_runs(suite.project, ["launch_plan_cli", "launch_plan_remote"])
+    cli = suite.pyflyte("launch_plan_cli")
+    wf = suite.register("launch_plans", "parent_wf")
+    execution = suite.execute(wf, "launch_plan_remote")
+    return Runs(local_results(local), cli, execution)
+
+
+def test_pyflyte_run_remote_matches_local(suite: Suite, runs: Runs) -> None:
+    run = runs.cli.finish()
+    assert run.proc.returncode == 0, run.output
+    execution = suite.fetch(run.execution_name)
+    assert normalize_remote(CASES["launch_plan_cli"], execution) == runs.local["launch_plan_cli"]["outputs"]
+    assert runs.local["launch_plan_cli"]["outputs"] == {"o0": "25+9=34"}
+
+
+def test_flyteremote_matches_local_with_child_executions(suite: Suite, runs: Runs) -> None:
+    execution = suite.wait(runs.execution)
+    assert execution.closure.phase == WF_SUCCEEDED, execution.closure.error
+    expected = runs.local["launch_plan_remote"]["outputs"]
+    assert normalize_remote(CASES["launch_plan_remote"], execution) == expected
+
+    children = {}
+    for node_id, expected in (("n0", 49), ("n1", 9)):  # base=7 given / base=3 default; exp=2 fixed
+        node = execution.node_executions[node_id]
+        child_id = node.closure.workflow_node_metadata.execution_id
+        assert [w.id.name for w in node.workflow_executions] == [child_id.name]
+        child = suite.remote.fetch_execution(name=child_id.name)
+        assert child.closure.phase == WF_SUCCEEDED
+        assert child.spec.launch_plan.name == "child_power_lp"
+        metadata = child.spec.metadata
+        assert metadata.mode == CHILD_WORKFLOW and metadata.nesting == 1
+        assert metadata.parent_node_execution.execution_id.name == execution.id.name
+        assert metadata.parent_node_execution.node_id == node_id
+        assert child.outputs.get("o0", as_type=int) == expected
+        children[node_id] = child_id.name
+    assert len(set(children.values())) == 2
+
+    recent = {e.id.name for e in suite.remote.recent_executions(limit=200)}
+    assert {execution.id.name, runs.cli.execution_name} <= recent
+
+
+def test_activate_launchplan(suite: Suite) -> None:
+    lp = suite.register("launch_plans", "child_lp")
+    # registering (pyflyte run, register_script) leaves a launch plan without schedule inactive
+    assert suite.remote.fetch_active_launchplan(name="child_power_lp") is None
+    suite.remote.activate_launchplan(lp.id)
+    active = suite.remote.fetch_active_launchplan(name="child_power_lp")
+    assert active is not None and active.id.version == lp.id.version
+    execution = suite.wait(suite.remote.execute(active, inputs={"base": 4}, wait=False))
+    assert execution.closure.phase == WF_SUCCEEDED and execution.outputs.get("o0", as_type=int) == 16
