@@ -94,14 +94,14 @@ class Backend:
         self.store.close()
 
     def launch(
-        self, package: Package, workflow: str, name: str = "", **inputs: object
+        self, package: Package, workflow: str, name: str = "", overwrite_cache: bool = False, **inputs: object
     ) -> identifier_pb2.WorkflowExecutionIdentifier:
         lp = next(lp.id for lp in package.launch_plans if lp.id.name.endswith(f".flows.{workflow}"))
         request = execution_pb2.ExecutionCreateRequest(
             project=PROJECT,
             domain=DOMAIN,
             name=name,
-            spec=execution_pb2.ExecutionSpec(launch_plan=lp),
+            spec=execution_pb2.ExecutionSpec(launch_plan=lp, overwrite_cache=overwrite_cache),
             inputs=literals_pb2.LiteralMap(literals={k: lit(v) for k, v in inputs.items()}),
         )
         return self.stub.CreateExecution(request, timeout=10).id

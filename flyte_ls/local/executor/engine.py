@@ -19,9 +19,9 @@ retries, ``parallelism``, ``min_successes``/``min_success_ratio``; failed slots 
 ``@dynamic`` tasks: futures.pb is compiled (``compile_dynamic_job``) and run as a sub-DAG of the node.
 
 Gate nodes (:mod:`.gates`): sleep, and approve/signal gates waiting on the SignalService's signals.
-Launch-plan nodes (:mod:`.children`): a child execution run by the same executor. A failed top-level workflow
-runs its ``on_failure`` node (``err`` = the error, as a union literal when the input is Optional). Not yet:
-caching.
+Launch-plan nodes (:mod:`.children`): a child execution run by the same executor. Discoverable tasks are
+cached (:mod:`.cache`). A failed top-level workflow runs its ``on_failure`` node (``err`` = the error, as a
+union literal when the input is Optional).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flyteidl.core import (
+    catalog_pb2,
     compiler_pb2,
     dynamic_job_pb2,
     execution_pb2,
@@ -49,6 +50,7 @@ from flyteidl.core import (
 
 from flyte_ls.local.compiler import compile_dynamic_job
 from flyte_ls.local.errors import AdminError
+from flyte_ls.local.executor.cache import TaskCache, cache_key, lookup, node_metadata, populate
 from flyte_ls.local.executor.gates import SignalWaiter, run_gate
 from flyte_ls.local.executor.observer import NodeRef, RunObserver
 from flyte_ls.local.executor.result import NodeResult as _Result
@@ -72,6 +74,7 @@ from flyte_ls.local.runner import (
 NodePhase = execution_pb2.NodeExecution
 TaskPhase = execution_pb2.TaskExecution
 WorkflowPhase = execution_pb2.WorkflowExecution
+Status = catalog_pb2.CatalogCacheStatus
 USER = execution_pb2.ExecutionError.USER
 SYSTEM = execution_pb2.ExecutionError.SYSTEM
 _OK = frozenset({NodePhase.SUCCEEDED, NodePhase.RECOVERED})
@@ -118,6 +121,8 @@ class RunConfig:
     kill_grace_s: float = KILL_GRACE_S
     signals: SignalWaiter | None = None  # approve/signal gates wait through it (the SignalService's store)
     children: ChildLauncher | None = None  # launch-plan nodes run their child executions through it
+    cache: TaskCache | None = None  # outputs of discoverable tasks (None: nothing is cached)
+    overwrite_cache: bool = False  # the execution's: run cached tasks anyway and replace their outputs
 
 
 @dataclass
@@ -361,7 +366,13 @@ class WorkflowRun:
             result.output_uri = _write(
                 data_dir / "0" / "outputs.pb", result.outputs or literals_pb2.LiteralMap()
             )
-        self.observer.node_finished(ref, result.phase, output_uri=result.output_uri, error=result.error)
+        self.observer.node_finished(
+            ref,
+            result.phase,
+            output_uri=result.output_uri,
+            error=result.error,
+            task_node_metadata=result.task_node_metadata,
+        )
         return result
 
     async def _failure_node(
@@ -513,10 +524,27 @@ class WorkflowRun:
         template = self._template(node)
         if isinstance(template, _Result):
             return template
+        cache = self.config.cache
+        key = cache_key(template, node, inputs) if cache is not None else None
+        if cache is not None and key is not None:
+            hit, status = lookup(cache, key, self.config.overwrite_cache)
+            if hit is not None:  # no attempt at all: the outputs of the attempt that populated the cache
+                meta = node_metadata(Status.CACHE_HIT, key, hit.source)
+                return _Result(NodePhase.SUCCEEDED, outputs=hit.outputs, task_node_metadata=meta)
         result = await self._attempts(node, ref, template, inputs, input_path)
-        if result.futures is None:
-            return result
-        return await self._dynamic(ref, template, inputs, result)
+        if result.futures is not None:
+            return await self._dynamic(ref, template, inputs, result)  # @dynamic: not cached
+        if cache is not None and key is not None:
+            source = identifier_pb2.TaskExecutionIdentifier(
+                task_id=template.id,
+                node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+                    node_id=ref.unique_id, execution_id=self._execution_id
+                ),
+                retry_attempt=result.attempt,
+            )
+            ok = result.phase == NodePhase.SUCCEEDED
+            result.task_node_metadata = populate(cache, key, status, result.outputs if ok else None, source)
+        return result
 
     async def _dynamic(
         self, ref: NodeRef, template: tasks_pb2.TaskTemplate, inputs: literals_pb2.LiteralMap, done: _Result
@@ -682,7 +710,10 @@ class WorkflowRun:
                         ref, attempt, TaskPhase.SUCCEEDED, output_uri=uri, log=paths.log
                     )
                 return _Result(
-                    NodePhase.SUCCEEDED, outputs=result.outputs or literals_pb2.LiteralMap(), output_uri=uri
+                    NodePhase.SUCCEEDED,
+                    outputs=result.outputs or literals_pb2.LiteralMap(),
+                    output_uri=uri,
+                    attempt=attempt,
                 )
             if result.phase == AttemptPhase.TIMED_OUT:
                 error = execution_pb2.ExecutionError(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from flyteidl.admin import node_execution_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2
 
 
@@ -41,6 +42,7 @@ class RunObserver(Protocol):
         *,
         output_uri: str = "",
         error: execution_pb2.ExecutionError | None = None,
+        task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
     ) -> None: ...
 
     def node_skipped(self, node: NodeRef) -> None: ...
@@ -91,6 +93,7 @@ class MemoryObserver:
     attempts: dict[tuple[str, int], int] = field(default_factory=dict)
     dynamic: dict[str, compiler_pb2.CompiledWorkflowClosure] = field(default_factory=dict)
     children: dict[str, identifier_pb2.WorkflowExecutionIdentifier] = field(default_factory=dict)
+    cache: dict[str, node_execution_pb2.TaskNodeMetadata] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False) -> None:
@@ -108,8 +111,11 @@ class MemoryObserver:
         *,
         output_uri: str = "",
         error: execution_pb2.ExecutionError | None = None,
+        task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
     ) -> None:
         with self._lock:
+            if task_node_metadata is not None:
+                self.cache[node.unique_id] = task_node_metadata
             self.events.append(
                 Event(
                     "node_finished",

@@ -12,10 +12,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from flyteidl.admin import node_execution_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, literals_pb2
 
 from flyte_ls.local.errors import AdminError
 from flyte_ls.local.executions.records import ExecutionRecords, read_literal_map
+from flyte_ls.local.executor.cache import TaskCache
 from flyte_ls.local.executor.children import ChildExecutions
 from flyte_ls.local.executor.engine import RunConfig, WorkflowRun
 from flyte_ls.local.executor.observer import NodeRef
@@ -75,6 +77,7 @@ class RecordsObserver:
         *,
         output_uri: str = "",
         error: execution_pb2.ExecutionError | None = None,
+        task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
     ) -> None:
         self._safe(
             "node end",
@@ -84,6 +87,7 @@ class RecordsObserver:
             phase,
             output_uri=output_uri,
             error=error,
+            task_node_metadata=task_node_metadata,
         )
 
     def child_execution(
@@ -189,6 +193,7 @@ class LocalExecutor:
         self._runs: dict[_Key, tuple[WorkflowRun, concurrent.futures.Future[None]]] = {}
         self.signals = signals_for(records.store)
         self.children = ChildExecutions(self)
+        self.cache = TaskCache(records.store)
 
     def submit(
         self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, *, resume: bool = False
@@ -214,6 +219,8 @@ class LocalExecutor:
             completed=self._completed(ident) if resume else {},
             signals=self.signals,
             children=self.children,
+            cache=self.cache,
+            overwrite_cache=spec.overwrite_cache,
         )
         run = WorkflowRun(closure, inputs, config, RecordsObserver(self.records, ident, self.log_url))
         with self._lock:

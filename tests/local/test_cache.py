@@ -1,0 +1,173 @@
+"""Caching of discoverable tasks by the local executor, over real gRPC, on workflows packaged by real
+`pyflyte package`; a side-effect file proves whether a task ran."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from executor_backend import Backend, NodePhase, WorkflowPhase, build_package, start
+from flyteidl.admin import task_execution_pb2
+from flyteidl.core import catalog_pb2, identifier_pb2
+from test_executor import Package
+
+pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(240)]
+Status = catalog_pb2.CatalogCacheStatus
+
+FLOWS = """
+from typing import Annotated
+
+from flytekit import Cache, HashMethod, task, workflow
+
+
+def _note(marker: str, text: str) -> None:
+    with open(marker, "a") as f:
+        f.write(text + "\\n")
+
+
+@task(cache=Cache(version="1", ignored_inputs=("note",)))
+def counted(x: int, marker: str, note: str) -> int:
+    _note(marker, f"counted {x} {note}")
+    return x * 10
+
+
+@task
+def plain(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def cached(x: int, marker: str, note: str = "") -> int:
+    return plain(x=counted(x=x, marker=marker, note=note))
+
+
+def same_hash(value: str) -> str:
+    return "always-the-same"
+
+
+@task
+def make(s: str) -> Annotated[str, HashMethod(same_hash)]:
+    return s
+
+
+@task(cache=Cache(version="1"))
+def shout(s: str, marker: str) -> str:
+    _note(marker, f"shout {s}")
+    return s.upper()
+
+
+@workflow
+def hashed(s: str, marker: str) -> str:
+    return shout(s=make(s=s), marker=marker)
+"""
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    return build_package(tmp_path_factory.mktemp("cache"), "cache_pkg", FLOWS)
+
+
+@pytest.fixture(scope="module")
+def backend(package: Package, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    b = start(tmp_path_factory.mktemp("cache-state") / "state", package)
+    yield b
+    b.stop()
+
+
+def run(
+    b: Backend, package: Package, workflow: str, overwrite_cache: bool = False, **inputs: object
+) -> tuple[identifier_pb2.WorkflowExecutionIdentifier, object]:
+    ident = b.launch(package, workflow, overwrite_cache=overwrite_cache, **inputs)
+    done = b.wait(ident)
+    assert done.closure.phase == WorkflowPhase.SUCCEEDED, done.closure.error
+    return ident, b.outputs(ident)["o0"]
+
+
+def attempts(b: Backend, ident: identifier_pb2.WorkflowExecutionIdentifier, node: str) -> int:
+    listed = b.stub.ListTaskExecutions(
+        task_execution_pb2.TaskExecutionListRequest(
+            node_execution_id=identifier_pb2.NodeExecutionIdentifier(node_id=node, execution_id=ident),
+            limit=10,
+        ),
+        timeout=10,
+    )
+    return len(listed.task_executions)
+
+
+def lines(marker: Path) -> list[str]:
+    return marker.read_text().splitlines() if marker.exists() else []
+
+
+def test_miss_populate_hit_and_ignored_inputs(backend: Backend, package: Package, tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    first, value = run(backend, package, "cached", x=2, marker=str(marker), note="a")
+    assert value == 21 and lines(marker) == ["counted 2 a"]
+    node = backend.nodes(first)["n0"]
+    meta = node.closure.task_node_metadata
+    assert meta.cache_status == Status.CACHE_POPULATED
+    assert meta.catalog_key.dataset_id.name == "flyte_task-cache_pkg.flows.counted"
+    assert meta.catalog_key.dataset_id.version.startswith("1-")
+    assert meta.catalog_key.artifact_tag.name.startswith("flyte_cached-")
+    source = meta.catalog_key.source_task_execution
+    assert (
+        source.node_execution_id.execution_id.name,
+        source.node_execution_id.node_id,
+        source.retry_attempt,
+    ) == (first.name, "n0", 0)
+    assert backend.nodes(first)["n1"].closure.task_node_metadata.cache_status == Status.CACHE_DISABLED
+
+    # same inputs except the ignored `note`: a hit, the task does not run, no task execution
+    second, value = run(backend, package, "cached", x=2, marker=str(marker), note="b")
+    assert value == 21 and lines(marker) == ["counted 2 a"]
+    node = backend.nodes(second)["n0"]
+    assert node.closure.phase == NodePhase.SUCCEEDED
+    assert node.closure.task_node_metadata.cache_status == Status.CACHE_HIT
+    assert node.closure.task_node_metadata.catalog_key.source_task_execution == source
+    assert attempts(backend, second, "n0") == 0
+    assert attempts(backend, second, "n1") == 1  # the uncached consumer still runs
+
+    # other inputs: another entry
+    _, value = run(backend, package, "cached", x=3, marker=str(marker), note="a")
+    assert value == 31 and lines(marker) == ["counted 2 a", "counted 3 a"]
+
+    # overwrite_cache: runs, reports SKIPPED, and replaces the entry
+    third, value = run(backend, package, "cached", overwrite_cache=True, x=2, marker=str(marker), note="c")
+    assert value == 21 and lines(marker)[-1] == "counted 2 c"
+    meta = backend.nodes(third)["n0"].closure.task_node_metadata
+    assert meta.cache_status == Status.CACHE_SKIPPED
+    assert meta.catalog_key.source_task_execution.node_execution_id.execution_id.name == third.name
+    assert attempts(backend, third, "n0") == 1
+    fourth, _ = run(backend, package, "cached", x=2, marker=str(marker), note="d")
+    meta = backend.nodes(fourth)["n0"].closure.task_node_metadata
+    assert meta.cache_status == Status.CACHE_HIT
+    assert meta.catalog_key.source_task_execution.node_execution_id.execution_id.name == third.name
+    assert len(lines(marker)) == 3
+
+
+def test_literal_hash_replaces_the_value_in_the_key(
+    backend: Backend, package: Package, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran.txt"
+    _, value = run(backend, package, "hashed", s="a", marker=str(marker))
+    assert value == "A"
+    # `make` hashes every value to the same hash: the cached `shout` does not run for another value
+    ident, value = run(backend, package, "hashed", s="b", marker=str(marker))
+    assert value == "A" and lines(marker) == ["shout a"]
+    assert backend.nodes(ident)["n1"].closure.task_node_metadata.cache_status == Status.CACHE_HIT
+
+
+def test_cache_survives_a_restart(package: Package, tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    b = start(tmp_path / "state", package)
+    try:
+        run(b, package, "cached", x=5, marker=str(marker), note="")
+    finally:
+        b.stop()
+    b = start(tmp_path / "state")  # the registrations and the cache are in the state dir
+    try:
+        ident, value = run(b, package, "cached", x=5, marker=str(marker), note="")
+        assert value == 51 and lines(marker) == ["counted 5 "]
+        assert b.nodes(ident)["n0"].closure.task_node_metadata.cache_status == Status.CACHE_HIT
+    finally:
+        b.stop()
