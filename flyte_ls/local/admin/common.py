@@ -6,7 +6,7 @@ import difflib
 import hashlib
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from flyteidl.admin import common_pb2
 from flyteidl.core import identifier_pb2
@@ -14,7 +14,7 @@ from google.protobuf import text_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from flyte_ls.local import listing
-from flyte_ls.local.errors import InvalidArgument, NotFound
+from flyte_ls.local.errors import AdminError, AlreadyExists, InvalidArgument, NotFound
 from flyte_ls.local.store import LAUNCH_PLAN, TASK, WORKFLOW, EntityRow, Page, Store
 
 RESOURCE_NAMES = {
@@ -165,3 +165,43 @@ def list_entity_rows(
     page = page_for(request, columns, _ENTITY_LABELS[kind].replace(" ", "_"))
     rows = store.list_entities(kind, request.id.project, request.id.domain, request.id.name, page)
     return rows, next_token(page, rows)
+
+
+def insert_version(
+    store: Store,
+    ident: identifier_pb2.Identifier,
+    *,
+    spec: Message,
+    closure: Message,
+    structure: Message,
+    registered: Callable[[EntityRow], Message],
+    state: int | None = None,
+    exists: Callable[[str], AdminError] = AlreadyExists,
+    differs: Callable[[str], AdminError] = InvalidArgument,
+) -> None:
+    """Store a new version of a task, workflow or launch plan, or refuse it as Admin does when the id exists:
+    the same ``structure`` (its digest, or the same spec) → ``exists`` (ALREADY_EXISTS: identical structure),
+    else ``differs`` (INVALID_ARGUMENT) with a diff between ``registered(stored row)`` and ``structure``.
+    ``structure`` is what identifies the version (the compiled task or workflow, the launch plan's spec)."""
+    label = _ENTITY_LABELS[ident.resource_type]
+    new_digest = digest(structure)
+    spec_bytes = spec.SerializeToString(deterministic=True)
+    existing = store.insert_entity(
+        ident.resource_type,
+        ident.project,
+        ident.domain,
+        ident.name,
+        ident.version,
+        digest=new_digest,
+        spec=spec_bytes,
+        closure=closure.SerializeToString(deterministic=True),
+        state=state,
+    )
+    if existing is None:
+        return
+    if existing.digest == new_digest or existing.spec == spec_bytes:
+        raise exists(f"{label} [{ident_str(ident)}] with identical structure already exists")
+    raise differs(
+        f"{label} [{ident_str(ident)}] with different structure already exists. "
+        f"(Please register a new version of the {label}):\n{structure_diff(registered(existing), structure)}"
+    )

@@ -9,21 +9,20 @@ from flyteidl.core import identifier_pb2, interface_pb2, types_pb2
 from flyte_ls.local import listing
 from flyte_ls.local.admin.common import (
     Base,
-    digest,
     entity_row,
     id_str,
     ident_str,
+    insert_version,
     list_entity_rows,
     next_token,
     page_for,
-    structure_diff,
     timestamp,
     validate_identifier,
     validate_named_id,
     validate_project_domain,
 )
 from flyte_ls.local.admin.tasks import list_ids
-from flyte_ls.local.errors import AlreadyExists, InvalidArgument, NotFound, rpc
+from flyte_ls.local.errors import InvalidArgument, NotFound, rpc
 from flyte_ls.local.store import LAUNCH_PLAN, LP_ACTIVE, LP_INACTIVE, WORKFLOW, EntityRow
 
 LP_COLUMNS: dict[str, listing.Column] = {
@@ -143,29 +142,15 @@ class LaunchPlanMixin(Base):
             created_at=now,
             updated_at=now,
         )
-        new_digest = digest(spec)
-        spec_bytes = spec.SerializeToString(deterministic=True)
-        existing = self.store.insert_entity(
-            LAUNCH_PLAN,
-            ident.project,
-            ident.domain,
-            ident.name,
-            ident.version,
-            digest=new_digest,
-            spec=spec_bytes,
-            closure=closure.SerializeToString(deterministic=True),
+        insert_version(
+            self.store,
+            ident,
+            spec=spec,
+            closure=closure,
+            structure=spec,
+            registered=lambda row: launch_plan_pb2.LaunchPlanSpec.FromString(row.spec),
             state=LP_INACTIVE,
         )
-        if existing is not None:
-            if existing.digest == new_digest or existing.spec == spec_bytes:
-                raise AlreadyExists(
-                    f"launch plan [{ident_str(ident)}] with identical structure already exists"
-                )
-            old = launch_plan_pb2.LaunchPlanSpec.FromString(existing.spec)
-            raise InvalidArgument(
-                f"launch plan [{ident_str(ident)}] with different structure already exists. "
-                f"(Please register a new version of the launch plan):\n{structure_diff(old, spec)}"
-            )
 
     def _get_lp_row(self, ident: identifier_pb2.Identifier) -> EntityRow:
         return entity_row(self.store, LAUNCH_PLAN, ident)

@@ -9,18 +9,17 @@ from flyteidl.core import compiler_pb2, identifier_pb2, tasks_pb2
 from flyte_ls.local import listing
 from flyte_ls.local.admin.common import (
     Base,
-    digest,
     entity_row,
     ident_str,
+    insert_version,
     list_entity_rows,
     next_token,
     page_for,
-    structure_diff,
     timestamp,
     validate_identifier,
     validate_project_domain,
 )
-from flyte_ls.local.errors import AlreadyExists, InvalidArgument, rpc
+from flyte_ls.local.errors import InvalidArgument, rpc
 from flyte_ls.local.store import TASK, EntityRow
 
 
@@ -67,26 +66,14 @@ class TaskMixin(Base):
             raise InvalidArgument(f"missing task type in the template of task [{ident_str(request.id)}]")
         compiled = compiler_pb2.CompiledTask(template=spec.template)
         closure = task_pb2.TaskClosure(compiled_task=compiled, created_at=timestamp())
-        new_digest = digest(compiled)
-        spec_bytes = spec.SerializeToString(deterministic=True)
-        existing = self.store.insert_entity(
-            TASK,
-            request.id.project,
-            request.id.domain,
-            request.id.name,
-            request.id.version,
-            digest=new_digest,
-            spec=spec_bytes,
-            closure=closure.SerializeToString(deterministic=True),
+        insert_version(
+            self.store,
+            request.id,
+            spec=spec,
+            closure=closure,
+            structure=compiled,
+            registered=lambda row: task_pb2.TaskClosure.FromString(row.closure).compiled_task,
         )
-        if existing is not None:
-            if existing.digest == new_digest or existing.spec == spec_bytes:
-                raise AlreadyExists(f"task [{ident_str(request.id)}] with identical structure already exists")
-            old = task_pb2.TaskClosure.FromString(existing.closure).compiled_task
-            raise InvalidArgument(
-                f"task [{ident_str(request.id)}] with different structure already exists. "
-                f"(Please register a new version of the task):\n{structure_diff(old, compiled)}"
-            )
 
     @rpc
     def GetTask(self, request: common_pb2.ObjectGetRequest, context: grpc.ServicerContext) -> task_pb2.Task:

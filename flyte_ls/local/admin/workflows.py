@@ -14,11 +14,10 @@ from google.rpc import status_pb2
 from flyte_ls.local import listing
 from flyte_ls.local.admin.common import (
     Base,
-    digest,
     entity_row,
     ident_str,
+    insert_version,
     list_entity_rows,
-    structure_diff,
     timestamp,
     validate_identifier,
 )
@@ -183,36 +182,26 @@ class WorkflowMixin(Base):
             spec.template, spec.sub_workflows, reqs, self.get_task_template, self.get_launch_plan_interface
         )
         closure = workflow_pb2.WorkflowClosure(compiled_workflow=compiled, created_at=timestamp())
-        new_digest = digest(compiled)
-        spec_bytes = spec.SerializeToString(deterministic=True)
-        existing = self.store.insert_entity(
-            WORKFLOW,
-            ident.project,
-            ident.domain,
-            ident.name,
-            ident.version,
-            digest=new_digest,
-            spec=spec_bytes,
-            closure=closure.SerializeToString(deterministic=True),
-        )
-        if existing is not None:
-            if existing.digest == new_digest or existing.spec == spec_bytes:
-                raise WorkflowExists(
-                    f"workflow [{ident_str(ident)}] with identical structure already exists",
-                    workflow_pb2.CreateWorkflowFailureReason(
-                        exists_identical_structure=workflow_pb2.WorkflowErrorExistsIdenticalStructure(
-                            id=ident
-                        )
-                    ),
-                )
-            old = workflow_pb2.WorkflowClosure.FromString(existing.closure).compiled_workflow
-            raise WorkflowDiffers(
-                f"workflow [{ident_str(ident)}] with different structure already exists. "
-                f"(Please register a new version of the workflow):\n{structure_diff(old, compiled)}",
+        insert_version(
+            self.store,
+            ident,
+            spec=spec,
+            closure=closure,
+            structure=compiled,
+            registered=lambda row: workflow_pb2.WorkflowClosure.FromString(row.closure).compiled_workflow,
+            exists=lambda message: WorkflowExists(
+                message,
+                workflow_pb2.CreateWorkflowFailureReason(
+                    exists_identical_structure=workflow_pb2.WorkflowErrorExistsIdenticalStructure(id=ident)
+                ),
+            ),
+            differs=lambda message: WorkflowDiffers(
+                message,
                 workflow_pb2.CreateWorkflowFailureReason(
                     exists_different_structure=workflow_pb2.WorkflowErrorExistsDifferentStructure(id=ident)
                 ),
-            )
+            ),
+        )
 
     def _check_requirements(self, ident: identifier_pb2.Identifier, reqs: Requirements) -> None:
         missing = [f"subworkflow [{s}] (not in spec.sub_workflows)" for s in reqs.missing_subworkflows]
