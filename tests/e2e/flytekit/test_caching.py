@@ -1,0 +1,68 @@
+"""§7: caching — the first run populates (and its own repeated call hits, as does a call that differs only
+in an ignored input), the next run of another registered version hits everywhere without task executions,
+overwrite_cache skips the lookup and writes again; outputs compared with flytekit's local run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flytekit_e2e import CASES, PyflyteRun, local_results, normalize_remote, start_local_runs
+from flytekit_suite import Suite
+
+pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
+
+WF_SUCCEEDED = 4
+HIT, POPULATED, SKIPPED = 2, 3, 6  # CatalogCacheStatus
+NODES = ["n0", "n1", "n2", "n3"]  # cached_cube, cached_cube again, cached_add, cached_add (other note)
+
+
+@dataclass
+class Runs:
+    local: dict[str, dict[str, Any]]
+    cli: PyflyteRun
+    wf: Any
+
+
+@pytest.fixture(scope="module")
+def runs(suite: Suite) -> Runs:
+    local = start_local_runs(suite.project, ["cache_cli", "cache_remote"])
+    cli = suite.pyflyte("cache_cli")
+    wf = suite.register("caching", "cache_wf")
+    return Runs(local_results(local), cli, wf)
+
+
+def _cache(execution: Any) -> dict[str, tuple[int, int]]:
+    """node -> (cache status, number of task executions)."""
+    found = {}
+    for node_id in NODES:
+        node = execution.node_executions[node_id]
+        found[node_id] = (node.closure.task_node_metadata.cache_status, len(node.task_executions))
+    return found
+
+
+def test_first_run_populates_then_hits(suite: Suite, runs: Runs) -> None:
+    run = runs.cli.finish()
+    assert run.proc.returncode == 0, run.output
+    execution = suite.fetch(run.execution_name)
+    assert normalize_remote(CASES["cache_cli"], execution) == runs.local["cache_cli"]["outputs"]
+    assert _cache(execution) == {"n0": (POPULATED, 1), "n1": (HIT, 0), "n2": (POPULATED, 1), "n3": (HIT, 0)}
+    key = execution.node_executions["n1"].closure.task_node_metadata.catalog_key
+    assert key.dataset_id.name.endswith("cached_cube") and key.artifact_tag.name
+
+
+def test_another_version_hits_everywhere(suite: Suite, runs: Runs) -> None:
+    runs.cli.finish()  # the cache entries come from the pyflyte run
+    execution = suite.wait(suite.execute(runs.wf, "cache_remote"))
+    assert execution.closure.phase == WF_SUCCEEDED, execution.closure.error
+    assert normalize_remote(CASES["cache_remote"], execution) == runs.local["cache_remote"]["outputs"]
+    assert _cache(execution) == {node: (HIT, 0) for node in NODES}
+
+
+def test_overwrite_cache_runs_again(suite: Suite, runs: Runs) -> None:
+    runs.cli.finish()
+    execution = suite.wait(suite.execute(runs.wf, "cache_remote", overwrite_cache=True))
+    assert execution.closure.phase == WF_SUCCEEDED, execution.closure.error
+    assert normalize_remote(CASES["cache_remote"], execution) == runs.local["cache_remote"]["outputs"]
+    assert _cache(execution) == {node: (SKIPPED, 1) for node in NODES}

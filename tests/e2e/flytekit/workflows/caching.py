@@ -1,0 +1,25 @@
+"""Caching: cache=True + cache_version, a second identical call after the first (a hit inside one
+execution), and cache_ignore_input_vars."""
+
+from flytekit import task, workflow
+
+
+@task(cache=True, cache_version="1")
+def cached_cube(x: int) -> int:
+    return x * x * x
+
+
+@task(cache=True, cache_version="1", cache_ignore_input_vars=("note",))
+def cached_add(x: int, note: str) -> int:
+    return x + len("constant")
+
+
+@workflow
+def cache_wf(x: int) -> tuple[int, int, int, int]:
+    first = cached_cube(x=x)
+    second = cached_cube(x=x)
+    first >> second
+    noted = cached_add(x=x, note="first")
+    renoted = cached_add(x=x, note="second call, other note")
+    noted >> renoted
+    return first, second, noted, renoted
