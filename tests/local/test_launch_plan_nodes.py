@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import grpc
 import pytest
 from executor_backend import (
     DOMAIN,
@@ -126,6 +127,24 @@ def child_of(
     return record.closure.workflow_node_metadata.executionId
 
 
+def child_task_started(
+    b: Backend, parent: identifier_pb2.WorkflowExecutionIdentifier
+) -> identifier_pb2.WorkflowExecutionIdentifier:
+    """The child of the parent's n0, once its own n0 (a task) started."""
+    child = identifier_pb2.WorkflowExecutionIdentifier(
+        project=PROJECT, domain=DOMAIN, name=child_execution_name(parent.name, "n0", 0)
+    )
+
+    def started() -> bool:
+        try:
+            return b.nodes(child).get("n0") is not None
+        except grpc.RpcError:  # not created yet
+            return False
+
+    wait_for(started, 90, "the child's task to start")
+    return child
+
+
 def test_launch_plan_node_runs_a_child_execution(backend: Backend, package: Package) -> None:
     ident = backend.launch(package, "outer", x=1)
     done = backend.wait(ident)
@@ -191,17 +210,7 @@ def test_a_failed_child_fails_the_node(backend: Backend, package: Package) -> No
 
 def test_terminate_propagates_to_the_child(backend: Backend, package: Package) -> None:
     ident = backend.launch(package, "outer_slow")
-    child = identifier_pb2.WorkflowExecutionIdentifier(
-        project=PROJECT, domain=DOMAIN, name=child_execution_name(ident.name, "n0", 0)
-    )
-
-    def child_task_running() -> bool:
-        try:
-            return backend.nodes(child).get("n0") is not None
-        except Exception:
-            return False
-
-    wait_for(child_task_running, 90, "the child's task to start")
+    child = child_task_started(backend, ident)
     backend.stub.TerminateExecution(
         execution_pb2.ExecutionTerminateRequest(id=ident, cause="stop"), timeout=60
     )
@@ -212,3 +221,15 @@ def test_terminate_propagates_to_the_child(backend: Backend, package: Package) -
     assert backend.nodes(ident)["n0"].closure.phase == NodePhase.ABORTED
     assert backend.nodes(child)["n0"].closure.phase == NodePhase.ABORTED
     assert backend.executor.running() == []
+
+
+def test_terminating_the_child_fails_the_node(backend: Backend, package: Package) -> None:
+    ident = backend.launch(package, "outer_slow")
+    child = child_task_started(backend, ident)
+    request = execution_pb2.ExecutionTerminateRequest(id=child, cause="child only")
+    backend.stub.TerminateExecution(request, timeout=60)
+    done = backend.wait(ident, 30)
+    assert done.closure.phase == WorkflowPhase.FAILED
+    assert done.closure.error.code == "RemoteChildWorkflowExecutionFailed"
+    assert "was aborted" in done.closure.error.message
+    assert backend.get(child).closure.phase == WorkflowPhase.ABORTED

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -69,13 +70,23 @@ class ChildExecutions:
             return failed("LaunchPlanLaunchFailed", f"could not launch [{launch_plan.name}]: {exc}", USER)
         linked(child)
         if self.records.get_execution(child).closure.phase not in WF_TERMINAL:
-            self.executor.submit(child, resume=existed)
+            try:
+                self.executor.submit(child, resume=existed)
+            except Exception as exc:  # as CreateExecution does when its executor cannot start a run
+                error = core_execution_pb2.ExecutionError(
+                    code="LaunchFailed",
+                    message=f"the local executor could not start the execution: {exc}",
+                    kind=core_execution_pb2.ExecutionError.SYSTEM,
+                )
+                with contextlib.suppress(AdminError):
+                    self.records.set_execution_phase(child, WorkflowPhase.FAILED, error=error)
         future = self.executor.future_of(child)
         if future is not None:
             try:
                 await asyncio.shield(asyncio.wrap_future(future))
             except asyncio.CancelledError:
-                await self._abort(child, future, f"parent execution [{parent.name}] was aborted")
+                if not self.executor.closing:  # a backend that stops stops (and records) every run itself
+                    await self._abort(child, future, f"parent execution [{parent.name}] was aborted")
                 raise
         return self._outcome(child, launch_plan)
 
@@ -146,9 +157,14 @@ class ChildExecutions:
             error = core_execution_pb2.ExecutionError()
             error.CopyFrom(closure.error)
             return NodeResult(NodePhase.FAILED, error=error)
-        phase = WorkflowPhase.Phase.Name(closure.phase)
+        if closure.phase in (WorkflowPhase.ABORTING, WorkflowPhase.ABORTED):
+            how = "was aborted"
+            if closure.abort_metadata.cause:
+                how += f" ({closure.abort_metadata.cause})"
+        else:
+            how = f"ended {WorkflowPhase.Phase.Name(closure.phase)}"
         return failed(
             "RemoteChildWorkflowExecutionFailed",
-            f"launch plan [{launch_plan.name}] execution [{child.name}] ended {phase}",
+            f"launch plan [{launch_plan.name}] execution [{child.name}] {how}",
             USER,
         )

@@ -192,6 +192,7 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._runs: dict[_Key, tuple[WorkflowRun, concurrent.futures.Future[None]]] = {}
         self.signals = signals_for(records.store)
+        self.closing = False
         self.children = ChildExecutions(self)
         self.cache = TaskCache(records.store)
 
@@ -224,6 +225,8 @@ class LocalExecutor:
         )
         run = WorkflowRun(closure, inputs, config, RecordsObserver(self.records, ident, self.log_url))
         with self._lock:
+            if _key(ident) in self._runs:  # submitted meanwhile by another thread
+                return
             future = asyncio.run_coroutine_threadsafe(self._drive(ident, run), self._loop)
             self._runs[_key(ident)] = (run, future)
 
@@ -293,6 +296,7 @@ class LocalExecutor:
             return list(self._runs)
 
     def close(self) -> None:
+        self.closing = True  # launch-plan nodes leave their children to this stop (they are stopped too)
         with self._lock:
             entries = list(self._runs.values())
         for run, _ in entries:
