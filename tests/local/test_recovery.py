@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 import psutil
 import pytest
-from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
+from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import admin_pb2_grpc
@@ -30,7 +30,7 @@ WORKFLOW = """
 import os
 import time
 
-from flytekit import task, workflow
+from flytekit import LaunchPlan, task, workflow
 
 
 @task
@@ -50,14 +50,27 @@ def blocked(x: int, gate: str) -> int:
 @workflow
 def wf(log: str, gate: str) -> int:
     return blocked(x=first(log=log), gate=gate)
+
+
+@workflow
+def child(x: int, gate: str) -> int:
+    return blocked(x=x, gate=gate)
+
+
+child_lp = LaunchPlan.get_or_create(child, name="child_lp")
+
+
+@workflow
+def parent(log: str, gate: str) -> int:
+    return child_lp(x=first(log=log), gate=gate)
 """
 
 
 def _run_remote(
-    backend: Backend, cwd: Path, log: Path, gate: Path
+    backend: Backend, cwd: Path, log: Path, gate: Path, workflow: str = "wf"
 ) -> identifier_pb2.WorkflowExecutionIdentifier:
     pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
-    cmd = [pyflyte, "--config", str(backend.config), "run", "--remote", "wf.py", "wf"]
+    cmd = [pyflyte, "--config", str(backend.config), "run", "--remote", "wf.py", workflow]
     cmd += ["--log", str(log), "--gate", str(gate)]
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -121,21 +134,23 @@ def test_kill_9_mid_execution_then_restart_resumes_or_fails_with_a_reason(
     (tmp_path / "wf.py").write_text(WORKFLOW)
     log_a, gate_a = tmp_path / "a.log", tmp_path / "a.gate"
     log_b, gate_b = tmp_path / "b.log", tmp_path / "b.gate"
+    log_c, gate_c = tmp_path / "c.log", tmp_path / "c.gate"  # c: n1 is a launch-plan node, its child blocks
     backend = start_backend(state)
     try:
         admin = channel_to(backend)  # type: ignore[operator]
         a = _run_remote(backend, tmp_path, log_a, gate_a)
         b = _run_remote(backend, tmp_path, log_b, gate_b)
-        for ident in (a, b):  # first succeeded, blocked is running: the moment to die
+        c = _run_remote(backend, tmp_path, log_c, gate_c, "parent")
+        for ident in (a, b, c):  # first succeeded, blocked is running: the moment to die
             _wait_for("n0 to succeed", lambda i=ident: _node_phase(admin, i, "n0") == _NODE.SUCCEEDED)
             _wait_for("n1 to run", lambda i=ident: _node_phase(admin, i, "n1") == _NODE.RUNNING)
-        _wait_for("both blocked tasks to start", lambda: len(_task_processes(state)) >= 2)
+        _wait_for("the three blocked tasks to start", lambda: len(_task_processes(state)) >= 3)
         assert backend.stop(signal.SIGKILL) == -signal.SIGKILL
         # the watchdog kills the task processes of the dead backend
         _wait_for("the orphaned tasks to be killed", lambda: not _task_processes(state), timeout=15)
     finally:
         backend.stop(signal.SIGKILL)
-    assert log_a.read_text() == log_b.read_text() == "first\n"
+    assert log_a.read_text() == log_b.read_text() == log_c.read_text() == "first\n"
 
     # b cannot resume: the outputs of its succeeded node are damaged
     damaged = state / "executions" / f"flytesnacks-development-{b.name}" / "n0" / "data" / "0" / "outputs.pb"
@@ -150,27 +165,45 @@ def test_kill_9_mid_execution_then_restart_resumes_or_fails_with_a_reason(
         assert "could not resume" in failed.closure.error.message
 
         assert _execution(admin, a).closure.phase == _WF.RUNNING
-        _wait_for("n1 to run again", lambda: len(_task_processes(state)) == 1)
+        assert _execution(admin, c).closure.phase == _WF.RUNNING
+        # a's blocked task and c's child's, each once (the child is resumed, not launched twice)
+        _wait_for("the blocked tasks to run again", lambda: len(_task_processes(state)) == 2)
+        time.sleep(1)
+        assert len(_task_processes(state)) == 2
         gate_a.touch()
-        _wait_for("a to finish", lambda: _execution(admin, a).closure.phase in (_WF.SUCCEEDED, _WF.FAILED))
-        done = _execution(admin, a)
-        assert done.closure.phase == _WF.SUCCEEDED, done.closure.error
-        outputs = admin.GetExecutionData(
-            execution_pb2.WorkflowExecutionGetDataRequest(id=a), timeout=10
-        ).full_outputs
-        assert outputs.literals["o0"] == literals_pb2.Literal(
-            scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=42))
-        )
-        assert log_a.read_text() == "first\n", "the succeeded node ran again"
-        attempts = admin.ListTaskExecutions(
-            task_execution_pb2.TaskExecutionListRequest(
-                node_execution_id=identifier_pb2.NodeExecutionIdentifier(node_id="n0", execution_id=a),
-                limit=10,
+        gate_c.touch()
+        for ident, log in ((a, log_a), (c, log_c)):
+            _wait_for(
+                "the end", lambda i=ident: _execution(admin, i).closure.phase in (_WF.SUCCEEDED, _WF.FAILED)
+            )
+            done = _execution(admin, ident)
+            assert done.closure.phase == _WF.SUCCEEDED, done.closure.error
+            outputs = admin.GetExecutionData(
+                execution_pb2.WorkflowExecutionGetDataRequest(id=ident), timeout=10
+            ).full_outputs
+            assert outputs.literals["o0"] == literals_pb2.Literal(
+                scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=42))
+            )
+            assert log.read_text() == "first\n", "the succeeded node ran again"
+            attempts = admin.ListTaskExecutions(
+                task_execution_pb2.TaskExecutionListRequest(
+                    node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+                        node_id="n0", execution_id=ident
+                    ),
+                    limit=10,
+                ),
+                timeout=10,
+            ).task_executions
+            assert [t.closure.phase for t in attempts] == [core_execution_pb2.TaskExecution.SUCCEEDED]
+            assert _node_phase(admin, ident, "n1") == _NODE.SUCCEEDED
+        listed = admin.ListExecutions(
+            common_pb2.ResourceListRequest(
+                id=common_pb2.NamedEntityIdentifier(project="flytesnacks", domain="development"), limit=100
             ),
             timeout=10,
-        ).task_executions
-        assert len(attempts) == 1 and attempts[0].closure.phase == core_execution_pb2.TaskExecution.SUCCEEDED
-        assert _node_phase(admin, a, "n1") == _NODE.SUCCEEDED
+        ).executions
+        children = [e for e in listed if e.spec.metadata.parent_node_execution.execution_id.name == c.name]
+        assert [e.closure.phase for e in children] == [_WF.SUCCEEDED]  # one child, resumed
     finally:
         again.stop()
     assert not _task_processes(state)

@@ -79,7 +79,7 @@ def create_executor(ctx: Any, *, resume: bool = False, watchdog: bool = True) ->
     executor = BackendExecutor(records, ctx.python, log_url=log_url)
     if watchdog:
         executor.watchdog = Watchdog(root)
-    for ident in records.unfinished_executions():
+    for ident in _children_first(records, records.unfinished_executions()):
         try:
             phase = records.get_execution(ident).closure.phase
             if phase == Phase.ABORTING:  # terminated while the backend went down
@@ -106,6 +106,21 @@ def create_executor(ctx: Any, *, resume: bool = False, watchdog: bool = True) ->
             with contextlib.suppress(Exception):
                 records.set_execution_phase(ident, Phase.FAILED, error=error)
     return executor
+
+
+def _children_first(
+    records: ExecutionRecords, idents: list[identifier_pb2.WorkflowExecutionIdentifier]
+) -> list[identifier_pb2.WorkflowExecutionIdentifier]:
+    """Launch-plan nodes' child executions (deepest nesting) before their parents: a resumed parent then
+    finds its child already running instead of racing the restart loop to submit it."""
+
+    def nesting(ident: identifier_pb2.WorkflowExecutionIdentifier) -> int:
+        try:
+            return -records.get_execution(ident).spec.metadata.nesting
+        except Exception:  # unreadable: it fails with its reason in the loop
+            return 0
+
+    return sorted(idents, key=nesting)  # stable: oldest first within one nesting level
 
 
 __all__ = [
