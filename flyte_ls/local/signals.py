@@ -13,6 +13,7 @@ Differences from Admin, on purpose:
   execution, and a gate whose signal is already set passes at once. Admin answers INVALID_ARGUMENT. A signal
   id no gate of the execution's (static) workflow declares is still INVALID_ARGUMENT.
 - The value must match the signal's type (a lenient check of the kind of value, like CreateExecution's).
+- ``GetOrCreateSignal`` for an execution that does not exist is NOT_FOUND (Admin would store the row).
 """
 
 from __future__ import annotations
@@ -119,6 +120,10 @@ class Signals:
         if not type_.WhichOneof("type"):
             raise InvalidArgument(f"missing type of signal [{_id_str(ident)}]")
         e = ident.execution_id
+        if self.store.get_execution(e.project, e.domain, e.name) is None:
+            raise NotFound(
+                f"execution [{e.project}/{e.domain}/{e.name}] of signal [{ident.signal_id}] does not exist"
+            )
         row = self.store.get_or_create_signal(
             e.project, e.domain, e.name, ident.signal_id, type_.SerializeToString(deterministic=True)
         )

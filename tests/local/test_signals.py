@@ -123,6 +123,11 @@ def test_approve_true_passes_the_value_through(backend: Backend, package: Packag
     assert {k: n.closure.phase for k, n in nodes.items()} == dict.fromkeys(
         ("start-node", "n0", "n1", "n2", "end-node"), NodePhase.SUCCEEDED
     )
+    metrics = backend.stub.GetExecutionMetrics(
+        execution_pb2.WorkflowExecutionGetMetricsRequest(id=ident, depth=10), timeout=10
+    )
+    gate = next(span for span in metrics.span.spans if span.node_id.node_id == "n1")
+    assert [span.operation_id for span in gate.spans][1:] == ["NODE_SETUP", "NODE_IDLE", "NODE_TEARDOWN"]
 
 
 def test_approve_false_fails_with_received_reject_signal(backend: Backend, package: Package) -> None:
@@ -225,3 +230,27 @@ def test_terminate_while_waiting(backend: Backend, package: Package) -> None:
 
 def admin_sort(key: str, direction: int) -> common_pb2.Sort:
     return common_pb2.Sort(key=key, direction=direction)  # type: ignore[arg-type]
+
+
+def test_get_or_create_signal(backend: Backend, package: Package) -> None:
+    ident = backend.launch(package, "hurry", x=1)  # its gate is `quick`; `extra` is created here
+    boolean = types_pb2.LiteralType(simple=types_pb2.BOOLEAN)
+    request = signal_pb2.SignalGetOrCreateRequest(id=sig_id(ident, "extra"), type=boolean)
+    created = backend.signals.GetOrCreateSignal(request, timeout=10)
+    assert created.id == sig_id(ident, "extra") and created.type == boolean and not created.HasField("value")
+    set_signal(backend, ident, "extra", True)
+    again = backend.signals.GetOrCreateSignal(request, timeout=10)
+    assert again.value.scalar.primitive.boolean is True
+    assert "extra" in {s.id.signal_id for s in list_signals(backend, ident).signals}
+    with pytest.raises(grpc.RpcError) as err:
+        backend.signals.GetOrCreateSignal(
+            signal_pb2.SignalGetOrCreateRequest(id=sig_id(ident, "typeless")), timeout=10
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    unknown = identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name="nosuchexec")
+    with pytest.raises(grpc.RpcError) as err:
+        backend.signals.GetOrCreateSignal(
+            signal_pb2.SignalGetOrCreateRequest(id=sig_id(unknown, "x"), type=boolean), timeout=10
+        )
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    backend.wait(ident)
