@@ -301,12 +301,22 @@ class NodeTree:
             if logs:
                 line += " &middot; " + " ".join(logs)
             if c.HasField("error") and len(attempts) > 1:
-                line += f"<div class='err'>{e(c.error.message[:300])}</div>"
+                line += f"<div class='err'>{message_html(c.error.message)}</div>"
             lines.append(line)
         return "<br>".join(lines)
+
+
+def message_html(message: str) -> str:
+    """An error message: its last line (where flytekit puts the exception) with the whole text folded
+    under it (``<details>`` needs no script)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return f"<pre>{e(message)}</pre>"
+    last = lines[-1] if len(lines[-1]) <= 300 else lines[-1][:300] + "..."
+    return f"<details><summary>{e(last)}</summary><pre>{e(message)}</pre></details>"
 
 
 def error_html(err: core_execution_pb2.ExecutionError) -> str:
     kind = core_execution_pb2.ExecutionError.ErrorKind.Name(err.kind) if err.kind else ""
     head = " ".join(x for x in (err.code, f"({kind.lower()} error)" if kind else "") if x)
-    return f"<div class='err'>{e(head)}<pre>{e(err.message)}</pre></div>"
+    return f"<div class='err'>{e(head)}{message_html(err.message)}</div>"

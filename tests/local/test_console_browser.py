@@ -1,0 +1,237 @@
+"""The console of a real backend, as a user reaches it: unmodified `pyflyte run --remote` runs a workflow
+(subworkflow, a task with a deck, a task that fails once then succeeds on retry, a cached task), and the
+console URL it prints -- and the ones FlyteRemote.generate_console_url builds for the execution and the
+registered task, workflow and launch plan, from the generated config and from a config without
+console.endpoint (the gRPC port) -- open real pages. Real headless Chromium renders them: the DOM has the
+expected content and the page requested nothing outside this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from local_backend import VENV_PYTHON, Backend, start_backend
+
+pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+FLOWS = """
+import os
+
+import flytekit
+from flytekit import task, workflow
+from flytekit.exceptions.user import FlyteRecoverableException
+
+
+@task
+def double(x: int) -> int:
+    return x * 2
+
+
+@task(enable_deck=True)
+def report(x: int) -> int:
+    flytekit.Deck("summary", f"<p>x is {x}</p>")
+    return x + 1
+
+
+@task(retries=1)
+def flaky(x: int) -> int:
+    if os.environ.get("FLYTE_ATTEMPT_NUMBER", "0") == "0":
+        raise FlyteRecoverableException("first attempt <fails> on purpose")
+    return x
+
+
+@task(cache=True, cache_version="1")
+def cached(x: int) -> int:
+    return x - 1
+
+
+@workflow
+def inner(x: int) -> int:
+    return double(x=x)
+
+
+@workflow
+def pipeline(x: int = 3) -> int:
+    a = inner(x=x)
+    b = report(x=a)
+    c = flaky(x=b)
+    return cached(x=c)
+"""
+
+_URLS = """
+import json, sys
+from flytekit.configuration import Config
+from flytekit.models.core.identifier import Identifier, ResourceType, WorkflowExecutionIdentifier
+from flytekit.remote import FlyteRemote
+remote = FlyteRemote(Config.auto(config_file=sys.argv[1]), default_project="flytesnacks",
+                     default_domain="development")
+name, version = sys.argv[2], sys.argv[3]
+p, d = "flytesnacks", "development"
+ex = remote.fetch_execution(name=name)
+print(json.dumps({
+    "execution": remote.generate_console_url(ex),
+    "execution_id": remote.generate_console_url(WorkflowExecutionIdentifier(p, d, name)),
+    "task": remote.generate_console_url(remote.fetch_task(name="flows.report", version=version)),
+    "workflow": remote.generate_console_url(remote.fetch_workflow(name="flows.pipeline", version=version)),
+    "launch_plan": remote.generate_console_url(
+        Identifier(ResourceType.LAUNCH_PLAN, p, d, "flows.pipeline", version)
+    ),
+}))
+"""
+
+
+@dataclass
+class Run:
+    backend: Backend
+    url: str  # the console URL pyflyte printed
+    name: str
+    version: str
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    work = tmp_path_factory.mktemp("browser")
+    backend = start_backend(work / "state")
+    try:
+        (work / "flows.py").write_text(FLOWS)
+        pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
+        cmd = [pyflyte, "--config", str(backend.config), "run", "--remote", "--wait", "flows.py", "pipeline"]
+        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        url = re.findall(r"http://\S+/console/projects/\S+/executions/[a-z0-9]+", proc.stdout)[-1]
+        name = url.rsplit("/", 1)[-1]
+        page = fetch(url)
+        version = re.search(r"flows\.pipeline @ ([^<]+)</a>", page)
+        assert version is not None, page
+        yield Run(backend, url, name, version.group(1))
+    finally:
+        backend.stop()
+
+
+def fetch(url: str) -> str:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=30) as resp:
+        assert resp.status == 200, url
+        return str(resp.read().decode())
+
+
+def render(url: str, tmp: Path) -> tuple[str, list[str]]:
+    """The DOM headless Chromium built from ``url``, and every URL the page itself requested."""
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed, and CI must run the browser test (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it in CI)")
+    netlog = tmp / "net.json"
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        f"--log-net-log={netlog}",
+        "--dump-dom",
+        url,
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=90, env={**os.environ, "http_proxy": ""}
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = json.loads(netlog.read_text())
+    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    page_site = f"http://{urlsplit(url).hostname}"
+    requested = []
+    for event in log["events"]:
+        params = event.get("params", {})
+        # requests of the page (its frame's isolation key), not the browser's own background fetches
+        if event["type"] == start and page_site in params.get("network_isolation_key", ""):
+            requested.append(params["url"])
+    return proc.stdout, requested
+
+
+def assert_local(requested: list[str]) -> None:
+    assert requested, "the net log shows no request of the page"
+    outside = [u for u in requested if urlsplit(u).hostname not in LOCAL_HOSTS]
+    assert not outside, outside
+
+
+def test_printed_url_renders_in_chromium(run: Run, tmp_path: Path) -> None:
+    dom, requested = render(run.url, tmp_path)
+    assert_local(requested)
+    assert f"Execution {run.name}" in dom and '<span class="SUCCEEDED">SUCCEEDED</span>' in dom
+    assert "<h2>Outputs</h2>" in dom and "<pre>6</pre>" in dom  # ((3*2)+1) - 1
+    nodes = dict(re.findall(r'<tr id="node-([^"]+)"[^>]*>(.*?)</tr>', dom, re.S))
+    assert {"n0", "n0-0-n0", "n1", "n2", "n3"} <= set(nodes), list(nodes)
+    assert "subworkflow flows.inner" in nodes["n0"]
+    assert "padding-left: 2em" in nodes["n0-0-n0"] or "padding-left:2.0em" in nodes["n0-0-n0"]
+    # the flaky task: two attempts, each with a log link; the failed one says why (escaped by the page)
+    assert "attempt 0" in nodes["n2"] and "attempt 1" in nodes["n2"]
+    assert "first attempt &lt;fails&gt; on purpose" in nodes["n2"]
+    logs = re.findall(r'href="(http://[^"]+/files/[^"]+)"', nodes["n2"])
+    assert len(logs) == 2
+    assert "first attempt <fails> on purpose" in fetch(logs[0])
+    assert "FlyteRecoverableException: USER:Recoverable: error=first attempt &lt;fails&gt;" in nodes["n2"]
+    assert "refresh" not in dom  # finished: the page no longer reloads itself
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the executor does not record the deck on the node yet (docs/briefs/issue-3-findings.md, W5)",
+)
+def test_deck_of_a_real_run(run: Run) -> None:
+    """The report task's deck is linked from its node and served on the same origin."""
+    page = fetch(run.url)
+    nodes = dict(re.findall(r"<tr id='node-([^']+)'[^>]*>(.*?)</tr>", page))
+    deck = re.search(r"href='(/files/[^']+)'>deck<", nodes["n1"])
+    assert deck is not None, nodes["n1"]
+    assert "x is 6" in fetch(f"http://{urlsplit(run.url).netloc}{deck.group(1)}")
+
+
+def test_flytekit_console_urls_open(run: Run, tmp_path: Path) -> None:
+    """FlyteRemote.generate_console_url for the execution and the entities, from the generated config
+    (console.endpoint = the HTTP port) and from one without console.endpoint (the gRPC port, by the mux)."""
+    b = run.backend
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(f"admin:\n  endpoint: dns:///127.0.0.1:{b.port}\n  insecure: true\n")
+    for config, port in [(b.config, b.http_port), (bare, b.port)]:
+        proc = subprocess.run(
+            [VENV_PYTHON, "-c", _URLS, str(config), run.name, run.version],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        urls = json.loads(proc.stdout.strip().splitlines()[-1])
+        for kind, url in urls.items():
+            assert urlsplit(url).port == port, (kind, url)
+            page = fetch(url)
+            expect = {
+                "execution": f"Execution {run.name}",
+                "execution_id": f"Execution {run.name}",
+                "task": "<h1>Task flows.report</h1>",
+                "workflow": "<h1>Workflow flows.pipeline</h1>",
+                "launch_plan": "<h1>Launch plan flows.pipeline</h1>",
+            }[kind]
+            assert expect in page, (kind, url)
+            if kind in ("workflow", "launch_plan"):
+                assert run.name in page  # the version page lists its executions
+    dom, requested = render(
+        f"http://127.0.0.1:{b.port}/console/projects/flytesnacks/domains/development/executions", tmp_path
+    )
+    assert_local(requested)
+    assert run.name in dom and "flytesnacks / development: executions" in dom
