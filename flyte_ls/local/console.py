@@ -20,10 +20,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, project_pb2, workflow_pb2
+from flyteidl.admin import (
+    common_pb2,
+    execution_pb2,
+    node_execution_pb2,
+    project_pb2,
+    signal_pb2,
+    workflow_pb2,
+)
 from flyteidl.core import identifier_pb2
 
 from flyte_ls.local import console_entities
+from flyte_ls.local.console_entities import type_name
 from flyte_ls.local.console_html import (
     HTML,
     WF_PHASE,
@@ -31,6 +39,7 @@ from flyte_ls.local.console_html import (
     dur,
     e,
     link,
+    literal,
     literal_table,
     page,
     phase_span,
@@ -63,6 +72,11 @@ class Console:
         store = getattr(admin, "store", None)
         state_dir = getattr(store, "state_dir", None)
         self.files_root = Path(state_dir).resolve() if state_dir is not None else None
+        self.signal_service: Any = None  # the SignalService over the same store (one source of truth)
+        if store is not None:
+            from flyte_ls.local.signals import SignalServicer
+
+            self.signal_service = SignalServicer(store)
 
     # -- routing -----------------------------------------------------------------------------------------
     def route(self, path: str, query: dict[str, list[str]]) -> Response:
@@ -232,6 +246,10 @@ class Console:
             parts.append("<h2>Inputs</h2>" + literal_table(data.full_inputs))
             if phase == "SUCCEEDED":
                 parts.append("<h2>Outputs</h2>" + literal_table(data.full_outputs))
+        if tree.signals.by_id:
+            parts.append(
+                "<h2>Signals</h2>" + signals_table(tree.signals, name, running=phase not in WF_TERMINAL)
+            )
         parts.append("<h2>Nodes</h2>" + nodes)
         running = phase not in WF_TERMINAL
         if running:
@@ -289,7 +307,20 @@ class Console:
         return Scope.of(wf.closure.compiled_workflow)
 
     def _signals(self, ident: identifier_pb2.WorkflowExecutionIdentifier) -> Signals:
-        return Signals()
+        out = Signals()
+        token = ""
+        while self.signal_service is not None:
+            req = signal_pb2.SignalListRequest(workflow_execution_id=ident, limit=100, token=token)
+            try:
+                listed = call_rpc(self.signal_service, "ListSignals", req)
+            except AdminError:
+                break
+            for sig in listed.signals:
+                out.by_id[sig.id.signal_id] = (sig.type, sig.value if sig.HasField("value") else None)
+            token = listed.token
+            if not token or len(out.by_id) >= 1000:
+                break
+        return out
 
 
 def execution_table(executions: Any) -> str:
@@ -303,6 +334,26 @@ def execution_table(executions: Any) -> str:
             f"<td>{dur(ex.closure.duration)}</td></tr>"
         )
     return table(["execution", "phase", "launch plan", "created", "duration"], rows, "no executions yet")
+
+
+def signals_table(signals: Signals, execution: str, running: bool) -> str:
+    """The execution's signals: id, type, value (or waiting, with how to set it from flytekit)."""
+    rows = []
+    for sid, (type_, value) in sorted(signals.by_id.items()):
+        if value is not None:
+            state = f"<pre>{e(literal(value))}</pre>"
+        elif running:
+            how = (
+                f"remote.approve({sid!r}, {execution!r})"
+                if type_name(type_) == "bool"
+                else f"remote.set_input({sid!r}, {execution!r}, value)"
+            )
+            state = "<span class='waiting'>waiting</span>"
+            state += f" <span class='muted'>(FlyteRemote: <code>{e(how)}</code>)</span>"
+        else:
+            state = "<span class='muted'>never set</span>"
+        rows.append(f"<tr><td><code>{e(sid)}</code></td><td>{e(type_name(type_))}</td><td>{state}</td></tr>")
+    return table(["signal", "type", "value"], rows, "no signals")
 
 
 def _limit(raw: str) -> int:

@@ -19,7 +19,14 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from flyteidl.admin import execution_pb2, node_execution_pb2, project_pb2
-from flyteidl.core import catalog_pb2, compiler_pb2, identifier_pb2, literals_pb2, workflow_pb2
+from flyteidl.core import (
+    catalog_pb2,
+    compiler_pb2,
+    identifier_pb2,
+    literals_pb2,
+    types_pb2,
+    workflow_pb2,
+)
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from test_admin_entities import hydrate
 
@@ -28,6 +35,7 @@ from flyte_ls.local.console import Console
 from flyte_ls.local.executions.records import ExecutionRecords, NodePhase, TaskPhase, WorkflowPhase
 from flyte_ls.local.flyte_urls import call_rpc
 from flyte_ls.local.http import HttpServer
+from flyte_ls.local.signals import signals_for
 from flyte_ls.local.store import Store
 
 pytestmark = pytest.mark.timeout(120)
@@ -322,7 +330,15 @@ def running(console: Console_) -> identifier_pb2.WorkflowExecutionIdentifier:
     task_node(c, e, "n3-0-n3-n1-0-n0", "flows.double", parent="n3-0-n3-n1", spec="n0", outputs=lm(o0=16))
     r.finish_node(e, "n3-0-n3-n1", NodePhase.SUCCEEDED)
     r.finish_node(e, "n3", NodePhase.SUCCEEDED)
-    # n4 approved, n6 slept, n5 waits for its signal
+    # n4 approved, n6 slept, n5 waits for its signal (the signals as the gates leave them in the store)
+    signals = signals_for(c.admin.store)
+    go = identifier_pb2.SignalIdentifier(signal_id="go", execution_id=e)
+    signals.get_or_create(go, types_pb2.LiteralType(simple=types_pb2.BOOLEAN))
+    signals.set(
+        go, literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(boolean=True)))
+    )
+    count = identifier_pb2.SignalIdentifier(signal_id="count", execution_id=e)
+    signals.get_or_create(count, types_pb2.LiteralType(simple=types_pb2.INTEGER))
     r.start_node(e, "n4")
     r.finish_node(e, "n4", NodePhase.SUCCEEDED)
     r.start_node(e, "n6")
@@ -439,6 +455,12 @@ def test_running_execution_page(
         in nodes["n5"]
     )
     assert "sleep 1.00 s" in nodes["n6"]
+    assert "approval: signal <code>go</code> (bool) &middot; value True" in nodes["n4"]
+    assert "value" not in nodes["n5"]
+    signals = body.split("<h2>Signals</h2>")[1].split("<h2>")[0]
+    assert "<tr><td><code>go</code></td><td>bool</td><td><pre>True</pre></td></tr>" in signals
+    assert "<tr><td><code>count</code></td><td>int</td><td><span class='waiting'>waiting</span>" in signals
+    assert "remote.set_input(&#x27;count&#x27;, &#x27;erun&#x27;, value)" in signals
     # the cache hit, with where the cached outputs came from
     assert (
         "cache <span class='CACHE_HIT'>hit</span> from <a href=" in nodes["n9"] and "eolder/n9" in nodes["n9"]
@@ -566,6 +588,8 @@ def test_hostile_names_are_escaped(console: Console_) -> None:
     ]
     r.start_task_attempt(e, EVIL, ident(identifier_pb2.TASK, "flows.double"), 0, logs=logs)
     r.finish_node(e, EVIL, NodePhase.FAILED, error=err(EVIL, code=EVIL), deck_uri="/etc/passwd")
+    evil_signal = identifier_pb2.SignalIdentifier(signal_id=EVIL, execution_id=e)
+    signals_for(c.admin.store).get_or_create(evil_signal, types_pb2.LiteralType(simple=types_pb2.BOOLEAN))
     r.set_execution_phase(e, WorkflowPhase.ABORTED, abort_cause=EVIL, principal=EVIL)
     body = c.ok(page_of(e))  # check_page: no script, no handler, no javascript:/protocol-relative link
     assert "&lt;b&gt;&lt;script&gt;" in body and "<b>" not in body
@@ -573,6 +597,7 @@ def test_hostile_names_are_escaped(console: Console_) -> None:
     assert "protocol-relative" in body  # the log is listed, as text
     assert "deck (not available)" in body and "passwd" not in body  # a deck outside the state dir
     assert "<h2>Aborted by " in body
+    assert "<h2>Signals</h2>" in body and "never set" in body  # the hostile signal id, as text
     listing = c.ok("/console/projects/flytesnacks/domains/development/executions?limit=500")
     assert f"href='{page_of(e)}'" in listing  # quote() leaves nothing an attribute could break on
     for path in [
