@@ -12,25 +12,33 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import grpc
 import pytest
+from flyteidl.admin import execution_pb2, signal_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.service import admin_pb2_grpc, signal_pb2_grpc
 from local_backend import VENV_PYTHON, Backend, start_backend
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+WF = core_execution_pb2.WorkflowExecution
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 FLOWS = """
 import os
+from datetime import timedelta
 
 import flytekit
-from flytekit import task, workflow
+from flytekit import approve, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
 
 
@@ -60,6 +68,13 @@ def cached(x: int) -> int:
 @workflow
 def inner(x: int) -> int:
     return double(x=x)
+
+
+@workflow
+def gated(x: int = 1) -> int:
+    y = double(x=x)
+    ok = approve(y, "go <now>", timeout=timedelta(minutes=10))
+    return double(x=ok)
 
 
 @workflow
@@ -189,10 +204,6 @@ def test_printed_url_renders_in_chromium(run: Run, tmp_path: Path) -> None:
     assert "refresh" not in dom  # finished: the page no longer reloads itself
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the executor does not record the deck on the node yet (docs/briefs/issue-3-findings.md, W5)",
-)
 def test_deck_of_a_real_run(run: Run) -> None:
     """The report task's deck is linked from its node and served on the same origin."""
     page = fetch(run.url)
@@ -235,3 +246,74 @@ def test_flytekit_console_urls_open(run: Run, tmp_path: Path) -> None:
     )
     assert_local(requested)
     assert run.name in dom and "flytesnacks / development: executions" in dom
+
+
+def _admin(b: Backend) -> Iterator[tuple[admin_pb2_grpc.AdminServiceStub, signal_pb2_grpc.SignalServiceStub]]:
+    with grpc.insecure_channel(f"127.0.0.1:{b.port}") as channel:
+        yield admin_pb2_grpc.AdminServiceStub(channel), signal_pb2_grpc.SignalServiceStub(channel)
+
+
+def _wait(admin: admin_pb2_grpc.AdminServiceStub, ident: identifier_pb2.WorkflowExecutionIdentifier) -> int:
+    deadline = time.monotonic() + 120
+    while True:
+        phase = admin.GetExecution(
+            execution_pb2.WorkflowExecutionGetRequest(id=ident), timeout=10
+        ).closure.phase
+        if phase in (WF.SUCCEEDED, WF.FAILED, WF.ABORTED, WF.TIMED_OUT):
+            return int(phase)
+        assert time.monotonic() < deadline, f"execution still in phase {WF.Phase.Name(phase)}"
+        time.sleep(0.3)
+
+
+def test_waiting_gate_page_reloads_until_approved(run: Run, tmp_path: Path) -> None:
+    """A real execution waiting at an approve gate: its page says which signal it waits for and reloads
+    itself; once SetSignal approves it, the page shows the end and stops reloading."""
+    for admin, signals in _admin(run.backend):
+        lp = identifier_pb2.Identifier(
+            resource_type=identifier_pb2.LAUNCH_PLAN,
+            project="flytesnacks",
+            domain="development",
+            name="flows.gated",
+            version=run.version,
+        )
+        req = execution_pb2.ExecutionCreateRequest(
+            project="flytesnacks", domain="development", spec=execution_pb2.ExecutionSpec(launch_plan=lp)
+        )
+        ident = admin.CreateExecution(req, timeout=10).id
+        url = f"{run.url.rsplit('/', 1)[0]}/{ident.name}"
+        deadline = time.monotonic() + 90
+        while "waiting for approval" not in (page := fetch(url)):
+            assert time.monotonic() < deadline, page
+            time.sleep(0.3)
+        dom, requested = render(url, tmp_path)
+        assert_local(requested)
+        assert '<meta http-equiv="refresh" content="2">' in dom
+        assert "waiting for approval: signal <code>go &lt;now&gt;</code> (bool)" in dom
+        assert "remote.approve('go &lt;now&gt;'" in dom
+        value = literals_pb2.Literal(
+            scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(boolean=True))
+        )
+        signal = identifier_pb2.SignalIdentifier(signal_id="go <now>", execution_id=ident)
+        signals.SetSignal(signal_pb2.SignalSetRequest(id=signal, value=value), timeout=10)
+        assert _wait(admin, ident) == WF.SUCCEEDED
+        page = fetch(url)
+        assert "<span class='SUCCEEDED'>SUCCEEDED</span>" in page and "refresh" not in page
+        assert "<tr><td><code>go &lt;now&gt;</code></td><td>bool</td><td><pre>True</pre></td></tr>" in page
+
+
+def test_cache_hit_links_its_source(run: Run) -> None:
+    """A relaunch of the run hits the cache of its `cached` task: its node says so and links the node
+    execution that populated it."""
+    for admin, _ in _admin(run.backend):
+        original = identifier_pb2.WorkflowExecutionIdentifier(
+            project="flytesnacks", domain="development", name=run.name
+        )
+        req = execution_pb2.ExecutionRelaunchRequest(id=original)
+        ident = admin.RelaunchExecution(req, timeout=10).id
+        assert _wait(admin, ident) == WF.SUCCEEDED
+    base = run.url.rsplit("/", 1)[0]
+    nodes = dict(re.findall(r"<tr id='node-([^']+)'[^>]*>(.*?)</tr>", fetch(f"{base}/{ident.name}")))
+    assert "cache <span class='CACHE_HIT'>hit</span> from <a href=" in nodes["n3"], nodes["n3"]
+    assert f"{run.name}/n3</a>" in nodes["n3"]
+    first = dict(re.findall(r"<tr id='node-([^']+)'[^>]*>(.*?)</tr>", fetch(run.url)))
+    assert "cache <span class='CACHE_POPULATED'>populated</span>" in first["n3"]

@@ -227,6 +227,19 @@ def too_slow(s: float) -> float:
 @workflow
 def timing_out(s: float = 30.0) -> float:
     return too_slow(s=s)
+
+
+@task(enable_deck=True)
+def decked(x: int) -> int:
+    import flytekit
+
+    flytekit.Deck("numbers", f"<p>x is {x}</p>")
+    return x
+
+
+@workflow
+def with_deck(x: int = 4) -> int:
+    return decked(x=x)
 """
 
 
@@ -548,6 +561,16 @@ def test_sleep_gate(pkg: Package, tmp_path: Path) -> None:
     assert _outputs(outcome) == [_local(pkg, "napping(x=1)")] == [4]
     finished = [e.node for e in observer.events if e.kind == "node_finished"]
     assert finished == ["start-node", "n0", "n1", "n2", "end-node"]  # the gate n1 is between the tasks
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_the_deck_of_an_attempt_is_recorded_on_the_node(pkg: Package, tmp_path: Path) -> None:
+    outcome, observer = _run(pkg, tmp_path, "with_deck", {"x": 4})
+    assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
+    [finished] = [e for e in observer.events if e.kind == "node_finished" and e.node == "n0"]
+    assert finished.deck == str(tmp_path / "run" / "n0" / "data" / "0" / "deck.html")
+    assert "x is 4" in Path(finished.deck).read_text()
 
 
 @pytest.mark.flytekit

@@ -372,6 +372,7 @@ class WorkflowRun:
             output_uri=result.output_uri,
             error=result.error,
             task_node_metadata=result.task_node_metadata,
+            deck_uri=result.deck_uri,
         )
         return result
 
@@ -577,7 +578,7 @@ class WorkflowRun:
         self.observer.dynamic_workflow(ref, compiled, futures_uri=done.futures_uri)
         scope = _Scope(ref.unique_id, ref.data_dir / str(done.attempt), retry_group=str(done.attempt))
         result = await self._run_workflow(compiled.primary, inputs, scope)
-        return _Result(result.phase, outputs=result.outputs, error=result.error)
+        return _Result(result.phase, outputs=result.outputs, error=result.error, deck_uri=done.deck_uri)
 
     async def _array_node(
         self, node: workflow_pb2.Node, ref: NodeRef, inputs: literals_pb2.LiteralMap, input_path: Path
@@ -690,6 +691,7 @@ class WorkflowRun:
                 if report:
                     self.observer.attempt_finished(ref, attempt, TaskPhase.ABORTED, log=paths.log)
                 raise
+            deck = str(result.deck) if result.deck is not None else ""
             if result.phase == AttemptPhase.SUCCEEDED:
                 if result.futures is not None:
                     if not report:
@@ -702,7 +704,11 @@ class WorkflowRun:
                         ref, attempt, TaskPhase.SUCCEEDED, output_uri=futures_uri, log=paths.log
                     )
                     return _Result(
-                        NodePhase.SUCCEEDED, futures=result.futures, futures_uri=futures_uri, attempt=attempt
+                        NodePhase.SUCCEEDED,
+                        futures=result.futures,
+                        futures_uri=futures_uri,
+                        attempt=attempt,
+                        deck_uri=deck,
                     )
                 uri = str(result.outputs_path or "")
                 if report:
@@ -714,6 +720,7 @@ class WorkflowRun:
                     outputs=result.outputs or literals_pb2.LiteralMap(),
                     output_uri=uri,
                     attempt=attempt,
+                    deck_uri=deck,
                 )
             if result.phase == AttemptPhase.TIMED_OUT:
                 error = execution_pb2.ExecutionError(
@@ -735,7 +742,7 @@ class WorkflowRun:
             if report:
                 self.observer.attempt_finished(ref, attempt, TaskPhase.FAILED, error=error, log=paths.log)
             if not retryable:
-                return _Result(NodePhase.FAILED, error=error)
+                return _Result(NodePhase.FAILED, error=error, deck_uri=deck)
             if origin == ErrorOrigin.SYSTEM:
                 system_failures += 1
                 can_retry = system_failures <= self.config.max_system_retries
@@ -750,5 +757,5 @@ class WorkflowRun:
                     kind=error.kind,
                     error_uri=error.error_uri,
                 )
-                return _Result(NodePhase.FAILED, error=exhausted)
+                return _Result(NodePhase.FAILED, error=exhausted, deck_uri=deck)
             attempt += 1

@@ -43,6 +43,7 @@ class RunObserver(Protocol):
         output_uri: str = "",
         error: execution_pb2.ExecutionError | None = None,
         task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
+        deck_uri: str = "",
     ) -> None: ...
 
     def node_skipped(self, node: NodeRef) -> None: ...
@@ -82,6 +83,7 @@ class Event:
     error: execution_pb2.ExecutionError | None = None
     parent: str = ""
     log: Path | None = None
+    deck: str = ""  # deck_uri (node_finished)
 
 
 @dataclass
@@ -112,6 +114,7 @@ class MemoryObserver:
         output_uri: str = "",
         error: execution_pb2.ExecutionError | None = None,
         task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
+        deck_uri: str = "",
     ) -> None:
         with self._lock:
             if task_node_metadata is not None:
@@ -124,6 +127,7 @@ class MemoryObserver:
                     uri=output_uri,
                     error=error,
                     parent=node.parent_unique_id,
+                    deck=deck_uri,
                 )
             )
             self.nodes[node.unique_id] = phase

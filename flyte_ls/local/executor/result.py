@@ -24,6 +24,7 @@ class NodeResult:
     futures: bytes | None = None  # a @dynamic task's DynamicJobSpec (futures.pb)
     futures_uri: str = ""
     attempt: int = 0
+    deck_uri: str = ""  # the deck.html of the task attempt that ended the node
     # recorded in the node closure: cache status + catalog key of a task node
     task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None
     # the source attempt of a task node's outputs (the cache entry's source_task_execution)

@@ -78,6 +78,7 @@ class RecordsObserver:
         output_uri: str = "",
         error: execution_pb2.ExecutionError | None = None,
         task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
+        deck_uri: str = "",
     ) -> None:
         self._safe(
             "node end",
@@ -88,6 +89,7 @@ class RecordsObserver:
             output_uri=output_uri,
             error=error,
             task_node_metadata=task_node_metadata,
+            deck_uri=deck_uri,
         )
 
     def child_execution(
