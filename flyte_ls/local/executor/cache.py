@@ -9,9 +9,11 @@ the task's ``discoverable`` / ``discovery_version``. Hashes are sha256 (base64ur
 restarts but not byte-identical with a datacatalog's.
 
 A hit copies the stored outputs to the node without running the task (no TaskExecution); a miss runs it and
-puts the outputs (``CACHE_POPULATED``); ``overwrite_cache`` skips the lookup (``CACHE_SKIPPED``) and puts.
-Not cached: ``@dynamic`` tasks and map tasks / ArrayNode indexes (they always run); ``cache_serializable``
-is not enforced (concurrent misses of one key both run; the last put wins).
+puts the outputs (``CACHE_POPULATED``); ``overwrite_cache`` skips the lookup and puts, and the node keeps
+``CACHE_SKIPPED`` (propeller's final event would say POPULATED, from the put; SKIPPED tells the user the
+cache was bypassed). Not cached: tasks without outputs (as propeller), ``@dynamic`` tasks and map tasks /
+ArrayNode indexes (they always run); ``cache_serializable`` is not enforced (concurrent misses of one key
+both run; the last put wins).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def cache_key(
     """The cache key of a task node's run with ``inputs``, or None when the task is not cached."""
     meta, node_meta = template.metadata, node.metadata
     enabled = node_meta.cacheable if node_meta.HasField("cacheable") else meta.discoverable
-    if not enabled:
+    if not enabled or not template.interface.outputs.variables:  # propeller: nothing to cache, DISABLED
         return None
     version = node_meta.cache_version if node_meta.HasField("cache_version") else meta.discovery_version
     ignored = set(meta.cache_ignore_input_vars)
