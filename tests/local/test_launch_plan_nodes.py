@@ -105,6 +105,12 @@ slow_lp = LaunchPlan.get_or_create(slow, name="slow_lp")
 @workflow
 def outer_slow(s: float = 60.0) -> float:
     return slow_lp(s=s)
+
+
+@workflow
+def sibling_fails(s: float = 60.0, x: int = 1) -> float:
+    boom(x=x)
+    return slow_lp(s=s)
 """
 
 
@@ -217,7 +223,7 @@ def test_terminate_propagates_to_the_child(backend: Backend, package: Package) -
     assert backend.wait(ident, 30).closure.phase == WorkflowPhase.ABORTED
     got = backend.wait(child, 30)
     assert got.closure.phase == WorkflowPhase.ABORTED
-    assert "stop" in got.closure.abort_metadata.cause or ident.name in got.closure.abort_metadata.cause
+    assert got.closure.abort_metadata.cause == f"parent execution [{ident.name}] was aborted: stop"
     assert backend.nodes(ident)["n0"].closure.phase == NodePhase.ABORTED
     assert backend.nodes(child)["n0"].closure.phase == NodePhase.ABORTED
     assert backend.executor.running() == []
@@ -233,3 +239,17 @@ def test_terminating_the_child_fails_the_node(backend: Backend, package: Package
     assert done.closure.error.code == "RemoteChildWorkflowExecutionFailed"
     assert "was aborted" in done.closure.error.message
     assert backend.get(child).closure.phase == WorkflowPhase.ABORTED
+
+
+def test_a_failed_sibling_aborts_the_child(backend: Backend, package: Package) -> None:
+    ident = backend.launch(package, "sibling_fails")
+    done = backend.wait(ident)
+    assert done.closure.phase == WorkflowPhase.FAILED
+    assert "boom 1" in done.closure.error.message
+    child = identifier_pb2.WorkflowExecutionIdentifier(
+        project=PROJECT, domain=DOMAIN, name=child_execution_name(ident.name, "n1", 0)
+    )
+    got = backend.wait(child, 30)
+    assert got.closure.phase == WorkflowPhase.ABORTED
+    assert "auto-abort" in got.closure.abort_metadata.cause
+    assert backend.nodes(ident)["n1"].closure.phase == NodePhase.ABORTED

@@ -86,7 +86,7 @@ class ChildExecutions:
                 await asyncio.shield(asyncio.wrap_future(future))
             except asyncio.CancelledError:
                 if not self.executor.closing:  # a backend that stops stops (and records) every run itself
-                    await self._abort(child, future, f"parent execution [{parent.name}] was aborted")
+                    await self._abort(child, future, self._abort_cause(parent))
                 raise
         return self._outcome(child, launch_plan)
 
@@ -130,6 +130,12 @@ class ChildExecutions:
         )
         effective = effective_spec(spec, lp.spec)
         self.records.create_execution(child, effective, lp.id, lp.spec.workflow_id, merged, inputs)
+
+    def _abort_cause(self, parent: ExecutionId) -> str:
+        run = self.executor.run_of(parent)
+        if run is not None and run.abort_cause:  # the parent was terminated
+            return f"parent execution [{parent.name}] was aborted: {run.abort_cause}"
+        return f"parent execution [{parent.name}]: some node execution failed, auto-abort"
 
     async def _abort(self, child: ExecutionId, future: concurrent.futures.Future[None], cause: str) -> None:
         """TerminateExecution of the child, from the executor's loop: ABORTING, the run stopped, ABORTED."""
