@@ -549,14 +549,17 @@ def slow(s: int) -> int:
 """
 
 
-def _processes_mentioning(text: str, wait_s: float = 5.0) -> list[str]:
-    """Command lines of live processes that mention ``text`` (after up to ``wait_s`` for them to exit)."""
+def _processes_of(state: Path, wait_s: float = 5.0) -> list[str]:
+    """Live processes of the backend on ``state`` (after up to ``wait_s`` for them to exit): those that
+    mention it on their command line (spawned tasks, helpers) or run in it (tasks forked by the pool)."""
     deadline = time.monotonic() + wait_s
+    text = str(state)
     while True:
         found = []
-        for p in psutil.process_iter(["cmdline"]):
+        for p in psutil.process_iter(["cmdline", "cwd", "status"]):
             cmdline = " ".join(p.info["cmdline"] or [])
-            if text in cmdline and p.pid != os.getpid():
+            in_state = (p.info["cwd"] or "").startswith(text + os.sep)
+            if (text in cmdline or in_state) and p.pid != os.getpid() and p.info["status"] != "zombie":
                 found.append(cmdline)
         if not found or time.monotonic() >= deadline:
             return found
@@ -592,14 +595,14 @@ def test_sigterm_with_a_running_execution_then_restart(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the execution never started running"
                 time.sleep(0.2)
         deadline = time.monotonic() + 60
-        while not _processes_mentioning(str(tmp_path / "state" / "executions"), wait_s=0):
+        while not _processes_of(tmp_path / "state" / "executions", wait_s=0):
             assert time.monotonic() < deadline, "no task process was started"
             time.sleep(0.2)
         started = time.monotonic()
         assert b.stop(signal.SIGTERM, timeout=30) == 0
         assert time.monotonic() - started < 30
         assert not (tmp_path / "state" / "status.json").exists()
-        assert _processes_mentioning(str(tmp_path / "state")) == [], "the task's process outlived the backend"
+        assert _processes_of(tmp_path / "state") == [], "the task's process outlived the backend"
     finally:
         b.stop(signal.SIGKILL)
 
