@@ -113,6 +113,7 @@ class Run:
     url: str  # the console URL pyflyte printed
     name: str
     version: str
+    work: Path  # where flows.py is
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +131,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         page = fetch(url)
         version = re.search(r"flows\.pipeline @ ([^<]+)</a>", page)
         assert version is not None, page
-        yield Run(backend, url, name, version.group(1))
+        yield Run(backend, url, name, version.group(1), work)
     finally:
         backend.stop()
 
@@ -269,18 +270,14 @@ def test_waiting_gate_page_reloads_until_approved(run: Run, tmp_path: Path) -> N
     """A real execution waiting at an approve gate: its page says which signal it waits for and reloads
     itself; once SetSignal approves it, the page shows the end and stops reloading."""
     for admin, signals in _admin(run.backend):
-        lp = identifier_pb2.Identifier(
-            resource_type=identifier_pb2.LAUNCH_PLAN,
-            project="flytesnacks",
-            domain="development",
-            name="flows.gated",
-            version=run.version,
+        pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
+        cmd = [pyflyte, "--config", str(run.backend.config), "run", "--remote", "flows.py", "gated"]
+        proc = subprocess.run(cmd, cwd=run.work, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        url = re.findall(r"http://\S+/console/projects/\S+/executions/[a-z0-9]+", proc.stdout)[-1]
+        ident = identifier_pb2.WorkflowExecutionIdentifier(
+            project="flytesnacks", domain="development", name=url.rsplit("/", 1)[-1]
         )
-        req = execution_pb2.ExecutionCreateRequest(
-            project="flytesnacks", domain="development", spec=execution_pb2.ExecutionSpec(launch_plan=lp)
-        )
-        ident = admin.CreateExecution(req, timeout=10).id
-        url = f"{run.url.rsplit('/', 1)[0]}/{ident.name}"
         deadline = time.monotonic() + 90
         while "waiting for approval" not in (page := fetch(url)):
             assert time.monotonic() < deadline, page
