@@ -136,6 +136,24 @@ class RunOutcome:
 _B32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "abcdefghijklmnopqrstuvwxyz123456")
 
 
+def _branch_case_upstream(node: workflow_pb2.Node, connections: compiler_pb2.ConnectionSet) -> set[str]:
+    """The upstream nodes of a branch node's cases, from the compiled connections (the branch node's own list
+    has only what its conditions bind): propeller runs the taken case once they are done (flyte#3512). Waiting
+    for every case's upstream before the branch starts is a conservative approximation of that."""
+    if not node.HasField("branch_node"):
+        return set()
+    if_else = node.branch_node.if_else
+    cases = [if_else.case.then_node, *(c.then_node for c in if_else.other)]
+    if if_else.HasField("else_node"):
+        cases.append(if_else.else_node)
+    found: set[str] = set()
+    for case in cases:
+        if case.id in connections.upstream:
+            found.update(connections.upstream[case.id].ids)
+        found |= _branch_case_upstream(case, connections)
+    return found - {node.id}
+
+
 def unique_node_id(*parts: str, limit: int = 20) -> str:
     """Propeller's ``FixedLengthUniqueIDForParts``: the parts joined by ``-``, or ``f`` + base32 of FNV-1a 32
     when that is longer than ``limit``."""
@@ -239,6 +257,7 @@ class WorkflowRun:
             )
             if node_id in nodes:
                 ids.update(nodes[node_id].upstream_node_ids)
+                ids.update(_branch_case_upstream(nodes[node_id], compiled.connections))
             upstream[node_id] = {u for u in ids if u in nodes or u == "start-node"}
         immediate = (
             template.metadata.on_failure != workflow_pb2.WorkflowMetadata.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE
