@@ -78,6 +78,10 @@ def _data_types(x: int | None, v: int | str) -> dict[str, Any]:
     return inputs
 
 
+def _item(name: str, qty: int) -> Any:
+    return workflows_module("nested").Item(name=name, qty=qty)
+
+
 _DATA_TYPES_CLI = (
     "--f", WORDS_FILE, "--text", "hello flyte", "--n", "3", "--s", _SEGMENT_JSON, "--c", "blue",
     "--xs", "[1, 2, 3]", "--weights", '{"a": 0.5, "b": 2.0}',
@@ -100,6 +104,15 @@ CASES: dict[str, Case] = {
     "cache_remote": Case("caching", "cache_wf", (), lambda: {"x": 2}),
     "launch_plan_cli": Case("launch_plans", "parent_wf", ("--x", "5"), lambda: {"x": 5}),
     "launch_plan_remote": Case("launch_plans", "parent_wf", (), lambda: {"x": 7}),
+    "nested_cli": Case(
+        "nested", "nested_wf", ("--n", "3", "--mode", "size"), lambda: {"n": 3, "mode": "size"}
+    ),
+    "nested_remote": Case("nested", "nested_wf", (), lambda: {"n": 2, "mode": "count"}),
+    "task_cli": Case(
+        "nested", "price", ("--item", '{"name": "a", "qty": 4}'), lambda: {"item": _item("a", 4)}
+    ),
+    "task_remote": Case("nested", "count", (), lambda: {"items": [_item("a", 1), _item("b", 2)]}),
+    "gated_child": Case("nested", "gated_parent_wf", (), lambda: {"x": 4}, stdin="2\nm\n"),
     "approve": Case("gates", "approve_wf", ("--x", "4"), lambda: {"x": 4}, stdin="y\n"),
     "signal": Case("gates", "input_wf", ("--x", "3"), lambda: {"x": 3}, stdin="5\nkg\n"),
 }
