@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
 import os
 import re
 import signal
@@ -25,9 +26,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from flyteidl.core import errors_pb2, execution_pb2, literals_pb2, tasks_pb2
+
+from flyte_ls.local import pool
 
 ENTRYPOINTS = ("pyflyte-fast-execute", "pyflyte-execute", "pyflyte-map-execute")
 _ENTRYPOINT_FUNCTIONS = {
@@ -45,6 +48,7 @@ _DROPPED_ENV = frozenset(
 )
 KILL_GRACE_S = 2.0
 _POLL_S = 0.02
+_log = logging.getLogger(__name__)
 
 
 class AttemptPhase(enum.Enum):
@@ -209,6 +213,18 @@ def entrypoint_argv(rendered: list[str], python: str) -> list[str]:
     return [python, "-c", f"from flytekit.bin.entrypoint import {function}; {function}()", *rest]
 
 
+def interpreter_env(python: str, base_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The backend's env (or `base_env`) minus its import path and execution variables; `python`'s bin first
+    on PATH."""
+    source = os.environ if base_env is None else base_env
+    env = {
+        k: v for k, v in source.items() if k not in _DROPPED_ENV and not k.startswith(_DROPPED_ENV_PREFIXES)
+    }
+    bin_dir = str(Path(python).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p]])
+    return env
+
+
 def attempt_env(
     template: tasks_pb2.TaskTemplate,
     *,
@@ -222,12 +238,7 @@ def attempt_env(
     tmpdir: Path | None = None,
 ) -> dict[str, str]:
     """The attempt's env: the server's minus its import path, the template env, then propeller's variables."""
-    source = os.environ if base_env is None else base_env
-    env = {
-        k: v for k, v in source.items() if k not in _DROPPED_ENV and not k.startswith(_DROPPED_ENV_PREFIXES)
-    }
-    bin_dir = str(Path(python).parent)
-    env["PATH"] = os.pathsep.join([bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p]])
+    env = interpreter_env(python, base_env)
     if tmpdir is not None:
         # flytekit makes a sandbox dir per run (tempfile.mkdtemp) and leaves it: keep it inside the attempt.
         env["TMPDIR"] = str(tmpdir)
@@ -315,15 +326,7 @@ def run_task_attempt(
         log.write(f"# {execution.name}/{node_id} attempt {attempt}: {' '.join(argv)}\n".encode())
         log.flush()
         try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=work.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            proc = _launch(argv, python, env, work, log, pooled=rendered[0] in ENTRYPOINTS)
         except OSError as exc:
             message = f"could not start {argv[0]!r}: {exc}; check the backend's --python interpreter"
             log.write(f"{message}\n".encode())
@@ -337,6 +340,8 @@ def run_task_attempt(
             _kill_group(proc, 0.0)
             raise
     duration = time.monotonic() - start
+    if isinstance(proc, pool.PooledProcess) and proc.lost:
+        _log_line(work.log, "# the fork server exited during the attempt; the attempt was killed with it")
     result = AttemptResult(AttemptPhase.FAILED, work.log, duration, exit_code=proc.returncode, argv=argv)
     deck = work.output_prefix / "deck.html"
     result.deck = deck if deck.is_file() else None
@@ -374,6 +379,38 @@ async def run_task_attempt_async(
         raise
 
 
+def _launch(
+    argv: list[str], python: str, env: dict[str, str], work: AttemptPaths, log: BinaryIO, *, pooled: bool
+) -> subprocess.Popen[bytes] | pool.PooledProcess:
+    """Fork the attempt from the warm pool when it can take it; otherwise spawn it (the log says why)."""
+    reason = pool.disabled_reason() if pooled else "not a flytekit entrypoint"
+    if reason is None:
+        try:
+            return pool.launch(
+                python,
+                argv,
+                env=env,
+                cwd=str(work.workdir),
+                log_path=str(work.log),
+                server_env=interpreter_env(python),
+            )
+        except pool.PoolUnavailable as exc:
+            reason = str(exc)
+            _log.warning("task attempt spawned instead of forked from the pool: %s", reason)
+            _clear_outputs(work)  # whatever a killed pool child may have begun to write
+    log.write(f"# spawned: {reason}\n".encode())
+    log.flush()
+    return subprocess.Popen(
+        argv,
+        cwd=work.workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 def rendered_source(template: tasks_pb2.TaskTemplate) -> list[str]:
     return [*template.container.command, *template.container.args]
 
@@ -394,8 +431,7 @@ def _prepare(work: AttemptPaths, inputs: literals_pb2.LiteralMap) -> None:
     ):
         directory.mkdir(parents=True, exist_ok=True)
     # A re-run of the same attempt (after a backend restart) must not read a previous run's results.
-    for name in ("outputs.pb", "error.pb", "futures.pb", "deck.html"):
-        (work.output_prefix / name).unlink(missing_ok=True)
+    _clear_outputs(work)
     # A unique temporary name: attempts that share one inputs file (map-task indexes) may write it at once.
     fd, tmp_name = tempfile.mkstemp(prefix=work.inputs.name + ".", suffix=".tmp", dir=work.inputs.parent)
     try:
@@ -408,8 +444,13 @@ def _prepare(work: AttemptPaths, inputs: literals_pb2.LiteralMap) -> None:
         raise
 
 
+def _clear_outputs(work: AttemptPaths) -> None:
+    for name in ("outputs.pb", "error.pb", "futures.pb", "deck.html"):
+        (work.output_prefix / name).unlink(missing_ok=True)
+
+
 def _wait(
-    proc: subprocess.Popen[bytes],
+    proc: subprocess.Popen[bytes] | pool.PooledProcess,
     start: float,
     timeout_s: float | None,
     cancel: threading.Event | None,
@@ -431,8 +472,10 @@ def _wait(
         if reason is not None:
             _kill_group(proc, grace_s)
             break
-    # Whatever the task left behind in its session dies with the attempt, as a pod's processes do.
-    _signal_group(proc.pid, signal.SIGKILL)
+    # Whatever the task left behind in its session dies with the attempt, as a pod's processes do. (The fork
+    # server does this itself before it reaps the attempt: here its pid may already be reused.)
+    if isinstance(proc, subprocess.Popen):
+        _signal_group(proc.pid, signal.SIGKILL)
     return reason
 
 
@@ -444,13 +487,16 @@ def _signal_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
-def _kill_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+def _kill_group(proc: subprocess.Popen[bytes] | pool.PooledProcess, grace_s: float) -> None:
+    if proc.poll() is not None:
+        return
     _signal_group(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
         pass
-    _signal_group(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
