@@ -20,6 +20,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     (project / WORDS_FILE).write_text(WORDS)
     add_project_to_path(project)
     backend = start_backend(root / "state")
+    suite: Suite | None = None
     try:
         from flytekit.configuration import Config
         from flytekit.remote import FlyteRemote
@@ -27,6 +28,9 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         remote = FlyteRemote(
             Config.auto(config_file=str(backend.config)), default_project=PROJECT, default_domain=DOMAIN
         )
-        yield Suite(backend, project, remote)
+        suite = Suite(backend, project, remote)
+        yield suite
     finally:
+        if suite is not None:
+            suite.kill_pyflyte_runs()
         backend.stop()

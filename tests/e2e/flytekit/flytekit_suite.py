@@ -4,7 +4,7 @@ starter of tests/local/local_backend.py."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,19 @@ class Suite:
     backend: Backend
     project: Path  # holds workflows/ (the package the cases import) and the input files
     remote: Any  # flytekit.remote.FlyteRemote
+    started: list[PyflyteRun] = field(default_factory=list)
 
     def pyflyte(self, key: str) -> PyflyteRun:
-        return start_pyflyte(self.backend.config, self.project, key)
+        run = start_pyflyte(self.backend.config, self.project, key)
+        self.started.append(run)
+        return run
+
+    def kill_pyflyte_runs(self) -> None:
+        """pyflyte processes a failed test left waiting (e.g. on a gate nobody approved)."""
+        for run in self.started:
+            if run.proc.poll() is None:
+                run.proc.kill()
+                run.proc.communicate()
 
     def register(self, module: str, entity: str) -> Any:
         """FlyteRemote.register_script of a workflow or launch plan of workflows/<module>.py (script mode)."""
