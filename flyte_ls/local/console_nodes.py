@@ -302,8 +302,24 @@ class NodeTree:
                 line += " &middot; " + " ".join(logs)
             if c.HasField("error") and len(attempts) > 1:
                 line += f"<div class='err'>{message_html(c.error.message)}</div>"
+            line += _subtasks(c.metadata.external_resources)
             lines.append(line)
         return "<br>".join(lines)
+
+
+def _subtasks(resources: Any) -> str:
+    """The per-index sub-tasks of a map task attempt (``external_resources``), folded."""
+    if not resources:
+        return ""
+    items = []
+    for r in resources:
+        phase = TASK_PHASE.Name(r.phase) if r.phase in TASK_PHASE.values() else str(r.phase)
+        logs = " ".join(link(log.uri, log.name or "log") for log in r.logs if log.uri)
+        cache = catalog_pb2.CatalogCacheStatus.Name(r.cache_status) if r.cache_status else ""
+        extra = f" cache {e(cache.removeprefix('CACHE_').lower())}" if cache else ""
+        retry = f" (attempt {r.retry_attempt})" if r.retry_attempt else ""
+        items.append(f"<li>index {r.index}{retry} {phase_span(phase)}{extra} {logs}</li>")
+    return f"<details><summary>{len(items)} sub-tasks</summary><ul>{''.join(items)}</ul></details>"
 
 
 def message_html(message: str) -> str:

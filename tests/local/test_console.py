@@ -28,6 +28,7 @@ from flyteidl.core import (
     workflow_pb2,
 )
 from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.event import event_pb2
 from test_admin_entities import hydrate
 
 from flyte_ls.local.admin import AdminServicer
@@ -356,6 +357,24 @@ def running(console: Console_) -> identifier_pb2.WorkflowExecutionIdentifier:
     r.set_dynamic_workflow(e, "n7", dyn)
     task_node(c, e, "n7-0-dn0", "flows.double", parent="n7", spec="dn0", outputs=lm(o0=0))
     r.start_node(e, "n7-0-dn1", parent_node_id="n7", spec_node_id="dn1")
+    # n8: a map task whose attempt lists its indexes (one failed once, one cached)
+    r.start_node(e, "n8", is_array=True)
+    arraytask = ident(identifier_pb2.TASK, "flows.map_double_6b3bd0353da5de6e84d7982921ead2b3-arraynode")
+    r.start_task_attempt(e, "n8", arraytask, 0)
+    subtasks = [
+        event_pb2.ExternalResourceInfo(
+            index=i,
+            retry_attempt=1 if i == 1 else 0,
+            phase=TaskPhase.SUCCEEDED,
+            cache_status=catalog_pb2.CACHE_HIT if i == 2 else catalog_pb2.CACHE_DISABLED,
+            logs=[
+                core_execution_pb2.TaskLog(uri=f"http://127.0.0.1:1/files/logs/n8-{i}.log", name=f"index {i}")
+            ],
+        )
+        for i in range(3)
+    ]
+    r.finish_task_attempt(e, "n8", 0, TaskPhase.SUCCEEDED, external_resources=subtasks)
+    r.finish_node(e, "n8", NodePhase.SUCCEEDED)
     # n9: a cache hit
     source = identifier_pb2.TaskExecutionIdentifier(
         task_id=ident(identifier_pb2.TASK, "flows.shout"),
@@ -423,7 +442,7 @@ def test_running_execution_page(
     # every node, nested ones right after their parent, in creation order; start/end nodes hidden
     assert list(nodes) == [
         "n0", "n1", "n1-0-n0", "n2", "n3", "n3-0-n3-n1", "n3-0-n3-n1-0-n0", "n4", "n6", "n5", "n7",
-        "n7-0-dn0", "n7-0-dn1", "n9",
+        "n7-0-dn0", "n7-0-dn1", "n8", "n9",
     ]  # fmt: skip
     assert "padding-left:3.5em" in nodes["n3-0-n3-n1-0-n0"]  # three levels down
     # kinds from the compiled workflow (and the dynamic workflow)
@@ -461,6 +480,14 @@ def test_running_execution_page(
     assert "<tr><td><code>go</code></td><td>bool</td><td><pre>True</pre></td></tr>" in signals
     assert "<tr><td><code>count</code></td><td>int</td><td><span class='waiting'>waiting</span>" in signals
     assert "remote.set_input(&#x27;count&#x27;, &#x27;erun&#x27;, value)" in signals
+    # the map task: its kind and its indexes
+    assert "array (map task) flows.map_double_" in nodes["n8"]
+    assert "<summary>3 sub-tasks</summary>" in nodes["n8"]
+    assert "<li>index 1 (attempt 1) <span class='SUCCEEDED'>SUCCEEDED</span> <a href=" in nodes["n8"]
+    assert (
+        "<li>index 2 <span class='SUCCEEDED'>SUCCEEDED</span> cache hit <a href='http://127.0.0.1:1/files/logs/n8-2.log'>"
+        in nodes["n8"]
+    )
     # the cache hit, with where the cached outputs came from
     assert (
         "cache <span class='CACHE_HIT'>hit</span> from <a href=" in nodes["n9"] and "eolder/n9" in nodes["n9"]
