@@ -21,6 +21,9 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import admin_pb2_grpc
 from local_backend import VENV_PYTHON, Backend, start_backend
 
+from flyte_ls.local.executions.records import ExecutionRecords
+from flyte_ls.local.store import Store
+
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(420)]
 
 _WF = core_execution_pb2.WorkflowExecution
@@ -135,16 +138,18 @@ def test_kill_9_mid_execution_then_restart_resumes_or_fails_with_a_reason(
     log_a, gate_a = tmp_path / "a.log", tmp_path / "a.gate"
     log_b, gate_b = tmp_path / "b.log", tmp_path / "b.gate"
     log_c, gate_c = tmp_path / "c.log", tmp_path / "c.gate"  # c: n1 is a launch-plan node, its child blocks
+    log_d, gate_d = tmp_path / "d.log", tmp_path / "d.gate"  # d: as c, terminated while the backend is down
     backend = start_backend(state)
     try:
         admin = channel_to(backend)  # type: ignore[operator]
         a = _run_remote(backend, tmp_path, log_a, gate_a)
         b = _run_remote(backend, tmp_path, log_b, gate_b)
         c = _run_remote(backend, tmp_path, log_c, gate_c, "parent")
-        for ident in (a, b, c):  # first succeeded, blocked is running: the moment to die
+        d = _run_remote(backend, tmp_path, log_d, gate_d, "parent")
+        for ident in (a, b, c, d):  # first succeeded, blocked is running: the moment to die
             _wait_for("n0 to succeed", lambda i=ident: _node_phase(admin, i, "n0") == _NODE.SUCCEEDED)
             _wait_for("n1 to run", lambda i=ident: _node_phase(admin, i, "n1") == _NODE.RUNNING)
-        _wait_for("the three blocked tasks to start", lambda: len(_task_processes(state)) >= 3)
+        _wait_for("the four blocked tasks to start", lambda: len(_task_processes(state)) >= 4)
         assert backend.stop(signal.SIGKILL) == -signal.SIGKILL
         # the watchdog kills the task processes of the dead backend
         _wait_for("the orphaned tasks to be killed", lambda: not _task_processes(state), timeout=15)
@@ -152,6 +157,12 @@ def test_kill_9_mid_execution_then_restart_resumes_or_fails_with_a_reason(
         backend.stop(signal.SIGKILL)
     assert log_a.read_text() == log_b.read_text() == log_c.read_text() == "first\n"
 
+    # d was being terminated when the backend died (TerminateExecution had marked it ABORTING)
+    store = Store(state)
+    try:
+        ExecutionRecords(store).set_execution_phase(d, _WF.ABORTING, abort_cause="stop it")
+    finally:
+        store.close()
     # b cannot resume: the outputs of its succeeded node are damaged
     damaged = state / "executions" / f"flytesnacks-development-{b.name}" / "n0" / "data" / "0" / "outputs.pb"
     assert damaged.is_file()
@@ -204,6 +215,11 @@ def test_kill_9_mid_execution_then_restart_resumes_or_fails_with_a_reason(
         ).executions
         children = [e for e in listed if e.spec.metadata.parent_node_execution.execution_id.name == c.name]
         assert [e.closure.phase for e in children] == [_WF.SUCCEEDED]  # one child, resumed
+        # d ended ABORTED, and its child with it (it did not run on alone)
+        assert _execution(admin, d).closure.phase == _WF.ABORTED
+        orphans = [e for e in listed if e.spec.metadata.parent_node_execution.execution_id.name == d.name]
+        assert [e.closure.phase for e in orphans] == [_WF.ABORTED]
+        assert d.name in orphans[0].closure.abort_metadata.cause
     finally:
         again.stop()
     assert not _task_processes(state)
