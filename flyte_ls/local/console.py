@@ -34,6 +34,7 @@ from flyte_ls.local import console_entities
 from flyte_ls.local.console_entities import type_name
 from flyte_ls.local.console_html import (
     HTML,
+    NODE_PHASE,
     WF_PHASE,
     WF_TERMINAL,
     dur,
@@ -47,7 +48,15 @@ from flyte_ls.local.console_html import (
     table,
     ts,
 )
-from flyte_ls.local.console_nodes import NodeTree, Scope, Signals, entity_url, error_html, exec_url
+from flyte_ls.local.console_nodes import (
+    NodeTree,
+    Scope,
+    Signals,
+    entity_url,
+    error_html,
+    exec_url,
+    node_kind,
+)
 from flyte_ls.local.errors import AdminError, InvalidArgument, NotFound
 from flyte_ls.local.flyte_urls import call_rpc
 
@@ -243,9 +252,11 @@ class Console:
         except AdminError:
             data = None
         if data is not None:
-            parts.append("<h2>Inputs</h2>" + literal_table(data.full_inputs))
+            whose = "Execution i" if node else "I"
+            parts.append(f"<h2>{whose}nputs</h2>" + literal_table(data.full_inputs))
             if phase == "SUCCEEDED":
-                parts.append("<h2>Outputs</h2>" + literal_table(data.full_outputs))
+                whose = "Execution o" if node else "O"
+                parts.append(f"<h2>{whose}utputs</h2>" + literal_table(data.full_outputs))
         if tree.signals.by_id:
             parts.append(
                 "<h2>Signals</h2>" + signals_table(tree.signals, name, running=phase not in WF_TERMINAL)
@@ -281,8 +292,12 @@ class Console:
         return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v) + "</table>"
 
     def _node_section(self, tree: NodeTree, uid: str) -> str:
-        record, _ = tree.found[uid]
-        out = [f"<h2 id='node'>Node {e(uid)}</h2>"]
+        record, spec = tree.found[uid]
+        phase = NODE_PHASE.Name(record.closure.phase)
+        out = [
+            f"<h2 id='node'>Node {e(uid)} {phase_span(phase)}</h2>",
+            f"<p>{node_kind(spec, record)} &middot; <a href='#node-{e(uid)}'>in the node list</a></p>",
+        ]
         try:
             data = self.call(
                 "GetNodeExecutionData", node_execution_pb2.NodeExecutionGetDataRequest(id=record.id)

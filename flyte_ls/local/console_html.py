@@ -31,7 +31,8 @@ _STYLE = (
     ".RUNNING,.QUEUED,.DYNAMIC_RUNNING,.INITIALIZING,.WAITING_FOR_RESOURCES,.ABORTING{color:#06c}"
     ".ABORTED,.SKIPPED,.UNDEFINED{color:#777}.waiting{background:#fff6d6}"
     "pre{white-space:pre-wrap;max-width:70em;margin:0}.err{color:#b00}.muted{color:#777}"
-    "td.node{white-space:nowrap}.hl{background:#eef5ff}"
+    "td.node,td.kind{overflow-wrap:anywhere;max-width:24em}td.t,.nw{white-space:nowrap}.hl{background:#eef5ff}"
+    "summary{cursor:pointer}details ul{margin:.2em 0;padding-left:1.2em}"
 )
 
 

@@ -246,8 +246,8 @@ class NodeTree:
         cls = " class='hl'" if uid == highlight else ""
         return (
             f"<tr id='node-{e(uid)}'{cls}><td class='node' style='padding-left:{0.5 + 1.5 * depth:.1f}em'>"
-            f"{name}</td><td>{node_kind(spec, n)}</td><td>{phase_span(phase)}</td>"
-            f"<td>{ts(c.started_at)}</td><td>{dur(c.duration)}</td><td>{details}</td>"
+            f"{name}</td><td class='kind'>{node_kind(spec, n)}</td><td>{phase_span(phase)}</td>"
+            f"<td class='t'>{ts(c.started_at)}</td><td class='t'>{dur(c.duration)}</td><td>{details}</td>"
             f"<td>{self.attempts(n.id)}</td></tr>"
         )
 
@@ -297,7 +297,9 @@ class NodeTree:
             c = t.closure
             phase = TASK_PHASE.Name(c.phase)
             logs = [link(log.uri, log.name or "log") for log in c.logs if log.uri]
-            line = f"attempt {t.id.retry_attempt} {phase_span(phase)} {dur(c.duration)}"
+            line = (
+                f"<span class='nw'>attempt {t.id.retry_attempt} {phase_span(phase)} {dur(c.duration)}</span>"
+            )
             if logs:
                 line += " &middot; " + " ".join(logs)
             if c.HasField("error") and len(attempts) > 1:

@@ -111,7 +111,7 @@ class _Checker(HTMLParser):
             if name.startswith("on"):
                 self.problems.append(f"{name} handler on <{tag}>")
             if name in ("href", "src", "action") and value is not None:
-                if not (value.startswith(("http://", "https://")) or re.match(r"^/[^/]", value)):
+                if not (value.startswith(("http://", "https://", "#")) or re.match(r"^/[^/]", value)):
                     self.problems.append(f"{name}={value!r} on <{tag}>")
                 if name == "href":
                     self.hrefs.append(value)
@@ -493,7 +493,9 @@ def test_running_execution_page(
         "cache <span class='CACHE_HIT'>hit</span> from <a href=" in nodes["n9"] and "eolder/n9" in nodes["n9"]
     )
     # start times and durations
-    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td><td>\d+\.\d\d s</td>", nodes["n0"])
+    assert re.search(
+        r"<td class='t'>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td><td class='t'>\d+\.\d\d s</td>", nodes["n0"]
+    )
 
 
 def test_finished_pages(
@@ -519,7 +521,8 @@ def test_node_deep_link(console: Console_, running: identifier_pb2.WorkflowExecu
     """propeller's FLYTE_EXECUTION_URL form: the node's inputs, outputs and attempts above the node list."""
     for suffix in ("/nodeId/n3-0-n3-n1-0-n0/nodes", "/nodeId/n3-0-n3-n1-0-n0"):
         body = console.ok(page_of(running) + suffix)
-        assert "<h2 id='node'>Node n3-0-n3-n1-0-n0</h2>" in body
+        assert "<h2 id='node'>Node n3-0-n3-n1-0-n0 <span class='SUCCEEDED'>SUCCEEDED</span></h2>" in body
+        assert "<h2>Execution inputs</h2>" in body
         assert "<h3>Outputs</h3><table><tr><th>o0</th><td><pre>16</pre>" in body
         assert "flyte://v1/flytesnacks/development/erun/n3-0-n3-n1-0-n0/o" in body
         assert "<tr id='node-n3-0-n3-n1-0-n0' class='hl'>" in body
