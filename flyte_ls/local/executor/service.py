@@ -217,7 +217,8 @@ class LocalExecutor:
             self.records.data_dir(ident),
             self.python,
             max_parallelism=spec.max_parallelism,
-            extra_env=self.extra_env,
+            # the execution's envs (ExecutionSpec.envs) reach every task, as propeller sets them on task pods
+            extra_env={**(self.extra_env or {}), **{kv.key: kv.value for kv in spec.envs.values}},
             kill_grace_s=self.kill_grace_s,
             completed=self._completed(ident) if resume else {},
             signals=self.signals,
