@@ -41,6 +41,9 @@ class Case:
     cli: tuple[str, ...]
     inputs: Callable[[], dict[str, Any]]
     stdin: str = ""  # answers to flytekit's local gate prompts (approve / wait_for_input)
+    env: tuple[
+        tuple[str, str], ...
+    ] = ()  # execution environment variables (pyflyte --envvars, execute(envs=))
 
 
 def workflows_module(name: str) -> Any:
@@ -87,6 +90,8 @@ _DATA_TYPES_CLI = (
     "--xs", "[1, 2, 3]", "--weights", '{"a": 0.5, "b": 2.0}',
 )  # fmt: skip
 
+_GREETING = (("E2E_GREETING", "ahoy"),)
+
 CASES: dict[str, Case] = {
     # data types: x given, v an int on the command line; x left to its default (None), v a str via FlyteRemote
     "data_types_cli": Case(
@@ -113,6 +118,8 @@ CASES: dict[str, Case] = {
     ),
     "task_remote": Case("nested", "count", (), lambda: {"items": [_item("a", 1), _item("b", 2)]}),
     "gated_child": Case("nested", "gated_parent_wf", (), lambda: {"x": 4}, stdin="2\nm\n"),
+    "env": Case("environment", "env_wf", ("--name", "flyte"), lambda: {"name": "flyte"}, env=_GREETING),
+    "approve_timeout": Case("gates", "approve_timeout_wf", ("--x", "1"), lambda: {"x": 1}),
     "approve": Case("gates", "approve_wf", ("--x", "4"), lambda: {"x": 4}, stdin="y\n"),
     "signal": Case("gates", "input_wf", ("--x", "3"), lambda: {"x": 3}, stdin="5\nkg\n"),
 }
@@ -224,7 +231,7 @@ def start_pyflyte(config: Path, project: Path, key: str) -> PyflyteRun:
     case = CASES[key]
     name = f"e2e-{key.replace('_', '-')}-{secrets.token_hex(3)}"
     cmd = [PYFLYTE, "--config", str(config), "run", "--remote", "--wait", "--poll-interval", "1"]
-    cmd += ["--name", name]
+    cmd += ["--name", name, *(f"--envvars={k}={v}" for k, v in case.env)]
     cmd += [f"workflows/{case.module}.py", case.workflow, *case.cli]
     proc = subprocess.Popen(
         cmd, cwd=project, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -46,7 +46,9 @@ class Suite:
         )
 
     def execute(self, entity: Any, key: str, **kwargs: Any) -> Any:
-        return self.remote.execute(entity, inputs=CASES[key].inputs(), wait=False, **kwargs)
+        case = CASES[key]
+        envs = dict(case.env) or None
+        return self.remote.execute(entity, inputs=case.inputs(), wait=False, envs=envs, **kwargs)
 
     def wait(self, execution: Any) -> Any:
         return self.remote.wait(execution, timeout=WAIT, poll_interval=POLL)

@@ -20,12 +20,16 @@ def main() -> None:
     for key in sys.argv[2:]:
         case = CASES[key]
         wf = getattr(workflows_module(case.module), case.workflow)
+        os.environ.update(case.env)
         try:
             result = wf(**case.inputs())
         except Exception as e:  # a failing case: its error message is compared with the remote one
             results[key] = {"error": f"{type(e).__name__}: {e}"}
         else:
             results[key] = {"outputs": normalize_local(case, result)}
+        finally:
+            for name, _ in case.env:
+                os.environ.pop(name, None)
     print(RESULT_MARK + json.dumps(results), flush=True)
 
 
