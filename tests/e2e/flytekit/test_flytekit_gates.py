@@ -31,7 +31,9 @@ def runs(suite: Suite) -> Runs:
     cli = {key: suite.pyflyte(key) for key in ("approve", "signal")}
     approve_wf = suite.register("gates", "approve_wf")
     input_wf = suite.register("gates", "input_wf")
+    cli["approve_timeout"] = suite.pyflyte("approve_timeout")
     executions = {
+        "approve_timeout": suite.execute(suite.register("gates", "approve_timeout_wf"), "approve_timeout"),
         "approve": suite.execute(approve_wf, "approve"),
         "reject": suite.execute(approve_wf, "approve"),
         "signal": suite.execute(input_wf, "signal"),
@@ -120,3 +122,13 @@ def test_terminate_a_waiting_execution(suite: Suite, runs: Runs) -> None:
     execution = suite.wait(execution)
     assert execution.closure.phase == WF_ABORTED
     assert execution.closure.abort_metadata.cause == "no input today"
+
+
+def test_a_gate_times_out(suite: Suite, runs: Runs) -> None:
+    """Nobody approves within the gate's 2 s timeout: the gate fails and so does the execution (flytekit's
+    local run would prompt instead, so there is nothing local to compare)."""
+    execution = suite.wait(runs.executions["approve_timeout"])
+    assert execution.closure.phase == WF_FAILED
+    assert "quick-approve" in execution.error.message and "timed out" in execution.error.message
+    run = runs.cli["approve_timeout"].finish()
+    assert run.proc.returncode != 0 and "phase FAILED" in run.stdout, run.output

@@ -30,3 +30,10 @@ def input_wf(x: int) -> str:
     result = scale(x=x, factor=factor, unit=unit)
     nap >> result
     return result
+
+
+@workflow
+def approve_timeout_wf(x: int) -> int:
+    doubled = double(x=x)
+    approved = approve(doubled, "quick-approve", timeout=timedelta(seconds=2))
+    return double(x=approved)
