@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import sqlite3
+import subprocess
 import tarfile
 import urllib.error
 import urllib.request
@@ -37,7 +39,7 @@ from flyteidl.admin import (
 )
 from flyteidl.core import identifier_pb2, literals_pb2, tasks_pb2
 from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
-from local_backend import Backend, start_backend
+from local_backend import VENV_PYTHON, Backend, start_backend
 
 from flyte_ls.local.dataproxy import UploadRefused, check_fast_archive
 
@@ -358,3 +360,66 @@ def test_zz_nothing_written_outside_the_state_dir_and_nothing_corrupted(
     assert [p.id for p in projects.projects] == [PROJECT]
     got = admin.GetTask(common_pb2.ObjectGetRequest(id=task_id("almost.big.t")), timeout=30)
     assert got.id.name == "almost.big.t"
+
+
+# --- outputs too large to inline -----------------------------------------------------------------------
+
+BIG = """
+from flytekit import task, workflow
+
+
+@task
+def big(n: int) -> str:
+    return "x" * n
+
+
+@workflow
+def wf(n: int) -> str:
+    return big(n=n)
+"""
+
+READ_OUTPUTS = """
+import sys
+from datetime import timedelta
+
+from flytekit.configuration import Config
+from flytekit.remote import FlyteRemote
+
+remote = FlyteRemote(Config.auto(sys.argv[1]), default_project="flytesnacks", default_domain="development")
+execution = remote.wait(remote.fetch_execution(name=sys.argv[2]), timeout=timedelta(seconds=120),
+                        poll_interval=timedelta(seconds=1))
+outputs = execution.outputs["o0"], execution.node_executions["n0"].outputs["o0"]
+print(execution.closure.phase, len(outputs[0]), len(outputs[1]))
+"""
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_outputs_larger_than_a_message_are_read_from_their_url(
+    root: Path, backend: Backend, admin: admin_pb2_grpc.AdminServiceStub
+) -> None:
+    """Outputs beyond what one gRPC message holds (20 MiB) are not inlined in Get…Data (as Admin beyond its
+    inline limit): the answer carries their path and size, and flytekit reads them from there."""
+    size = 21 * 1024 * 1024
+    work = root / "big"
+    work.mkdir()
+    (work / "big.py").write_text(BIG)
+    (work / "read.py").write_text(READ_OUTPUTS)
+    pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
+    cmd = [pyflyte, "--config", str(backend.config), "run", "--remote", "big.py", "wf", "--n", str(size)]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    name = re.findall(r"/executions/([a-z0-9]+)", proc.stdout)[-1]
+    proc = subprocess.run(
+        [VENV_PYTHON, "read.py", str(backend.config), name],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split()[-3:] == ["4", str(size), str(size)]  # SUCCEEDED; outputs of the execution, n0
+    ident = identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name=name)
+    data = admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=ident), timeout=30)
+    assert not data.full_outputs.literals and data.outputs.bytes > size and Path(data.outputs.url).is_file()
+    assert data.full_inputs.literals["n"].scalar.primitive.integer == size  # small data is still inline

@@ -65,6 +65,21 @@ EXECUTION_COLUMNS: dict[str, listing.Column] = {
 _JOINED_KEY = re.compile(r"\(\s*(launch_plan|workflow|task)\.(name|version)\s*,")
 
 
+MAX_INLINE_BYTES = 8 * 1024 * 1024  # inputs and outputs inlined together stay under the 20 MiB message limit
+
+
+def inline_literal_map(path: str) -> literals_pb2.LiteralMap | None:
+    """The LiteralMap at ``path`` for a Get…Data answer's ``full_inputs``/``full_outputs``; None when there
+    is none or it is larger than :data:`MAX_INLINE_BYTES`: then, as Admin beyond its ``maxSizeInBytes``,
+    only the ``UrlBlob`` (a plain path with its size) is answered and clients read the file from there."""
+    try:
+        if not path or Path(path).stat().st_size > MAX_INLINE_BYTES:
+            return None
+    except OSError:
+        return None
+    return read_literal_map(path)
+
+
 def url_blob(path: str) -> common_pb2.UrlBlob:
     try:
         size = Path(path).stat().st_size if path else 0
@@ -216,10 +231,10 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
         response = execution_pb2.WorkflowExecutionGetDataResponse(
             inputs=url_blob(inputs_path), outputs=url_blob(outputs_path)
         )
-        full_inputs = read_literal_map(inputs_path)
+        full_inputs = inline_literal_map(inputs_path)
         if full_inputs is not None:
             response.full_inputs.CopyFrom(full_inputs)
-        full_outputs = read_literal_map(outputs_path)
+        full_outputs = inline_literal_map(outputs_path)
         if full_outputs is not None:
             response.full_outputs.CopyFrom(full_outputs)
         return response

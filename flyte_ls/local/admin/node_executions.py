@@ -9,9 +9,8 @@ from flyteidl.core import identifier_pb2
 
 from flyte_ls.local import listing
 from flyte_ls.local.admin.common import next_token, page_for
-from flyte_ls.local.admin.executions import ExecutionMixin, url_blob
+from flyte_ls.local.admin.executions import ExecutionMixin, inline_literal_map, url_blob
 from flyte_ls.local.errors import InvalidArgument, NotFound, rpc
-from flyte_ls.local.executions.records import read_literal_map
 
 NODE_COLUMNS: dict[str, listing.Column] = {
     "node_id": listing.Column("node_id"),
@@ -130,9 +129,9 @@ def fill_data(
     input_uri: str,
     output_uri: str,
 ) -> None:
-    full_inputs = read_literal_map(input_uri)
+    full_inputs = inline_literal_map(input_uri)
     if full_inputs is not None:
         response.full_inputs.CopyFrom(full_inputs)
-    full_outputs = read_literal_map(output_uri)
+    full_outputs = inline_literal_map(output_uri)
     if full_outputs is not None:
         response.full_outputs.CopyFrom(full_outputs)
