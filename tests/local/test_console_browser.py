@@ -314,3 +314,20 @@ def test_cache_hit_links_its_source(run: Run) -> None:
     assert f"{run.name}/n3</a>" in nodes["n3"]
     first = dict(re.findall(r"<tr id='node-([^']+)'[^>]*>(.*?)</tr>", fetch(run.url)))
     assert "cache <span class='CACHE_POPULATED'>populated</span>" in first["n3"]
+
+
+def test_pyflyte_register_urls_open(run: Run) -> None:
+    """`pyflyte -v register` prints a console URL per registered entity: each opens its version page."""
+    pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
+    cmd = [pyflyte, "-v", "--config", str(run.backend.config), "register", "--version", "vreg", "flows.py"]
+    env = {**os.environ, "COLUMNS": "400"}  # rich would wrap the URLs at 80 columns
+    proc = subprocess.run(cmd, cwd=run.work, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    urls = re.findall(r"http://\S+/console/projects/\S+/version/vreg", proc.stdout)
+    kinds = {url.split("/")[-4] for url in urls}
+    assert kinds == {"task", "workflow", "launch_plan"}, proc.stdout
+    titles = {"task": "Task", "workflow": "Workflow", "launch_plan": "Launch plan"}
+    for url in urls:
+        kind, name = url.split("/")[-4], url.split("/")[-3]
+        page = fetch(url)
+        assert f"<h1>{titles[kind]} {name}</h1>" in page and "version vreg" in page, url
