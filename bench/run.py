@@ -1,6 +1,7 @@
-"""flyte-ls benchmark (``make bench``): latency, start-up, workspace indexing and memory, over stdio.
+"""flyte-ls benchmark (``make bench``): latency, start-up, workspace indexing and memory, over stdio; and the
+local backend's 20-task chain (bench/local_chain.py).
 
-    .venv/bin/python bench/run.py [--edits 60] [--starts 7] [--no-peer] [--no-write]
+    .venv/bin/python bench/run.py [--edits 60] [--starts 7] [--no-peer] [--no-write] [--only local]
 
 Peer: jedi-language-server (``textDocument/documentSymbol`` on the same file after the same edits, and its own
 start-up), in the same run. Results go to docs/performance.md and bench/results/<timestamp>.json.
@@ -28,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import local_chain  # noqa: E402
 from edits import MirroredDocument, mistake_toggles, typing_edits  # noqa: E402
 from gen_module import generate_module  # noqa: E402
 from gen_workspace import generate_workspace  # noqa: E402
@@ -44,6 +46,7 @@ DIAGNOSTIC_EDITS = 24  # each waits for a debounced lint pass of the whole modul
 PACE = 0.1
 PAUSE = 0.5
 BURST = 5
+SECTIONS = ["startup", "edits", "indexing", "local"]
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -398,7 +401,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out["jedi"] = await startup(JEDI, args.starts, empty)
         return out
 
-    only = set(args.only or ["startup", "edits", "indexing"])
+    only = set(args.only or SECTIONS)
     if "startup" in only:
         await section(results, "startup", starts)
     if "edits" in only:
@@ -409,7 +412,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await section(results, "jedi_edits", lambda: jedi_edits(big, gen.text, args.peer_edits))
     if "indexing" in only:
         await section(results, "indexing", lambda: indexing(ws))
+    if "local" in only:
+        await section(results, "local_chain", lambda: local(args))
     return results
+
+
+async def local(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return await asyncio.to_thread(
+            local_chain.run_bench, args.local_runs, args.local_spawn_runs, args.local_peer_runs
+        )
+    except subprocess.SubprocessError as exc:
+        raise AssertionError(str(exc)) from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,9 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         help="edits for the peer (default 50; it answers in ~0.5 s each)",
     )
     p.add_argument("--starts", type=int, default=7, help="fresh starts per server for start-up (default 7)")
-    p.add_argument(
-        "--only", action="append", choices=["startup", "edits", "indexing"], help="run only these sections"
-    )
+    p.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections")
+    p.add_argument("--local-runs", type=int, default=5, help="chain executions with the pool (default 5)")
+    p.add_argument("--local-spawn-runs", type=int, default=2, help="chain executions spawning (default 2)")
+    p.add_argument("--local-peer-runs", type=int, default=3, help="`pyflyte run` of the chain (default 3)")
     p.add_argument("--no-peer", action="store_true", help="skip jedi-language-server")
     p.add_argument("--no-write", action="store_true", help="print only; do not write docs/performance.md")
     args = p.parse_args(argv)
@@ -440,11 +455,21 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     json_path = out_dir / f"bench-{stamp}.json"
     json_path.write_text(json.dumps(results, indent=2, default=str))
-    partial = bool(args.only) and set(args.only) != {"startup", "edits", "indexing"}
-    if partial and not args.no_write:
+    partial = bool(args.only) and set(args.only) != set(SECTIONS)
+    only_local = bool(args.only) and set(args.only) == {"local"}
+    if partial and not only_local and not args.no_write:
         print("(--only: docs/performance.md is left as it is; it is written by full runs only)")
     doc = None if args.no_write or partial else REPO / "docs" / "performance.md"
-    verdicts = write_report(results, doc)
+    verdicts = write_report(results, doc) if not only_local else []
+    if "local_chain" in results and not args.no_write and (doc is not None or only_local):
+        local_chain.update_doc(REPO / "docs" / "performance.md", results["local_chain"])  # its own section
+    chain = results.get("local_chain") or {}
+    if "pool" in chain:
+        overhead, target = chain["pool"]["per_task_overhead_ms"], local_chain.TARGET_MS
+        verdicts.append(
+            f"local backend, 20-task chain, per-task overhead with the pool: {overhead:.0f} ms "
+            f"(target ≤ {target:.0f} ms) {'pass' if overhead <= target else 'FAIL'}"
+        )
     print(f"\nresults: {json_path}")
     for row in verdicts:
         print(f"  {row}")
