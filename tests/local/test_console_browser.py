@@ -38,7 +38,7 @@ import os
 from datetime import timedelta
 
 import flytekit
-from flytekit import approve, task, workflow
+from flytekit import LaunchPlan, approve, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
 
 
@@ -77,12 +77,16 @@ def gated(x: int = 1) -> int:
     return double(x=ok)
 
 
+inner_lp = LaunchPlan.get_or_create(inner, name="flows.inner_lp")
+
+
 @workflow
 def pipeline(x: int = 3) -> int:
     a = inner(x=x)
     b = report(x=a)
     c = flaky(x=b)
-    return cached(x=c)
+    d = cached(x=c)
+    return inner_lp(x=d)
 """
 
 _URLS = """
@@ -190,9 +194,9 @@ def test_printed_url_renders_in_chromium(run: Run, tmp_path: Path) -> None:
     dom, requested = render(run.url, tmp_path)
     assert_local(requested)
     assert f"Execution {run.name}" in dom and '<span class="SUCCEEDED">SUCCEEDED</span>' in dom
-    assert "<h2>Outputs</h2>" in dom and "<pre>6</pre>" in dom  # ((3*2)+1) - 1
+    assert "<h2>Outputs</h2>" in dom and "<pre>12</pre>" in dom  # (((3*2)+1) - 1) * 2
     nodes = dict(re.findall(r'<tr id="node-([^"]+)"[^>]*>(.*?)</tr>', dom, re.S))
-    assert {"n0", "n0-0-n0", "n1", "n2", "n3"} <= set(nodes), list(nodes)
+    assert {"n0", "n0-0-n0", "n1", "n2", "n3", "n4"} <= set(nodes), list(nodes)
     assert "subworkflow flows.inner" in nodes["n0"]
     assert "padding-left: 2em" in nodes["n0-0-n0"] or "padding-left:2.0em" in nodes["n0-0-n0"]
     # the flaky task: two attempts, each with a log link; the failed one says why (escaped by the page)
@@ -203,6 +207,12 @@ def test_printed_url_renders_in_chromium(run: Run, tmp_path: Path) -> None:
     assert "first attempt <fails> on purpose" in fetch(logs[0])
     assert "FlyteRecoverableException: USER:Recoverable: error=first attempt &lt;fails&gt;" in nodes["n2"]
     assert "refresh" not in dom  # finished: the page no longer reloads itself
+    # the launch-plan node links its child execution, whose page links back
+    child = re.search(r'child execution <a href="(/console/[^"]+)">', nodes["n4"])
+    assert child is not None, nodes["n4"]
+    page = fetch(f"http://{urlsplit(run.url).netloc}{child.group(1)}")
+    assert "CHILD_WORKFLOW (launched by node <a href=" in page and f"{run.name}/n4</a>" in page
+    assert "<span class='SUCCEEDED'>SUCCEEDED</span>" in page and "<pre>12</pre>" in page
 
 
 def test_deck_of_a_real_run(run: Run) -> None:
