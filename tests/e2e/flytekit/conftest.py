@@ -7,7 +7,16 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from flytekit_e2e import DOMAIN, PROJECT, WORDS, WORDS_FILE, WORKFLOWS, add_project_to_path
+from flytekit_e2e import (
+    DOMAIN,
+    INPUT_DIR,
+    INPUT_FILES,
+    PROJECT,
+    WORDS,
+    WORDS_FILE,
+    WORKFLOWS,
+    add_project_to_path,
+)
 from flytekit_suite import Suite, start_backend
 
 
@@ -18,6 +27,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     project.mkdir()
     shutil.copytree(WORKFLOWS, project / "workflows", ignore=shutil.ignore_patterns("__pycache__"))
     (project / WORDS_FILE).write_text(WORDS)
+    # flytekit uploads a directory input file by file as <filename_root>/<file name> (CreateUploadLocation
+    # takes a name, not a path), so any Admin flattens sub-directories: the input directory is flat
+    (project / INPUT_DIR).mkdir()
+    for name, text in INPUT_FILES.items():
+        (project / INPUT_DIR / name).write_text(text)
     add_project_to_path(project)
     backend = start_backend(root / "state")
     suite: Suite | None = None

@@ -60,6 +60,14 @@ _SEGMENT_JSON = json.dumps(
 )
 WORDS_FILE = "words.txt"  # written into the project directory by the fixture
 WORDS = "one two three four five"
+INPUT_DIR = "indir"  # a flat directory: flytekit's flyte:// upload keeps only file names (see the fixture)
+INPUT_FILES = {"a.txt": "alpha", "b.txt": "beta"}
+
+
+def _input_dir() -> Any:
+    from flytekit.types.directory import FlyteDirectory
+
+    return FlyteDirectory(str(Path(workflows_module("data_types").__file__).parents[1] / INPUT_DIR))
 
 
 def _data_types(x: int | None, v: int | str) -> dict[str, Any]:
@@ -98,6 +106,7 @@ CASES: dict[str, Case] = {
         "data_types", "data_types_wf", (*_DATA_TYPES_CLI, "--v", "21", "--x", "5"), lambda: _data_types(5, 21)
     ),
     "data_types_remote": Case("data_types", "data_types_wf", (), lambda: _data_types(None, "zz")),
+    "dir_input": Case("data_types", "dir_input_wf", ("--d", INPUT_DIR), lambda: {"d": _input_dir()}),
     "control_cli": Case(
         "control", "control_wf", ("--n", "4", "--xs", "[2, 3, 4]"), lambda: {"n": 4, "xs": [2, 3, 4]}
     ),
@@ -105,6 +114,8 @@ CASES: dict[str, Case] = {
     "user_error": Case("failures", "user_error_wf", ("--x", "7"), lambda: {"x": 7}),
     "retry": Case("failures", "retry_wf", ("--x", "1"), lambda: {"x": 1}),
     "retries_exhausted": Case("failures", "retries_exhausted_wf", ("--x", "3"), lambda: {"x": 3}),
+    "partial_map": Case("failures", "partial_map_wf", ("--xs", "[1, 2, 3, 4]"), lambda: {"xs": [1, 2, 3, 4]}),
+    "on_failure": Case("failures", "on_failure_wf", ("--x", "5"), lambda: {"x": 5}),
     "cache_cli": Case("caching", "cache_wf", ("--x", "2"), lambda: {"x": 2}),
     "cache_remote": Case("caching", "cache_wf", (), lambda: {"x": 2}),
     "launch_plan_cli": Case("launch_plans", "parent_wf", ("--x", "5"), lambda: {"x": 5}),

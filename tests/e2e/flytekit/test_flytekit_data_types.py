@@ -11,6 +11,7 @@ import pytest
 from flytekit_e2e import (
     CASES,
     DOMAIN,
+    INPUT_FILES,
     PROJECT,
     PyflyteRun,
     local_results,
@@ -27,15 +28,19 @@ class Runs:
     local: dict[str, dict[str, Any]]
     cli: PyflyteRun
     execution: Any
+    dir_cli: PyflyteRun
+    dir_execution: Any
 
 
 @pytest.fixture(scope="module")
 def runs(suite: Suite) -> Runs:
-    local = start_local_runs(suite.project, ["data_types_cli", "data_types_remote"])
+    local = start_local_runs(suite.project, ["data_types_cli", "data_types_remote", "dir_input"])
     cli = suite.pyflyte("data_types_cli")
+    dir_cli = suite.pyflyte("dir_input")
     wf = suite.register("data_types", "data_types_wf")
     execution = suite.execute(wf, "data_types_remote")
-    return Runs(local_results(local), cli, execution)
+    dir_execution = suite.execute(suite.register("data_types", "dir_input_wf"), "dir_input")
+    return Runs(local_results(local), cli, execution, dir_cli, dir_execution)
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +103,15 @@ def test_execution_metrics(suite: Suite, finished: Any) -> None:
         return found
 
     assert {f"n{i}" for i in range(10)} <= node_ids(span)
+
+
+def test_directory_input_is_uploaded(suite: Suite, runs: Runs) -> None:
+    """A FlyteDirectory input: pyflyte and FlyteRemote upload it through the DataProxy, file by file."""
+    expected = runs.local["dir_input"]["outputs"]
+    assert expected == {"o0": INPUT_FILES}
+    execution = suite.wait(runs.dir_execution)
+    assert execution.closure.phase == 4, execution.closure.error  # SUCCEEDED
+    assert normalize_remote(CASES["dir_input"], execution) == expected
+    run = runs.dir_cli.finish()
+    assert run.proc.returncode == 0, run.output
+    assert normalize_remote(CASES["dir_input"], suite.fetch(run.execution_name)) == expected

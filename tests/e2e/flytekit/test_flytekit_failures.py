@@ -13,7 +13,7 @@ from flytekit_suite import Suite
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
-KEYS = ["user_error", "retry", "retries_exhausted"]
+KEYS = ["user_error", "retry", "retries_exhausted", "partial_map", "on_failure"]
 WF_SUCCEEDED, WF_FAILED = 4, 6
 TASK_SUCCEEDED = 3
 
@@ -83,3 +83,34 @@ def test_retries_run_out(suite: Suite, runs: Runs) -> None:
     assert "always flaky 3 (attempt 1)" in execution.error.message
     assert "always flaky 3" in runs.local["retries_exhausted"]["error"]
     assert [a.id.retry_attempt for a in _attempts(execution)] == [0, 1]
+
+
+def test_map_task_with_failed_indexes(suite: Suite, runs: Runs) -> None:
+    """min_success_ratio=0.5: index 2 (x=3) fails, the map succeeds with None in its slot, as locally."""
+    expected = runs.local["partial_map"]["outputs"]
+    assert expected == {"o0": [1, 4, None, 16]}
+    execution = suite.wait(runs.executions["partial_map"])
+    assert execution.closure.phase == WF_SUCCEEDED, execution.closure.error
+    assert normalize_remote(CASES["partial_map"], execution) == expected
+    run = runs.cli["partial_map"].finish()
+    assert run.proc.returncode == 0, run.output
+    assert normalize_remote(CASES["partial_map"], suite.fetch(run.execution_name)) == expected
+
+
+def test_on_failure_node_runs(suite: Suite, runs: Runs) -> None:
+    """The workflow's on_failure task runs with the workflow inputs and the error; the execution still fails
+    with the original error, as flytekit's local run does."""
+    assert "boom 5" in runs.local["on_failure"]["error"]
+    execution = suite.wait(runs.executions["on_failure"])
+    assert execution.closure.phase == WF_FAILED
+    assert "boom 5" in execution.error.message
+    handlers = [
+        n
+        for n in execution.node_executions.values()
+        if n.metadata.spec_node_id not in ("n0", "start-node", "end-node")
+    ]
+    assert len(handlers) == 1 and handlers[0].closure.phase == 3, handlers  # the failure node SUCCEEDED
+    err = handlers[0].inputs["err"]
+    assert "boom 5" in err.message
+    run = runs.cli["on_failure"].finish()
+    assert run.proc.returncode != 0 and "boom 5" in run.stdout, run.output

@@ -122,3 +122,8 @@ def data_types_wf(
         describe(v=v),
         weigh(xs=xs, weights=weights),
     )
+
+
+@workflow
+def dir_input_wf(d: FlyteDirectory) -> dict[str, str]:
+    return read_dir(d=d)

@@ -3,8 +3,9 @@ retries that run out."""
 
 import os
 
-from flytekit import task, workflow
+from flytekit import map_task, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
+from flytekit.types.error import FlyteError
 
 
 def _attempt() -> int:
@@ -46,3 +47,25 @@ def retry_wf(x: int) -> int:
 @workflow
 def retries_exhausted_wf(x: int) -> int:
     return always_flaky(x=x)
+
+
+@task
+def fragile_square(x: int) -> int:
+    if x % 3 == 0:
+        raise ValueError(f"{x} is a multiple of 3")
+    return x * x
+
+
+@task
+def clean_up(x: int, err: FlyteError | None = None) -> None:
+    print(f"cleaning up {x} after: {err.message if err else 'nothing'}")
+
+
+@workflow
+def partial_map_wf(xs: list[int]) -> list[int | None]:
+    return map_task(fragile_square, min_success_ratio=0.5)(x=xs)
+
+
+@workflow(on_failure=clean_up)
+def on_failure_wf(x: int) -> int:
+    return boom(x=x)
