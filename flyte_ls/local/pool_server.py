@@ -36,6 +36,7 @@ The server forks only while it has a single thread (it refuses requests otherwis
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib
 import json
 import os
@@ -88,7 +89,8 @@ class Server:
         self.pid = os.getpid()
         self.base_path = list(sys.path)
         self.startup_env = dict(os.environ)
-        self.fingerprint = _site_fingerprint(self.base_path)
+        self.watched = _import_dirs(self.base_path)
+        self.fingerprint = _site_fingerprint(self.watched)
         self.selector = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
@@ -167,7 +169,7 @@ class Server:
         conn.close()
 
     def _handle(self, conn: socket.socket, request: dict[str, Any]) -> None:
-        if _site_fingerprint(self.base_path) != self.fingerprint:
+        if _site_fingerprint(self.watched) != self.fingerprint:
             self._reply(
                 conn, {"error": "stale", "message": "packages were installed or removed since the start"}
             )
@@ -290,6 +292,17 @@ def _thread_count() -> int:
         return threading.active_count()
 
 
+def _import_dirs(path: list[str]) -> list[str]:
+    """The import path entries the server's modules came from (site-packages, the standard library), not
+    directories that are only on sys.path (an editable project's source, which changes all the time)."""
+    files = []
+    for module in list(sys.modules.values()):
+        origin = object.__getattribute__(module, "__dict__").get("__file__")  # not getattr: lazy modules
+        if isinstance(origin, str):
+            files.append(origin)
+    return [e for e in path if e and any(f.startswith(e.rstrip(os.sep) + os.sep) for f in files)]
+
+
 def _site_fingerprint(path: list[str]) -> list[tuple[str, int]]:
     """Modification times of the import path's directories: a package installed or removed changes them."""
     out = []
@@ -330,13 +343,17 @@ def _child(argv: list[str], env: dict[str, str], cwd: str, log: str, server: Ser
 def _die_with_parent(parent: int) -> None:
     """The attempt dies with the server (a killed, hung server must not leave attempts nobody reports)."""
     try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        _libc().prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
     if os.getppid() != parent:
         os._exit(70)
+
+
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _main_of(argv: list[str]) -> tuple[str | None, str, str | None]:
@@ -554,6 +571,8 @@ def main(args: list[str]) -> int:
             raise ImportError(
                 f"flytekit {flytekit.__version__}: Config.local_sandbox_path is not a dataclass field"
             )
+        with contextlib.suppress(OSError, ImportError):
+            _libc()  # loaded once here rather than in every child
         server = Server(args[0])
     except Exception as exc:
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
