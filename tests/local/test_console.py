@@ -681,3 +681,26 @@ def test_urls_in_pages_are_well_formed(
 
 def test_root_is_the_landing_page(console: Console_) -> None:
     assert "flyte-ls local Flyte backend" in console.ok("/")
+
+
+def test_hostile_entity_names(console: Console_) -> None:
+    """A task registered under a name full of markup, quotes and slashes: listed, linked and shown as text."""
+    from flyteidl.admin import common_pb2, task_pb2
+
+    name = "a/b " + EVIL
+    got = call_rpc(
+        console.admin, "GetTask", common_pb2.ObjectGetRequest(id=ident(identifier_pb2.TASK, "flows.double"))
+    )
+    template = got.closure.compiled_task.template
+    template.id.name = name
+    req = task_pb2.TaskCreateRequest(id=template.id, spec=task_pb2.TaskSpec(template=template))
+    call_rpc(console.admin, "CreateTask", req)
+    base = "/console/projects/flytesnacks/domains/development"
+    listing = console.ok(f"{base}/tasks")
+    link = f"{base}/tasks/{quote(name, safe='')}"
+    assert f"href='{link}'" in listing
+    versions = console.ok(link)
+    assert f"href='{link}/version/v1'" in versions
+    page = console.ok(f"{link}/version/v1")
+    assert "<h1>Task a/b &lt;script&gt;" in page
+    assert "<th>x</th><td>int</td>" in page
