@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -153,6 +154,9 @@ class AdminData:
             )
             where = f"task execution [{url}]"
         lm: literals_pb2.LiteralMap = data.full_inputs if parsed.io == "i" else data.full_outputs
+        blob = data.inputs if parsed.io == "i" else data.outputs
+        if not lm.literals and blob.bytes > 0:  # too large to be inlined by Get…Data: read the file
+            lm = literals_pb2.LiteralMap.FromString(Path(blob.url).read_bytes())
         if parsed.name:
             if parsed.name not in lm.literals:
                 raise InvalidArgument(f"name [{parsed.name}] not found in {where}")
