@@ -4,14 +4,14 @@ so the URLs flytekit and flyte-ls print open here.
 - ``/console``, ``/console/select-project``: the projects; ``/console/projects/<p>``: its domains.
 - ``/console/projects/<p>/domains/<d>/executions`` and ``/console/projects/<p>/executions?domain=<d>``: the
   executions, newest first, paged (``limit``, ``token``; ``phase`` filters).
-- ``/console/projects/<p>/domains/<d>/executions/<name>``: phase, inputs, outputs and the node list
+- ``/console/projects/<p>/domains/<d>/executions/<name>``: phase, inputs, outputs, signals and the node list
   (:mod:`.console_nodes`); ``.../<name>/nodeId/<unique node id>/nodes`` (propeller's ``FLYTE_EXECUTION_URL``)
   adds that node's inputs, outputs and attempts. A page of an unfinished execution reloads itself.
 - Task, workflow and launch plan pages (:mod:`.console_entities`).
 
 Plain HTML, no JavaScript, nothing loaded from elsewhere, every value escaped (:mod:`.console_html`). Data
-comes from the AdminService's own RPCs, called in-process; unknown things get a 404 page that says what is
-missing and links to what exists.
+comes from the AdminService's and the SignalService's own RPCs, called in-process; unknown things get a 404
+page that says what is missing and links to what exists.
 """
 
 from __future__ import annotations
