@@ -220,9 +220,12 @@ class Console:
             sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING),
         )
         listed = self.call("ListExecutions", req)
-        body = f"<h1>{e(project)} / {e(domain)}: executions</h1>"
-        body += execution_table(listed.executions)
         base = f"/console/projects/{seg(project)}/domains/{seg(domain)}/executions"
+        body = f"<h1>{e(project)} / {e(domain)}: executions</h1>"
+        shown = [link(base, "all") if phase else "<b>all</b>"]
+        for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"):
+            shown.append(f"<b>{name}</b>" if name == phase else link(f"{base}?phase={name}", name))
+        body += f"<p>show: {' &middot; '.join(shown)}</p>" + execution_table(listed.executions)
         if listed.token:
             more = {"limit": str(limit), "token": listed.token, **({"phase": phase} if phase else {})}
             body += f"<p>{link(f'{base}?{urlencode(more)}', 'next page')}</p>"

@@ -550,6 +550,7 @@ def test_executions_list_pages(console: Console_) -> None:
     # the other form of the URL, and a phase filter
     body = console.ok("/console/projects/flytesnacks/executions?domain=development&phase=FAILED")
     assert "efail" in body and "elist0" not in body
+    assert f"<a href='{base}?phase=RUNNING'>RUNNING</a>" in body and "<b>FAILED</b>" in body
     assert console.get(base + "?phase=NOPE")[0] == 400
     assert console.get(base + "?limit=x")[0] == 400
 
