@@ -41,9 +41,9 @@ class Case:
     cli: tuple[str, ...]
     inputs: Callable[[], dict[str, Any]]
     stdin: str = ""  # answers to flytekit's local gate prompts (approve / wait_for_input)
-    env: tuple[
-        tuple[str, str], ...
-    ] = ()  # execution environment variables (pyflyte --envvars, execute(envs=))
+    # execution environment variables (pyflyte --envvars, FlyteRemote execute(envs=...))
+    env: tuple[tuple[str, str], ...] = ()
+    target: tuple[str, ...] = ()  # what pyflyte runs, if not `workflows/<module>.py <workflow>`
 
 
 def workflows_module(name: str) -> Any:
@@ -120,6 +120,13 @@ CASES: dict[str, Case] = {
     "cache_remote": Case("caching", "cache_wf", (), lambda: {"x": 2}),
     "launch_plan_cli": Case("launch_plans", "parent_wf", ("--x", "5"), lambda: {"x": 5}),
     "launch_plan_remote": Case("launch_plans", "parent_wf", (), lambda: {"x": 7}),
+    "registered_lp": Case(
+        "launch_plans",
+        "child_lp",
+        ("--base", "2"),
+        lambda: {"base": 2},
+        target=("remote-launchplan", "child_power_lp"),
+    ),
     "nested_cli": Case(
         "nested", "nested_wf", ("--n", "3", "--mode", "size"), lambda: {"n": 3, "mode": "size"}
     ),
@@ -243,7 +250,7 @@ def start_pyflyte(config: Path, project: Path, key: str) -> PyflyteRun:
     name = f"e2e-{key.replace('_', '-')}-{secrets.token_hex(3)}"
     cmd = [PYFLYTE, "--config", str(config), "run", "--remote", "--wait", "--poll-interval", "1"]
     cmd += ["--name", name, *(f"--envvars={k}={v}" for k, v in case.env)]
-    cmd += [f"workflows/{case.module}.py", case.workflow, *case.cli]
+    cmd += [*(case.target or (f"workflows/{case.module}.py", case.workflow)), *case.cli]
     proc = subprocess.Popen(
         cmd, cwd=project, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=_clean_env(),

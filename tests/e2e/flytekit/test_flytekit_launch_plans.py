@@ -26,7 +26,7 @@ class Runs:
 
 @pytest.fixture(scope="module")
 def runs(suite: Suite) -> Runs:
-    local = start_local_runs(suite.project, ["launch_plan_cli", "launch_plan_remote"])
+    local = start_local_runs(suite.project, ["launch_plan_cli", "launch_plan_remote", "registered_lp"])
     cli = suite.pyflyte("launch_plan_cli")
     wf = suite.register("launch_plans", "parent_wf")
     execution = suite.execute(wf, "launch_plan_remote")
@@ -39,6 +39,17 @@ def test_pyflyte_run_remote_matches_local(suite: Suite, runs: Runs) -> None:
     execution = suite.fetch(run.execution_name)
     assert normalize_remote(CASES["launch_plan_cli"], execution) == runs.local["launch_plan_cli"]["outputs"]
     assert runs.local["launch_plan_cli"]["outputs"] == {"o0": "25+9=34"}
+
+
+def test_pyflyte_runs_a_registered_launch_plan(suite: Suite, runs: Runs) -> None:
+    """`pyflyte run --remote remote-launchplan child_power_lp --base 2`: the launch plan the run above
+    registered, with its fixed input exp=2."""
+    runs.cli.finish()
+    run = suite.pyflyte("registered_lp").finish()
+    assert run.proc.returncode == 0, run.output
+    expected = runs.local["registered_lp"]["outputs"]
+    assert expected == {"o0": 4}
+    assert normalize_remote(CASES["registered_lp"], suite.fetch(run.execution_name)) == expected
 
 
 def test_flyteremote_matches_local_with_child_executions(suite: Suite, runs: Runs) -> None:
