@@ -116,6 +116,7 @@ CASES: dict[str, Case] = {
     "retries_exhausted": Case("failures", "retries_exhausted_wf", ("--x", "3"), lambda: {"x": 3}),
     "partial_map": Case("failures", "partial_map_wf", ("--xs", "[1, 2, 3, 4]"), lambda: {"xs": [1, 2, 3, 4]}),
     "on_failure": Case("failures", "on_failure_wf", ("--x", "5"), lambda: {"x": 5}),
+    "slow": Case("failures", "slow_wf", ("--s", "120"), lambda: {"s": 120}),
     "cache_cli": Case("caching", "cache_wf", ("--x", "2"), lambda: {"x": 2}),
     "cache_remote": Case("caching", "cache_wf", (), lambda: {"x": 2}),
     "launch_plan_cli": Case("launch_plans", "parent_wf", ("--x", "5"), lambda: {"x": 5}),

@@ -4,6 +4,7 @@ flytekit's local run."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,8 @@ from flytekit_suite import Suite
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
 KEYS = ["user_error", "retry", "retries_exhausted", "partial_map", "on_failure"]
-WF_SUCCEEDED, WF_FAILED = 4, 6
+WF_SUCCEEDED, WF_FAILED, WF_ABORTED = 4, 6, 7
+NODE_RUNNING, NODE_ABORTED = 2, 6
 TASK_SUCCEEDED = 3
 
 
@@ -33,6 +35,8 @@ def runs(suite: Suite) -> Runs:
     for key in KEYS:
         wf = suite.register("failures", CASES[key].workflow)
         executions[key] = suite.execute(wf, key)
+    cli["slow"] = suite.pyflyte("slow")
+    executions["slow"] = suite.execute(suite.register("failures", "slow_wf"), "slow")
     return Runs(local_results(local), cli, executions)
 
 
@@ -114,3 +118,31 @@ def test_on_failure_node_runs(suite: Suite, runs: Runs) -> None:
     assert "boom 5" in err.message
     run = runs.cli["on_failure"].finish()
     assert run.proc.returncode != 0 and "boom 5" in run.stdout, run.output
+
+
+def _wait_until_running(suite: Suite, name: str) -> Any:
+    deadline = time.monotonic() + 120
+    while True:
+        execution = suite.fetch(name)
+        node = execution.node_executions.get("n0")
+        if node is not None and node.closure.phase == NODE_RUNNING and node.task_executions:
+            return execution
+        assert time.monotonic() < deadline, f"n0 of {name} never ran"
+        time.sleep(0.5)
+
+
+def test_terminate_a_running_task(suite: Suite, runs: Runs) -> None:
+    """Terminating while a task sleeps: both executions (pyflyte's and FlyteRemote's) end ABORTED promptly,
+    the task node too, and pyflyte's wait reports the phase."""
+    names = [runs.executions["slow"].id.name, runs.cli["slow"].execution_name]
+    for name in names:
+        suite.remote.terminate(_wait_until_running(suite, name), "enough")
+    started = time.monotonic()
+    for name in names:
+        execution = suite.wait(suite.remote.fetch_execution(name=name))
+        assert execution.closure.phase == WF_ABORTED
+        assert execution.closure.abort_metadata.cause == "enough"
+        assert execution.node_executions["n0"].closure.phase == NODE_ABORTED
+    assert time.monotonic() - started < 60  # not the task's 120 s
+    run = runs.cli["slow"].finish()
+    assert run.proc.returncode != 0 and "phase ABORTED" in run.stdout, run.output

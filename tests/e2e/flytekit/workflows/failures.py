@@ -2,6 +2,7 @@
 retries that run out."""
 
 import os
+import time
 
 from flytekit import map_task, task, workflow
 from flytekit.exceptions.user import FlyteRecoverableException
@@ -69,3 +70,14 @@ def partial_map_wf(xs: list[int]) -> list[int | None]:
 @workflow(on_failure=clean_up)
 def on_failure_wf(x: int) -> int:
     return boom(x=x)
+
+
+@task
+def slow(s: int) -> int:
+    time.sleep(s)
+    return s
+
+
+@workflow
+def slow_wf(s: int) -> int:
+    return slow(s=s)
