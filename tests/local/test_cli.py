@@ -149,7 +149,7 @@ def test_status_pid_reused_by_another_process(tmp_path: Path) -> None:
     assert "does not answer" in proc.stdout
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signal_stops_cleanly(tmp_path: Path, sig: int) -> None:
     b = start_backend(tmp_path / "state")
     assert (tmp_path / "state" / "status.json").exists()
