@@ -5,6 +5,9 @@ with their ``created_at``, a digest of their deterministic serialization and, fo
 the serialized protobufs (the request spec and the closure Admin returns) live in BLOB columns of the same
 row, so an entity is written in one transaction and a crash never leaves an index row without its data.
 ``state_dir/blobs/`` is created for larger files (execution data) that other parts of the backend store.
+Executions, node and task executions keep their records here too, as do the signals of gate nodes
+(``signals``: one row per execution and signal id, ``value`` NULL until set) and the task cache (``cache``:
+datacatalog-like dataset/version/tag keys with the outputs inline), so both survive a restart.
 
 One connection guarded by a lock: the sync gRPC servicer runs on a thread pool, and SQLite serialises
 writers anyway; the lock makes read-check-write sequences (idempotent creates, activation) atomic.
