@@ -46,5 +46,15 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         yield suite
     finally:
         if suite is not None:
-            suite.kill_pyflyte_runs()
+            suite.close()
         backend.stop()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the backend after the last test of this directory, not at the end of the whole session (the
+    fixture is session-scoped: without an __init__.py here, a "package" scope would last as long)."""
+    if nextitem is not None and nextitem.path.parent == item.path.parent:
+        return
+    suite = item.funcargs.get("suite") if hasattr(item, "funcargs") else None
+    if isinstance(suite, Suite):
+        suite.close()

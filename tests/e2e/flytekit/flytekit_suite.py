@@ -28,6 +28,11 @@ class Suite:
         self.started.append(run)
         return run
 
+    def close(self) -> None:
+        """Stop what the suite started (idempotent): waiting pyflyte processes, then the backend."""
+        self.kill_pyflyte_runs()
+        self.backend.stop()
+
     def kill_pyflyte_runs(self) -> None:
         """pyflyte processes a failed test left waiting (e.g. on a gate nobody approved)."""
         for run in self.started:
