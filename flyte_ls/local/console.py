@@ -28,7 +28,7 @@ from flyteidl.admin import (
     signal_pb2,
     workflow_pb2,
 )
-from flyteidl.core import identifier_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
 
 from flyte_ls.local import console_entities
 from flyte_ls.local.console_entities import type_name
@@ -171,6 +171,15 @@ class Console:
             return None
         return file_url("", self.files_root, real) if real.is_file() else None
 
+    def data_table(self, literals: literals_pb2.LiteralMap, blob: common_pb2.UrlBlob) -> str:
+        """Inputs or outputs; a map too large for Get…Data to inline is linked as its file instead."""
+        if literals.literals or blob.bytes <= 0:
+            return literal_table(literals)
+        url = self.file_link(blob.url)
+        size = f"{blob.bytes / (1024 * 1024):.1f} MiB"
+        where = f": {link(url, 'the literal map file')}" if url else ""
+        return f"<p class='muted'>too large to show here ({size}){where}</p>"
+
     # -- projects ----------------------------------------------------------------------------------------
     def projects(self) -> bytes:
         listed = self.call("ListProjects", project_pb2.ProjectListRequest(limit=500)).projects
@@ -256,10 +265,10 @@ class Console:
             data = None
         if data is not None:
             whose = "Execution i" if node else "I"
-            parts.append(f"<h2>{whose}nputs</h2>" + literal_table(data.full_inputs))
+            parts.append(f"<h2>{whose}nputs</h2>" + self.data_table(data.full_inputs, data.inputs))
             if phase == "SUCCEEDED":
                 whose = "Execution o" if node else "O"
-                parts.append(f"<h2>{whose}utputs</h2>" + literal_table(data.full_outputs))
+                parts.append(f"<h2>{whose}utputs</h2>" + self.data_table(data.full_outputs, data.outputs))
         if tree.signals.by_id:
             parts.append(
                 "<h2>Signals</h2>" + signals_table(tree.signals, name, running=phase not in WF_TERMINAL)
@@ -308,8 +317,8 @@ class Console:
         except AdminError:
             data = None
         if data is not None:
-            out.append("<h3>Inputs</h3>" + literal_table(data.full_inputs))
-            out.append("<h3>Outputs</h3>" + literal_table(data.full_outputs))
+            out.append("<h3>Inputs</h3>" + self.data_table(data.full_inputs, data.inputs))
+            out.append("<h3>Outputs</h3>" + self.data_table(data.full_outputs, data.outputs))
             urls = [data.flyte_urls.inputs, data.flyte_urls.outputs]
             out.append("<p class='muted'>" + " ".join(f"<code>{e(u)}</code>" for u in urls if u) + "</p>")
         out.append("<h3>Attempts</h3>" + (tree.attempts(record.id) or "<p class='muted'>none</p>"))

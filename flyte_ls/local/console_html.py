@@ -22,6 +22,7 @@ TASK_PHASE = core_execution_pb2.TaskExecution.Phase
 WF_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"})
 RELOAD_S = 2  # a running execution's page reloads itself this often
 MAX_LITERAL_ITEMS = 20
+MAX_VALUE_CHARS = 4000  # of one value's rendering on a page
 
 _STYLE = (
     "body{font-family:sans-serif;margin:1.5em 2em;color:#222}table{border-collapse:collapse;margin:.3em 0}"
@@ -134,11 +135,16 @@ def _scalar(s: literals_pb2.Scalar) -> str:
     return f"<{which}>"
 
 
+def clip(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def literal_table(lm: literals_pb2.LiteralMap) -> str:
     if not lm.literals:
         return "<p class='muted'>none</p>"
     rows = "".join(
-        f"<tr><th>{e(k)}</th><td><pre>{e(literal(v))}</pre></td></tr>" for k, v in sorted(lm.literals.items())
+        f"<tr><th>{e(k)}</th><td><pre>{e(clip(literal(v)))}</pre></td></tr>"
+        for k, v in sorted(lm.literals.items())
     )
     return f"<table>{rows}</table>"
 

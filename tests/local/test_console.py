@@ -139,7 +139,7 @@ class Console_:
         try:
             conn.request("GET", target)
             resp = conn.getresponse()
-            body = resp.read().decode()
+            body = resp.read().decode(errors="replace")  # data files may be binary
             headers = dict(resp.getheaders())
         finally:
             conn.close()
@@ -705,3 +705,23 @@ def test_hostile_entity_names(console: Console_) -> None:
     page = console.ok(f"{link}/version/v1")
     assert "<h1>Task a/b &lt;script&gt;" in page
     assert "<th>x</th><td>int</td>" in page
+
+
+def test_large_values(console: Console_) -> None:
+    """A long value is clipped on the page; a literal map too large for Get…Data to inline (over 8 MiB) is
+    linked as its file instead of shown."""
+    c, r = console, console.records
+    e = launch(c, "flows.inner", "ebig", x=1)
+    r.set_execution_phase(e, WorkflowPhase.RUNNING)
+    task_node(c, e, "n0", "flows.double", outputs=lm(o0="y" * (9 * 1024 * 1024)))
+    task_node(c, e, "n1", "flows.double", spec="n0", outputs=lm(o0="z" * 100_000))
+    body = c.ok(page_of(e) + "/nodeId/n0/nodes")
+    assert len(body) < 200_000
+    big = re.search(
+        r"too large to show here \(9\.0 MiB\): <a href='(/files/[^']+)'>the literal map file</a>", body
+    )
+    assert big is not None, body[-3000:]
+    status, _, headers = c.get(big.group(1))
+    assert status == 200 and int(headers["Content-Length"]) > 9 * 1024 * 1024
+    body = c.ok(page_of(e) + "/nodeId/n1/nodes")
+    assert "... (100002 characters)" in body and len(body) < 50_000  # repr() adds the quotes
