@@ -447,3 +447,17 @@ def test_shadowing_modules_on_the_task_path_are_detected(tmp_path: Path) -> None
     assert "would shadow 'json'" in (_shadowed([str(tmp_path)]) or "")
     (tmp_path / "json.py").unlink()
     assert _shadowed([str(tmp_path), str(tmp_path / "missing")]) is None
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_attempts_are_all_forked(fast: Package, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> Run:
+        return _attempt(fast, "square", tmp_path / str(i), {"x": _lit(i)}, "pool")
+
+    with _mode("pool"), ThreadPoolExecutor(6) as executor:
+        runs = list(executor.map(one, range(6)))
+    squares = [_outputs(run).literals["o0"].scalar.primitive.integer for run in runs]
+    assert squares == [i * i for i in range(6)]
+    assert len(pool.running_servers()) == 1
