@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
 WF_SUCCEEDED = 4
 HIT, POPULATED, SKIPPED = 2, 3, 6  # CatalogCacheStatus
-NODES = ["n0", "n1", "n2", "n3"]  # cached_cube, cached_cube again, cached_add, cached_add (other note)
+# cached_cube, cached_cube again, cached_add, cached_add (other note), cached_cube with cache_version "2"
+NODES = ["n0", "n1", "n2", "n3", "n4"]
 
 
 @dataclass
@@ -47,7 +48,13 @@ def test_first_run_populates_then_hits(suite: Suite, runs: Runs) -> None:
     assert run.proc.returncode == 0, run.output
     execution = suite.fetch(run.execution_name)
     assert normalize_remote(CASES["cache_cli"], execution) == runs.local["cache_cli"]["outputs"]
-    assert _cache(execution) == {"n0": (POPULATED, 1), "n1": (HIT, 0), "n2": (POPULATED, 1), "n3": (HIT, 0)}
+    assert _cache(execution) == {
+        "n0": (POPULATED, 1),
+        "n1": (HIT, 0),
+        "n2": (POPULATED, 1),
+        "n3": (HIT, 0),
+        "n4": (POPULATED, 1),
+    }
     key = execution.node_executions["n1"].closure.task_node_metadata.catalog_key
     assert key.dataset_id.name.endswith("cached_cube") and key.artifact_tag.name
 

@@ -1,5 +1,5 @@
 """Caching: cache=True + cache_version, a second identical call after the first (a hit inside one
-execution), and cache_ignore_input_vars."""
+execution), cache_ignore_input_vars, and a node-level cache_version override."""
 
 from flytekit import task, workflow
 
@@ -15,11 +15,14 @@ def cached_add(x: int, note: str) -> int:
 
 
 @workflow
-def cache_wf(x: int) -> tuple[int, int, int, int]:
+def cache_wf(x: int) -> tuple[int, int, int, int, int]:
     first = cached_cube(x=x)
     second = cached_cube(x=x)
     first >> second
     noted = cached_add(x=x, note="first")
     renoted = cached_add(x=x, note="second call, other note")
     noted >> renoted
-    return first, second, noted, renoted
+    # a node-level cache_version: another cache key than the task's own version "1"
+    other_version = cached_cube(x=x).with_overrides(cache=True, cache_version="2")
+    second >> other_version
+    return first, second, noted, renoted, other_version
