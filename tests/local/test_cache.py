@@ -60,6 +60,20 @@ def shout(s: str, marker: str) -> str:
 @workflow
 def hashed(s: str, marker: str) -> str:
     return shout(s=make(s=s), marker=marker)
+
+
+@task(cache=Cache(version="1", serialize=True))
+def slow_once(x: int, marker: str) -> int:
+    import time
+
+    _note(marker, f"slow {x}")
+    time.sleep(1.0)
+    return x
+
+
+@workflow
+def serial(x: int, marker: str) -> int:
+    return slow_once(x=x, marker=marker)
 """
 
 
@@ -155,6 +169,21 @@ def test_literal_hash_replaces_the_value_in_the_key(
     ident, value = run(backend, package, "hashed", s="b", marker=str(marker))
     assert value == "A" and lines(marker) == ["shout a"]
     assert backend.nodes(ident)["n1"].closure.task_node_metadata.cache_status == Status.CACHE_HIT
+
+
+def test_serialized_cache_runs_once_for_concurrent_executions(
+    backend: Backend, package: Package, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran.txt"
+    idents = [backend.launch(package, "serial", x=7, marker=str(marker)) for _ in range(3)]
+    statuses = []
+    for ident in idents:
+        done = backend.wait(ident)
+        assert done.closure.phase == WorkflowPhase.SUCCEEDED, done.closure.error
+        assert backend.outputs(ident) == {"o0": 7}
+        statuses.append(backend.nodes(ident)["n0"].closure.task_node_metadata.cache_status)
+    assert lines(marker) == ["slow 7"]
+    assert sorted(statuses) == [Status.CACHE_HIT, Status.CACHE_HIT, Status.CACHE_POPULATED]
 
 
 def test_cache_survives_a_restart(package: Package, tmp_path: Path) -> None:

@@ -12,15 +12,19 @@ A hit copies the stored outputs to the node without running the task (no TaskExe
 puts the outputs (``CACHE_POPULATED``); ``overwrite_cache`` skips the lookup and puts, and the node keeps
 ``CACHE_SKIPPED`` (propeller's final event would say POPULATED, from the put; SKIPPED tells the user the
 cache was bypassed). Not cached: tasks without outputs (as propeller), ``@dynamic`` tasks and map tasks /
-ArrayNode indexes (they always run); ``cache_serializable`` is not enforced (concurrent misses of one key
-both run; the last put wins).
+ArrayNode indexes (they always run). ``cache_serializable`` (``Cache(serialize=True)``): runs of one key by
+this executor take turns (propeller's reservation): the first runs and puts, the others then hit; without
+it, concurrent misses of one key all run and the last put wins.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from flyteidl.admin import node_execution_pb2
@@ -118,11 +122,35 @@ class CachedOutputs:
     source: identifier_pb2.TaskExecutionIdentifier
 
 
+def cache_serializable(template: tasks_pb2.TaskTemplate, node: workflow_pb2.Node) -> bool:
+    node_meta = node.metadata
+    if node_meta.HasField("cache_serializable"):
+        return node_meta.cache_serializable
+    return template.metadata.cache_serializable
+
+
 class TaskCache:
-    """The task output cache of one Store."""
+    """The task output cache of one Store, and the turns of serialized keys (use on one event loop)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._turns: dict[CacheKey, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def serialized(self, key: CacheKey, serialize: bool) -> AsyncIterator[None]:
+        """Hold ``key``'s turn while a serializable task looks up, runs and puts (no-op otherwise)."""
+        if not serialize:
+            yield
+            return
+        lock, users = self._turns.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                self._turns.pop(key, None)
 
     def get(self, key: CacheKey) -> CachedOutputs | None:
         row = self.store.get_cached(key.project, key.domain, key.dataset, key.version, key.tag)

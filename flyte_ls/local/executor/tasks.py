@@ -25,7 +25,7 @@ from flyteidl.core import (
 
 from flyte_ls.local.compiler import compile_dynamic_job
 from flyte_ls.local.errors import AdminError
-from flyte_ls.local.executor.cache import cache_key, lookup, node_metadata, populate
+from flyte_ls.local.executor.cache import cache_key, cache_serializable, lookup, node_metadata, populate
 from flyte_ls.local.executor.config import IdKey, Scope, entity_key
 from flyte_ls.local.executor.observer import NodeRef, RunObserver
 from flyte_ls.local.executor.result import NodeResult as _Result
@@ -123,15 +123,19 @@ class TaskNodes:
             return template
         cache = self.config.cache
         key = cache_key(template, node, inputs) if cache is not None else None
-        if cache is not None and key is not None:
+        if cache is None or key is None:
+            result = await self._attempts(node, ref, template, inputs, input_path)
+            if result.futures is not None:
+                return await self._dynamic(ref, template, inputs, result)
+            return result
+        async with cache.serialized(key, cache_serializable(template, node)):
             hit, status = lookup(cache, key, self.config.overwrite_cache)
             if hit is not None:  # no attempt at all: the outputs of the attempt that populated the cache
                 meta = node_metadata(Status.CACHE_HIT, key, hit.source)
                 return _Result(NodePhase.SUCCEEDED, outputs=hit.outputs, task_node_metadata=meta)
-        result = await self._attempts(node, ref, template, inputs, input_path)
-        if result.futures is not None:
-            return await self._dynamic(ref, template, inputs, result)  # @dynamic: not cached
-        if cache is not None and key is not None:
+            result = await self._attempts(node, ref, template, inputs, input_path)
+            if result.futures is not None:
+                return await self._dynamic(ref, template, inputs, result)  # @dynamic: not cached
             source = identifier_pb2.TaskExecutionIdentifier(
                 task_id=template.id,
                 node_execution_id=identifier_pb2.NodeExecutionIdentifier(
@@ -141,7 +145,7 @@ class TaskNodes:
             )
             ok = result.phase == NodePhase.SUCCEEDED
             result.task_node_metadata = populate(cache, key, status, result.outputs if ok else None, source)
-        return result
+            return result
 
     async def _dynamic(
         self, ref: NodeRef, template: tasks_pb2.TaskTemplate, inputs: literals_pb2.LiteralMap, done: _Result
