@@ -125,7 +125,14 @@ class _Server:
         self.running = 0
         self.retired = False
         self._lock = threading.Lock()
-        server_env = {**env, "TMPDIR": str(self.dir / "tmp")}
+        # A forked attempt's /proc/<pid>/environ is the server's start-up environment (the child changes only
+        # its copy), so the marker of a task process that the orphan reaper (flyte_ls.local.orphans) looks for
+        # is put there; the child's own environment is the attempt's.
+        server_env = {
+            **env,
+            "TMPDIR": str(self.dir / "tmp"),
+            "FLYTE_INTERNAL_EXECUTION_ID": "flyte-ls-fork-server",
+        }
         with open(self.log_path, "ab") as log_file:
             self.proc = subprocess.Popen(
                 [python, "-c", _BOOT, str(SERVER_SCRIPT), self.socket_path],

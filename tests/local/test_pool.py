@@ -428,6 +428,10 @@ def test_shutdown_kills_running_attempts_and_leaves_no_process(fast: Package, tm
         time.sleep(0.05)
     (pid_file,) = workdir.glob("pid-*")
     group = int(pid_file.read_text())
+    task_pid = int(pid_file.name.removeprefix("pid-"))
+    # What an orphan reaper sees of a task process in /proc, as for a spawned one: its cwd and the marker.
+    assert os.readlink(f"/proc/{task_pid}/cwd") == str(workdir)
+    assert b"FLYTE_INTERNAL_EXECUTION_ID=" in Path(f"/proc/{task_pid}/environ").read_bytes()
     pool.shutdown_all()
     thread.join(30)
     assert results and results[0].phase is AttemptPhase.FAILED and results[0].error is not None
