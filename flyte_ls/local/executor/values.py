@@ -105,6 +105,14 @@ _NUMERIC_ONLY = frozenset(
 def _compare(cmp: condition_pb2.ComparisonExpression, inputs: literals_pb2.LiteralMap) -> bool:
     left_kind, left = _operand(cmp.left_value, inputs)
     right_kind, right = _operand(cmp.right_value, inputs)
+    if "none" in (left_kind, right_kind):
+        # propeller compares a None (`is_none()`) with EQ/NEQ only: equal when both sides are None
+        both = left_kind == right_kind
+        if cmp.operator == condition_pb2.ComparisonExpression.EQ:
+            return both
+        if cmp.operator == condition_pb2.ComparisonExpression.NEQ:
+            return not both
+        raise BranchEvaluationError("a None value compares only with EQ/NEQ")
     if left_kind != right_kind:
         raise BranchEvaluationError(f"cannot compare a {left_kind} with a {right_kind}")
     if left_kind == "boolean" and cmp.operator in _NUMERIC_ONLY:
