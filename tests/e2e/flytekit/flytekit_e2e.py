@@ -111,6 +111,9 @@ CASES: dict[str, Case] = {
         "control", "control_wf", ("--n", "4", "--xs", "[2, 3, 4]"), lambda: {"n": 4, "xs": [2, 3, 4]}
     ),
     "control_remote": Case("control", "control_wf", (), lambda: {"n": 3, "xs": [5, 6]}),
+    "branches_cli": Case("branches", "branches_wf", ("--x", "-4"), lambda: {"x": -4}),
+    "branches_remote": Case("branches", "branches_wf", (), lambda: {"x": 3}),
+    "branch_fails": Case("branches", "must_be_positive_wf", ("--x", "-1"), lambda: {"x": -1}),
     "user_error": Case("failures", "user_error_wf", ("--x", "7"), lambda: {"x": 7}),
     "retry": Case("failures", "retry_wf", ("--x", "1"), lambda: {"x": 1}),
     "retries_exhausted": Case("failures", "retries_exhausted_wf", ("--x", "3"), lambda: {"x": 3}),
