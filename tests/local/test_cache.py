@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from executor_backend import Backend, NodePhase, WorkflowPhase, build_package, start
-from flyteidl.admin import task_execution_pb2
-from flyteidl.core import catalog_pb2, identifier_pb2
+from executor_backend import DOMAIN, PROJECT, Backend, NodePhase, WorkflowPhase, build_package, lit, start
+from flyteidl.admin import execution_pb2, task_execution_pb2
+from flyteidl.core import catalog_pb2, identifier_pb2, literals_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
 from test_executor import Package
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(240)]
@@ -18,7 +19,7 @@ Status = catalog_pb2.CatalogCacheStatus
 FLOWS = """
 from typing import Annotated
 
-from flytekit import Cache, HashMethod, task, workflow
+from flytekit import Cache, HashMethod, map_task, task, workflow
 
 
 def _note(marker: str, text: str) -> None:
@@ -74,6 +75,17 @@ def slow_once(x: int, marker: str) -> int:
 @workflow
 def serial(x: int, marker: str) -> int:
     return slow_once(x=x, marker=marker)
+
+
+@task(cache=Cache(version="1"))
+def per_item(x: int, marker: str) -> int:
+    _note(marker, f"item {x}")
+    return x * 3
+
+
+@workflow
+def mapped(xs: list[int], markers: list[str]) -> list[int]:
+    return map_task(per_item)(x=xs, marker=markers)
 """
 
 
@@ -184,6 +196,51 @@ def test_serialized_cache_runs_once_for_concurrent_executions(
         statuses.append(backend.nodes(ident)["n0"].closure.task_node_metadata.cache_status)
     assert lines(marker) == ["slow 7"]
     assert sorted(statuses) == [Status.CACHE_HIT, Status.CACHE_HIT, Status.CACHE_POPULATED]
+
+
+def test_map_task_indexes_are_cached_one_by_one(backend: Backend, package: Package, tmp_path: Path) -> None:
+    marker = str(tmp_path / "ran.txt")
+
+    def launch(xs: list[int]) -> identifier_pb2.WorkflowExecutionIdentifier:
+        lp = next(lp.id for lp in package.launch_plans if lp.id.name.endswith(".flows.mapped"))
+        inputs = literals_pb2.LiteralMap(
+            literals={
+                "xs": literals_pb2.Literal(
+                    collection=literals_pb2.LiteralCollection(literals=[lit(x) for x in xs])
+                ),
+                "markers": literals_pb2.Literal(
+                    collection=literals_pb2.LiteralCollection(literals=[lit(marker) for _ in xs])
+                ),
+            }
+        )
+        request = execution_pb2.ExecutionCreateRequest(
+            project=PROJECT, domain=DOMAIN, spec=execution_pb2.ExecutionSpec(launch_plan=lp), inputs=inputs
+        )
+        ident = backend.stub.CreateExecution(request, timeout=10).id
+        done = backend.wait(ident)
+        assert done.closure.phase == WorkflowPhase.SUCCEEDED, done.closure.error
+        return ident
+
+    def indexes(ident: identifier_pb2.WorkflowExecutionIdentifier) -> list[tuple[int, int, int]]:
+        node = identifier_pb2.NodeExecutionIdentifier(node_id="n0", execution_id=ident)
+        [attempt] = backend.stub.ListTaskExecutions(
+            task_execution_pb2.TaskExecutionListRequest(node_execution_id=node, limit=10), timeout=10
+        ).task_executions
+        return [(r.index, r.phase, r.cache_status) for r in attempt.closure.metadata.external_resources]
+
+    first = launch([1, 2, 3])
+    assert backend.outputs(first) == {"o0": [3, 6, 9]}
+    assert sorted(lines(Path(marker))) == ["item 1", "item 2", "item 3"]
+    ok = core_execution_pb2.TaskExecution.SUCCEEDED
+    assert indexes(first) == [(i, ok, Status.CACHE_POPULATED) for i in range(3)]
+    second = launch([2, 3, 4])
+    assert backend.outputs(second) == {"o0": [6, 9, 12]}
+    assert sorted(lines(Path(marker))) == ["item 1", "item 2", "item 3", "item 4"]
+    assert indexes(second) == [
+        (0, ok, Status.CACHE_HIT),
+        (1, ok, Status.CACHE_HIT),
+        (2, ok, Status.CACHE_POPULATED),
+    ]
 
 
 def test_cache_survives_a_restart(package: Package, tmp_path: Path) -> None:

@@ -11,10 +11,13 @@ restarts but not byte-identical with a datacatalog's.
 A hit copies the stored outputs to the node without running the task (no TaskExecution); a miss runs it and
 puts the outputs (``CACHE_POPULATED``); ``overwrite_cache`` skips the lookup and puts, and the node keeps
 ``CACHE_SKIPPED`` (propeller's final event would say POPULATED, from the put; SKIPPED tells the user the
-cache was bypassed). Not cached: tasks without outputs (as propeller), ``@dynamic`` tasks and map tasks /
-ArrayNode indexes (they always run). ``cache_serializable`` (``Cache(serialize=True)``): runs of one key by
-this executor take turns (propeller's reservation): the first runs and puts, the others then hit; without
-it, concurrent misses of one key all run and the last put wins.
+cache was bypassed). Map tasks / ArrayNodes are cached per index (key: that index's inputs; the status of
+each index is in the task execution's ``external_resources``). Not cached: tasks without outputs (as
+propeller) and ``@dynamic`` tasks (they always run).
+
+``cache_serializable`` (``Cache(serialize=True)``): runs of one key by this executor take turns (propeller's
+reservation): the first runs and puts, the others then hit; without it, concurrent misses of one key all run
+and the last put wins.
 """
 
 from __future__ import annotations

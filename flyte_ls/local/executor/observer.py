@@ -11,6 +11,7 @@ Phases are flyteidl's: ``core.NodeExecution.Phase`` for nodes, ``core.TaskExecut
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +29,17 @@ class NodeRef:
     parent_unique_id: str = ""  # the subworkflow / branch node it runs under ("" at the top level)
     retry_group: str = ""  # the parent's attempt ("" at the top level)
     data_dir: Path | None = None  # <...>/<node>/data: inputs.pb, <attempt>/outputs.pb
+
+
+@dataclass(frozen=True)
+class IndexRun:
+    """How one index of an ArrayNode (map task) ended: its last attempt, task phase, cache status, log."""
+
+    index: int
+    attempt: int
+    phase: int  # core.TaskExecution.Phase
+    cache_status: int  # core.CatalogCacheStatus
+    log: Path
 
 
 class RunObserver(Protocol):
@@ -70,6 +82,7 @@ class RunObserver(Protocol):
         output_uri: str = "",
         error: execution_pb2.ExecutionError | None = None,
         log: Path | None = None,
+        indexes: Sequence[IndexRun] = (),
     ) -> None: ...
 
 
@@ -96,6 +109,7 @@ class MemoryObserver:
     dynamic: dict[str, compiler_pb2.CompiledWorkflowClosure] = field(default_factory=dict)
     children: dict[str, identifier_pb2.WorkflowExecutionIdentifier] = field(default_factory=dict)
     cache: dict[str, node_execution_pb2.TaskNodeMetadata] = field(default_factory=dict)
+    indexes: dict[str, list[IndexRun]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False) -> None:
@@ -162,8 +176,11 @@ class MemoryObserver:
         output_uri: str = "",
         error: execution_pb2.ExecutionError | None = None,
         log: Path | None = None,
+        indexes: Sequence[IndexRun] = (),
     ) -> None:
         with self._lock:
+            if indexes:
+                self.indexes[node.unique_id] = list(indexes)
             self.events.append(
                 Event("attempt_finished", node.unique_id, phase, attempt, output_uri, error, log=log)
             )

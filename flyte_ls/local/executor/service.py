@@ -9,18 +9,20 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from flyteidl.admin import node_execution_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, literals_pb2
+from flyteidl.event import event_pb2
 
 from flyte_ls.local.errors import AdminError
 from flyte_ls.local.executions.records import ExecutionRecords, read_literal_map
 from flyte_ls.local.executor.cache import TaskCache
 from flyte_ls.local.executor.children import ChildExecutions
 from flyte_ls.local.executor.engine import RunConfig, WorkflowRun
-from flyte_ls.local.executor.observer import NodeRef
+from flyte_ls.local.executor.observer import IndexRun, NodeRef
 from flyte_ls.local.runner import KILL_GRACE_S, ExecutionKey
 from flyte_ls.local.signals import signals_for
 from flyte_ls.local.store import Page
@@ -159,7 +161,19 @@ class RecordsObserver:
         output_uri: str = "",
         error: execution_pb2.ExecutionError | None = None,
         log: Path | None = None,
+        indexes: Sequence[IndexRun] = (),
     ) -> None:
+        resources = [
+            event_pb2.ExternalResourceInfo(
+                external_id=f"{self.execution.name}-{node.unique_id}-n{run.index}",
+                index=run.index,
+                retry_attempt=run.attempt,
+                phase=run.phase,
+                cache_status=run.cache_status,
+                logs=self._logs(run.log),
+            )
+            for run in indexes
+        ]
         self._safe(
             "attempt end",
             self.records.finish_task_attempt,
@@ -169,6 +183,7 @@ class RecordsObserver:
             phase,
             output_uri=output_uri,
             error=error,
+            external_resources=resources,
         )
 
 

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from flyte_ls.local.compiler import compile_dynamic_job
 from flyte_ls.local.errors import AdminError
 from flyte_ls.local.executor.cache import cache_key, cache_serializable, lookup, node_metadata, populate
 from flyte_ls.local.executor.config import IdKey, Scope, entity_key
-from flyte_ls.local.executor.observer import NodeRef, RunObserver
+from flyte_ls.local.executor.observer import IndexRun, NodeRef, RunObserver
 from flyte_ls.local.executor.result import NodeResult as _Result
 from flyte_ls.local.executor.result import failed as _failed
 from flyte_ls.local.executor.result import write_map as _write
@@ -46,6 +46,11 @@ TaskPhase = execution_pb2.TaskExecution
 Status = catalog_pb2.CatalogCacheStatus
 USER = execution_pb2.ExecutionError.USER
 SYSTEM = execution_pb2.ExecutionError.SYSTEM
+_TASK_PHASE = {
+    NodePhase.SUCCEEDED: TaskPhase.SUCCEEDED,
+    NodePhase.FAILED: TaskPhase.FAILED,
+    NodePhase.ABORTED: TaskPhase.ABORTED,
+}
 _key = entity_key
 _Scope = Scope
 
@@ -214,24 +219,32 @@ class TaskNodes:
         limit = array.parallelism if array.WhichOneof("parallelism_option") == "parallelism" else 0
         gate = asyncio.Semaphore(limit) if limit > 0 else None
 
-        async def one(index: int) -> _Result:
+        async def run(index: int) -> _Result:
             if gate is None:
                 return await self._attempts(array.node, ref, template, inputs, input_path, index=index)
             async with gate:
                 return await self._attempts(array.node, ref, template, inputs, input_path, index=index)
 
+        async def one(index: int) -> tuple[_Result, IndexRun]:
+            result, status = await self._array_index(array, ref, template, inputs, index, run)
+            log = self._attempt_paths(ref, result.attempt, input_path, index).log
+            phase = _TASK_PHASE.get(result.phase, TaskPhase.FAILED)
+            return result, IndexRun(index, result.attempt, phase, status, log)
+
         self.observer.attempt_started(
             ref, template.id, 0, input_uri=str(input_path), log=self._attempt_paths(ref, 0, input_path).log
         )
         try:
-            results = await asyncio.gather(*(one(i) for i in range(size)))
+            done = await asyncio.gather(*(one(i) for i in range(size)))
         except asyncio.CancelledError:
             self.observer.attempt_finished(ref, 0, TaskPhase.ABORTED)
             raise
+        results = [result for result, _ in done]
+        indexes = [info for _, info in done]
         successes = sum(1 for r in results if r.phase == NodePhase.SUCCEEDED)
         if successes < needed:
             first = next(r for r in results if r.phase != NodePhase.SUCCEEDED)
-            self.observer.attempt_finished(ref, 0, TaskPhase.FAILED, error=first.error)
+            self.observer.attempt_finished(ref, 0, TaskPhase.FAILED, error=first.error, indexes=indexes)
             return _Result(NodePhase.FAILED, error=first.error)
         gathered = literals_pb2.LiteralMap()
         none = literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void()))
@@ -242,8 +255,48 @@ class TaskNodes:
                 items.append(r.outputs.literals[var] if ok and r.outputs is not None else none)
         assert ref.data_dir is not None
         uri = _write(ref.data_dir / "0" / "outputs.pb", gathered)
-        self.observer.attempt_finished(ref, 0, TaskPhase.SUCCEEDED, output_uri=uri)
+        self.observer.attempt_finished(ref, 0, TaskPhase.SUCCEEDED, output_uri=uri, indexes=indexes)
         return _Result(NodePhase.SUCCEEDED, outputs=gathered, output_uri=uri)
+
+    async def _array_index(
+        self,
+        array: workflow_pb2.ArrayNode,
+        ref: NodeRef,
+        template: tasks_pb2.TaskTemplate,
+        inputs: literals_pb2.LiteralMap,
+        index: int,
+        run: Callable[[int], Awaitable[_Result]],
+    ) -> tuple[_Result, int]:
+        """One index of an ArrayNode, cached per index when the task is (key: the index's own inputs); its
+        result and cache status."""
+        cache = self.config.cache
+        key = None
+        if cache is not None:
+            own = literals_pb2.LiteralMap()
+            for var, literal in inputs.literals.items():
+                items = literal.collection.literals
+                if var in array.bound_inputs or not literal.HasField("collection"):
+                    own.literals[var].CopyFrom(literal)
+                else:
+                    own.literals[var].CopyFrom(items[index])
+            key = cache_key(template, array.node, own)
+        if cache is None or key is None:
+            return await run(index), Status.CACHE_DISABLED
+        async with cache.serialized(key, cache_serializable(template, array.node)):
+            hit, status = lookup(cache, key, self.config.overwrite_cache)
+            if hit is not None:
+                return _Result(NodePhase.SUCCEEDED, outputs=hit.outputs), Status.CACHE_HIT
+            result = await run(index)
+            source = identifier_pb2.TaskExecutionIdentifier(
+                task_id=template.id,
+                node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+                    node_id=ref.unique_id, execution_id=self._execution_id
+                ),
+                retry_attempt=result.attempt,
+            )
+            ok = result.phase == NodePhase.SUCCEEDED
+            meta = populate(cache, key, status, result.outputs if ok else None, source)
+            return result, meta.cache_status
 
     async def _attempts(
         self,
@@ -335,14 +388,14 @@ class TaskNodes:
                     self.observer.attempt_finished(
                         ref, attempt, TaskPhase.ABORTED, error=error, log=paths.log
                     )
-                return _Result(NodePhase.ABORTED, error=error)
+                return _Result(NodePhase.ABORTED, error=error, attempt=attempt)
             else:
                 error = result.error.to_execution_error()
                 retryable, origin = result.error.recoverable, result.error.origin
             if report:
                 self.observer.attempt_finished(ref, attempt, TaskPhase.FAILED, error=error, log=paths.log)
             if not retryable:
-                return _Result(NodePhase.FAILED, error=error, deck_uri=deck)
+                return _Result(NodePhase.FAILED, error=error, deck_uri=deck, attempt=attempt)
             if origin == ErrorOrigin.SYSTEM:
                 system_failures += 1
                 can_retry = system_failures <= self.config.max_system_retries
@@ -357,5 +410,5 @@ class TaskNodes:
                     kind=error.kind,
                     error_uri=error.error_uri,
                 )
-                return _Result(NodePhase.FAILED, error=exhausted, deck_uri=deck)
+                return _Result(NodePhase.FAILED, error=exhausted, deck_uri=deck, attempt=attempt)
             attempt += 1
