@@ -7,6 +7,10 @@ container args (reference §5), launches flytekit's entrypoint with the configur
 `error.pb` / `futures.pb` / `outputs.pb` in the output prefix — never from the exit code alone, because
 pyflyte-execute exits 0 when user code fails.
 
+flytekit's entrypoints are forked from a warm, pre-imported server of the interpreter (flyte_ls.local.pool)
+with the same argv, env, cwd and log; when the pool cannot take an attempt, or `FLYTE_LS_LOCAL_POOL=0`, it is
+spawned (the attempt's log says why).
+
 Paths are plain absolute paths, never `file://` URIs (reference §0.1).
 """
 
