@@ -624,6 +624,19 @@ def test_node_and_task_records_and_restart(tmp_path: Path, package: Package) -> 
             rec.start_node(ident, "n9")
         with pytest.raises(FailedPrecondition, match="terminal"):
             rec.start_node(ident, "n0")
+        # a node that runs again in an execution resumed after a restart starts afresh
+        before = rec.get_node(node_ident(ident, "n0"))
+        assert before.closure.phase == NodePhase.SUCCEEDED and before.closure.output_uri
+        again = rec.start_node(ident, "n0", input_uri=before.input_uri, restart=True)
+        assert again.closure.phase == NodePhase.RUNNING
+        assert not again.closure.output_uri and not again.closure.HasField("duration")
+        rec.finish_node(
+            ident,
+            "n0",
+            NodePhase.SUCCEEDED,
+            output_uri=before.closure.output_uri,
+            task_node_metadata=before.closure.task_node_metadata,
+        )
         code, _ = code_of(
             lambda: b.stub.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=ident, cause="late"))
         )

@@ -318,13 +318,18 @@ class ExecutionRecords:
         is_array: bool = False,
         child_execution: identifier_pb2.WorkflowExecutionIdentifier | None = None,
         occurred_at: float | None = None,
+        restart: bool = False,
     ) -> node_execution_pb2.NodeExecution:
         """Create node execution ``node_id`` (its unique id), or move an existing unfinished one to another
         non-terminal ``phase`` (QUEUED → RUNNING → DYNAMIC_RUNNING, or a node resumed after a restart).
-        The same phase again raises AlreadyExists, a finished node FailedPrecondition (as Admin's events)."""
+        The same phase again raises AlreadyExists, a finished node FailedPrecondition (as Admin's events).
+        ``restart``: the node runs again in an execution resumed after a restart; whatever its record says
+        (a previous life's phase, outputs, error), it starts afresh."""
         self._row(exec_id)
         now = time.time() if occurred_at is None else occurred_at
         existing = self.store.get_node(exec_id.project, exec_id.domain, exec_id.name, node_id)
+        if existing is not None and restart:
+            existing = None
         if existing is not None:
             record = node_execution_pb2.NodeExecution.FromString(existing.record)
             if record.closure.phase in NODE_TERMINAL:

@@ -45,10 +45,12 @@ class RecordsObserver:
         records: ExecutionRecords,
         execution: identifier_pb2.WorkflowExecutionIdentifier,
         log_url: Any = None,  # Callable[[Path], str | None]: the HTTP URL of a log file
+        resumed: bool = False,  # resumed after a restart: nodes that run again restart their records
     ) -> None:
         self.records = records
         self.execution = execution
         self.log_url = log_url
+        self.resumed = resumed
 
     def _safe(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> None:
         try:
@@ -70,6 +72,7 @@ class RecordsObserver:
             retry_group=node.retry_group,
             is_parent=is_parent,
             is_array=is_array,
+            restart=self.resumed,
         )
 
     def node_finished(
@@ -115,6 +118,7 @@ class RecordsObserver:
             parent_node_id=node.parent_unique_id,
             spec_node_id=node.spec_node_id,
             retry_group=node.retry_group,
+            restart=self.resumed,
         )
 
     def _logs(self, path: Path | None) -> list[execution_pb2.TaskLog]:
@@ -241,7 +245,8 @@ class LocalExecutor:
             cache=self.cache,
             overwrite_cache=spec.overwrite_cache,
         )
-        run = WorkflowRun(closure, inputs, config, RecordsObserver(self.records, ident, self.log_url))
+        observer = RecordsObserver(self.records, ident, self.log_url, resumed=resume)
+        run = WorkflowRun(closure, inputs, config, observer)
         with self._lock:
             if _key(ident) in self._runs:  # submitted meanwhile by another thread
                 return
