@@ -171,7 +171,7 @@ class TaskNodes:
                 spec,
                 workflow_id,
                 template.interface,
-                lambda _: None,
+                self.config.children.launch_plan_interface if self.config.children else lambda _: None,
                 lambda ident: self._tasks.get(_key(ident)),
             )
         except AdminError as exc:
@@ -353,8 +353,12 @@ class TaskNodes:
                         )
                         return _Result(NodePhase.FAILED, error=error)
                     futures_uri = str(result.futures_path or "")
+                    # as propeller: the attempt's output is <prefix>/outputs.pb (the dynamic node's outputs
+                    # land there), never futures.pb, which is no LiteralMap for Get{Node,Task}ExecutionData
+                    futures_path = result.futures_path
+                    outputs_uri = str(futures_path.with_name("outputs.pb")) if futures_path else ""
                     self.observer.attempt_finished(
-                        ref, attempt, TaskPhase.SUCCEEDED, output_uri=futures_uri, log=paths.log
+                        ref, attempt, TaskPhase.SUCCEEDED, output_uri=outputs_uri, log=paths.log
                     )
                     return _Result(
                         NodePhase.SUCCEEDED,
