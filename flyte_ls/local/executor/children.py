@@ -22,9 +22,9 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flyteidl.admin import execution_pb2
+from flyteidl.admin import execution_pb2, launch_plan_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2
 from flyteidl.core.identifier_pb2 import WorkflowExecutionIdentifier as ExecutionId
 
 from flyte_ls.local.errors import AdminError, AlreadyExists, FailedPrecondition, NotFound
@@ -47,6 +47,19 @@ class ChildExecutions:
     def __init__(self, executor: LocalExecutor) -> None:
         self.executor = executor
         self.records: ExecutionRecords = executor.records
+
+    def launch_plan_interface(self, ident: identifier_pb2.Identifier) -> interface_pb2.TypedInterface | None:
+        """A registered launch plan's interface (expected inputs' variables, expected outputs): what
+        propeller fetches from Admin to compile a @dynamic sub-DAG with launch-plan nodes."""
+        store = self.records.store
+        row = store.get_entity(LAUNCH_PLAN, ident.project, ident.domain, ident.name, ident.version)
+        if row is None:
+            return None
+        closure = launch_plan_pb2.LaunchPlanClosure.FromString(row.closure)
+        iface = interface_pb2.TypedInterface(outputs=closure.expected_outputs)
+        for name, param in closure.expected_inputs.parameters.items():
+            iface.inputs.variables[name].CopyFrom(param.var)
+        return iface
 
     async def run(
         self,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from flyteidl.core import execution_pb2, identifier_pb2, literals_pb2
+from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals_pb2
 
 from flyte_ls.local.executor.cache import TaskCache
 from flyte_ls.local.executor.gates import SignalWaiter
@@ -32,6 +32,10 @@ def entity_key(ident: object) -> IdKey:
 
 class ChildLauncher(Protocol):
     """Launch-plan nodes' child executions (:class:`~flyte_ls.local.executor.children.ChildExecutions`)."""
+
+    def launch_plan_interface(
+        self, ident: identifier_pb2.Identifier
+    ) -> interface_pb2.TypedInterface | None: ...
 
     async def run(
         self,
