@@ -131,6 +131,8 @@ CASES: dict[str, Case] = {
         lambda: {"base": 2},
         target=("remote-launchplan", "child_power_lp"),
     ),
+    "dynamic_lp_cli": Case("launch_plans", "dynamic_parent_wf", ("--n", "3"), lambda: {"n": 3}),
+    "dynamic_lp_remote": Case("launch_plans", "dynamic_parent_wf", (), lambda: {"n": 2}),
     "nested_cli": Case(
         "nested", "nested_wf", ("--n", "3", "--mode", "size"), lambda: {"n": 3, "mode": "size"}
     ),

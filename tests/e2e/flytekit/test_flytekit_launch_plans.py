@@ -22,15 +22,20 @@ class Runs:
     local: dict[str, dict[str, Any]]
     cli: PyflyteRun
     execution: Any
+    dynamic_cli: PyflyteRun
+    dynamic: Any
 
 
 @pytest.fixture(scope="module")
 def runs(suite: Suite) -> Runs:
-    local = start_local_runs(suite.project, ["launch_plan_cli", "launch_plan_remote", "registered_lp"])
+    keys = ["launch_plan_cli", "launch_plan_remote", "registered_lp", "dynamic_lp_cli", "dynamic_lp_remote"]
+    local = start_local_runs(suite.project, keys)
+    dynamic_cli = suite.pyflyte("dynamic_lp_cli")
     cli = suite.pyflyte("launch_plan_cli")
     wf = suite.register("launch_plans", "parent_wf")
     execution = suite.execute(wf, "launch_plan_remote")
-    return Runs(local_results(local), cli, execution)
+    dynamic = suite.execute(suite.register("launch_plans", "dynamic_parent_wf"), "dynamic_lp_remote")
+    return Runs(local_results(local), cli, execution, dynamic_cli, dynamic)
 
 
 def test_pyflyte_run_remote_matches_local(suite: Suite, runs: Runs) -> None:
@@ -87,3 +92,20 @@ def test_activate_launchplan(suite: Suite) -> None:
     assert active is not None and active.id.version == lp.id.version
     execution = suite.wait(suite.remote.execute(active, inputs={"base": 4}, wait=False))
     assert execution.closure.phase == WF_SUCCEEDED and execution.outputs.get("o0", as_type=int) == 16
+
+
+def test_dynamic_with_launch_plans_subworkflow_and_map(suite: Suite, runs: Runs) -> None:
+    """A @dynamic whose sub-DAG holds launch-plan nodes (child executions), a subworkflow and a map task."""
+    assert runs.local["dynamic_lp_cli"]["outputs"] == {"o0": 9, "o1": [0, 1, 4, 27], "o2": [3, 9]}
+    run = runs.dynamic_cli.finish()
+    assert run.proc.returncode == 0, run.output
+    execution = suite.fetch(run.execution_name)
+    assert normalize_remote(CASES["dynamic_lp_cli"], execution) == runs.local["dynamic_lp_cli"]["outputs"]
+    dynamic = execution.node_executions["n1"]
+    children = [n for n in dynamic.subworkflow_node_executions.values() if n.workflow_executions]
+    assert len(children) == 3  # one child execution per launch-plan node of the sub-DAG
+
+    execution = suite.wait(runs.dynamic)
+    assert execution.closure.phase == WF_SUCCEEDED, execution.closure.error
+    expected = runs.local["dynamic_lp_remote"]["outputs"]
+    assert normalize_remote(CASES["dynamic_lp_remote"], execution) == expected

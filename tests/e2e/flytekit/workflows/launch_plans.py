@@ -1,6 +1,6 @@
 """Launch-plan nodes: a parent workflow launches a child launch plan (default and fixed inputs) twice."""
 
-from flytekit import LaunchPlan, task, workflow
+from flytekit import LaunchPlan, dynamic, map_task, task, workflow
 
 
 @task
@@ -28,3 +28,21 @@ def parent_wf(x: int) -> str:
     given = child_lp(base=x)
     defaulted = child_lp()
     return combine(a=given, b=defaulted)
+
+
+@dynamic
+def powers_of(n: int) -> tuple[list[int], list[int]]:
+    """A dynamic sub-DAG with launch-plan nodes, a subworkflow and a map task."""
+    via_lp = [child_lp(base=i) for i in range(n)]
+    via_sub = child_wf(base=n, exp=3)
+    mapped = map_task(power)(base=[n, n], exp=[1, 2])
+    return [*via_lp, via_sub], mapped
+
+
+@workflow
+def dynamic_parent_wf(n: int) -> tuple[int, list[int], list[int]]:
+    # the static call registers child_power_lp with this workflow's version, which the dynamic's nodes
+    # reference (pyflyte run registers what the workflow references statically, not what a @dynamic creates)
+    first = child_lp(base=n)
+    launched, mapped = powers_of(n=n)
+    return first, launched, mapped
