@@ -660,6 +660,39 @@ def test_dynamic_futures_compile(corpus: Registry, tmp_path: Path) -> None:
     assert again.SerializeToString(deterministic=True) == closure.SerializeToString(deterministic=True)
 
 
+@pytest.mark.timeout(30)
+def test_dynamic_job_with_a_launch_plan_node() -> None:
+    """A @dynamic's sub-DAG may launch launch plans: their interfaces come from the lookup (propeller asks
+    Admin); a launch plan the lookup does not know is WorkflowReferenceNotFound."""
+    int_type = types_pb2.LiteralType(simple=types_pb2.INTEGER)
+    lp_id = identifier_pb2.Identifier(resource_type=identifier_pb2.LAUNCH_PLAN, name="child_lp")
+    lp_id.project, lp_id.domain, lp_id.version = PROJECT, DOMAIN, VERSION
+    lp_iface = interface_pb2.TypedInterface()
+    lp_iface.inputs.variables["base"].type.CopyFrom(int_type)
+    lp_iface.outputs.variables["o0"].type.CopyFrom(int_type)
+    spec = dynamic_job_pb2.DynamicJobSpec(min_successes=1)
+    node = spec.nodes.add(id="dn0")
+    node.workflow_node.launchplan_ref.CopyFrom(lp_id)
+    node.inputs.add(var="base").binding.promise.CopyFrom(types_pb2.OutputReference(node_id="", var="n"))
+    spec.outputs.add(var="o0").binding.promise.CopyFrom(types_pb2.OutputReference(node_id="dn0", var="o0"))
+    iface = interface_pb2.TypedInterface()
+    iface.inputs.variables["n"].type.CopyFrom(int_type)
+    iface.outputs.variables["o0"].type.CopyFrom(int_type)
+    dynamic_id = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.WORKFLOW, project=PROJECT, domain=DOMAIN, name="dynamic_n0", version="x1"
+    )
+
+    closure = compile_dynamic_job(spec, dynamic_id, iface, lambda i: lp_iface if i == lp_id else None)
+    upstream, _ = _connections(closure.primary)
+    assert upstream == {"dn0": ["start-node"], "end-node": ["dn0"]}
+    assert not closure.tasks
+
+    with pytest.raises(CompileFailed) as info:
+        compile_dynamic_job(spec, dynamic_id, iface, lambda _: None)
+    assert _codes(info.value) == [("WorkflowReferenceNotFound", "dn0")]
+    assert "Launch Plan [LAUNCH_PLAN flytesnacks/development/child_lp:v1] not found" in str(info.value)
+
+
 @pytest.mark.flytekit
 @pytest.mark.timeout(120)
 def test_other_structural_mistakes(examples: Registry) -> None:
