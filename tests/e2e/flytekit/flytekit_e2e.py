@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,10 @@ CASES: dict[str, Case] = {
     ),
     "dynamic_lp_cli": Case("launch_plans", "dynamic_parent_wf", ("--n", "3"), lambda: {"n": 3}),
     "dynamic_lp_remote": Case("launch_plans", "dynamic_parent_wf", (), lambda: {"n": 2}),
+    **{
+        f"daily_{day}": Case("launch_plans", "daily_wf", (), lambda day=day: {"t": datetime(2024, 1, day, 8)})
+        for day in (1, 2, 3)
+    },
     "nested_cli": Case(
         "nested", "nested_wf", ("--n", "3", "--mode", "size"), lambda: {"n": 3, "mode": "size"}
     ),

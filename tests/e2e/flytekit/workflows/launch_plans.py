@@ -1,6 +1,8 @@
 """Launch-plan nodes: a parent workflow launches a child launch plan (default and fixed inputs) twice."""
 
-from flytekit import LaunchPlan, dynamic, map_task, task, workflow
+from datetime import datetime
+
+from flytekit import CronSchedule, LaunchPlan, dynamic, map_task, task, workflow
 
 
 @task
@@ -46,3 +48,19 @@ def dynamic_parent_wf(n: int) -> tuple[int, list[int], list[int]]:
     first = child_lp(base=n)
     launched, mapped = powers_of(n=n)
     return first, launched, mapped
+
+
+@task
+def day_of(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+@workflow
+def daily_wf(t: datetime) -> str:
+    return day_of(t=t)
+
+
+# a scheduled launch plan: FlyteRemote.launch_backfill builds a workflow of launch-plan nodes, one per tick
+daily_lp = LaunchPlan.get_or_create(
+    daily_wf, name="daily_lp", schedule=CronSchedule(schedule="0 8 * * *", kickoff_time_input_arg="t")
+)
