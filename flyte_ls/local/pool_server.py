@@ -382,7 +382,7 @@ def _become(argv: list[str], env: dict[str, str], server: Server, script: str) -
     pythonpath = (
         [os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep)] if env.get("PYTHONPATH") else []
     )
-    shadow = _shadowed(pythonpath)
+    shadow = _shadowed(pythonpath if script else [os.getcwd(), *pythonpath])  # `-c`: the cwd comes first
     if shadow:
         return shadow
     sys.path[:] = [first, *pythonpath, *server.base_path]
@@ -413,9 +413,7 @@ def _shadowed(entries: list[str]) -> str | None:
             # Not getattr: that would load a lazily imported module (importlib.util.LazyLoader).
             attributes = object.__getattribute__(loaded, "__dict__")
             origin = attributes.get("__file__") or getattr(attributes.get("__spec__"), "origin", None)
-            if loaded is not None and not (
-                origin and os.path.realpath(origin).startswith(os.path.realpath(entry))
-            ):
+            if not (origin and os.path.realpath(origin).startswith(os.path.realpath(entry))):
                 return f"{full} would shadow {module!r}, which the server imported"
     return None
 
