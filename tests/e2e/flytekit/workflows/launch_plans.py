@@ -1,4 +1,5 @@
-"""Launch-plan nodes: a parent workflow launches a child launch plan (default and fixed inputs) twice."""
+"""Launch-plan nodes: a child launch plan (default and fixed inputs) launched twice by a parent workflow and
+from a @dynamic sub-DAG; a scheduled launch plan for FlyteRemote.launch_backfill."""
 
 from datetime import datetime
 
