@@ -35,10 +35,13 @@ def runs(suite: Suite) -> Runs:
     executions = {
         "approve_timeout": suite.execute(suite.register("gates", "approve_timeout_wf"), "approve_timeout"),
         "approve": suite.execute(approve_wf, "approve"),
+        "early": suite.execute(approve_wf, "approve"),
         "reject": suite.execute(approve_wf, "approve"),
         "signal": suite.execute(input_wf, "signal"),
         "terminate": suite.execute(input_wf, "signal"),
     }
+    # approved right away, while its task still runs: before the gate waits
+    suite.remote.approve("approve-double", executions["early"].id.name)
     return Runs(local_results(local), cli, executions)
 
 
@@ -104,8 +107,14 @@ def test_flyteremote_reject(suite: Suite, runs: Runs) -> None:
 
 
 def test_flyteremote_set_input(suite: Suite, runs: Runs) -> None:
+    from flytekit.exceptions.user import FlyteInvalidInputException
+
     name = runs.executions["signal"].id.name
     _waiting_signals(suite, name, SIGNALS["signal"])
+    with pytest.raises(FlyteInvalidInputException):
+        suite.remote.set_input("factor", name, "five")  # a string for an int signal
+    with pytest.raises(FlyteInvalidInputException):
+        suite.remote.set_input("no-such-gate", name, 5)
     suite.remote.set_input("factor", name, 5)
     suite.remote.set_input("unit", name, "kg")
     execution = suite.wait(runs.executions["signal"])
@@ -132,3 +141,11 @@ def test_a_gate_times_out(suite: Suite, runs: Runs) -> None:
     assert "quick-approve" in execution.error.message and "timed out" in execution.error.message
     run = runs.cli["approve_timeout"].finish()
     assert run.proc.returncode != 0 and "phase FAILED" in run.stdout, run.output
+
+
+def test_approve_before_the_gate_is_reached(suite: Suite, runs: Runs) -> None:
+    """flyte-ls accepts an approval sent before the gate waits (the fixture sends it while the task before
+    the gate runs; Admin would refuse it): the gate then passes as soon as it is reached."""
+    execution = suite.wait(runs.executions["early"])
+    assert execution.closure.phase == WF_SUCCEEDED, execution.closure.error
+    assert normalize_remote(CASES["approve"], execution) == runs.local["approve"]["outputs"]
