@@ -122,6 +122,7 @@ CASES: dict[str, Case] = {
     "slow": Case("failures", "slow_wf", ("--s", "120"), lambda: {"s": 120}),
     "cache_cli": Case("caching", "cache_wf", ("--x", "2"), lambda: {"x": 2}),
     "cache_remote": Case("caching", "cache_wf", (), lambda: {"x": 2}),
+    "cache_parent": Case("caching", "cache_parent_wf", (), lambda: {"x": 2}),
     "launch_plan_cli": Case("launch_plans", "parent_wf", ("--x", "5"), lambda: {"x": 5}),
     "launch_plan_remote": Case("launch_plans", "parent_wf", (), lambda: {"x": 7}),
     "registered_lp": Case(

@@ -28,7 +28,7 @@ class Runs:
 
 @pytest.fixture(scope="module")
 def runs(suite: Suite) -> Runs:
-    local = start_local_runs(suite.project, ["cache_cli", "cache_remote"])
+    local = start_local_runs(suite.project, ["cache_cli", "cache_remote", "cache_parent"])
     cli = suite.pyflyte("cache_cli")
     wf = suite.register("caching", "cache_wf")
     return Runs(local_results(local), cli, wf)
@@ -73,3 +73,18 @@ def test_overwrite_cache_runs_again(suite: Suite, runs: Runs) -> None:
     assert execution.closure.phase == WF_SUCCEEDED, execution.closure.error
     assert normalize_remote(CASES["cache_remote"], execution) == runs.local["cache_remote"]["outputs"]
     assert _cache(execution) == {node: (SKIPPED, 1) for node in NODES}
+
+
+def test_launch_plan_children_cache_and_inherit_overwrite_cache(suite: Suite, runs: Runs) -> None:
+    runs.cli.finish()
+    parent_wf = suite.register("caching", "cache_parent_wf")
+    statuses = []
+    for overwrite in (False, True):
+        execution = suite.wait(suite.execute(parent_wf, "cache_parent", overwrite_cache=overwrite))
+        assert execution.closure.phase == WF_SUCCEEDED, execution.closure.error
+        assert normalize_remote(CASES["cache_parent"], execution) == runs.local["cache_parent"]["outputs"]
+        (child,) = execution.node_executions["n0"].workflow_executions
+        assert child.spec.overwrite_cache is overwrite
+        node = child.node_executions["n0"]
+        statuses.append((node.closure.task_node_metadata.cache_status, len(node.task_executions)))
+    assert statuses == [(HIT, 0), (SKIPPED, 1)]

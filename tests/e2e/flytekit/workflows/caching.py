@@ -1,7 +1,7 @@
 """Caching: cache=True + cache_version, a second identical call after the first (a hit inside one
 execution), cache_ignore_input_vars, and a node-level cache_version override."""
 
-from flytekit import task, workflow
+from flytekit import LaunchPlan, task, workflow
 
 
 @task(cache=True, cache_version="1")
@@ -26,3 +26,17 @@ def cache_wf(x: int) -> tuple[int, int, int, int, int]:
     other_version = cached_cube(x=x).with_overrides(cache=True, cache_version="2")
     second >> other_version
     return first, second, noted, renoted, other_version
+
+
+@workflow
+def cube_wf(x: int) -> int:
+    return cached_cube(x=x)
+
+
+cube_lp = LaunchPlan.get_or_create(cube_wf, name="cached_cube_lp")
+
+
+@workflow
+def cache_parent_wf(x: int) -> int:
+    """A launch-plan node: the child execution caches too, and inherits the parent's overwrite_cache."""
+    return cube_lp(x=x)
