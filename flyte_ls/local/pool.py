@@ -45,6 +45,7 @@ SERVER_SCRIPT = Path(__file__).with_name("pool_server.py")
 START_TIMEOUT_S = 90.0  # importing flytekit on a busy machine
 ANSWER_TIMEOUT_S = 20.0  # a fork is milliseconds; longer means the server is stuck
 RETRY_START_AFTER_S = 30.0  # a server that failed to start is not retried for every attempt
+_HEALTH_CHECK_S = 1.0  # how often a waiting attempt checks that its server still reaps
 # Run the server file as __main__ without putting its directory (flyte_ls/local: http.py...) on sys.path.
 _BOOT = "import sys; sys.path.pop(0); p = sys.argv.pop(1); exec(compile(open(p).read(), p, 'exec'))"
 
@@ -72,6 +73,7 @@ class PooledProcess:
         self.lost = False  # the server died before reporting the exit
         self._conn = conn
         self._buffer = bytearray(rest)
+        self._zombie_since: float | None = None
 
     def poll(self) -> int | None:
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -90,11 +92,17 @@ class PooledProcess:
                     self._done(int(message["exit"]))
                 continue
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self._conn.settimeout(remaining)
+            self._conn.settimeout(_HEALTH_CHECK_S if remaining is None else min(remaining, _HEALTH_CHECK_S))
             try:
                 chunk = self._conn.recv(4096)
             except (TimeoutError, BlockingIOError):
-                raise subprocess.TimeoutExpired(f"fork server attempt {self.pid}", timeout or 0) from None
+                if self._unreaped():  # the attempt ended but the server does not report it: it is stuck
+                    self.server.stop(grace_s=0.0)
+                    chunk = b""
+                elif remaining is None or time.monotonic() < deadline:  # type: ignore[operator]
+                    continue
+                else:
+                    raise subprocess.TimeoutExpired(f"fork server attempt {self.pid}", timeout or 0) from None
             except OSError:
                 chunk = b""
             if not chunk:  # the server died: PR_SET_PDEATHSIG killed the attempt; make sure of its group
@@ -105,6 +113,20 @@ class PooledProcess:
             else:
                 self._buffer += chunk
         return self.returncode
+
+    def _unreaped(self) -> bool:
+        """True once the attempt has been a zombie (ended, not reaped by the server) for ANSWER_TIMEOUT_S."""
+        try:
+            state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            state = ""
+        if state != "Z":
+            self._zombie_since = None
+            return False
+        now = time.monotonic()
+        if self._zombie_since is None:
+            self._zombie_since = now
+        return now - self._zombie_since >= ANSWER_TIMEOUT_S
 
     def _done(self, code: int) -> None:
         self.returncode = code

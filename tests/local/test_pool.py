@@ -465,3 +465,42 @@ def test_concurrent_attempts_are_all_forked(fast: Package, tmp_path: Path) -> No
     squares = [_outputs(run).literals["o0"].scalar.primitive.integer for run in runs]
     assert squares == [i * i for i in range(6)]
     assert len(pool.running_servers()) == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_server_that_stops_reaping_is_killed_and_the_attempt_ends(
+    fast: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _square(fast, tmp_path / "warm")
+    server = _server_pid()
+    monkeypatch.setattr(pool, "ANSWER_TIMEOUT_S", 1.0)
+    results: list[AttemptResult] = []
+
+    def run() -> None:
+        results.append(
+            run_task_attempt(
+                fast.templates["sleepy"], inputs=literals_pb2.LiteralMap(literals={"x": _lit(1)}),
+                python=PYTHON, work=_paths(tmp_path / "sleepy"), execution=EXECUTION, node_id="n0", attempt=0,
+                fast_distribution=str(fast.tarball),
+            )
+        )  # fmt: skip
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    workdir = _paths(tmp_path / "sleepy").workdir
+    deadline = time.monotonic() + 60
+    while not list(workdir.glob("pid-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(server, signal.SIGSTOP)  # the attempt ends in a second; nobody reaps or reports it
+    try:
+        thread.join(30)
+        assert results, "the attempt never ended"
+        assert results[0].phase is AttemptPhase.FAILED and results[0].error is not None
+        assert results[0].error.recoverable
+        assert "fork server exited during the attempt" in results[0].log.read_text()
+        assert not _alive(server)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server, signal.SIGCONT)
+    _square(fast, tmp_path / "after")
+    assert _server_pid() != server
