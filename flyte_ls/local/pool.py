@@ -8,8 +8,9 @@ runner kills it as a process group, like a spawned attempt). pool_server.py says
 like a fresh process.
 
 - One server per interpreter path, started on first use (or by `prestart`). A server that exited is restarted;
-  one that does not answer within `ANSWER_TIMEOUT_S` is killed (its attempts die with it) and restarted on
-  next use; one whose site-packages changed (a package installed) is replaced once its running attempts end.
+  one that does not answer a request, or does not report an attempt that ended, within `ANSWER_TIMEOUT_S` is
+  killed (its attempts die with it) and restarted on next use; one whose site-packages changed (a package
+  installed) is replaced once its running attempts end.
 - `PoolUnavailable` says why the pool cannot take an attempt: the runner then spawns (and logs the reason).
 - Opt out with the environment variable `FLYTE_LS_LOCAL_POOL=0` (or `off`, `false`, `spawn`), read per
   attempt.
