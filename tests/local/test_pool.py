@@ -146,11 +146,11 @@ class Run:
 def _attempt(package: Package, task: str, root: Path, inputs: dict[str, literals_pb2.Literal], mode: str,
              **kwargs: object) -> Run:  # fmt: skip
     shutil.rmtree(root, ignore_errors=True)
+    kwargs.setdefault("python", PYTHON)
     with _mode(mode):
         result = run_task_attempt(
             package.templates[task],
             inputs=literals_pb2.LiteralMap(literals=inputs),
-            python=PYTHON,
             work=_paths(root),
             execution=EXECUTION,
             node_id="n0",
@@ -504,3 +504,34 @@ def test_a_server_that_stops_reaping_is_killed_and_the_attempt_ends(
             os.kill(server, signal.SIGCONT)
     _square(fast, tmp_path / "after")
     assert _server_pid() != server
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A venv that sees the project's packages through a .pth but has no console scripts of its own."""
+    venv = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    main_site = next((REPO / ".venv" / "lib").glob("python3*/site-packages"))
+    (site / "project.pth").write_text(f"{main_site}\n")
+    python = str(venv / "bin" / "python")
+    assert not (venv / "bin" / "pyflyte-execute").exists()
+    return python
+
+
+@pytest.mark.timeout(180)
+def test_an_interpreter_without_console_scripts_gets_the_c_form_and_a_pool_of_its_own(
+    plain: Package, bare_python: str, tmp_path: Path
+) -> None:
+    extra = {"python": bare_python, "extra_env": {"PYTHONPATH": str(plain.source)}}
+    spawned, forked = _probe(plain, tmp_path / "probe", **extra)
+    assert json.loads(forked["argv"])[0] == "-c" and json.loads(forked["path"])[0] == ""
+    for key in spawned:
+        assert forked[key] == spawned[key], (key, spawned[key], forked[key])
+    spawned_run, forked_run = _both(plain, "fails", tmp_path / "fails", {"x": _lit(1)}, **extra)
+    assert forked_run.result.error is not None and forked_run.result.error.code == "USER:RuntimeError"
+    ours = errors_pb2.ErrorDocument.FromString(forked_run.files["error.pb"])
+    theirs = errors_pb2.ErrorDocument.FromString(spawned_run.files["error.pb"])
+    ours.error.timestamp.CopyFrom(theirs.error.timestamp)
+    assert ours.SerializeToString() == spawned_run.files["error.pb"]
+    assert set(pool.running_servers()) >= {bare_python}
