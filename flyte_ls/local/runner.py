@@ -53,6 +53,7 @@ _DROPPED_ENV = frozenset(
 KILL_GRACE_S = 2.0
 _POLL_S = 0.02
 _log = logging.getLogger(__name__)
+_spawn_reasons: set[str] = set()
 
 
 class AttemptPhase(enum.Enum):
@@ -400,7 +401,10 @@ def _launch(
             )
         except pool.PoolUnavailable as exc:
             reason = str(exc)
-            _log.warning("task attempt spawned instead of forked from the pool: %s", reason)
+            # Once per reason at WARNING (a map task's thousand indexes must not repeat it), then DEBUG.
+            level = logging.DEBUG if reason in _spawn_reasons else logging.WARNING
+            _spawn_reasons.add(reason)
+            _log.log(level, "task attempt spawned instead of forked from the pool: %s", reason)
             _clear_outputs(work)  # whatever a killed pool child may have begun to write
     log.write(f"# spawned: {reason}\n".encode())
     log.flush()
