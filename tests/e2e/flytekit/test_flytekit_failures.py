@@ -121,10 +121,15 @@ def test_on_failure_node_runs(suite: Suite, runs: Runs) -> None:
 
 
 def _wait_until_running(suite: Suite, name: str) -> Any:
+    from flytekit.exceptions.user import FlyteEntityNotExistException
+
     deadline = time.monotonic() + 120
     while True:
-        execution = suite.fetch(name)
-        node = execution.node_executions.get("n0")
+        try:
+            execution = suite.fetch(name)
+        except FlyteEntityNotExistException:  # pyflyte has not created it yet
+            execution = None
+        node = execution.node_executions.get("n0") if execution is not None else None
         if node is not None and node.closure.phase == NODE_RUNNING and node.task_executions:
             return execution
         assert time.monotonic() < deadline, f"n0 of {name} never ran"

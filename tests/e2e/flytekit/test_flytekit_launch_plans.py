@@ -81,6 +81,7 @@ def test_flyteremote_matches_local_with_child_executions(suite: Suite, runs: Run
         children[node_id] = child_id.name
     assert len(set(children.values())) == 2
 
+    runs.cli.finish()
     recent = {e.id.name for e in suite.remote.recent_executions(limit=200)}
     assert {execution.id.name, runs.cli.execution_name} <= recent
 
