@@ -62,6 +62,11 @@ def test_pyflyte_run_remote_matches_local(suite: Suite, runs: Runs) -> None:
     assert len(files) == 3 and all(n.closure.phase == NODE_SUCCEEDED for n in files)
     assert all(len(n.id.node_id) <= 20 for n in nodes), [n.id.node_id for n in nodes]
 
+    # flyte:// URLs address nested nodes by their unique ids
+    for node in files:
+        outputs = suite.remote.get(f"flyte://v1/{PROJECT}/{DOMAIN}/{run.execution_name}/{node.id.node_id}/o")
+        assert outputs is not None and set(outputs.literals) == {"o0"}, node.id.node_id
+
     deck = suite.remote.get(f"flyte://v1/{PROJECT}/{DOMAIN}/{run.execution_name}/n0/d")
     assert isinstance(deck, bytes) and b"item2" in deck
 
