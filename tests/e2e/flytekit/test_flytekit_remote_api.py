@@ -34,3 +34,17 @@ def test_fetch_latest_and_list_by_version(suite: Suite) -> None:
         assert url.startswith(suite.backend.http), url
         with opener.open(url, timeout=30) as resp:
             assert resp.status == 200 and version in resp.read().decode()
+
+
+def test_execution_names(suite: Suite) -> None:
+    """An explicit execution name (a second execute with it finds the first: ALREADY_EXISTS, which flytekit
+    tolerates) and flytekit's `execution_name_prefix`."""
+    wf = suite.register("environment", "env_wf")
+    first = suite.remote.execute(wf, inputs={"name": "first"}, execution_name="e2e-named")
+    again = suite.remote.execute(wf, inputs={"name": "second"}, execution_name="e2e-named")
+    assert first.id.name == again.id.name == "e2e-named"
+    done = suite.wait(again)
+    assert done.outputs.get("o0", as_type=str) == "hello, first"
+    prefixed = suite.remote.execute(wf, inputs={"name": "p"}, execution_name_prefix="e2e-prefix")
+    assert prefixed.id.name.startswith("e2e-prefix-")
+    assert suite.wait(prefixed).closure.phase == 4  # SUCCEEDED
