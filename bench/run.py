@@ -422,8 +422,8 @@ async def local(args: argparse.Namespace) -> dict[str, Any]:
         return await asyncio.to_thread(
             local_chain.run_bench, args.local_runs, args.local_spawn_runs, args.local_peer_runs
         )
-    except subprocess.SubprocessError as exc:
-        raise AssertionError(str(exc)) from exc
+    except Exception as exc:  # grpc errors, timeouts...: this section fails, the others' results are kept
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def main(argv: list[str] | None = None) -> int:
