@@ -1,5 +1,13 @@
-"""One real `flyte-ls local start` backend for the whole §7 suite, a private copy of the workflow files, and a
-FlyteRemote client bound to the backend's config.yaml."""
+"""The §7 suite: unmodified flytekit clients end to end against `flyte-ls local`.
+
+One real `flyte-ls local start` backend for the whole directory (stopped after its last test), a private copy
+of workflows/ (the workflow files written for these tests), and a FlyteRemote client in the test process bound
+to the backend's config.yaml. Every test module starts its runs at once in a module fixture — `pyflyte run
+--remote --wait` subprocesses, FlyteRemote executions, and flytekit's local run of the same cases
+(local_driver.py) — then each test waits for its own and compares (flytekit_e2e.normalize).
+
+Run: `.venv/bin/pytest -q tests/e2e/flytekit` (about a minute).
+"""
 
 from __future__ import annotations
 
