@@ -597,6 +597,11 @@ def main(args: list[str]) -> int:
     print(json.dumps(ready), flush=True)
     os.dup2(2, 1)  # nothing reads stdout after the ready line; the server's own output goes to its log
     server.serve()
+    # Its directory (socket, log, TMPDIR of the import) goes with it, also when the backend was killed and
+    # cannot remove it.
+    import shutil
+
+    shutil.rmtree(os.path.dirname(os.path.abspath(args[0])), ignore_errors=True)
     return 0
 
 

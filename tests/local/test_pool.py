@@ -410,6 +410,8 @@ def _zombie_children() -> list[int]:
 def test_shutdown_kills_running_attempts_and_leaves_no_process(fast: Package, tmp_path: Path) -> None:
     _square(fast, tmp_path / "warm")
     server = _server_pid()
+    server_dir = Path(os.readlink(f"/proc/{server}/cwd"))
+    assert server_dir.name.startswith("flyte-ls-pool-")
     results: list[AttemptResult] = []
 
     def run() -> None:
@@ -442,6 +444,7 @@ def test_shutdown_kills_running_attempts_and_leaves_no_process(fast: Package, tm
         os.killpg(group, 0)
     assert not _alive(server) and pool.running_servers() == {}
     assert _zombie_children() == []
+    assert not server_dir.exists()
 
 
 def test_shadowing_modules_on_the_task_path_are_detected(tmp_path: Path) -> None:
@@ -537,3 +540,39 @@ def test_an_interpreter_without_console_scripts_gets_the_c_form_and_a_pool_of_it
     ours.error.timestamp.CopyFrom(theirs.error.timestamp)
     assert ours.SerializeToString() == spawned_run.files["error.pb"]
     assert set(pool.running_servers()) >= {bare_python}
+
+
+@pytest.mark.timeout(120)
+def test_when_the_backend_dies_the_server_kills_its_attempts_and_removes_its_directory(
+    fast: Package, tmp_path: Path
+) -> None:
+    _square(fast, tmp_path / "warm")
+    server = pool._servers[PYTHON]  # what a killed backend leaves: nobody but the lifeline pipe's EOF
+    directory = server.dir
+    results: list[AttemptResult] = []
+
+    def run() -> None:
+        results.append(
+            run_task_attempt(
+                fast.templates["sleepy"], inputs=literals_pb2.LiteralMap(literals={"x": _lit(120)}),
+                python=PYTHON, work=_paths(tmp_path / "sleepy"), execution=EXECUTION, node_id="n0", attempt=0,
+                fast_distribution=str(fast.tarball),
+            )
+        )  # fmt: skip
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    workdir = _paths(tmp_path / "sleepy").workdir
+    deadline = time.monotonic() + 60
+    while not list(workdir.glob("pid-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (pid_file,) = workdir.glob("pid-*")
+    group = int(pid_file.read_text())
+    assert server.proc.stdin is not None
+    server.proc.stdin.close()  # as when the backend's process is gone
+    assert server.proc.wait(30) == 0
+    thread.join(30)
+    assert results and results[0].phase is AttemptPhase.FAILED
+    with pytest.raises(ProcessLookupError):
+        os.killpg(group, 0)
+    assert not directory.exists()
