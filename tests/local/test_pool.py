@@ -576,3 +576,16 @@ def test_when_the_backend_dies_the_server_kills_its_attempts_and_removes_its_dir
     with pytest.raises(ProcessLookupError):
         os.killpg(group, 0)
     assert not directory.exists()
+
+
+@pytest.mark.timeout(120)
+def test_prestart_starts_the_server_in_the_background() -> None:
+    from flyte_ls.local.runner import interpreter_env
+
+    pool.shutdown_all()
+    assert PYTHON not in pool.running_servers()
+    started = time.monotonic()
+    thread = pool.prestart(PYTHON, interpreter_env(PYTHON))
+    assert time.monotonic() - started < 0.5  # it does not wait for flytekit's import
+    thread.join(90)
+    assert PYTHON in pool.running_servers()
