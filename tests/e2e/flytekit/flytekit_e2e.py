@@ -132,6 +132,7 @@ CASES: dict[str, Case] = {
         lambda: {"base": 2},
         target=("remote-launchplan", "child_power_lp"),
     ),
+    "failing_child": Case("launch_plans", "failing_parent_wf", ("--x", "4"), lambda: {"x": 4}),
     "dynamic_lp_cli": Case("launch_plans", "dynamic_parent_wf", ("--n", "3"), lambda: {"n": 3}),
     "dynamic_lp_remote": Case("launch_plans", "dynamic_parent_wf", (), lambda: {"n": 2}),
     **{

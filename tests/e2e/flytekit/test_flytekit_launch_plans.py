@@ -14,7 +14,7 @@ from flytekit_suite import Suite
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
-WF_SUCCEEDED = 4
+WF_SUCCEEDED, WF_FAILED = 4, 6
 CHILD_WORKFLOW = 4  # admin ExecutionMetadata.ExecutionMode
 
 
@@ -25,19 +25,23 @@ class Runs:
     execution: Any
     dynamic_cli: PyflyteRun
     dynamic: Any
+    failing_cli: PyflyteRun
+    failing: Any
 
 
 @pytest.fixture(scope="module")
 def runs(suite: Suite) -> Runs:
     keys = ["launch_plan_cli", "launch_plan_remote", "registered_lp", "dynamic_lp_cli", "dynamic_lp_remote"]
-    keys += ["daily_1", "daily_2", "daily_3"]
+    keys += ["daily_1", "daily_2", "daily_3", "failing_child"]
     local = start_local_runs(suite.project, keys)
     dynamic_cli = suite.pyflyte("dynamic_lp_cli")
+    failing_cli = suite.pyflyte("failing_child")
     cli = suite.pyflyte("launch_plan_cli")
     wf = suite.register("launch_plans", "parent_wf")
     execution = suite.execute(wf, "launch_plan_remote")
     dynamic = suite.execute(suite.register("launch_plans", "dynamic_parent_wf"), "dynamic_lp_remote")
-    return Runs(local_results(local), cli, execution, dynamic_cli, dynamic)
+    failing = suite.execute(suite.register("launch_plans", "failing_parent_wf"), "failing_child")
+    return Runs(local_results(local), cli, execution, dynamic_cli, dynamic, failing_cli, failing)
 
 
 def test_pyflyte_run_remote_matches_local(suite: Suite, runs: Runs) -> None:
@@ -136,3 +140,15 @@ def test_launch_backfill(suite: Suite, runs: Runs) -> None:
         days.append(normalize_remote(CASES["daily_1"], child))
     assert days == [runs.local[f"daily_{day}"]["outputs"] for day in (1, 2, 3)]
     assert days[0] == {"o0": "2024-01-01 08:00"}
+
+
+def test_a_failing_child_fails_the_parent(suite: Suite, runs: Runs) -> None:
+    assert "boom 4" in runs.local["failing_child"]["error"]
+    execution = suite.wait(runs.failing)
+    assert execution.closure.phase == WF_FAILED
+    assert "boom 4" in execution.error.message
+    node = execution.node_executions["n0"]
+    (child,) = node.workflow_executions
+    assert node.closure.phase == 5 and child.closure.phase == WF_FAILED  # node FAILED
+    run = runs.failing_cli.finish()
+    assert run.proc.returncode != 0 and "boom 4" in run.stdout, run.output

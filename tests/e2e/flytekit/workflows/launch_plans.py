@@ -5,6 +5,8 @@ from datetime import datetime
 
 from flytekit import CronSchedule, LaunchPlan, dynamic, map_task, task, workflow
 
+from workflows.failures import user_error_wf
+
 
 @task
 def power(base: int, exp: int) -> int:
@@ -65,3 +67,12 @@ def daily_wf(t: datetime) -> str:
 daily_lp = LaunchPlan.get_or_create(
     daily_wf, name="daily_lp", schedule=CronSchedule(schedule="0 8 * * *", kickoff_time_input_arg="t")
 )
+
+
+boom_lp = LaunchPlan.get_or_create(user_error_wf, name="boom_lp")
+
+
+@workflow
+def failing_parent_wf(x: int) -> int:
+    """The child execution fails: so do its node and the parent."""
+    return boom_lp(x=x)
