@@ -106,6 +106,8 @@ CASES: dict[str, Case] = {
         "data_types", "data_types_wf", (*_DATA_TYPES_CLI, "--v", "21", "--x", "5"), lambda: _data_types(5, 21)
     ),
     "data_types_remote": Case("data_types", "data_types_wf", (), lambda: _data_types(None, "zz")),
+    "casts_cli": Case("data_types", "casts_wf", ("--rows", "3"), lambda: {"rows": 3}),
+    "casts_remote": Case("data_types", "casts_wf", (), lambda: {"rows": 2}),
     "dir_input": Case("data_types", "dir_input_wf", ("--d", INPUT_DIR), lambda: {"d": _input_dir()}),
     "control_cli": Case(
         "control", "control_wf", ("--n", "4", "--xs", "[2, 3, 4]"), lambda: {"n": 4, "xs": [2, 3, 4]}

@@ -30,17 +30,23 @@ class Runs:
     execution: Any
     dir_cli: PyflyteRun
     dir_execution: Any
+    casts_cli: PyflyteRun
+    casts: Any
 
 
 @pytest.fixture(scope="module")
 def runs(suite: Suite) -> Runs:
-    local = start_local_runs(suite.project, ["data_types_cli", "data_types_remote", "dir_input"])
+    local = start_local_runs(
+        suite.project, ["data_types_cli", "data_types_remote", "dir_input", "casts_cli", "casts_remote"]
+    )
+    casts_cli = suite.pyflyte("casts_cli")
     cli = suite.pyflyte("data_types_cli")
     dir_cli = suite.pyflyte("dir_input")
     wf = suite.register("data_types", "data_types_wf")
     execution = suite.execute(wf, "data_types_remote")
     dir_execution = suite.execute(suite.register("data_types", "dir_input_wf"), "dir_input")
-    return Runs(local_results(local), cli, execution, dir_cli, dir_execution)
+    casts = suite.execute(suite.register("data_types", "casts_wf"), "casts_remote")
+    return Runs(local_results(local), cli, execution, dir_cli, dir_execution, casts_cli, casts)
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +121,19 @@ def test_directory_input_is_uploaded(suite: Suite, runs: Runs) -> None:
     run = runs.dir_cli.finish()
     assert run.proc.returncode == 0, run.output
     assert normalize_remote(CASES["dir_input"], suite.fetch(run.execution_name)) == expected
+
+
+def test_promise_casts(suite: Suite, runs: Runs) -> None:
+    """The compiled workflow accepts flytekit's casts between task outputs and inputs (csv file → FlyteFile,
+    int → Optional / union, list of dataclasses, untyped dict) and the values arrive as in the local run."""
+    expected = runs.local["casts_remote"]["outputs"]
+    assert expected["o0"] == expected["o1"] == "a,b\n0,0\n1,1\n"
+    execution = suite.wait(runs.casts)
+    assert execution.closure.phase == 4, execution.closure.error  # SUCCEEDED
+    assert normalize_remote(CASES["casts_remote"], execution) == expected
+    run = runs.casts_cli.finish()
+    assert run.proc.returncode == 0, run.output
+    assert (
+        normalize_remote(CASES["casts_cli"], suite.fetch(run.execution_name))
+        == runs.local["casts_cli"]["outputs"]
+    )

@@ -1,6 +1,7 @@
 """Types that cross task boundaries: files, directories, dataclasses, Optional/unions, enums, collections."""
 
 import os
+import typing
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -127,3 +128,65 @@ def data_types_wf(
 @workflow
 def dir_input_wf(d: FlyteDirectory) -> dict[str, str]:
     return read_dir(d=d)
+
+
+CsvFile = FlyteFile[typing.TypeVar("csv")]
+
+
+@task
+def make_csv(rows: int) -> CsvFile:
+    path = Path(current_context().working_directory) / "table.csv"
+    path.write_text("a,b\n" + "".join(f"{i},{i * i}\n" for i in range(rows)))
+    return CsvFile(str(path))
+
+
+@task
+def read_csv(f: CsvFile) -> str:
+    with open(f) as fh:
+        return fh.read()
+
+
+@task
+def one() -> int:
+    return 1
+
+
+@task
+def or_zero(x: int | None) -> int:
+    return x or 0
+
+
+@task
+def points(n: int) -> list[Point]:
+    return [Point(x=i, y=i / 2, label=f"p{i}") for i in range(n)]
+
+
+@task
+def sum_x(ps: list[Point]) -> int:
+    return sum(p.x for p in ps)
+
+
+@task
+def untyped() -> dict:
+    return {"a": 1, "b": [1, 2], "c": {"d": "e"}}
+
+
+@task
+def keys(d: dict) -> list[str]:
+    return sorted(d)
+
+
+@workflow
+def casts_wf(rows: int) -> tuple[str, str, int, int | str, int, list[str]]:
+    """What the compiler must accept between promises: a csv-typed file into a plain FlyteFile input, an int
+    into an Optional and into a union, a list of dataclasses, an untyped dict."""
+    table = make_csv(rows=rows)
+    o = one()
+    return (
+        read_file(f=table),
+        read_csv(f=table),
+        or_zero(x=o),
+        describe(v=o),
+        sum_x(ps=points(n=rows)),
+        keys(d=untyped()),
+    )
