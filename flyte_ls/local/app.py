@@ -24,6 +24,7 @@ from pathlib import Path
 import grpc
 from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
+from flyte_ls.local import pool
 from flyte_ls.local.admin import AdminServicer
 from flyte_ls.local.console import Console
 from flyte_ls.local.dataproxy import DataProxyServicer, Uploads
@@ -32,6 +33,7 @@ from flyte_ls.local.flyte_urls import AdminData
 from flyte_ls.local.http import HttpServer, file_url
 from flyte_ls.local.interpreter import Interpreter
 from flyte_ls.local.mux import PortMux
+from flyte_ls.local.runner import interpreter_env
 from flyte_ls.local.signals import SignalServicer
 from flyte_ls.local.state import (
     StateDir,
@@ -221,6 +223,8 @@ class LocalBackend:
             config=str(self.state.config_path),
         )
         write_atomic(self.state.status_path, status.to_json())
+        if pool.disabled_reason() is None:  # the first task attempt then finds its fork server warm
+            pool.prestart(o.interpreter.path, interpreter_env(o.interpreter.path))
         return status
 
     def _served_url(self, path: str) -> str | None:
