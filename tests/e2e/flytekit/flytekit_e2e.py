@@ -124,6 +124,8 @@ CASES: dict[str, Case] = {
     "slow": Case("failures", "slow_wf", ("--s", "120"), lambda: {"s": 120}),
     "cache_cli": Case("caching", "cache_wf", ("--x", "2"), lambda: {"x": 2}),
     "cache_remote": Case("caching", "cache_wf", (), lambda: {"x": 2}),
+    "cache_map_cli": Case("caching", "cache_map_wf", ("--xs", "[1, 2, 3]"), lambda: {"xs": [1, 2, 3]}),
+    "cache_map_remote": Case("caching", "cache_map_wf", (), lambda: {"xs": [2, 3, 4]}),
     "cache_parent": Case("caching", "cache_parent_wf", (), lambda: {"x": 2}),
     "launch_plan_cli": Case("launch_plans", "parent_wf", ("--x", "5"), lambda: {"x": 5}),
     "launch_plan_remote": Case("launch_plans", "parent_wf", (), lambda: {"x": 7}),

@@ -24,14 +24,18 @@ class Runs:
     local: dict[str, dict[str, Any]]
     cli: PyflyteRun
     wf: Any
+    map_cli: PyflyteRun
 
 
 @pytest.fixture(scope="module")
 def runs(suite: Suite) -> Runs:
-    local = start_local_runs(suite.project, ["cache_cli", "cache_remote", "cache_parent"])
+    local = start_local_runs(
+        suite.project, ["cache_cli", "cache_remote", "cache_parent", "cache_map_cli", "cache_map_remote"]
+    )
     cli = suite.pyflyte("cache_cli")
+    map_cli = suite.pyflyte("cache_map_cli")
     wf = suite.register("caching", "cache_wf")
-    return Runs(local_results(local), cli, wf)
+    return Runs(local_results(local), cli, wf, map_cli)
 
 
 def _cache(execution: Any) -> dict[str, tuple[int, int]]:
@@ -88,3 +92,23 @@ def test_launch_plan_children_cache_and_inherit_overwrite_cache(suite: Suite, ru
         node = child.node_executions["n0"]
         statuses.append((node.closure.task_node_metadata.cache_status, len(node.task_executions)))
     assert statuses == [(HIT, 0), (SKIPPED, 1)]
+
+
+def _index_cache(execution: Any) -> list[int]:
+    (attempt,) = execution.node_executions["n0"].task_executions
+    resources = attempt.closure.to_flyte_idl().metadata.external_resources
+    return [r.cache_status for r in sorted(resources, key=lambda r: r.index)]
+
+
+def test_map_task_indexes_are_cached_each(suite: Suite, runs: Runs) -> None:
+    """Per index (flyte-ls' choice): the pyflyte run of [1, 2, 3] populates three entries, the FlyteRemote run
+    of [2, 3, 4] then hits two and populates one; statuses in the attempt's external_resources."""
+    run = runs.map_cli.finish()
+    assert run.proc.returncode == 0, run.output
+    first = suite.fetch(run.execution_name)
+    assert normalize_remote(CASES["cache_map_cli"], first) == runs.local["cache_map_cli"]["outputs"]
+    assert _index_cache(first) == [POPULATED] * 3
+    wf = suite.register("caching", "cache_map_wf")
+    second = suite.wait(suite.execute(wf, "cache_map_remote"))
+    assert normalize_remote(CASES["cache_map_remote"], second) == runs.local["cache_map_remote"]["outputs"]
+    assert _index_cache(second) == [HIT, HIT, POPULATED]

@@ -1,7 +1,7 @@
 """Caching: cache=True + cache_version, a second identical call after the first (a hit inside one
 execution), cache_ignore_input_vars, and a node-level cache_version override."""
 
-from flytekit import LaunchPlan, task, workflow
+from flytekit import LaunchPlan, map_task, task, workflow
 
 
 @task(cache=True, cache_version="1")
@@ -40,3 +40,14 @@ cube_lp = LaunchPlan.get_or_create(cube_wf, name="cached_cube_lp")
 def cache_parent_wf(x: int) -> int:
     """A launch-plan node: the child execution caches too, and inherits the parent's overwrite_cache."""
     return cube_lp(x=x)
+
+
+@task(cache=True, cache_version="1")
+def cached_square(x: int) -> int:
+    return x * x
+
+
+@workflow
+def cache_map_wf(xs: list[int]) -> list[int]:
+    """A map task over a cached task: each index is cached on its own."""
+    return map_task(cached_square)(x=xs)
