@@ -7,7 +7,8 @@ re-requesting the location of the same md5 succeeds (fast registration re-upload
 ``filename_root/filename`` with a different md5 is ``ALREADY_EXISTS``. ``native_url`` is the plain absolute
 path, never ``file://`` (flytekit tests ``os.path.isfile`` on it; local-backend.md §0). ``signed_url`` points
 at the HTTP server and carries an HMAC over the path, the expiry and the md5, so the PUT endpoint only writes
-locations this service handed out.
+locations this service handed out; the HMAC key is kept in the state dir (``upload-signing.key``, 0600), so a
+URL stays valid across a backend restart until it expires.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ class Uploads:
         self.root = state.uploads
         self.base_url = f"http://{host_port(host, http_port)}"
         self.max_upload_bytes = max_upload_bytes
-        self._secret = secret if secret is not None else secrets.token_bytes(32)
+        # The key lives in the state dir, so URLs handed out before a restart still work after it.
+        self._secret = secret if secret is not None else state.signing_key()
 
     # -- signing -------------------------------------------------------------------------------------
     def _signature(self, rel: str, expires: int, md5_hex: str) -> str:
@@ -225,8 +227,8 @@ class Uploads:
         if not hmac.compare_digest(expected, signature):
             raise UploadRefused(
                 403,
-                "the upload URL's signature does not match (not issued by this backend, altered, or issued "
-                "before a restart): request a new location with CreateUploadLocation",
+                "the upload URL's signature does not match (not issued by this backend's state dir, or "
+                "altered): request a new location with CreateUploadLocation",
             )
         if expires_at < time.time():
             raise UploadRefused(403, "the upload URL has expired: request a new upload location")

@@ -5,6 +5,7 @@ Layout under the state dir (plain absolute paths everywhere, see local-backend.m
     config.yaml        flytekit/flytectl client config pointing at the running backend
     status.json        pid, host, ports, interpreter and start time of the running backend (removed on stop)
     backend.lock       held (flock) while a backend runs on this state dir: two backends never share one
+    upload-signing.key the HMAC key of the DataProxy's signed upload URLs (0600; a URL outlives a restart)
     admin.db, blobs/   the Admin store (flyte_ls.local.store)
     uploads/<project>/<domain>/<filename_root or base32(md5)>/<filename>   DataProxy uploads
     tmp/uploads/       partial uploads, renamed into place once their MD5 checked out
@@ -15,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import socket
+import stat
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +28,9 @@ try:  # POSIX only; without it two backends on one state dir are caught by the p
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
+
+
+SIGNING_KEY_BYTES = 32
 
 
 def default_state_dir() -> Path:
@@ -74,6 +80,38 @@ class StateDir:
     @property
     def uploads_tmp(self) -> Path:
         return self.root / "tmp" / "uploads"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.root / "upload-signing.key"
+
+    def signing_key(self) -> bytes:
+        """The upload-URL signing key, created (0600, owner only) on first use and kept across restarts.
+
+        The file sits at the top of the state dir, which the HTTP server never serves (``/files/`` needs a
+        subdirectory). A key that is unreadable, too short or readable by others is replaced: the URLs it
+        signed stop working, which is the safe side."""
+        path = self.signing_key_path
+        try:
+            st = path.stat()
+            if stat.S_ISREG(st.st_mode) and not st.st_mode & 0o077:
+                key = path.read_bytes()
+                if len(key) >= SIGNING_KEY_BYTES:
+                    return key
+        except OSError:
+            pass
+        key = secrets.token_bytes(SIGNING_KEY_BYTES)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(key)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return key
 
     def clean_tmp(self) -> None:
         """Remove partial uploads left by a backend that died mid-PUT (call with the lock held)."""

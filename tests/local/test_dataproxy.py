@@ -7,6 +7,7 @@ import base64
 import datetime
 import hashlib
 import json
+import stat
 import subprocess
 import urllib.error
 import urllib.request
@@ -21,7 +22,7 @@ from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import dataproxy_pb2, dataproxy_pb2_grpc
 from google.protobuf import duration_pb2
-from local_backend import VENV_PYTHON, Backend, start_backend
+from local_backend import VENV_PYTHON, Backend, free_port, start_backend
 
 from flyte_ls.local.flyte_urls import parse
 
@@ -258,6 +259,61 @@ def test_flytekit_upload_file_round_trip(backend: Backend, tmp_path: Path) -> No
     assert native.name == "payload.txt"
     assert native.read_bytes() == src.read_bytes()
     assert out["signed_url"].startswith(f"http://127.0.0.1:{backend.http_port}/upload/")
+
+
+@pytest.mark.timeout(240)
+def test_signed_url_survives_a_restart(tmp_path: Path) -> None:
+    """CreateUploadLocation, stop the backend, start it again on the same state dir and ports: the PUT to the
+    URL handed out before the restart is accepted (the signing key lives in the state dir, owner-only)."""
+    state_dir = tmp_path / "state"
+    port, http_port = free_port(), free_port()
+    body = b"uploaded after a restart\n" * 50
+    md5 = hashlib.md5(body).digest()
+    first = start_backend(state_dir, port=port, http_port=http_port)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{first.port}") as channel:
+            resp = location(
+                dataproxy_pb2_grpc.DataProxyServiceStub(channel), filename="late.txt", content_md5=md5
+            )
+    finally:
+        assert first.stop() == 0
+    key = state_dir / "upload-signing.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    key_bytes = key.read_bytes()
+
+    second = start_backend(state_dir, port=port, http_port=http_port)
+    try:
+        assert key.read_bytes() == key_bytes  # reused, not regenerated
+        assert put(resp.signed_url, body, md5)[0] == 201
+        assert Path(resp.native_url).read_bytes() == body
+        # the key is not served over HTTP (top-level state files are private)
+        status, _ = get(f"{second.http}/files/upload-signing.key")
+        assert status in (403, 404)
+    finally:
+        second.stop()
+
+
+def test_signing_key_file(tmp_path: Path) -> None:
+    """The key is created owner-only, reused, and replaced when others can read it."""
+    from flyte_ls.local.state import StateDir
+
+    state = StateDir(tmp_path / "state")
+    state.create()
+    key = state.signing_key()
+    assert len(key) == 32
+    assert stat.S_IMODE(state.signing_key_path.stat().st_mode) == 0o600
+    assert state.signing_key() == key
+    state.signing_key_path.chmod(0o644)  # exposed: URLs signed with it may be forged, so it is replaced
+    replaced = state.signing_key()
+    assert replaced != key and stat.S_IMODE(state.signing_key_path.stat().st_mode) == 0o600
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with _NO_PROXY.open(url, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 @pytest.fixture()
