@@ -30,13 +30,17 @@ pytest: $(STAMP)
 # Python tests, lint and type checks. (The TypeScript tests join when vscode-client/ lands.)
 test: lint typecheck pytest
 
-# The main job on the embedded default: lint the example project, then a scripted editor session over stdio.
+# The main job on the embedded default: lint the example project, a scripted editor session over stdio, then the
+# embedded local Flyte backend running an example workflow for unmodified pyflyte and FlyteRemote.
 demo: $(STAMP)
 	@echo "== flyte-ls check examples/  (examples/mistakes.py has deliberate errors: exit status 1 is expected)"
 	@$(VENV)/bin/flyte-ls check examples/; rc=$$?; echo "(exit status $$rc)"; test $$rc -eq 1
 	@echo
 	@echo "== scripted editor session over stdio"
 	$(PY) scripts/demo_session.py examples
+	@echo
+	@echo "== the local Flyte backend (flyte-ls local) runs an example workflow"
+	$(PY) scripts/demo_local.py examples
 
 bench: $(STAMP)
 	$(PY) bench/run.py
