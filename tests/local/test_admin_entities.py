@@ -330,7 +330,13 @@ def test_launch_plan_inputs_checked_against_workflow(
     wrong_type.CopyFrom(lp_req)
     wrong_type.spec.default_inputs.parameters["n"].var.type.simple = types_pb2.STRING
     code, details = code_of(lambda: backend.stub.CreateLaunchPlan(wrong_type, timeout=10))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "default input [n]" in details
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "invalid default value of input [n] wrong type. Expected STRING, but got INTEGER" in details
+    # a default that fits its declared type, but the declared type is not the workflow input's
+    wrong_type.spec.default_inputs.parameters["n"].default.scalar.primitive.string_value = "100"
+    code, details = code_of(lambda: backend.stub.CreateLaunchPlan(wrong_type, timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "invalid default input [n] wrong type. Expected INTEGER (the workflow input's type)" in details
 
     unknown = launch_plan_pb2.LaunchPlanCreateRequest()
     unknown.CopyFrom(lp_req)

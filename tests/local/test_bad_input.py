@@ -37,7 +37,7 @@ from flyteidl.admin import (
     version_pb2,
     workflow_pb2,
 )
-from flyteidl.core import identifier_pb2, literals_pb2, tasks_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
 from local_backend import VENV_PYTHON, Backend, start_backend
 
@@ -340,6 +340,277 @@ def test_fast_register_upload_with_traversal_is_refused(channel: grpc.Channel, b
     )
     assert _put(where.signed_url, good, md5)[0] == 201
     assert Path(where.native_url).read_bytes() == good
+
+
+# --- typed inputs: CreateExecution and CreateLaunchPlan check literals against types as Admin does --------
+
+
+def _typed_interface() -> interface_pb2.TypedInterface:
+    enum = types_pb2.LiteralType(enum_type=types_pb2.EnumType(values=["RED", "GREEN"]))
+    optional_int = types_pb2.LiteralType(
+        union_type=types_pb2.UnionType(
+            variants=[
+                types_pb2.LiteralType(simple=types_pb2.INTEGER, structure=types_pb2.TypeStructure(tag="int")),
+                types_pb2.LiteralType(simple=types_pb2.NONE, structure=types_pb2.TypeStructure(tag="none")),
+            ]
+        )
+    )
+    declared = {
+        "n": types_pb2.LiteralType(simple=types_pb2.INTEGER),
+        "xs": types_pb2.LiteralType(collection_type=types_pb2.LiteralType(simple=types_pb2.FLOAT)),
+        "m": types_pb2.LiteralType(map_value_type=types_pb2.LiteralType(simple=types_pb2.STRING)),
+        "color": enum,
+        "maybe": optional_int,
+        "csv": types_pb2.LiteralType(blob=types_pb2.BlobType(format="csv")),
+    }
+    return interface_pb2.TypedInterface(
+        inputs=interface_pb2.VariableMap(
+            variables={k: interface_pb2.Variable(type=t) for k, t in declared.items()}
+        )
+    )
+
+
+def _lit(**primitive: object) -> literals_pb2.Literal:
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(**primitive)))  # type: ignore[arg-type]
+
+
+def _list(*items: literals_pb2.Literal) -> literals_pb2.Literal:
+    return literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=items))
+
+
+def _blob(fmt: str, dim: int = types_pb2.BlobType.SINGLE) -> literals_pb2.Literal:
+    meta = literals_pb2.BlobMetadata(type=types_pb2.BlobType(format=fmt, dimensionality=dim))
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(blob=literals_pb2.Blob(metadata=meta, uri="/x")))
+
+
+def _none() -> literals_pb2.Literal:
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void()))
+
+
+def _good_inputs() -> dict[str, literals_pb2.Literal]:
+    return {
+        "n": _lit(integer=3),
+        "xs": _list(_lit(float_value=0.5), _lit(float_value=1.5)),
+        "m": literals_pb2.Literal(map=literals_pb2.LiteralMap(literals={"a": _lit(string_value="b")})),
+        "color": _lit(string_value="GREEN"),
+        "maybe": _none(),
+        "csv": _blob("csv"),
+    }
+
+
+@pytest.fixture(scope="module")
+def typed_task(admin: admin_pb2_grpc.AdminServiceStub) -> identifier_pb2.Identifier:
+    ident = task_id("bad.typed")
+    request = task_request(ident)
+    request.spec.template.interface.CopyFrom(_typed_interface())
+    admin.CreateTask(request, timeout=10)
+    return ident
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("n", _lit(string_value="many"), "invalid n input wrong type. Expected INTEGER, but got STRING"),
+        ("n", _lit(float_value=1.0), "Expected INTEGER, but got FLOAT"),
+        ("n", _none(), "Expected INTEGER, but got NONE"),
+        ("xs", _lit(float_value=1.0), "Expected List[FLOAT], but got FLOAT (expected a collection)"),
+        (
+            "xs",
+            _list(_lit(float_value=1.0), _lit(integer=2)),
+            "Expected List[FLOAT], but got List[Union[",  # the items' types disagree: a union of both
+        ),
+        ("xs", _list(_lit(float_value=1.0), _lit(integer=2)), "(item 1: expected FLOAT, got INTEGER)"),
+        (
+            "m",
+            literals_pb2.Literal(map=literals_pb2.LiteralMap(literals={"a": _lit(integer=1)})),
+            "Expected Map[str, STRING], but got Map[str, INTEGER] (key 'a': expected STRING, got INTEGER)",
+        ),
+        ("color", _lit(integer=1), "Expected Enum[RED, GREEN], but got INTEGER"),
+        ("color", _lit(string_value="BLUE"), "but got 'BLUE' is not one of its values (RED, GREEN)"),
+        ("maybe", _lit(string_value="1"), "Expected Union[INTEGER, NONE], but got STRING"),
+        ("csv", _blob("parquet"), "Expected Blob(csv, single), but got Blob(parquet, single)"),
+        ("csv", _lit(string_value="/x.csv"), "Expected Blob(csv, single), but got STRING"),
+        (
+            "csv",
+            literals_pb2.Literal(scalar=literals_pb2.Scalar(blob=literals_pb2.Blob(uri="/x"))),
+            "unknown",
+        ),
+        ("n", literals_pb2.Literal(), "the literal has no value"),
+    ],
+)
+def test_execution_inputs_are_type_checked(
+    admin: admin_pb2_grpc.AdminServiceStub,
+    typed_task: identifier_pb2.Identifier,
+    name: str,
+    value: literals_pb2.Literal,
+    message: str,
+) -> None:
+    inputs = _good_inputs()
+    inputs[name] = value
+    request = execution_pb2.ExecutionCreateRequest(
+        project=PROJECT,
+        domain=DOMAIN,
+        spec=execution_pb2.ExecutionSpec(launch_plan=typed_task),
+        inputs=literals_pb2.LiteralMap(literals=inputs),
+    )
+    code, details = code_of(lambda: admin.CreateExecution(request, timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+    assert f"invalid {name} input wrong type" in details and message in details, details
+
+
+def test_launch_plan_inputs_are_type_checked(
+    admin: admin_pb2_grpc.AdminServiceStub, typed_task: identifier_pb2.Identifier
+) -> None:
+    # A refused single-task execution still registered the task's `.flytegen` workflow: launch plans on it.
+    request = execution_pb2.ExecutionCreateRequest(
+        project=PROJECT, domain=DOMAIN, spec=execution_pb2.ExecutionSpec(launch_plan=typed_task)
+    )
+    code_of(lambda: admin.CreateExecution(request, timeout=10))
+    wf = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.WORKFLOW,
+        project=PROJECT,
+        domain=DOMAIN,
+        name=".flytegen.bad.typed",
+        version="v1",
+    )
+    declared = _typed_interface().inputs.variables
+
+    def lp(name: str, **spec: object) -> launch_plan_pb2.LaunchPlanCreateRequest:
+        ident = identifier_pb2.Identifier(
+            resource_type=identifier_pb2.LAUNCH_PLAN, project=PROJECT, domain=DOMAIN, name=name, version="v1"
+        )
+        return launch_plan_pb2.LaunchPlanCreateRequest(
+            id=ident,
+            spec=launch_plan_pb2.LaunchPlanSpec(workflow_id=wf, **spec),  # type: ignore[arg-type]
+        )
+
+    def params(**p: interface_pb2.Parameter) -> interface_pb2.ParameterMap:
+        return interface_pb2.ParameterMap(parameters=p)
+
+    cases = {
+        "fixed-wrong": (
+            lp("typed.a", fixed_inputs=literals_pb2.LiteralMap(literals={"n": _lit(string_value="x")})),
+            "invalid fixed input [n] wrong type. Expected INTEGER, but got STRING",
+        ),
+        "fixed-enum": (
+            lp(
+                "typed.b", fixed_inputs=literals_pb2.LiteralMap(literals={"color": _lit(string_value="BLUE")})
+            ),
+            "invalid fixed input [color] wrong type. Expected Enum[RED, GREEN], but got 'BLUE'",
+        ),
+        "default-value": (
+            lp(
+                "typed.c",
+                default_inputs=params(
+                    xs=interface_pb2.Parameter(var=declared["xs"], default=_lit(float_value=1.0))
+                ),
+            ),
+            "invalid default value of input [xs] wrong type. Expected List[FLOAT], but got FLOAT",
+        ),
+        "default-declared": (
+            lp(
+                "typed.d",
+                default_inputs=params(
+                    n=interface_pb2.Parameter(
+                        var=interface_pb2.Variable(type=types_pb2.LiteralType(simple=types_pb2.STRING)),
+                        default=_lit(string_value="3"),
+                    )
+                ),
+            ),
+            "invalid default input [n] wrong type. Expected INTEGER (the workflow input's type), "
+            "but the launch plan declares STRING",
+        ),
+        "default-untyped": (
+            lp("typed.e", default_inputs=params(n=interface_pb2.Parameter(default=_lit(integer=3)))),
+            "default input [n] has no type",
+        ),
+        "default-neither": (
+            lp(
+                "typed.f", default_inputs=params(n=interface_pb2.Parameter(var=declared["n"], required=False))
+            ),
+            "default input [n] has neither a default nor required=true",
+        ),
+    }
+    for case, (req, message) in cases.items():
+        code, details = code_of(lambda req=req: admin.CreateLaunchPlan(req, timeout=10))  # type: ignore[misc]
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and message in details, (case, details)
+
+    # the valid ones pass: a fixed Optional as None, a default enum and a default empty list
+    ok = lp(
+        "typed.ok",
+        fixed_inputs=literals_pb2.LiteralMap(literals={"maybe": _none(), "csv": _blob("")}),
+        default_inputs=params(
+            color=interface_pb2.Parameter(var=declared["color"], default=_lit(string_value="RED")),
+            xs=interface_pb2.Parameter(var=declared["xs"], default=_list()),
+            n=interface_pb2.Parameter(var=declared["n"], required=True),
+        ),
+    )
+    admin.CreateLaunchPlan(ok, timeout=10)
+    got = admin.GetLaunchPlan(common_pb2.ObjectGetRequest(id=ok.id), timeout=10)
+    assert sorted(got.closure.expected_inputs.parameters) == ["color", "m", "n", "xs"]
+
+
+@pytest.mark.flytekit
+def test_every_flytekit_literal_passes_its_own_type() -> None:
+    """Real flytekit: the literal TypeEngine makes for a value fits the type it declares for the same Python
+    type (what pyflyte run and FlyteRemote send), for each kind of type; and a mismatch names both types."""
+    import dataclasses
+    import datetime
+    import enum
+    import typing
+
+    from flytekit import FlyteContextManager
+    from flytekit.core.type_engine import TypeEngine
+    from flytekit.types.directory import FlyteDirectory
+    from flytekit.types.file import FlyteFile
+    from flytekit.types.structured import StructuredDataset
+
+    from flyte_ls.local.executions.inputs import type_mismatch
+
+    class Color(enum.Enum):
+        RED = "red"
+        GREEN = "green"
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        y: list[float]
+
+    here = Path(__file__)
+    cases: list[tuple[object, object]] = [
+        (int, 3),
+        (float, 2.5),
+        (str, "s"),
+        (bool, True),
+        (datetime.datetime, datetime.datetime(2026, 1, 2, tzinfo=datetime.timezone.utc)),
+        (datetime.timedelta, datetime.timedelta(seconds=5)),
+        (list[int], [1, 2]),
+        (list[int], []),
+        (list[list[float]], [[1.0], []]),
+        (dict[str, int], {"a": 1}),
+        (dict, {"a": [1, "x"]}),
+        (int | None, None),
+        (int | None, 4),
+        (int | str, "u"),
+        (list[int | str], [1, "a"]),
+        (Color, Color.GREEN),
+        (Point, Point(1, [2.0])),
+        (FlyteFile, FlyteFile(str(here))),
+        (FlyteFile[typing.TypeVar("csv")], FlyteFile(str(here))),  # type: ignore[misc]
+        (FlyteDirectory, FlyteDirectory(str(here.parent))),
+        (StructuredDataset, StructuredDataset(uri=str(here.parent))),
+    ]
+    ctx = FlyteContextManager.current_context()
+    for python_type, value in cases:
+        lt = TypeEngine.to_literal_type(python_type)
+        literal = TypeEngine.to_literal(ctx, value, python_type, lt).to_flyte_idl()  # type: ignore[arg-type]
+        assert type_mismatch(literal, lt.to_flyte_idl()) is None, (python_type, value)
+
+    int_lit = TypeEngine.to_literal(ctx, 3, int, TypeEngine.to_literal_type(int)).to_flyte_idl()
+    why = type_mismatch(int_lit, TypeEngine.to_literal_type(Point).to_flyte_idl())
+    assert why == "Expected STRUCT, but got INTEGER"
+    why = type_mismatch(int_lit, TypeEngine.to_literal_type(str | None).to_flyte_idl())
+    assert why == "Expected Union[STRING, NONE], but got INTEGER"
 
 
 # --- nothing outside, nothing corrupted (runs last in this module) --------------------------------------

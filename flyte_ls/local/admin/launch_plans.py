@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 from flyteidl.admin import common_pb2, launch_plan_pb2, workflow_pb2
-from flyteidl.core import identifier_pb2, interface_pb2, types_pb2
+from flyteidl.core import identifier_pb2, interface_pb2
 
 from flyte_ls.local import listing
 from flyte_ls.local.admin.common import (
@@ -22,7 +22,9 @@ from flyte_ls.local.admin.common import (
     validate_project_domain,
 )
 from flyte_ls.local.admin.tasks import list_ids
+from flyte_ls.local.compiler_types import castable, type_name
 from flyte_ls.local.errors import InvalidArgument, NotFound, rpc
+from flyte_ls.local.executions.inputs import type_mismatch
 from flyte_ls.local.store import LAUNCH_PLAN, LP_ACTIVE, LP_INACTIVE, WORKFLOW, EntityRow
 
 LP_COLUMNS: dict[str, listing.Column] = {
@@ -53,34 +55,42 @@ def merge_inputs(
     spec: launch_plan_pb2.LaunchPlanSpec,
     wf_inputs: interface_pb2.VariableMap,
 ) -> interface_pb2.ParameterMap:
-    """Admin's expected inputs: every workflow input not fixed, with the LP's default or as required."""
+    """Admin's expected inputs: every workflow input not fixed, with the LP's default or as required.
+
+    Checked as Admin does (``ValidateLaunchPlan``): each default input names a workflow input and its declared
+    type casts to that input's type; each default value casts to its declared type; each fixed input names a
+    workflow input and its value casts to that input's type; a parameter has a type, and a default or
+    ``required``. Errors name the input and both types."""
     lp = ident_str(lp_id)
     defaults = spec.default_inputs.parameters
     fixed = spec.fixed_inputs.literals
-    for name in defaults:
+    for name, param in sorted(defaults.items()):
+        _check_parameter(lp, name, param)
         if name not in wf_inputs.variables:
             raise InvalidArgument(
                 f"launch plan [{lp}]: default input [{name}] is not an input of the workflow"
             )
         if name in fixed:
             raise InvalidArgument(f"launch plan [{lp}]: input [{name}] is both a default and a fixed input")
-    for name in fixed:
+        declared, wf_type = param.var.type, wf_inputs.variables[name].type
+        if not castable(declared, wf_type):
+            raise InvalidArgument(
+                f"launch plan [{lp}]: invalid default input [{name}] wrong type. "
+                f"Expected {type_name(wf_type)} (the workflow input's type), "
+                f"but the launch plan declares {type_name(declared)}"
+            )
+    for name, literal in sorted(fixed.items()):
         if name not in wf_inputs.variables:
             raise InvalidArgument(f"launch plan [{lp}]: fixed input [{name}] is not an input of the workflow")
+        why = type_mismatch(literal, wf_inputs.variables[name].type)
+        if why:
+            raise InvalidArgument(f"launch plan [{lp}]: invalid fixed input [{name}] wrong type. {why}")
     merged = interface_pb2.ParameterMap()
     for name, var in wf_inputs.variables.items():
         if name in fixed:
             continue
         if name in defaults:
-            param = merged.parameters[name]
-            param.CopyFrom(defaults[name])
-            if not param.var.HasField("type"):
-                param.var.CopyFrom(var)
-            if not _same_kind(param.var.type, var.type):
-                raise InvalidArgument(
-                    f"launch plan [{lp}]: the type of default input [{name}] "
-                    "does not match the workflow input"
-                )
+            merged.parameters[name].CopyFrom(defaults[name])
         else:
             merged.parameters[name].CopyFrom(interface_pb2.Parameter(var=var, required=True))
     schedule = spec.entity_metadata.schedule
@@ -98,14 +108,25 @@ def merge_inputs(
     return merged
 
 
-def _same_kind(default: types_pb2.LiteralType, declared: types_pb2.LiteralType) -> bool:
-    """A lenient castability check: same kind of type (and same simple type); unions accept anything."""
-    kinds = (default.WhichOneof("type"), declared.WhichOneof("type"))
-    if "union_type" in kinds or None in kinds:
-        return True
-    if kinds[0] != kinds[1]:
-        return False
-    return kinds[0] != "simple" or default.simple == declared.simple
+def _check_parameter(lp: str, name: str, param: interface_pb2.Parameter) -> None:
+    """One default input on its own (Admin's ``validateParameterMap``)."""
+    if not name:
+        raise InvalidArgument(f"launch plan [{lp}]: a default input has an empty name")
+    if not param.HasField("var") or not param.var.type.WhichOneof("type"):
+        raise InvalidArgument(
+            f"launch plan [{lp}]: default input [{name}] has no type: set its Parameter.var.type"
+        )
+    behavior = param.WhichOneof("behavior")
+    if behavior in (None, "required") and not param.required:
+        raise InvalidArgument(
+            f"launch plan [{lp}]: default input [{name}] has neither a default nor required=true: set one"
+        )
+    if param.HasField("default"):
+        why = type_mismatch(param.default, param.var.type)
+        if why:
+            raise InvalidArgument(
+                f"launch plan [{lp}]: invalid default value of input [{name}] wrong type. {why}"
+            )
 
 
 class LaunchPlanMixin(Base):

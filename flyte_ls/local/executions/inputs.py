@@ -7,9 +7,11 @@ import base64
 import random
 import re
 import time
+from collections.abc import Iterable
 
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 
+from flyte_ls.local.compiler_types import castable, scalar_type, type_name
 from flyte_ls.local.errors import InvalidArgument
 
 NAME_RE = re.compile(r"^[a-z][a-z\-0-9]*$")
@@ -70,75 +72,154 @@ def merge_execution_inputs(
     return merged
 
 
-_PRIMITIVE_OF_SIMPLE = {
-    types_pb2.INTEGER: "integer",
-    types_pb2.FLOAT: "float_value",
-    types_pb2.STRING: "string_value",
-    types_pb2.BOOLEAN: "boolean",
-    types_pb2.DATETIME: "datetime",
-    types_pb2.DURATION: "duration",
-}
+def literal_type(literal: literals_pb2.Literal) -> types_pb2.LiteralType | None:
+    """The type a literal carries, inferred as Admin does (propeller's ``LiteralTypeForLiteral``); None for a
+    literal without a value or with a kind of value that has no type (e.g. a blob without metadata).
 
-
-def _literal_kind(literal: literals_pb2.Literal) -> str:
+    A collection's (or map's) type is its items' common type: one type when they agree, a union of the
+    distinct types when they do not, ``NONE`` when it is empty (an empty collection casts to any collection).
+    A union literal has the one-variant union of the variant it says it holds."""
     kind = literal.WhichOneof("value")
     if kind == "scalar":
-        scalar = literal.scalar.WhichOneof("value")
-        if scalar == "primitive":
-            return f"primitive {literal.scalar.primitive.WhichOneof('value')}"
-        return str(scalar)
-    return str(kind)
+        return scalar_type(literal.scalar)
+    if kind == "collection":
+        item = _common_type(literal.collection.literals)
+        return None if item is None else types_pb2.LiteralType(collection_type=item)
+    if kind == "map":
+        value = _common_type(literal.map.literals.values())
+        return None if value is None else types_pb2.LiteralType(map_value_type=value)
+    if kind == "offloaded_metadata":
+        inferred = literal.offloaded_metadata.inferred_type
+        return inferred if inferred.WhichOneof("type") else None
+    return None
 
 
-def _mismatch(literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType) -> str | None:
-    """Why ``literal`` cannot be a value of ``lit_type`` (a lenient castability check), or None."""
-    kind = lit_type.WhichOneof("type")
-    if literal.WhichOneof("value") == "offloaded_metadata" or kind in (None, "union_type"):
-        return None
-    if kind == "simple":
-        field = _PRIMITIVE_OF_SIMPLE.get(lit_type.simple)
-        if field is None:
-            return None  # NONE, BINARY, STRUCT, ERROR: represented in several ways
-        if literal.scalar.primitive.WhichOneof("value") != field:
-            return f"expected {types_pb2.SimpleType.Name(lit_type.simple)}, got {_literal_kind(literal)}"
-        return None
+def _common_type(items: Iterable[literals_pb2.Literal]) -> types_pb2.LiteralType | None:
+    distinct: dict[bytes, types_pb2.LiteralType] = {}
+    empty: types_pb2.LiteralType | None = None
+    for item in items:
+        t = literal_type(item)
+        if t is None:
+            return None
+        if item.WhichOneof("value") == "collection" and not item.collection.literals:
+            empty = t  # an empty nested collection only counts when nothing else says more
+            continue
+        distinct.setdefault(t.SerializeToString(deterministic=True), t)
+    if not distinct:
+        return empty or types_pb2.LiteralType(simple=types_pb2.NONE)
+    if len(distinct) == 1:
+        return next(iter(distinct.values()))
+    variants: list[types_pb2.LiteralType] = []
+    nested = False
+    for _, t in sorted(distinct.items()):
+        if t.collection_type.WhichOneof("type") == "union_type":  # collections of unions: merge the variants
+            nested = True
+            variants.extend(t.collection_type.union_type.variants)
+        else:
+            variants.append(t)
+    union = types_pb2.LiteralType(union_type=types_pb2.UnionType(variants=variants))
+    return types_pb2.LiteralType(collection_type=union) if nested else union
+
+
+def _name(t: types_pb2.LiteralType | None) -> str:
+    """A readable type name; a union literal's one-variant union is named by its variant."""
+    if t is not None and t.WhichOneof("type") == "union_type" and len(t.union_type.variants) == 1:
+        return type_name(t.union_type.variants[0])
+    return type_name(t)
+
+
+def _where(literal: literals_pb2.Literal, expected: types_pb2.LiteralType) -> str | None:
+    """Which item of a collection or map does not fit, e.g. ``item 2: expected FLOAT, got STRING``."""
+    kind = expected.WhichOneof("type")
     if kind == "collection_type":
         if literal.WhichOneof("value") != "collection":
-            return f"expected a collection, got {_literal_kind(literal)}"
+            return "expected a collection"
+        items: list[tuple[str, literals_pb2.Literal]] = [
+            (f"item {i}", item) for i, item in enumerate(literal.collection.literals)
+        ]
+        inner = expected.collection_type
+    elif kind == "map_value_type":
+        if literal.WhichOneof("value") != "map":
+            return "expected a map"
+        items = [(f"key {k!r}", v) for k, v in sorted(literal.map.literals.items())]
+        inner = expected.map_value_type
+    else:
+        return None
+    for label, item in items:
+        got = literal_type(item)
+        if got is None or not castable(got, inner):
+            why = _where(item, inner) or f"expected {type_name(inner)}, got {_name(got)}"
+            return f"{label}: {why}"
+    return None
+
+
+def _bad_enum_value(literal: literals_pb2.Literal, expected: types_pb2.LiteralType) -> str | None:
+    """A string that is not one of its enum type's values (Admin lets it through; the task would fail)."""
+    kind = expected.WhichOneof("type")
+    if kind == "enum_type":
+        prim = literal.scalar.primitive
+        if prim.WhichOneof("value") == "string_value" and expected.enum_type.values:
+            if prim.string_value not in expected.enum_type.values:
+                values = ", ".join(expected.enum_type.values)
+                return f"{prim.string_value!r} is not one of its values ({values})"
+        return None
+    if kind == "collection_type":
         for i, item in enumerate(literal.collection.literals):
-            why = _mismatch(item, lit_type.collection_type)
+            why = _bad_enum_value(item, expected.collection_type)
             if why:
                 return f"item {i}: {why}"
-        return None
     if kind == "map_value_type":
-        if literal.WhichOneof("value") != "map":
-            return f"expected a map, got {_literal_kind(literal)}"
         for key, item in sorted(literal.map.literals.items()):
-            why = _mismatch(item, lit_type.map_value_type)
+            why = _bad_enum_value(item, expected.map_value_type)
             if why:
                 return f"key {key!r}: {why}"
-        return None
-    if kind == "enum_type":
-        value = literal.scalar.primitive.string_value
-        if literal.scalar.primitive.WhichOneof("value") != "string_value":
-            return f"expected an enum value, got {_literal_kind(literal)}"
-        if lit_type.enum_type.values and value not in lit_type.enum_type.values:
-            return f"{value!r} is not one of {', '.join(lit_type.enum_type.values)}"
-        return None
-    if kind == "blob" and literal.scalar.WhichOneof("value") != "blob":
-        return f"expected a file or directory, got {_literal_kind(literal)}"
+    if kind == "union_type" and literal.scalar.WhichOneof("value") == "union":
+        variant = literal.scalar.union.type
+        if variant.WhichOneof("type") == "enum_type":
+            return _bad_enum_value(literal.scalar.union.value, variant)
     return None
 
 
 def type_mismatch(literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType) -> str | None:
-    """Why ``literal`` cannot be a value of ``lit_type`` (a lenient check of the kind of value), or None."""
-    return _mismatch(literal, lit_type)
+    """Why ``literal`` cannot be a value of ``lit_type``, or None when it can.
+
+    Admin's rule (``CheckAndFetchInputsForExecution``): the literal's inferred type (:func:`literal_type`)
+    must cast to the declared type (the compiler's castability, :func:`compiler_types.castable`: simple
+    types exactly, collections and maps by their items, unions by a variant, blobs and structured datasets
+    by format, structs as structs, ``NONE`` only into an Optional). The answer names both types, and for a
+    collection or map the first item that does not fit. Beyond Admin, an enum value outside the enum's
+    values is refused here rather than failing the task later."""
+    if literal.WhichOneof("value") is None:
+        return "the literal has no value"
+    given = literal_type(literal)
+    if given is None:
+        return (
+            f"Expected {type_name(lit_type)}, but the literal's type is unknown "
+            f"(a {_describe(literal)} without the type information Flyte needs)"
+        )
+    if not castable(given, lit_type):
+        where = _where(literal, lit_type)
+        return f"Expected {type_name(lit_type)}, but got {_name(given)}" + (f" ({where})" if where else "")
+    bad = _bad_enum_value(literal, lit_type)
+    if bad:
+        return f"Expected {type_name(lit_type)}, but got {bad}"
+    return None
 
 
-def check_type(name: str, literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType) -> None:
-    why = _mismatch(literal, lit_type)
+def _describe(literal: literals_pb2.Literal) -> str:
+    kind = literal.WhichOneof("value")
+    if kind == "scalar":
+        return str(literal.scalar.WhichOneof("value") or "scalar")
+    return str(kind)
+
+
+def check_type(
+    name: str, literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType, what: str = ""
+) -> None:
+    """InvalidArgument naming the input, the expected and the given type when ``literal`` does not fit."""
+    why = type_mismatch(literal, lit_type)
     if why:
-        raise InvalidArgument(f"invalid {name} input wrong type: {why}")
+        raise InvalidArgument(f"invalid {what + ' ' if what else ''}{name} input wrong type. {why}")
 
 
 CHILD_NAME_MAX = 20
