@@ -12,6 +12,13 @@ with the same argv, env, cwd and log; when the pool cannot take an attempt, or `
 spawned (the attempt's log says why).
 
 Paths are plain absolute paths, never `file://` URIs (reference §0.1).
+
+Raw containers (flytekit's `ContainerTask`, task type `raw-container`): there is no container runtime here,
+so the rendered command runs on this machine when its executable is found on the attempt's PATH — with
+`{{.Inputs.<var>}}` rendered as propeller does and, when the data config is enabled, the inputs laid out and
+the outputs read as Flyte's copilot does (flyte_ls.local.copilot), the container's input/output paths being
+directories of the attempt. When the executable is not found, the attempt fails (USER, not retried) with an
+error naming the image and the command: install the command here, or run the task on a Flyte cluster.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import enum
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -34,7 +42,7 @@ from typing import BinaryIO, NamedTuple
 
 from flyteidl.core import errors_pb2, execution_pb2, literals_pb2, tasks_pb2
 
-from flyte_ls.local import pool
+from flyte_ls.local import copilot, pool
 
 ENTRYPOINTS = ("pyflyte-fast-execute", "pyflyte-execute", "pyflyte-map-execute")
 _ENTRYPOINT_FUNCTIONS = {
@@ -144,7 +152,14 @@ _ABORTED = AttemptError(
 
 
 class LaunchError(Exception):
-    """The attempt cannot be launched as specified (a SYSTEM, NON_RECOVERABLE failure)."""
+    """The attempt cannot be launched as specified (NON_RECOVERABLE; SYSTEM unless the task is to blame)."""
+
+    def __init__(
+        self, message: str, origin: ErrorOrigin = ErrorOrigin.SYSTEM, code: str = "LaunchFailed"
+    ) -> None:
+        super().__init__(message)
+        self.origin = origin
+        self.code = code
 
 
 def render_args(
@@ -153,11 +168,13 @@ def render_args(
     *,
     fast_distribution: str | None = None,
     extra_values: Mapping[str, str] | None = None,
+    inputs: literals_pb2.LiteralMap | None = None,
 ) -> list[str]:
     """Render propeller's `{{.var}}` templates and point `--dest-dir` at the private working dir.
 
     `extra_values` adds or overrides templates by lower-case name (`perretryuniquekey`, `namespace`,
-    `tasktemplatepath`...). `{{.Inputs.<var>}}` (raw containers) is left as is.
+    `tasktemplatepath`...). With `inputs`, `{{.Inputs.<var>}}` is rendered last, as propeller does (a value
+    that cannot be rendered, or an unknown input, is a USER LaunchError); without, it is left as is.
     """
     values = {
         "input": str(paths.inputs),
@@ -184,6 +201,11 @@ def render_args(
         return match.group(0)
 
     rendered = [_TEMPLATE.sub(substitute, arg) for arg in args]
+    if inputs is not None:
+        try:
+            rendered = [copilot.render_inputs(arg, inputs) for arg in rendered]
+        except copilot.CopilotError as exc:
+            raise LaunchError(str(exc), ErrorOrigin.USER) from None
     if rendered and rendered[0] == "pyflyte-fast-execute":
         # Only the fast-execute part (before the first `--`) carries --dest-dir.
         end = rendered.index("--") if "--" in rendered else len(rendered)
@@ -299,24 +321,6 @@ def run_task_attempt(
     if cancel is not None and cancel.is_set():
         return AttemptResult(AttemptPhase.ABORTED, work.log, 0.0, error=_ABORTED)
     _prepare(work, inputs)
-    try:
-        rendered = render_args(
-            rendered_source(template),
-            work,
-            fast_distribution=fast_distribution,
-            extra_values={
-                "perRetryUniqueKey": per_retry_unique_key(execution.name, node_id, attempt),
-                "namespace": f"{execution.project}-{execution.domain}",
-                "taskTemplatePath": str(work.inputs.parent / "task.pb"),
-            },
-        )
-        if any("tasktemplatepath" in arg.lower() for arg in rendered_source(template)):
-            (work.inputs.parent / "task.pb").write_bytes(template.SerializeToString(deterministic=True))
-        argv = entrypoint_argv(rendered, python)
-    except LaunchError as exc:
-        _log_line(work.log, f"# {execution.name}/{node_id} attempt {attempt} not launched: {exc}")
-        error = AttemptError("LaunchFailed", str(exc), ErrorKind.NON_RECOVERABLE, ErrorOrigin.SYSTEM)
-        return AttemptResult(AttemptPhase.FAILED, work.log, time.monotonic() - start, error=error)
     env = attempt_env(
         template,
         python=python,
@@ -327,6 +331,28 @@ def run_task_attempt(
         array_index=array_index,
         extra_env=extra_env,
     )
+    data_dirs: tuple[Path, Path] | None = None
+    try:
+        rendered = render_args(
+            rendered_source(template),
+            work,
+            fast_distribution=fast_distribution,
+            extra_values={
+                "perRetryUniqueKey": per_retry_unique_key(execution.name, node_id, attempt),
+                "namespace": f"{execution.project}-{execution.domain}",
+                "taskTemplatePath": str(work.inputs.parent / "task.pb"),
+            },
+            inputs=inputs,
+        )
+        if any("tasktemplatepath" in arg.lower() for arg in rendered_source(template)):
+            (work.inputs.parent / "task.pb").write_bytes(template.SerializeToString(deterministic=True))
+        if rendered and rendered[0] not in ENTRYPOINTS:
+            data_dirs, rendered = _raw_container(template, rendered, inputs, work, env)
+        argv = entrypoint_argv(rendered, python)
+    except LaunchError as exc:
+        _log_line(work.log, f"# {execution.name}/{node_id} attempt {attempt} not launched: {exc}")
+        error = AttemptError(exc.code, str(exc), ErrorKind.NON_RECOVERABLE, exc.origin)
+        return AttemptResult(AttemptPhase.FAILED, work.log, time.monotonic() - start, error=error)
     with open(work.log, "ab") as log:
         log.write(f"# {execution.name}/{node_id} attempt {attempt}: {' '.join(argv)}\n".encode())
         log.flush()
@@ -364,7 +390,76 @@ def run_task_attempt(
         result.phase = AttemptPhase.ABORTED
         result.error = _ABORTED
         return result
+    if data_dirs is not None and proc.returncode == 0:
+        _collect_copilot_outputs(template, data_dirs[1], work)
     return _classify(result, template, work)
+
+
+def _raw_container(
+    template: tasks_pb2.TaskTemplate,
+    rendered: list[str],
+    inputs: literals_pb2.LiteralMap,
+    work: AttemptPaths,
+    env: Mapping[str, str],
+) -> tuple[tuple[Path, Path] | None, list[str]]:
+    """A command that is no flytekit entrypoint: check it exists here, and lay out copilot's data dirs."""
+    command = rendered[0]
+    if "/" in command:
+        found = (work.workdir / command).is_file() and os.access(work.workdir / command, os.X_OK)
+    else:
+        found = shutil.which(command, path=env.get("PATH", "")) is not None
+    if not found:
+        image = template.container.image or "(none)"
+        raise LaunchError(
+            f"task {template.id.name} runs {command!r} in the container image {image!r}, and the local "
+            "backend has no container runtime: it runs the command on this machine, where "
+            f"{command!r} is not found on PATH ({env.get('PATH', '')}). Install {command!r} here, "
+            "or run the task on a Flyte cluster.",
+            ErrorOrigin.USER,
+            "CommandNotFound",
+        )
+    config = template.container.data_config
+    if not config.enabled:
+        return None, rendered
+    try:
+        input_dir = copilot.host_dir(work.workdir, config.input_path or "/var/flyte/inputs")
+        output_dir = copilot.host_dir(work.workdir, config.output_path or "/var/flyte/outputs")
+        for directory in (input_dir, output_dir):
+            if directory.exists():  # a re-run of this attempt after a restart starts clean
+                shutil.rmtree(directory)
+        output_dir.mkdir(parents=True)
+        copilot.write_inputs(inputs, input_dir, config.format)
+    except (copilot.CopilotError, OSError) as exc:
+        raise LaunchError(
+            f"the raw container's inputs could not be laid out: {exc}", ErrorOrigin.USER
+        ) from None
+    mapping = {
+        path: host
+        for path, host in ((config.input_path, input_dir), (config.output_path, output_dir))
+        if path
+    }
+    return (input_dir, output_dir), [copilot.rewrite_paths(arg, mapping) for arg in rendered]
+
+
+def _collect_copilot_outputs(template: tasks_pb2.TaskTemplate, output_dir: Path, work: AttemptPaths) -> None:
+    """Turn what the command left in its output dir into outputs.pb (or error.pb), as copilot's sidecar."""
+    try:
+        outputs = copilot.read_outputs(
+            template.interface.outputs.variables, output_dir, work.raw_output_prefix
+        )
+    except (copilot.CopilotError, OSError) as exc:
+        user_error = isinstance(exc, copilot.CopilotError) and str(exc).startswith("User Error: ")
+        document = errors_pb2.ErrorDocument(
+            error=errors_pb2.ContainerError(
+                code="USER:RawContainerError" if user_error else "USER:RawContainerOutputs",
+                message=str(exc),
+                kind=errors_pb2.ContainerError.NON_RECOVERABLE,
+                origin=execution_pb2.ExecutionError.USER,
+            )
+        )
+        (work.output_prefix / "error.pb").write_bytes(document.SerializeToString(deterministic=True))
+        return
+    (work.output_prefix / "outputs.pb").write_bytes(outputs.SerializeToString(deterministic=True))
 
 
 async def run_task_attempt_async(
