@@ -187,9 +187,13 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
     def RecoverExecution(
         self, request: execution_pb2.ExecutionRecoverRequest, context: grpc.ServicerContext
     ) -> execution_pb2.ExecutionCreateResponse:
-        """A new execution in mode RECOVERED referencing the original: the executor may reuse the outputs of
-        the original's succeeded nodes instead of running them again (see the Executor protocol)."""
-        ident = self._rerun(request.id, request.name, execution_pb2.ExecutionMetadata.RECOVERED)
+        """A new execution in mode RECOVERED referencing the original (flyteadmin's: the original's spec and
+        user inputs; the request's ``metadata`` replaces the parent node execution, as propeller recovers a
+        launch-plan node's child). The local executor takes over the outputs of the original's succeeded
+        nodes instead of running them again (flyte_ls.local.executor.recovery)."""
+        parent = request.metadata.parent_node_execution if request.HasField("metadata") else None
+        mode = execution_pb2.ExecutionMetadata.RECOVERED
+        ident = self._rerun(request.id, request.name, mode, parent=parent)
         return execution_pb2.ExecutionCreateResponse(id=ident)
 
     def _rerun(
@@ -199,6 +203,7 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
         mode: int,
         *,
         overwrite_cache: bool | None = None,
+        parent: identifier_pb2.NodeExecutionIdentifier | None = None,
     ) -> identifier_pb2.WorkflowExecutionIdentifier:
         """Relaunch/recover: the original's spec and request inputs under a new (given or generated) name."""
         old = self.records.get_execution(original)
@@ -208,6 +213,10 @@ class ExecutionMixin(TaskMixin, WorkflowMixin, LaunchPlanMixin):
         spec.metadata.reference_execution.CopyFrom(old.id)
         if overwrite_cache is not None:
             spec.overwrite_cache = overwrite_cache
+        if parent is not None and parent.node_id:
+            spec.metadata.parent_node_execution.CopyFrom(parent)
+        elif parent is not None:
+            spec.metadata.ClearField("parent_node_execution")
         user_inputs = read_literal_map(str(self.records.metadata_dir(old.id) / "user_inputs"))
         return self.create_execution(
             old.id.project, old.id.domain, name, spec, user_inputs or literals_pb2.LiteralMap()

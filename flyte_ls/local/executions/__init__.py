@@ -20,8 +20,9 @@ exists before the call and before ``CreateExecution`` answers (flytekit calls ``
   execution ABORTED; a later phase change of a terminal execution is refused with ``FailedPrecondition``, so
   an executor must expect that from ``set_execution_phase`` after a terminate.
 - ``spec.metadata.mode`` RECOVERED (from ``RecoverExecution``) with ``spec.metadata.reference_execution``:
-  the executor may copy the outputs of the nodes that SUCCEEDED in the referenced execution (marking them
-  RECOVERED) instead of running them again; an executor that ignores this simply runs everything.
+  the executor copies the outputs of the nodes that SUCCEEDED (or were RECOVERED) in the referenced
+  execution (marking them RECOVERED) instead of running them again; an executor that ignores this simply
+  runs everything.
 
 :class:`NullExecutor` accepts executions and leaves them QUEUED: the AdminService works without an executor.
 """

@@ -66,6 +66,7 @@ NODE_TERMINAL = frozenset(
     }
 )
 TASK_TERMINAL = frozenset({TaskPhase.SUCCEEDED, TaskPhase.FAILED, TaskPhase.ABORTED})
+TASK_EVENT_VERSION = 1  # propeller's task execution events (flytepropeller nodes/task/transformer.go)
 
 
 def exec_str(ident: identifier_pb2.WorkflowExecutionIdentifier) -> str:
@@ -319,12 +320,14 @@ class ExecutionRecords:
         child_execution: identifier_pb2.WorkflowExecutionIdentifier | None = None,
         occurred_at: float | None = None,
         restart: bool = False,
+        started_at: float | None = None,
     ) -> node_execution_pb2.NodeExecution:
         """Create node execution ``node_id`` (its unique id), or move an existing unfinished one to another
         non-terminal ``phase`` (QUEUED → RUNNING → DYNAMIC_RUNNING, or a node resumed after a restart).
         The same phase again raises AlreadyExists, a finished node FailedPrecondition (as Admin's events).
         ``restart``: the node runs again in an execution resumed after a restart; whatever its record says
-        (a previous life's phase, outputs, error), it starts afresh."""
+        (a previous life's phase, outputs, error), it starts afresh — ``started_at`` (a resumed gate) keeps
+        the time its wait began."""
         self._row(exec_id)
         now = time.time() if occurred_at is None else occurred_at
         existing = self.store.get_node(exec_id.project, exec_id.domain, exec_id.name, node_id)
@@ -356,7 +359,7 @@ class ExecutionRecords:
         closure.phase = phase
         closure.updated_at.CopyFrom(ts(now))
         if phase == NodePhase.RUNNING and not closure.HasField("started_at"):
-            closure.started_at.CopyFrom(ts(now))
+            closure.started_at.CopyFrom(ts(now if started_at is None else started_at))
         if child_execution is not None:
             closure.workflow_node_metadata.executionId.CopyFrom(child_execution)  # camelCase in the proto
         self._put_node(exec_id, node_id, parent_node_id, created, now, phase, record)
@@ -535,6 +538,7 @@ class ExecutionRecords:
             closure.started_at.CopyFrom(ts(now))
         closure.logs.extend(logs)
         closure.task_type = task_type
+        closure.event_version = TASK_EVENT_VERSION
         closure.metadata.generated_name = f"{exec_id.name}-{node_id}-{retry_attempt}"
         self._put_task(exec_id, node_id, retry_attempt, now, now, phase, record)
         return record

@@ -10,6 +10,9 @@ readable, terminable on its own). The node waits for it without polling (the chi
 takes its outputs, or its error; a child that was aborted fails the node. Terminating the parent terminates
 the child.
 
+In a recovered parent, a node whose child in the original did not succeed launches a child that recovers
+from that one (mode RECOVERED, ``reference_execution``), as propeller does.
+
 A child that already exists (the parent resumed after a restart) is not created again: a finished one gives
 its result, an unfinished one is resumed.
 """
@@ -68,14 +71,16 @@ class ChildExecutions:
         launch_plan: identifier_pb2.Identifier,
         inputs: literals_pb2.LiteralMap,
         linked: Callable[[ExecutionId], None],
+        recover: ExecutionId | None = None,
     ) -> NodeResult:
         """Launch (or find) the child of node ``node_id`` (its unique id), report it through ``linked``, wait
-        for it and return the node's result."""
+        for it and return the node's result. ``recover``: the parent is a recovered execution and this is the
+        original's child of the node: the new child recovers from it (as propeller asks Admin to)."""
         child = ExecutionId(
             project=parent.project, domain=parent.domain, name=child_execution_name(parent.name, node_id, 0)
         )
         try:
-            self._create(parent, node_id, child, launch_plan, inputs)
+            self._create(parent, node_id, child, launch_plan, inputs, recover)
             existed = False
         except AlreadyExists:
             existed = True
@@ -110,6 +115,7 @@ class ChildExecutions:
         child: ExecutionId,
         launch_plan: identifier_pb2.Identifier,
         inputs: literals_pb2.LiteralMap,
+        recover: ExecutionId | None = None,
     ) -> None:
         from flyte_ls.local.admin.common import ident_str
         from flyte_ls.local.admin.executions import effective_spec
@@ -133,6 +139,9 @@ class ChildExecutions:
         meta.parent_node_execution.CopyFrom(
             identifier_pb2.NodeExecutionIdentifier(node_id=node_id, execution_id=parent)
         )
+        if recover is not None:  # Admin's RecoverExecution with the parent's metadata
+            meta.mode = execution_pb2.ExecutionMetadata.RECOVERED
+            meta.reference_execution.CopyFrom(recover)
         for field in _INHERITED:
             if parent_spec.HasField(field):
                 getattr(spec, field).CopyFrom(getattr(parent_spec, field))

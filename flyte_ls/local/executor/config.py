@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from flyteidl.admin import node_execution_pb2
 from flyteidl.core import execution_pb2, identifier_pb2, interface_pb2, literals_pb2
 
 from flyte_ls.local.executor.cache import TaskCache
@@ -44,6 +45,7 @@ class ChildLauncher(Protocol):
         launch_plan: identifier_pb2.Identifier,
         inputs: literals_pb2.LiteralMap,
         linked: Callable[[identifier_pb2.WorkflowExecutionIdentifier], None],
+        recover: identifier_pb2.WorkflowExecutionIdentifier | None = None,
     ) -> NodeResult: ...
 
 
@@ -56,7 +58,7 @@ class RunConfig:
     log_dir: Path | None = None  # default <run>/logs
     work_dir: Path | None = None  # private per-attempt cwd / --dest-dir; default <run>/work
     fast_distribution: str | None = None  # for templates still holding {{ .remote_package_path }}
-    max_parallelism: int = 0  # task attempts at once; 0 = unlimited
+    max_parallelism: int = 0  # task / launch-plan nodes (and map-task indexes) at once; 0 = unlimited
     max_system_retries: int = 3  # propeller's max-node-retries-system-failures
     # top-level node id -> outputs of nodes that already SUCCEEDED (resuming after a restart): not re-run
     completed: Mapping[str, literals_pb2.LiteralMap] = field(default_factory=dict)
@@ -66,6 +68,11 @@ class RunConfig:
     children: ChildLauncher | None = None  # launch-plan nodes run their child executions through it
     cache: TaskCache | None = None  # outputs of discoverable tasks (None: nothing is cached)
     overwrite_cache: bool = False  # the execution's: run cached tasks anyway and replace their outputs
+    # RecoverExecution: the reference execution's node records by unique id (see :mod:`.recovery`)
+    recover_from: Mapping[str, node_execution_pb2.NodeExecution] = field(default_factory=dict)
+    # resumed after a restart: when the nodes that were running had started (unique id -> epoch seconds);
+    # a gate waits only the rest of its timeout / sleep
+    resumed_started: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -3,12 +3,13 @@
 
 Nodes start when every upstream node SUCCEEDED; a node with a failed/skipped upstream is SKIPPED. Ready nodes
 run concurrently on the caller's event loop (task attempts in threads through
-:func:`~flyte_ls.local.runner.run_task_attempt_async`), at most ``max_parallelism`` task attempts and
-launch-plan nodes at once when given. Task nodes retry RECOVERABLE failures (user budget: the node's/task's
-``retries``; SYSTEM failures: a separate budget of ``max_system_retries``) and honour the timeout; subworkflow
-nodes run inline with propeller's child ids; branch nodes evaluate their conditions and run the chosen child
-``<branch>-<child>``. ``terminate()`` cancels the walk: running attempts are killed, running nodes end
-ABORTED.
+:func:`~flyte_ls.local.runner.run_task_attempt_async`), at most ``max_parallelism`` task and launch-plan
+nodes (and map-task indexes) at once when given: a node waits for its slot before it is recorded as started,
+and a ``@dynamic`` node gives its slot back while its sub-DAG runs. Task nodes retry RECOVERABLE failures
+(user budget: the node's/task's ``retries``; SYSTEM failures: a separate budget of ``max_system_retries``)
+and honour the timeout; subworkflow nodes run inline with propeller's child ids; branch nodes evaluate their
+conditions and run the chosen child ``<branch>-<child>``. ``terminate()`` cancels the walk: running attempts
+are killed, running nodes end ABORTED.
 
 Storage layout (propeller's): ``<run>/<node>/data/inputs.pb``, ``<run>/<node>/data/<attempt>/outputs.pb``;
 children of a subworkflow/branch node live under ``<parent data>/0/<childId>/``; raw data under
@@ -22,8 +23,9 @@ nodes, ArrayNodes and ``@dynamic`` live in :mod:`.tasks`.
 
 Gate nodes (:mod:`.gates`): sleep, and approve/signal gates waiting on the SignalService's signals.
 Launch-plan nodes (:mod:`.children`): a child execution run by the same executor. Discoverable tasks are
-cached (:mod:`.cache`). A failed top-level workflow runs its ``on_failure`` node (``err`` = the error, as a
-union literal when the input is Optional).
+cached (:mod:`.cache`). A recovered execution (RecoverExecution) takes over the original's succeeded nodes at
+any depth instead of running them (:mod:`.recovery`). A failed top-level workflow runs its ``on_failure``
+node (``err`` = the error, as a union literal when the input is Optional).
 """
 
 from __future__ import annotations
@@ -48,10 +50,11 @@ from flyte_ls.local.executor.config import entity_key as _key
 from flyte_ls.local.executor.config import unique_node_id as unique_node_id
 from flyte_ls.local.executor.gates import run_gate
 from flyte_ls.local.executor.observer import NodeRef, RunObserver
+from flyte_ls.local.executor.recovery import recover_node, recovered_child
 from flyte_ls.local.executor.result import NodeResult as _Result
 from flyte_ls.local.executor.result import failed as _failed
 from flyte_ls.local.executor.result import write_map as _write
-from flyte_ls.local.executor.tasks import TaskNodes
+from flyte_ls.local.executor.tasks import NodeSlot, TaskNodes
 from flyte_ls.local.executor.values import (
     BindingResolutionFailure,
     BranchEvaluationError,
@@ -104,6 +107,7 @@ class WorkflowRun(TaskNodes):
         self._tasks = {_key(t.template.id): t.template for t in closure.tasks}
         self._subworkflows = {_key(w.template.id): w for w in closure.sub_workflows}
         self._slots: asyncio.Semaphore | None = None
+        self._node_slots: dict[str, NodeSlot] = {}
         self._main: asyncio.Future[_Result] | None = None
         self.abort_cause: str | None = None
         key = config.execution
@@ -246,6 +250,44 @@ class WorkflowRun(TaskNodes):
         data_dir = scope.data_dir(unique)
         ref = NodeRef(unique, node.id, scope.parent, scope.retry_group if scope.parent else "", data_dir)
         target = node.WhichOneof("target")
+        is_parent = target == "branch_node" or (
+            target == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref")
+        )
+        recovered = recover_node(self.config.recover_from.get(unique), data_dir)
+        if recovered is not None:  # RecoverExecution: the original's result, not run again
+            self.observer.node_recovered(
+                ref,
+                input_uri=recovered.inputs_uri,
+                output_uri=recovered.outputs_uri,
+                task_node_metadata=recovered.task_node_metadata,
+                child_execution=recovered.child_execution,
+                deck_uri=recovered.deck_uri,
+            )
+            return _Result(NodePhase.RECOVERED, outputs=recovered.outputs, output_uri=recovered.outputs_uri)
+        # max_parallelism counts task and launch-plan nodes (propeller): a node beyond the budget is not
+        # started (no record) until a slot frees; a @dynamic node gives its slot back to its sub-DAG
+        counted = target == "task_node" or (
+            target == "workflow_node" and node.workflow_node.HasField("launchplan_ref")
+        )
+        slot = NodeSlot(self._slots if counted else None)
+        self._node_slots[unique] = slot
+        try:
+            await slot.acquire()
+            return await self._start_node(node, ref, target, is_parent, outputs)
+        finally:
+            slot.release()
+            self._node_slots.pop(unique, None)
+
+    async def _start_node(
+        self,
+        node: workflow_pb2.Node,
+        ref: NodeRef,
+        target: str | None,
+        is_parent: bool,
+        outputs: Mapping[str, literals_pb2.LiteralMap],
+    ) -> _Result:
+        unique, data_dir = ref.unique_id, ref.data_dir
+        assert data_dir is not None
         input_path = data_dir / "inputs.pb"
         try:
             inputs = resolve_bindings(node.inputs, outputs)
@@ -253,12 +295,13 @@ class WorkflowRun(TaskNodes):
         except BindingResolutionFailure as exc:
             inputs, resolve_error = literals_pb2.LiteralMap(), str(exc)
         input_uri = _write(input_path, inputs)
+        resumed_at = self.config.resumed_started.get(unique) if target == "gate_node" else None
         self.observer.node_started(
             ref,
             input_uri=input_uri,
-            is_parent=target == "branch_node"
-            or (target == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref")),
+            is_parent=is_parent,
             is_array=target == "array_node",
+            started_at=resumed_at,
         )
         try:
             if resolve_error is not None:
@@ -272,7 +315,8 @@ class WorkflowRun(TaskNodes):
             elif target == "workflow_node" and node.workflow_node.HasField("launchplan_ref"):
                 result = await self._launch_plan_node(node, ref, inputs)
             elif target == "gate_node":
-                result = await run_gate(node, unique, inputs, self._execution_id, self.config.signals)
+                signals = self.config.signals
+                result = await run_gate(node, unique, inputs, self._execution_id, signals, resumed_at)
             elif target == "branch_node":
                 result = await self._branch_node(node, ref, inputs, outputs)
             else:
@@ -284,6 +328,8 @@ class WorkflowRun(TaskNodes):
             raise
         except Exception as exc:  # a bug or an unexpected state: the node fails, the run goes on
             result = _failed("SystemError", f"{type(exc).__name__}: {exc}")
+        if result.phase == NodePhase.RECOVERED:  # a parent node whose (only) child was recovered succeeds
+            result.phase = NodePhase.SUCCEEDED
         if result.phase == NodePhase.SUCCEEDED and not result.output_uri:
             result.output_uri = _write(
                 data_dir / "0" / "outputs.pb", result.outputs or literals_pb2.LiteralMap()
@@ -355,14 +401,15 @@ class WorkflowRun(TaskNodes):
                 "Unimplemented",
                 f"launch-plan node [{node.id}] needs the local backend's executor to launch its child",
             )
-        async with self._slot():  # max_parallelism counts launch-plan nodes too (propeller)
-            return await self.config.children.run(
-                self._execution_id,
-                ref.unique_id,
-                node.workflow_node.launchplan_ref,
-                inputs,
-                lambda child: self.observer.child_execution(ref, child),
-            )
+        return await self.config.children.run(  # its slot (max_parallelism) is held by _run_node
+            self._execution_id,
+            ref.unique_id,
+            node.workflow_node.launchplan_ref,
+            inputs,
+            lambda child: self.observer.child_execution(ref, child),
+            # recovering: a child of the original that did not succeed is recovered by the new child
+            recover=recovered_child(self.config.recover_from.get(ref.unique_id)),
+        )
 
     async def _branch_node(
         self,

@@ -6,11 +6,17 @@ signal row is created unset when the gate is reached, and ``SetSignal`` wakes th
 ``timeout`` bounds the wait (then a USER failure ``TimeoutExpired``); terminate cancels it. An approve gate
 passes its inputs through on ``true`` and fails with ``ReceivedRejectSignal`` on ``false``; a signal gate's
 outputs are ``{output_variable_name: value}``.
+
+A gate resumed after a restart (``started_at``: when its node started in the previous life) waits only
+the rest of its timeout, and a sleep sleeps only the rest of its duration (propeller measures both from
+the start of the node's last attempt, reference §8); a timeout already past still takes a signal that is
+already set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Protocol
 
 from flyteidl.core import identifier_pb2, literals_pb2, types_pb2, workflow_pb2
@@ -18,6 +24,7 @@ from flyteidl.core import identifier_pb2, literals_pb2, types_pb2, workflow_pb2
 from flyte_ls.local.executor.result import USER, NodePhase, NodeResult, failed
 
 BOOLEAN = types_pb2.LiteralType(simple=types_pb2.BOOLEAN)
+_LAST_LOOK_S = 0.2
 
 
 class SignalWaiter(Protocol):
@@ -34,14 +41,16 @@ async def run_gate(
     inputs: literals_pb2.LiteralMap,
     execution: identifier_pb2.WorkflowExecutionIdentifier,
     signals: SignalWaiter | None,
+    started_at: float | None = None,
 ) -> NodeResult:
     gate = node.gate_node
     kind = gate.WhichOneof("condition")
     timeout_s = (
         node.metadata.timeout.ToTimedelta().total_seconds() if node.metadata.HasField("timeout") else 0
     )
+    elapsed = max(0.0, time.time() - started_at) if started_at else 0.0
     if kind == "sleep":
-        await asyncio.sleep(gate.sleep.duration.ToTimedelta().total_seconds())
+        await asyncio.sleep(max(0.0, gate.sleep.duration.ToTimedelta().total_seconds() - elapsed))
         return NodeResult(NodePhase.SUCCEEDED, outputs=literals_pb2.LiteralMap())
     if kind == "approve":
         signal_id, type_ = gate.approve.signal_id, BOOLEAN
@@ -57,7 +66,9 @@ async def run_gate(
         )
     ident = identifier_pb2.SignalIdentifier(signal_id=signal_id, execution_id=execution)
     try:
-        value = await asyncio.wait_for(signals.wait(ident, type_), timeout_s or None)
+        # at least a moment, so that a signal set while the backend was down is still taken
+        wait_s = max(timeout_s - elapsed, _LAST_LOOK_S) if timeout_s else None
+        value = await asyncio.wait_for(signals.wait(ident, type_), wait_s)
     except asyncio.TimeoutError:
         return failed(
             "TimeoutExpired",

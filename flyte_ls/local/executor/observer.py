@@ -44,7 +44,13 @@ class IndexRun:
 
 class RunObserver(Protocol):
     def node_started(
-        self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False
+        self,
+        node: NodeRef,
+        *,
+        input_uri: str,
+        is_parent: bool,
+        is_array: bool = False,
+        started_at: float | None = None,  # a gate resumed after a restart keeps its first start
     ) -> None: ...
 
     def node_finished(
@@ -60,13 +66,35 @@ class RunObserver(Protocol):
 
     def node_skipped(self, node: NodeRef) -> None: ...
 
+    def node_recovered(
+        self,
+        node: NodeRef,
+        *,
+        input_uri: str,
+        output_uri: str,
+        task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
+        child_execution: identifier_pb2.WorkflowExecutionIdentifier | None = None,
+        deck_uri: str = "",
+    ) -> None:
+        """A node of a recovered execution taken over from the original (phase RECOVERED, never run)."""
+
+    def dynamic_running(self, node: NodeRef) -> None:
+        """A ``@dynamic`` node's task is done and its generated sub-DAG runs (node DYNAMIC_RUNNING)."""
+
     def child_execution(
         self, node: NodeRef, execution_id: identifier_pb2.WorkflowExecutionIdentifier
     ) -> None:
         """A launch-plan node launched ``execution_id`` (node closure ``workflow_node_metadata``)."""
 
     def attempt_started(
-        self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path
+        self,
+        node: NodeRef,
+        task_id: identifier_pb2.Identifier,
+        attempt: int,
+        *,
+        input_uri: str,
+        log: Path,
+        task_type: str = "",
     ) -> None: ...
 
     def dynamic_workflow(
@@ -112,7 +140,15 @@ class MemoryObserver:
     indexes: dict[str, list[IndexRun]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False) -> None:
+    def node_started(
+        self,
+        node: NodeRef,
+        *,
+        input_uri: str,
+        is_parent: bool,
+        is_array: bool = False,
+        started_at: float | None = None,
+    ) -> None:
         with self._lock:
             phase = execution_pb2.NodeExecution.RUNNING
             self.events.append(
@@ -152,6 +188,30 @@ class MemoryObserver:
             self.events.append(Event("node_skipped", node.unique_id, phase, parent=node.parent_unique_id))
             self.nodes[node.unique_id] = phase
 
+    def node_recovered(
+        self,
+        node: NodeRef,
+        *,
+        input_uri: str,
+        output_uri: str,
+        task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
+        child_execution: identifier_pb2.WorkflowExecutionIdentifier | None = None,
+        deck_uri: str = "",
+    ) -> None:
+        with self._lock:
+            phase = execution_pb2.NodeExecution.RECOVERED
+            event = Event(
+                "node_recovered", node.unique_id, phase, uri=output_uri, parent=node.parent_unique_id
+            )
+            self.events.append(event)
+            self.nodes[node.unique_id] = phase
+
+    def dynamic_running(self, node: NodeRef) -> None:
+        with self._lock:
+            phase = execution_pb2.NodeExecution.DYNAMIC_RUNNING
+            self.events.append(Event("dynamic_running", node.unique_id, phase, parent=node.parent_unique_id))
+            self.nodes[node.unique_id] = phase
+
     def child_execution(
         self, node: NodeRef, execution_id: identifier_pb2.WorkflowExecutionIdentifier
     ) -> None:
@@ -160,7 +220,14 @@ class MemoryObserver:
             self.children[node.unique_id] = execution_id
 
     def attempt_started(
-        self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path
+        self,
+        node: NodeRef,
+        task_id: identifier_pb2.Identifier,
+        attempt: int,
+        *,
+        input_uri: str,
+        log: Path,
+        task_type: str = "",
     ) -> None:
         with self._lock:
             phase = execution_pb2.TaskExecution.RUNNING

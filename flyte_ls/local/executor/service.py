@@ -13,16 +13,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from flyteidl.admin import execution_pb2 as admin_execution_pb2
 from flyteidl.admin import node_execution_pb2
 from flyteidl.core import compiler_pb2, execution_pb2, identifier_pb2, literals_pb2
 from flyteidl.event import event_pb2
 
 from flyte_ls.local.errors import AdminError
-from flyte_ls.local.executions.records import ExecutionRecords, read_literal_map
+from flyte_ls.local.executions.records import NODE_TERMINAL, ExecutionRecords, read_literal_map
 from flyte_ls.local.executor.cache import TaskCache
 from flyte_ls.local.executor.children import ChildExecutions
 from flyte_ls.local.executor.engine import RunConfig, WorkflowRun
 from flyte_ls.local.executor.observer import IndexRun, NodeRef
+from flyte_ls.local.executor.recovery import original_nodes
 from flyte_ls.local.runner import KILL_GRACE_S, ExecutionKey
 from flyte_ls.local.signals import signals_for
 from flyte_ls.local.store import Page
@@ -30,6 +32,7 @@ from flyte_ls.local.store import Page
 log = logging.getLogger(__name__)
 WorkflowPhase = execution_pb2.WorkflowExecution
 _Key = tuple[str, str, str]
+_DONE = (execution_pb2.NodeExecution.SUCCEEDED, execution_pb2.NodeExecution.RECOVERED)
 
 
 def _key(ident: identifier_pb2.WorkflowExecutionIdentifier) -> _Key:
@@ -60,7 +63,15 @@ class RecordsObserver:
         except Exception:
             log.exception("%s not recorded for %s", what, self.execution.name)
 
-    def node_started(self, node: NodeRef, *, input_uri: str, is_parent: bool, is_array: bool = False) -> None:
+    def node_started(
+        self,
+        node: NodeRef,
+        *,
+        input_uri: str,
+        is_parent: bool,
+        is_array: bool = False,
+        started_at: float | None = None,
+    ) -> None:
         self._safe(
             "node start",
             self.records.start_node,
@@ -73,6 +84,7 @@ class RecordsObserver:
             is_parent=is_parent,
             is_array=is_array,
             restart=self.resumed,
+            started_at=started_at,
         )
 
     def node_finished(
@@ -121,6 +133,55 @@ class RecordsObserver:
             restart=self.resumed,
         )
 
+    def node_recovered(
+        self,
+        node: NodeRef,
+        *,
+        input_uri: str,
+        output_uri: str,
+        task_node_metadata: node_execution_pb2.TaskNodeMetadata | None = None,
+        child_execution: identifier_pb2.WorkflowExecutionIdentifier | None = None,
+        deck_uri: str = "",
+    ) -> None:
+        # as Admin records propeller's one RECOVERED event: created and ended at once, never RUNNING
+        self._safe(
+            "node recovery",
+            self.records.start_node,
+            self.execution,
+            node.unique_id,
+            phase=execution_pb2.NodeExecution.QUEUED,
+            input_uri=input_uri,
+            parent_node_id=node.parent_unique_id,
+            spec_node_id=node.spec_node_id,
+            retry_group=node.retry_group,
+            child_execution=child_execution,
+            restart=self.resumed,
+        )
+        self._safe(
+            "node recovery",
+            self.records.finish_node,
+            self.execution,
+            node.unique_id,
+            execution_pb2.NodeExecution.RECOVERED,
+            output_uri=output_uri,
+            task_node_metadata=task_node_metadata,
+            deck_uri=deck_uri,
+        )
+
+    def dynamic_running(self, node: NodeRef) -> None:
+        self._safe(
+            "dynamic running",
+            self.records.start_node,
+            self.execution,
+            node.unique_id,
+            phase=execution_pb2.NodeExecution.DYNAMIC_RUNNING,
+            parent_node_id=node.parent_unique_id,
+            spec_node_id=node.spec_node_id,
+            retry_group=node.retry_group,
+            is_parent=True,
+            is_dynamic=True,
+        )
+
     def _logs(self, path: Path | None) -> list[execution_pb2.TaskLog]:
         url = self.log_url(path) if (self.log_url is not None and path is not None) else None
         if not url:
@@ -130,7 +191,14 @@ class RecordsObserver:
         ]
 
     def attempt_started(
-        self, node: NodeRef, task_id: identifier_pb2.Identifier, attempt: int, *, input_uri: str, log: Path
+        self,
+        node: NodeRef,
+        task_id: identifier_pb2.Identifier,
+        attempt: int,
+        *,
+        input_uri: str,
+        log: Path,
+        task_type: str = "",
     ) -> None:
         self._safe(
             "attempt start",
@@ -141,7 +209,7 @@ class RecordsObserver:
             attempt,
             input_uri=input_uri,
             logs=self._logs(log),
-            task_type="python-task",
+            task_type=task_type,
         )
 
     def dynamic_workflow(
@@ -240,6 +308,8 @@ class LocalExecutor:
             extra_env={**(self.extra_env or {}), **{kv.key: kv.value for kv in spec.envs.values}},
             kill_grace_s=self.kill_grace_s,
             completed=self._completed(ident) if resume else {},
+            resumed_started=self._started(ident) if resume else {},
+            recover_from=self._recover_from(ident, spec),
             signals=self.signals,
             children=self.children,
             cache=self.cache,
@@ -253,12 +323,34 @@ class LocalExecutor:
             future = asyncio.run_coroutine_threadsafe(self._drive(ident, run), self._loop)
             self._runs[_key(ident)] = (run, future)
 
+    def _recover_from(
+        self, ident: identifier_pb2.WorkflowExecutionIdentifier, spec: admin_execution_pb2.ExecutionSpec
+    ) -> dict[str, node_execution_pb2.NodeExecution]:
+        """A recovered execution: its reference execution's nodes (reused when they succeeded)."""
+        original = spec.metadata.reference_execution
+        if spec.metadata.mode != admin_execution_pb2.ExecutionMetadata.RECOVERED or not original.name:
+            return {}
+        try:
+            return original_nodes(self.records, original)
+        except AdminError as exc:  # the original is gone: everything runs
+            log.warning("execution %s cannot recover from %s: %s", ident.name, original.name, exc)
+            return {}
+
+    def _started(self, ident: identifier_pb2.WorkflowExecutionIdentifier) -> dict[str, float]:
+        """Resuming: when each node the previous backend left unfinished had started."""
+        started: dict[str, float] = {}
+        for node_id, node in original_nodes(self.records, ident).items():
+            closure = node.closure
+            if closure.phase not in NODE_TERMINAL and closure.HasField("started_at"):
+                started[node_id] = closure.started_at.seconds + closure.started_at.nanos / 1e9
+        return started
+
     def _completed(
         self, ident: identifier_pb2.WorkflowExecutionIdentifier
     ) -> dict[str, literals_pb2.LiteralMap]:
         done: dict[str, literals_pb2.LiteralMap] = {}
         for node in self.records.list_nodes(ident, "", Page(limit=10_000)):
-            if node.closure.phase != execution_pb2.NodeExecution.SUCCEEDED or not node.closure.output_uri:
+            if node.closure.phase not in _DONE or not node.closure.output_uri:
                 continue
             outputs = read_literal_map(node.closure.output_uri)
             if outputs is not None:

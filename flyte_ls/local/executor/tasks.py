@@ -28,6 +28,7 @@ from flyte_ls.local.errors import AdminError
 from flyte_ls.local.executor.cache import cache_key, cache_serializable, lookup, node_metadata, populate
 from flyte_ls.local.executor.config import IdKey, Scope, entity_key
 from flyte_ls.local.executor.observer import IndexRun, NodeRef, RunObserver
+from flyte_ls.local.executor.recovery import recovered_futures
 from flyte_ls.local.executor.result import NodeResult as _Result
 from flyte_ls.local.executor.result import failed as _failed
 from flyte_ls.local.executor.result import write_map as _write
@@ -55,6 +56,24 @@ _key = entity_key
 _Scope = Scope
 
 
+class NodeSlot:
+    """A node's place in the execution's ``max_parallelism`` budget (no budget: a no-op); released once."""
+
+    def __init__(self, slots: asyncio.Semaphore | None) -> None:
+        self._slots = slots
+        self._held = False
+
+    async def acquire(self) -> None:
+        if self._slots is not None:
+            await self._slots.acquire()
+            self._held = True
+
+    def release(self) -> None:
+        if self._held and self._slots is not None:
+            self._held = False
+            self._slots.release()
+
+
 class TaskNodes:
     """The task-node half of :class:`~flyte_ls.local.executor.engine.WorkflowRun` (which sets these)."""
 
@@ -67,6 +86,7 @@ class TaskNodes:
     _tasks: dict[IdKey, tasks_pb2.TaskTemplate]
     _subworkflows: dict[IdKey, compiler_pb2.CompiledWorkflow]
     _slots: asyncio.Semaphore | None
+    _node_slots: dict[str, NodeSlot]  # the slots held by running task / launch-plan nodes
     _execution_id: identifier_pb2.WorkflowExecutionIdentifier
 
     async def _run_workflow(
@@ -126,6 +146,12 @@ class TaskNodes:
         template = self._template(node)
         if isinstance(template, _Result):
             return template
+        assert ref.data_dir is not None
+        recovered = recovered_futures(self.config.recover_from.get(ref.unique_id), ref.data_dir)
+        if recovered is not None:  # RecoverExecution: the original's DynamicJobSpec, the task not run again
+            futures, futures_uri, attempt = recovered
+            done = _Result(NodePhase.SUCCEEDED, futures=futures, futures_uri=futures_uri, attempt=attempt)
+            return await self._dynamic(ref, template, inputs, done)
         cache = self.config.cache
         key = cache_key(template, node, inputs) if cache is not None else None
         if cache is None or key is None:
@@ -181,6 +207,12 @@ class TaskNodes:
         for sub in compiled.sub_workflows:
             self._subworkflows.setdefault(_key(sub.template.id), sub)
         self.observer.dynamic_workflow(ref, compiled, futures_uri=done.futures_uri)
+        self.observer.dynamic_running(ref)
+        slot = self._node_slots.get(ref.unique_id)
+        if (
+            slot is not None
+        ):  # the sub-DAG's task nodes need the slots (propeller counts them, not the parent)
+            slot.release()
         scope = _Scope(ref.unique_id, ref.data_dir / str(done.attempt), retry_group=str(done.attempt))
         result = await self._run_workflow(compiled.primary, inputs, scope)
         return _Result(result.phase, outputs=result.outputs, error=result.error, deck_uri=done.deck_uri)
@@ -232,7 +264,12 @@ class TaskNodes:
             return result, IndexRun(index, result.attempt, phase, status, log)
 
         self.observer.attempt_started(
-            ref, template.id, 0, input_uri=str(input_path), log=self._attempt_paths(ref, 0, input_path).log
+            ref,
+            template.id,
+            0,
+            input_uri=str(input_path),
+            log=self._attempt_paths(ref, 0, input_path).log,
+            task_type=template.type,
         )
         try:
             done = await asyncio.gather(*(one(i) for i in range(size)))
@@ -321,10 +358,17 @@ class TaskNodes:
             paths = self._attempt_paths(ref, attempt, input_path, index)
             if report:
                 self.observer.attempt_started(
-                    ref, template.id, attempt, input_uri=str(input_path), log=paths.log
+                    ref,
+                    template.id,
+                    attempt,
+                    input_uri=str(input_path),
+                    log=paths.log,
+                    task_type=template.type,
                 )
             try:
-                async with self._slot():
+                # a task node holds its max_parallelism slot from before its start record (_run_node); the
+                # indexes of an ArrayNode take one each, as propeller counts an ArrayNode's subnodes
+                async with self._slot() if not report else contextlib.nullcontext():
                     result = await run_task_attempt_async(
                         template,
                         inputs=inputs,
