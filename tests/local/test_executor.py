@@ -551,6 +551,19 @@ def test_dynamic_matches_flytekit(pkg: Package, tmp_path: Path) -> None:
     assert (tmp_path / "run" / "n0" / "data" / "0" / "futures.pb").is_file()
     assert (tmp_path / "run" / "n0" / "data" / "0" / "n0-0-dn1" / "0" / "outputs.pb").is_file()
     assert observer.nodes["n0"] == NodePhase.SUCCEEDED
+    # as propeller: DYNAMIC_RUNNING once the task produced its spec, before the sub-DAG starts
+    events = [(e.kind, e.node) for e in observer.events]
+    running = events.index(("dynamic_running", "n0"))
+    assert events.index(("attempt_finished", "n0")) < running < events.index(("node_started", "n0-0-dn0"))
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(240)
+def test_dynamic_with_max_parallelism_one(pkg: Package, tmp_path: Path) -> None:
+    """The @dynamic node gives its slot back to its sub-DAG's task nodes (no deadlock)."""
+    outcome, _ = _run(pkg, tmp_path, "dyn", {"n": 2}, max_parallelism=1)
+    assert outcome.phase == WorkflowPhase.SUCCEEDED, outcome.error
+    assert _outputs(outcome) == [[0, 2]]
 
 
 @pytest.mark.flytekit
