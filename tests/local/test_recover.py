@@ -220,6 +220,11 @@ def test_recover_reuses_succeeded_nodes_and_chains(
     )
     assert data.full_inputs.literals["x"] == lit(2) and data.full_outputs.literals["o0"] == lit(3)
     assert not nodes["n1"].closure.HasField("started_at")  # never RUNNING, as Admin records propeller's event
+    metrics = backend.stub.GetExecutionMetrics(
+        execution_pb2.WorkflowExecutionGetMetricsRequest(id=third.id, depth=10), timeout=10
+    )
+    spans = {span.node_id.node_id for span in metrics.span.spans if span.HasField("node_id")}
+    assert {"n0", "n1", "n2"} <= spans
 
 
 def test_recover_nested_subworkflow_and_dynamic_nodes(
