@@ -362,6 +362,14 @@ def _typed_interface() -> interface_pb2.TypedInterface:
         "color": enum,
         "maybe": optional_int,
         "csv": types_pb2.LiteralType(blob=types_pb2.BlobType(format="csv")),
+        "either": types_pb2.LiteralType(
+            union_type=types_pb2.UnionType(
+                variants=[
+                    types_pb2.LiteralType(collection_type=types_pb2.LiteralType(simple=s))
+                    for s in (types_pb2.INTEGER, types_pb2.STRING)
+                ]
+            )
+        ),
     }
     return interface_pb2.TypedInterface(
         inputs=interface_pb2.VariableMap(
@@ -395,6 +403,7 @@ def _good_inputs() -> dict[str, literals_pb2.Literal]:
         "color": _lit(string_value="GREEN"),
         "maybe": _none(),
         "csv": _blob("csv"),
+        "either": _list(_lit(integer=1)),  # fits List[INTEGER] only
     }
 
 
@@ -436,6 +445,11 @@ def typed_task(admin: admin_pb2_grpc.AdminServiceStub) -> identifier_pb2.Identif
             "unknown",
         ),
         ("n", literals_pb2.Literal(), "the literal has no value"),
+        (
+            "either",
+            _list(),  # an empty list fits both variants: Admin refuses to guess
+            "but got List[NONE], which fits more than one variant (List[INTEGER], List[STRING])",
+        ),
     ],
 )
 def test_execution_inputs_are_type_checked(
@@ -547,7 +561,7 @@ def test_launch_plan_inputs_are_type_checked(
     )
     admin.CreateLaunchPlan(ok, timeout=10)
     got = admin.GetLaunchPlan(common_pb2.ObjectGetRequest(id=ok.id), timeout=10)
-    assert sorted(got.closure.expected_inputs.parameters) == ["color", "m", "n", "xs"]
+    assert sorted(got.closure.expected_inputs.parameters) == ["color", "either", "m", "n", "xs"]
 
 
 @pytest.mark.flytekit

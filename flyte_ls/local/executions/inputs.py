@@ -186,7 +186,8 @@ def type_mismatch(literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType
     Admin's rule (``CheckAndFetchInputsForExecution``): the literal's inferred type (:func:`literal_type`)
     must cast to the declared type (the compiler's castability, :func:`compiler_types.castable`: simple
     types exactly, collections and maps by their items, unions by a variant, blobs and structured datasets
-    by format, structs as structs, ``NONE`` only into an Optional). The answer names both types, and for a
+    by format, structs as structs, ``NONE`` only into an Optional; a plain value into a union must fit exactly
+    one variant). The answer names both types, and for a
     collection or map the first item that does not fit. Beyond Admin, an enum value outside the enum's
     values is refused here rather than failing the task later."""
     if literal.WhichOneof("value") is None:
@@ -200,6 +201,13 @@ def type_mismatch(literal: literals_pb2.Literal, lit_type: types_pb2.LiteralType
     if not castable(given, lit_type):
         where = _where(literal, lit_type)
         return f"Expected {type_name(lit_type)}, but got {_name(given)}" + (f" ({where})" if where else "")
+    if lit_type.WhichOneof("type") == "union_type" and given.WhichOneof("type") != "union_type":
+        fits = [v for v in lit_type.union_type.variants if castable(given, v)]
+        if len(fits) > 1:  # Admin picks a variant only when exactly one fits
+            return (
+                f"Expected {type_name(lit_type)}, but got {_name(given)}, which fits more than one variant "
+                f"({', '.join(type_name(v) for v in fits)}): send a union literal that names its variant"
+            )
     bad = _bad_enum_value(literal, lit_type)
     if bad:
         return f"Expected {type_name(lit_type)}, but got {bad}"
