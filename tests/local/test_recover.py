@@ -406,3 +406,35 @@ def test_a_resumed_gate_waits_only_the_rest(package: Package, tmp_path: Path, wo
             assert node.closure.error.code == "TimeoutExpired"
     finally:
         backend.stop()
+
+
+def test_flytekit_syncs_recovered_nested_nodes(
+    served: tuple[Backend, int], package: Package, tmp_path: Path
+) -> None:
+    from flytekit.configuration import Config
+    from flytekit.remote import FlyteRemote
+
+    backend, port = served
+    path = tmp_path / "ran.txt"
+    Path(f"{path}.d2.fail").touch()
+    first = backend.wait(backend.launch(package, "nested", path=str(path), x=1))
+    assert first.closure.phase == WorkflowPhase.FAILED
+    Path(f"{path}.d2.fail").unlink()
+    second = _recover(backend, first.id)
+    assert second.closure.phase == WorkflowPhase.SUCCEEDED
+
+    remote = FlyteRemote(
+        Config.for_endpoint(f"127.0.0.1:{port}", insecure=True),
+        default_project=PROJECT,
+        default_domain=DOMAIN,
+    )
+    execution = remote.sync_execution(remote.fetch_execution(name=second.id.name), sync_nodes=True)
+    assert execution.outputs["o0"] == 5
+    nodes = execution.node_executions
+    # flytekit's FlyteNodeExecution.is_done leaves RECOVERED out (as against Flyte), so its `outputs` refuse
+    # a recovered node: the phases are what a client sees
+    assert nodes["n0"].closure.phase == NodePhase.RECOVERED
+    assert nodes["n1"].closure.phase == NodePhase.SUCCEEDED and nodes["n1"].outputs["o0"] == 5
+    children = nodes["n1"].subworkflow_node_executions
+    assert children["n1-0-dn0"].closure.phase == NodePhase.RECOVERED
+    assert children["n1-0-dn1"].closure.phase == NodePhase.SUCCEEDED
