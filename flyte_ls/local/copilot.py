@@ -16,6 +16,7 @@ attempt (``<workdir>/<path>``), and the rendered command's references to them ar
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import math
@@ -327,7 +328,7 @@ def _write_literal(literal: literals_pb2.Literal, path: Path, name: str) -> tupl
         return json_format.MessageToDict(scalar.generic), literal
     if which == "binary":
         path.write_bytes(scalar.binary.value)
-        return None, literal
+        return base64.b64encode(scalar.binary.value).decode("ascii"), literal  # Go's JSON of []byte
     if which == "error":
         path.write_text(scalar.error.message, encoding="utf-8")
         return scalar.error.message, literal

@@ -15,7 +15,14 @@ import pytest
 from flyteidl.core import literals_pb2, tasks_pb2, types_pb2
 from local_backend import VENV_BIN, VENV_PYTHON, Backend, start_backend
 
-from flyte_ls.local.copilot import go_duration, go_float, go_float_f, parse_go_duration
+from flyte_ls.local.copilot import (
+    go_duration,
+    go_float,
+    go_float_f,
+    parse_go_duration,
+    rewrite_paths,
+    write_inputs,
+)
 from flyte_ls.local.runner import (
     AttemptPaths,
     AttemptPhase,
@@ -113,6 +120,49 @@ def test_inputs_rendered_like_propeller() -> None:
     )
     with pytest.raises(LaunchError, match=r"input template \[\{\{\.inputs\.m\}\}\]: a map value"):
         render_args(["{{.inputs.m}}"], paths, inputs=as_map)
+
+
+def test_inputs_laid_out_like_copilot(tmp_path: Path) -> None:
+    source = tmp_path / "dir"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "x.txt").write_text("x")
+    dur = literals_pb2.Literal()
+    dur.scalar.primitive.duration.FromNanoseconds(1_500_000_000)
+    generic = literals_pb2.Literal()
+    generic.scalar.generic.update({"k": [1, "v"]})
+    inputs = literals_pb2.LiteralMap(
+        literals={
+            "x": _p(float_value=1e21),
+            "d": dur,
+            "none": literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void())),
+            "xs": literals_pb2.Literal(
+                collection=literals_pb2.LiteralCollection(literals=[_p(string_value="a")])
+            ),
+            "m": literals_pb2.Literal(map=literals_pb2.LiteralMap(literals={"k": _p(boolean=False)})),
+            "dir": _blob(str(source), multipart=True),
+            "g": generic,
+            "bin": literals_pb2.Literal(
+                scalar=literals_pb2.Scalar(binary=literals_pb2.Binary(value=b"\x01"))
+            ),
+        }
+    )
+    out = tmp_path / "var" / "inputs"
+    write_inputs(inputs, out, tasks_pb2.DataLoadingConfig.JSON)
+    texts = {name: (out / name).read_text() for name in ("x", "d", "none", "xs/0", "m/k", "dir/sub/x.txt")}
+    assert texts == {
+        "x": "1000000000000000000000", "d": "1.5s", "none": "null", "xs/0": "a", "m/k": "false",
+        "dir/sub/x.txt": "x",
+    }  # fmt: skip
+    assert json.loads((out / "g").read_text()) == {"k": [1, "v"]} and (out / "bin").read_bytes() == b"\x01"
+    assert json.loads((out / "inputs.json").read_text()) == {
+        "x": 1e21, "d": 1_500_000_000, "none": None, "xs": ["a"], "m": {"k": False}, "dir": str(out / "dir"),
+        "g": {"k": [1, "v"]}, "bin": "AQ==",
+    }  # fmt: skip
+    local = literals_pb2.LiteralMap.FromString((out / "inputs.pb").read_bytes())
+    assert local.literals["dir"].scalar.blob.uri == str(out / "dir")  # blobs point at the local copies
+    assert rewrite_paths("cat /var/inputs/x /var/inputsx /var/outputs", {"/var/inputs": out}) == (
+        f"cat {out}/x /var/inputsx /var/outputs"
+    )
 
 
 def _container_task(command: list[str], **outputs: type) -> tasks_pb2.TaskTemplate:
