@@ -7,9 +7,9 @@ test_wrong_md5_writes_nothing), upload names and paths that traverse or follow s
 test_symlink_out_of_uploads_is_refused), DataProxy's 20 MiB limit (test_dataproxy.py::
 test_oversized_request_is_refused), identifiers of Get RPCs (test_admin_entities.py::
 test_identifier_validation), CreateExecution's inputs and launch plan (test_executions.py::
-test_create_errors; the type checks of inputs are here), a ``--python`` without flytekit and no interpreter with flytekit on PATH (test_cli.py::
+test_create_errors), a ``--python`` without flytekit and no interpreter with flytekit on PATH (test_cli.py::
 test_explicit_python_without_flytekit, test_no_python_on_path_can_import_flytekit), a damaged store
-(test_cli.py::test_damaged_store_is_a_clear_error).
+(test_cli.py::test_damaged_store_is_a_clear_error). The type checks of inputs are tested here.
 """
 
 from __future__ import annotations
