@@ -1,5 +1,5 @@
-"""The suite's handle on its backend: `Suite` (backend + project copy + FlyteRemote), and the backend
-starter of tests/local/local_backend.py."""
+"""The suite's handle on its backend: `Suite` (backend + project copy + FlyteRemote), `Runs` (what a test
+module's fixture started), and the backend starter of tests/local/local_backend.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,17 @@ from flytekit_e2e import CASES, DOMAIN, POLL, PROJECT, WAIT, PyflyteRun, start_p
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from local_backend import Backend, start_backend
 
-__all__ = ["Backend", "Suite", "start_backend"]
+__all__ = ["Backend", "Runs", "Suite", "start_backend"]
+
+
+@dataclass
+class Runs:
+    """What a test module's fixture started, by case key: flytekit's local results, `pyflyte run --remote`
+    processes and FlyteRemote executions."""
+
+    local: dict[str, dict[str, Any]]
+    cli: dict[str, PyflyteRun]
+    executions: dict[str, Any]
 
 
 @dataclass

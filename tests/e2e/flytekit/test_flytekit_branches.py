@@ -3,23 +3,13 @@ that fails — through `pyflyte run --remote --wait` and FlyteRemote, compared w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
-from flytekit_e2e import CASES, PyflyteRun, local_results, normalize_remote, start_local_runs
-from flytekit_suite import Suite
+from flytekit_e2e import CASES, local_results, normalize_remote, start_local_runs
+from flytekit_suite import Runs, Suite
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
 WF_SUCCEEDED, WF_FAILED = 4, 6
-
-
-@dataclass
-class Runs:
-    local: dict[str, dict[str, Any]]
-    cli: dict[str, PyflyteRun]
-    executions: dict[str, Any]
 
 
 @pytest.fixture(scope="module")

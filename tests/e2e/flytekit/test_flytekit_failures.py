@@ -5,12 +5,11 @@ flytekit's local run."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flytekit_e2e import CASES, PyflyteRun, local_results, normalize_remote, start_local_runs
-from flytekit_suite import Suite
+from flytekit_e2e import CASES, local_results, normalize_remote, start_local_runs
+from flytekit_suite import Runs, Suite
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
@@ -18,13 +17,6 @@ KEYS = ["user_error", "retry", "retries_exhausted", "partial_map", "on_failure"]
 WF_SUCCEEDED, WF_FAILED, WF_ABORTED = 4, 6, 7
 NODE_RUNNING, NODE_ABORTED = 2, 6
 TASK_SUCCEEDED = 3
-
-
-@dataclass
-class Runs:
-    local: dict[str, dict[str, Any]]
-    cli: dict[str, PyflyteRun]
-    executions: dict[str, Any]
 
 
 @pytest.fixture(scope="module")

@@ -5,24 +5,16 @@ compared with flytekit's local run (which reads the same answers from stdin)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flytekit_e2e import CASES, PyflyteRun, local_results, normalize_remote, start_local_runs
-from flytekit_suite import Suite
+from flytekit_e2e import CASES, local_results, normalize_remote, start_local_runs
+from flytekit_suite import Runs, Suite
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
 WF_SUCCEEDED, WF_FAILED, WF_ABORTED = 4, 6, 7
 SIGNALS = {"approve": ["approve-double"], "signal": ["factor", "unit"]}
-
-
-@dataclass
-class Runs:
-    local: dict[str, dict[str, Any]]
-    cli: dict[str, PyflyteRun]
-    executions: dict[str, Any]
 
 
 @pytest.fixture(scope="module")

@@ -5,25 +5,17 @@ set on the child, terminate of the parent reaching the child); compared with fly
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flytekit_e2e import CASES, DOMAIN, PROJECT, PyflyteRun, local_results, normalize_remote, start_local_runs
-from flytekit_suite import Suite
+from flytekit_e2e import CASES, DOMAIN, PROJECT, local_results, normalize_remote, start_local_runs
+from flytekit_suite import Runs, Suite
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
 WF_SUCCEEDED, WF_ABORTED = 4, 7
 NODE_SUCCEEDED = 3
 LOCAL = ["nested_cli", "nested_remote", "task_cli", "task_remote", "gated_child"]
-
-
-@dataclass
-class Runs:
-    local: dict[str, dict[str, Any]]
-    cli: dict[str, PyflyteRun]
-    executions: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
