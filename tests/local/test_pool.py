@@ -20,7 +20,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -28,55 +27,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flyteidl.admin import task_pb2
-from flyteidl.core import dynamic_job_pb2, errors_pb2, literals_pb2, tasks_pb2
+from flyteidl.core import dynamic_job_pb2, errors_pb2, literals_pb2
 from google.protobuf.message import Message
+from task_package import PYTHON, REPO, Package, attempt_paths, package_tasks
 
 from flyte_ls.local import pool
 from flyte_ls.local.runner import AttemptPaths, AttemptPhase, AttemptResult, ExecutionKey, run_task_attempt
 
 pytestmark = pytest.mark.flytekit
 
-REPO = Path(__file__).resolve().parents[2]
-PYTHON = str(REPO / ".venv" / "bin" / "python")
 DATA = Path(__file__).parent / "data" / "pool"
-IMAGE = "ghcr.io/flyteorg/flytekit:py3.11-1.16.31"  # only written into the package, never pulled
 EXECUTION = ExecutionKey("flytesnacks", "development", "pool1")
 MODULE = "pool_pkg.tasks"
 RESULT_FILES = ("outputs.pb", "error.pb", "futures.pb")
 
 
-@dataclass
-class Package:
-    templates: dict[str, tasks_pb2.TaskTemplate]
-    tarball: Path | None
-    source: Path
-
-
 def _package(tmp: Path, copy: str) -> Package:
-    source = tmp / f"src-{copy}"
-    shutil.copytree(DATA, source, ignore=shutil.ignore_patterns("__pycache__"))
-    out = tmp / f"{copy}.tgz"
-    proc = subprocess.run(
-        [str(Path(PYTHON).with_name("pyflyte")), "--pkgs", "pool_pkg", "package", "--image", IMAGE,
-         "--copy", copy, "-f", "-o", str(out)],
-        cwd=source, capture_output=True, text=True, timeout=100, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    specs = tmp / f"specs-{copy}"
-    with tarfile.open(out) as archive:
-        archive.extractall(specs, filter="data")
-    templates: dict[str, tasks_pb2.TaskTemplate] = {}
-    for path in specs.glob("*_1.pb"):
-        template = task_pb2.TaskSpec.FromString(path.read_bytes()).template
-        template.id.project, template.id.domain, template.id.version = (
-            EXECUTION.project,
-            EXECUTION.domain,
-            "v1",
-        )
-        templates[template.id.name.removeprefix(MODULE + ".")] = template
-    tarballs = list(specs.glob("fast*.tar.gz"))
-    return Package(templates, tarballs[0] if tarballs else None, source)
+    return package_tasks(DATA, "pool_pkg", tmp, copy, EXECUTION)
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +58,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Package:
 
 
 def _paths(root: Path) -> AttemptPaths:
-    raw = root / "raw" / "ab" / f"{EXECUTION.name}-n0-0"
-    return AttemptPaths(
-        inputs=root / "md" / "n0" / "data" / "inputs.pb",
-        output_prefix=root / "md" / "n0" / "data" / "0",
-        raw_output_prefix=raw,
-        checkpoint=raw / "_flytecheckpoints",
-        prev_checkpoint=None,
-        workdir=root / "work" / "n0-0",
-        log=root / "logs" / "n0-0.log",
-    )
+    return attempt_paths(root, root / "raw" / "ab" / f"{EXECUTION.name}-n0-0")
 
 
 def _lit(value: object) -> literals_pb2.Literal:

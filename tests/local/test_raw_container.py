@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flyteidl.core import literals_pb2, tasks_pb2, types_pb2
 from local_backend import VENV_BIN, VENV_PYTHON, Backend, start_backend
+from task_package import attempt_paths
 
 from flyte_ls.local.copilot import (
     go_duration,
@@ -39,16 +40,7 @@ EXECUTION = ExecutionKey("flytesnacks", "development", "raw123")
 
 
 def _paths(root: Path) -> AttemptPaths:
-    raw = root / "raw" / "n0-0"
-    return AttemptPaths(
-        inputs=root / "md" / "n0" / "data" / "inputs.pb",
-        output_prefix=root / "md" / "n0" / "data" / "0",
-        raw_output_prefix=raw,
-        checkpoint=raw / "_flytecheckpoints",
-        prev_checkpoint=None,
-        workdir=root / "work" / "n0-0",
-        log=root / "logs" / "n0-0.log",
-    )
+    return attempt_paths(root, root / "raw" / "n0-0")
 
 
 def _p(**primitive: Any) -> literals_pb2.Literal:

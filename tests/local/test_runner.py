@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import subprocess
-import tarfile
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from flyteidl.admin import task_pb2
 from flyteidl.core import dynamic_job_pb2, execution_pb2, literals_pb2, tasks_pb2
+from task_package import PYTHON, Package, attempt_paths, package_tasks
 
 from flyte_ls.local.runner import (
     AttemptPaths,
@@ -32,45 +29,13 @@ from flyte_ls.local.runner import (
     run_task_attempt_async,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-PYTHON = str(REPO / ".venv" / "bin" / "python")
 DATA = Path(__file__).parent / "data" / "runner"
-IMAGE = "ghcr.io/flyteorg/flytekit:py3.11-1.16.31"  # only written into the package, never pulled
 EXECUTION = ExecutionKey("flytesnacks", "development", "abc123")
 MODULE = "runner_pkg.tasks"
 
 
-@dataclass
-class Package:
-    templates: dict[str, tasks_pb2.TaskTemplate]
-    tarball: Path | None
-    source: Path  # the package's source root (for the non-fast variant's PYTHONPATH)
-
-
 def _package(tmp: Path, copy: str) -> Package:
-    source = tmp / f"src-{copy}"
-    shutil.copytree(DATA, source, ignore=shutil.ignore_patterns("__pycache__"))
-    out = tmp / f"{copy}.tgz"
-    proc = subprocess.run(
-        [str(Path(PYTHON).with_name("pyflyte")), "--pkgs", "runner_pkg", "package", "--image", IMAGE,
-         "--copy", copy, "-f", "-o", str(out)],
-        cwd=source, capture_output=True, text=True, timeout=100, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    specs = tmp / f"specs-{copy}"
-    with tarfile.open(out) as archive:
-        archive.extractall(specs, filter="data")
-    templates: dict[str, tasks_pb2.TaskTemplate] = {}
-    for path in specs.glob("*_1.pb"):
-        template = task_pb2.TaskSpec.FromString(path.read_bytes()).template
-        template.id.project, template.id.domain, template.id.version = (
-            EXECUTION.project,
-            EXECUTION.domain,
-            "v1",
-        )
-        templates[template.id.name.removeprefix(MODULE + ".")] = template
-    tarballs = list(specs.glob("fast*.tar.gz"))
-    return Package(templates, tarballs[0] if tarballs else None, source)
+    return package_tasks(DATA, "runner_pkg", tmp, copy, EXECUTION)
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +54,7 @@ def _str(value: str) -> literals_pb2.Literal:
 
 
 def _paths(root: Path, node: str = "n0", attempt: int = 0) -> AttemptPaths:
-    raw = root / "raw" / "ab" / f"{EXECUTION.name}-{node}-{attempt}"
-    return AttemptPaths(
-        inputs=root / "md" / node / "data" / "inputs.pb",
-        output_prefix=root / "md" / node / "data" / str(attempt),
-        raw_output_prefix=raw,
-        checkpoint=raw / "_flytecheckpoints",
-        prev_checkpoint=None,
-        workdir=root / "work" / f"{node}-{attempt}",
-        log=root / "logs" / f"{node}-{attempt}.log",
-    )
+    return attempt_paths(root, root / "raw" / "ab" / f"{EXECUTION.name}-{node}-{attempt}", node, attempt)
 
 
 def _run(
