@@ -308,6 +308,31 @@ def _square(fast: Package, root: Path, mode: str = "pool") -> Run:
     return run
 
 
+def _start_sleepy(
+    fast: Package, root: Path, seconds: int
+) -> tuple[threading.Thread, list[AttemptResult], Path]:
+    """An attempt of `sleepy` (``seconds`` long) in a thread, returned once its task process wrote its pid
+    file (or after 60 s): the thread, the list its result goes to, the attempt's workdir."""
+    results: list[AttemptResult] = []
+
+    def run() -> None:
+        results.append(
+            run_task_attempt(
+                fast.templates["sleepy"], inputs=literals_pb2.LiteralMap(literals={"x": _lit(seconds)}),
+                python=PYTHON, work=_paths(root), execution=EXECUTION, node_id="n0", attempt=0,
+                fast_distribution=str(fast.tarball),
+            )
+        )  # fmt: skip
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    workdir = _paths(root).workdir
+    deadline = time.monotonic() + 60
+    while not list(workdir.glob("pid-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return thread, results, workdir
+
+
 @pytest.mark.timeout(120)
 def test_a_crashed_server_is_restarted(fast: Package, tmp_path: Path) -> None:
     _square(fast, tmp_path / "a")
@@ -370,23 +395,7 @@ def test_shutdown_kills_running_attempts_and_leaves_no_process(fast: Package, tm
     server = _server_pid()
     server_dir = Path(os.readlink(f"/proc/{server}/cwd"))
     assert server_dir.name.startswith("flyte-ls-pool-")
-    results: list[AttemptResult] = []
-
-    def run() -> None:
-        results.append(
-            run_task_attempt(
-                fast.templates["sleepy"], inputs=literals_pb2.LiteralMap(literals={"x": _lit(120)}),
-                python=PYTHON, work=_paths(tmp_path / "sleepy"), execution=EXECUTION, node_id="n0", attempt=0,
-                fast_distribution=str(fast.tarball),
-            )
-        )  # fmt: skip
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    workdir = _paths(tmp_path / "sleepy").workdir
-    deadline = time.monotonic() + 60
-    while not list(workdir.glob("pid-*")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    thread, results, workdir = _start_sleepy(fast, tmp_path / "sleepy", 120)
     (pid_file,) = workdir.glob("pid-*")
     group = int(pid_file.read_text())
     task_pid = int(pid_file.name.removeprefix("pid-"))
@@ -435,23 +444,7 @@ def test_a_server_that_stops_reaping_is_killed_and_the_attempt_ends(
 ) -> None:
     _square(fast, tmp_path / "warm")
     server = _server_pid()
-    results: list[AttemptResult] = []
-
-    def run() -> None:
-        results.append(
-            run_task_attempt(
-                fast.templates["sleepy"], inputs=literals_pb2.LiteralMap(literals={"x": _lit(1)}),
-                python=PYTHON, work=_paths(tmp_path / "sleepy"), execution=EXECUTION, node_id="n0", attempt=0,
-                fast_distribution=str(fast.tarball),
-            )
-        )  # fmt: skip
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    workdir = _paths(tmp_path / "sleepy").workdir
-    deadline = time.monotonic() + 60
-    while not list(workdir.glob("pid-*")) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    thread, results, _ = _start_sleepy(fast, tmp_path / "sleepy", 1)
     monkeypatch.setattr(pool, "ANSWER_TIMEOUT_S", 1.0)  # how long an ended attempt may stay unreported
     os.kill(server, signal.SIGSTOP)  # the attempt ends in a second; nobody reaps or reports it
     try:
@@ -507,23 +500,7 @@ def test_when_the_backend_dies_the_server_kills_its_attempts_and_removes_its_dir
     _square(fast, tmp_path / "warm")
     server = pool._servers[PYTHON]  # what a killed backend leaves: nobody but the lifeline pipe's EOF
     directory = server.dir
-    results: list[AttemptResult] = []
-
-    def run() -> None:
-        results.append(
-            run_task_attempt(
-                fast.templates["sleepy"], inputs=literals_pb2.LiteralMap(literals={"x": _lit(120)}),
-                python=PYTHON, work=_paths(tmp_path / "sleepy"), execution=EXECUTION, node_id="n0", attempt=0,
-                fast_distribution=str(fast.tarball),
-            )
-        )  # fmt: skip
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    workdir = _paths(tmp_path / "sleepy").workdir
-    deadline = time.monotonic() + 60
-    while not list(workdir.glob("pid-*")) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    thread, results, workdir = _start_sleepy(fast, tmp_path / "sleepy", 120)
     (pid_file,) = workdir.glob("pid-*")
     group = int(pid_file.read_text())
     assert server.proc.stdin is not None
