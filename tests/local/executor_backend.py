@@ -86,6 +86,7 @@ class Backend:
     channel: grpc.Channel
     stub: admin_pb2_grpc.AdminServiceStub
     signals: signal_pb2_grpc.SignalServiceStub
+    port: int = 0  # the gRPC server's (FlyteRemote connects to it)
 
     def stop(self) -> None:
         self.executor.close()
@@ -155,6 +156,7 @@ def start(state_dir: Path, package: Package | None = None) -> Backend:
         channel,
         admin_pb2_grpc.AdminServiceStub(channel),
         signal_pb2_grpc.SignalServiceStub(channel),
+        port,
     )
     if package is not None:
         register(backend.stub, package)

@@ -10,23 +10,18 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 import pytest
 from executor_backend import DOMAIN, PROJECT, Backend, NodePhase, WorkflowPhase, build_package, lit
+from executor_backend import start as start_backend
 from executor_backend import wait_for as wait_until
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
-from flyteidl.service import admin_pb2_grpc, signal_pb2_grpc
 from test_executor import PYTHON, Package
 
-from flyte_ls.local.admin import AdminServicer
 from flyte_ls.local.executor import LocalExecutor
-from flyte_ls.local.signals import SignalServicer
-from flyte_ls.local.store import Store
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(240)]
 TaskPhase = core_execution_pb2.TaskExecution
@@ -115,29 +110,8 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
 
 
 def _serve(state_dir: Path, package: Package) -> tuple[Backend, int]:
-    """executor_backend.start, also giving the port (FlyteRemote connects to it)."""
-    from executor_backend import register
-
-    store = Store(state_dir)
-    admin = AdminServicer(store)
-    admin.executor = LocalExecutor(admin.records, PYTHON)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
-    signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalServicer(store), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    backend = Backend(
-        store,
-        admin,
-        admin.executor,
-        server,
-        channel,
-        admin_pb2_grpc.AdminServiceStub(channel),
-        signal_pb2_grpc.SignalServiceStub(channel),
-    )
-    register(backend.stub, package)
-    return backend, port
+    backend = start_backend(state_dir, package)
+    return backend, backend.port
 
 
 @pytest.fixture(scope="module")
