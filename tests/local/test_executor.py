@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import tarfile
-import textwrap
 import time
 from concurrent import futures
 from dataclasses import dataclass
@@ -284,39 +282,9 @@ class Package:
 
 @pytest.fixture(scope="module")
 def pkg(tmp_path_factory: pytest.TempPathFactory) -> Package:
-    root = tmp_path_factory.mktemp("exec")
-    source = root / "src"
-    (source / "exec_pkg").mkdir(parents=True)
-    (source / "exec_pkg" / "__init__.py").write_text("")
-    (source / "exec_pkg" / "flows.py").write_text(textwrap.dedent(FLOWS))
-    out = root / "pkg.tgz"
-    proc = subprocess.run(
-        [str(Path(PYTHON).with_name("pyflyte")), "--pkgs", "exec_pkg", "package", "--image", IMAGE,
-         "--copy", "all", "-f", "-o", str(out)],
-        cwd=source, capture_output=True, text=True, timeout=150, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    specs = root / "specs"
-    with tarfile.open(out) as archive:
-        archive.extractall(specs, filter="data")
-    tasks: dict[tuple[str, str], task_pb2.TaskSpec] = {}
-    workflows: dict[str, workflow_pb2.WorkflowSpec] = {}
-    launch_plans: list[launch_plan_pb2.LaunchPlan] = []
-    for path in specs.glob("*.pb"):
-        kind = path.stem.rsplit("_", 1)[1]
-        if kind == "1":
-            spec = task_pb2.TaskSpec.FromString(path.read_bytes())
-            _hydrate(spec)
-            tasks[(spec.template.id.name, spec.template.id.version)] = spec
-        elif kind == "2":
-            wf = workflow_pb2.WorkflowSpec.FromString(path.read_bytes())
-            _hydrate(wf)
-            workflows[wf.template.id.name] = wf
-        elif kind == "3":
-            lp = launch_plan_pb2.LaunchPlan.FromString(path.read_bytes())
-            _hydrate(lp)
-            launch_plans.append(lp)
-    return Package(source, next(specs.glob("fast*.tar.gz")), tasks, workflows, launch_plans)
+    from executor_backend import build_package  # not at the top: executor_backend imports this module
+
+    return build_package(tmp_path_factory.mktemp("exec"), "exec_pkg", FLOWS)
 
 
 def _lit(value: object) -> literals_pb2.Literal:
