@@ -132,6 +132,18 @@ class TaskNodes:
             log=self.log_dir / f"{sub_id}-{attempt}.log",
         )
 
+    def _task_execution_id(
+        self, ref: NodeRef, template: tasks_pb2.TaskTemplate, attempt: int
+    ) -> identifier_pb2.TaskExecutionIdentifier:
+        """The id of one attempt of ``ref``'s task: the source a cache entry it populates points at."""
+        return identifier_pb2.TaskExecutionIdentifier(
+            task_id=template.id,
+            node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+                node_id=ref.unique_id, execution_id=self._execution_id
+            ),
+            retry_attempt=attempt,
+        )
+
     def _template(self, node: workflow_pb2.Node) -> tasks_pb2.TaskTemplate | _Result:
         template = self._tasks.get(_key(node.task_node.reference_id))
         if template is None:
@@ -167,13 +179,7 @@ class TaskNodes:
             result = await self._attempts(node, ref, template, inputs, input_path)
             if result.futures is not None:
                 return await self._dynamic(ref, template, inputs, result)  # @dynamic: not cached
-            source = identifier_pb2.TaskExecutionIdentifier(
-                task_id=template.id,
-                node_execution_id=identifier_pb2.NodeExecutionIdentifier(
-                    node_id=ref.unique_id, execution_id=self._execution_id
-                ),
-                retry_attempt=result.attempt,
-            )
+            source = self._task_execution_id(ref, template, result.attempt)
             ok = result.phase == NodePhase.SUCCEEDED
             result.task_node_metadata = populate(cache, key, status, result.outputs if ok else None, source)
             return result
@@ -324,13 +330,7 @@ class TaskNodes:
             if hit is not None:
                 return _Result(NodePhase.SUCCEEDED, outputs=hit.outputs), Status.CACHE_HIT
             result = await run(index)
-            source = identifier_pb2.TaskExecutionIdentifier(
-                task_id=template.id,
-                node_execution_id=identifier_pb2.NodeExecutionIdentifier(
-                    node_id=ref.unique_id, execution_id=self._execution_id
-                ),
-                retry_attempt=result.attempt,
-            )
+            source = self._task_execution_id(ref, template, result.attempt)
             ok = result.phase == NodePhase.SUCCEEDED
             meta = populate(cache, key, status, result.outputs if ok else None, source)
             return result, meta.cache_status
