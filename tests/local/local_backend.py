@@ -1,13 +1,17 @@
-"""Start the real ``flyte-ls local start`` command in a subprocess, for the tests of tests/local/."""
+"""Start the real ``flyte-ls local start`` command in a subprocess, for the tests of tests/local/; upload to
+its signed URLs."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +20,7 @@ VENV_BIN = REPO / ".venv" / "bin"
 FLYTE_LS = str(VENV_BIN / "flyte-ls")
 VENV_PYTHON = str(VENV_BIN / "python")
 START_DEADLINE_S = 90.0  # `import flytekit` in the interpreter check takes seconds on a busy machine
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the backend is local
 
 
 def free_port() -> int:
@@ -121,3 +126,17 @@ def env_with_path(path: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = path
     return env
+
+
+def upload(url: str, body: bytes, md5: bytes | None) -> tuple[int, str]:
+    """PUT ``body`` to a signed upload URL as flytekit does (with Content-MD5 when ``md5`` is given): the
+    status and the response body."""
+    headers = {"Content-Length": str(len(body))}
+    if md5 is not None:
+        headers["Content-MD5"] = base64.b64encode(md5).decode()
+    req = urllib.request.Request(url, data=body, method="PUT", headers=headers)
+    try:
+        with NO_PROXY.open(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()

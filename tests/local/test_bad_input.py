@@ -14,15 +14,12 @@ test_explicit_python_without_flytekit, test_no_python_on_path_can_import_flyteki
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import re
 import sqlite3
 import subprocess
 import tarfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,14 +36,13 @@ from flyteidl.admin import (
 )
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
-from local_backend import VENV_PYTHON, Backend, start_backend
+from local_backend import VENV_PYTHON, Backend, start_backend, upload
 
 from flyte_ls.local.dataproxy import UploadRefused, check_fast_archive
 
 pytestmark = pytest.mark.timeout(60)
 
 PROJECT, DOMAIN = "flytesnacks", "development"
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture(scope="module")
@@ -304,16 +300,6 @@ def test_check_fast_archive_accepts_what_flytekit_writes(tmp_path: Path) -> None
         check_fast_archive(path)
 
 
-def _put(url: str, body: bytes, md5: bytes) -> tuple[int, str]:
-    headers = {"Content-Length": str(len(body)), "Content-MD5": base64.b64encode(md5).decode()}
-    req = urllib.request.Request(url, data=body, method="PUT", headers=headers)
-    try:
-        with _NO_PROXY.open(req, timeout=30) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_fast_register_upload_with_traversal_is_refused(channel: grpc.Channel, backend: Backend) -> None:
     dataproxy = dataproxy_pb2_grpc.DataProxyServiceStub(channel)
     for members, message in BAD_ARCHIVES.values():
@@ -326,7 +312,7 @@ def test_fast_register_upload_with_traversal_is_refused(channel: grpc.Channel, b
             ),
             timeout=10,
         )
-        status, text = _put(where.signed_url, body, md5)
+        status, text = upload(where.signed_url, body, md5)
         assert status == 400 and message in text, (status, text)
         assert not Path(where.native_url).exists()
     assert list((backend.state_dir / "tmp" / "uploads").iterdir()) == []
@@ -338,7 +324,7 @@ def test_fast_register_upload_with_traversal_is_refused(channel: grpc.Channel, b
         ),
         timeout=10,
     )
-    assert _put(where.signed_url, good, md5)[0] == 201
+    assert upload(where.signed_url, good, md5)[0] == 201
     assert Path(where.native_url).read_bytes() == good
 
 

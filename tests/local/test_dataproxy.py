@@ -22,13 +22,11 @@ from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import dataproxy_pb2, dataproxy_pb2_grpc
 from google.protobuf import duration_pb2
-from local_backend import VENV_PYTHON, Backend, free_port, start_backend
+from local_backend import NO_PROXY, VENV_PYTHON, Backend, free_port, start_backend, upload
 
 from flyte_ls.local.flyte_urls import parse
 
 pytestmark = pytest.mark.timeout(120)
-
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture(scope="module")
@@ -42,18 +40,6 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 def stub(backend: Backend) -> Iterator[dataproxy_pb2_grpc.DataProxyServiceStub]:
     with grpc.insecure_channel(f"127.0.0.1:{backend.port}") as channel:
         yield dataproxy_pb2_grpc.DataProxyServiceStub(channel)
-
-
-def put(url: str, body: bytes, md5: bytes | None) -> tuple[int, str]:
-    headers = {"Content-Length": str(len(body))}
-    if md5 is not None:
-        headers["Content-MD5"] = base64.b64encode(md5).decode()
-    req = urllib.request.Request(url, data=body, method="PUT", headers=headers)
-    try:
-        with _NO_PROXY.open(req, timeout=30) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def location(
@@ -78,12 +64,12 @@ def test_upload_by_md5(stub: dataproxy_pb2_grpc.DataProxyServiceStub, backend: B
     assert now + 3000 < resp.expires_at.seconds <= now + 3700
     assert not expected.exists()
 
-    assert put(resp.signed_url, body, md5)[0] == 201
+    assert upload(resp.signed_url, body, md5)[0] == 201
     assert expected.read_bytes() == body
     # fast registration asks again for the same content: same place, and the PUT rewrites it
     again = location(stub, filename="fastabc.tar.gz", content_md5=md5)
     assert again.native_url == resp.native_url
-    assert put(again.signed_url, body, md5)[0] == 201
+    assert upload(again.signed_url, body, md5)[0] == 201
     assert expected.read_bytes() == body
 
 
@@ -91,9 +77,9 @@ def test_wrong_md5_writes_nothing(stub: dataproxy_pb2_grpc.DataProxyServiceStub,
     body = b"the real content"
     md5 = hashlib.md5(body).digest()
     resp = location(stub, filename="data.bin", content_md5=md5)
-    status, message = put(resp.signed_url, b"something else!", hashlib.md5(b"something else!").digest())
+    status, message = upload(resp.signed_url, b"something else!", hashlib.md5(b"something else!").digest())
     assert status == 400 and "differs from the content_md5" in message
-    status, message = put(resp.signed_url, body, hashlib.md5(b"other").digest())
+    status, message = upload(resp.signed_url, body, hashlib.md5(b"other").digest())
     assert status == 400 and "Content-MD5 mismatch" in message and "nothing was stored" in message
     assert not Path(resp.native_url).exists()
     assert list((backend.state_dir / "tmp" / "uploads").iterdir()) == []
@@ -106,7 +92,7 @@ def test_filename_root_and_already_exists(
     md5 = hashlib.md5(first).digest()
     resp = location(stub, filename="model.pt", filename_root="my-root", content_md5=md5)
     assert resp.native_url == str(backend.state_dir / "uploads/flytesnacks/development/my-root/model.pt")
-    assert put(resp.signed_url, first, md5)[0] == 201
+    assert upload(resp.signed_url, first, md5)[0] == 201
     # same name, same content: fine
     assert location(stub, filename="model.pt", filename_root="my-root", content_md5=md5).native_url
     # same name, other content (or no hash): ALREADY_EXISTS, as Admin
@@ -125,7 +111,7 @@ def test_filename_root_only_gets_a_random_name(stub: dataproxy_pb2_grpc.DataProx
     resp = location(stub, filename_root="frame.parquet")
     name = Path(resp.native_url).name
     assert Path(resp.native_url).parent.name == "frame.parquet" and len(name) == 20
-    assert put(resp.signed_url, b"streamed", None)[0] == 201
+    assert upload(resp.signed_url, b"streamed", None)[0] == 201
     assert Path(resp.native_url).read_bytes() == b"streamed"
 
 
@@ -284,7 +270,7 @@ def test_signed_url_survives_a_restart(tmp_path: Path) -> None:
     second = start_backend(state_dir, port=port, http_port=http_port)
     try:
         assert key.read_bytes() == key_bytes  # reused, not regenerated
-        assert put(resp.signed_url, body, md5)[0] == 201
+        assert upload(resp.signed_url, body, md5)[0] == 201
         assert Path(resp.native_url).read_bytes() == body
         # the key is not served over HTTP (top-level state files are private)
         status, _ = get(f"{second.http}/files/upload-signing.key")
@@ -310,7 +296,7 @@ def test_signing_key_file(tmp_path: Path) -> None:
 
 def get(url: str) -> tuple[int, str]:
     try:
-        with _NO_PROXY.open(url, timeout=30) as resp:
+        with NO_PROXY.open(url, timeout=30) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
