@@ -25,7 +25,7 @@ from flyte_ls.local.admin.tasks import list_ids
 from flyte_ls.local.compiler_types import castable, type_name
 from flyte_ls.local.errors import InvalidArgument, NotFound, rpc
 from flyte_ls.local.executions.inputs import type_mismatch
-from flyte_ls.local.store import LAUNCH_PLAN, LP_ACTIVE, LP_INACTIVE, WORKFLOW, EntityRow
+from flyte_ls.local.store import LAUNCH_PLAN, LP_ACTIVE, LP_INACTIVE, WORKFLOW, EntityRow, Store
 
 LP_COLUMNS: dict[str, listing.Column] = {
     **listing.ENTITY_COLUMNS,
@@ -48,6 +48,21 @@ def launch_plan_from_row(row: EntityRow) -> launch_plan_pb2.LaunchPlan:
         spec=launch_plan_pb2.LaunchPlanSpec.FromString(row.spec),
         closure=closure,
     )
+
+
+def launch_plan_interface(
+    store: Store, ident: identifier_pb2.Identifier
+) -> interface_pb2.TypedInterface | None:
+    """A registered launch plan's interface (expected inputs' variables, expected outputs), None when it is
+    not registered: what the compiler needs of a launch-plan node (propeller fetches it from Admin)."""
+    row = store.get_entity(LAUNCH_PLAN, ident.project, ident.domain, ident.name, ident.version)
+    if row is None:
+        return None
+    closure = launch_plan_pb2.LaunchPlanClosure.FromString(row.closure)
+    iface = interface_pb2.TypedInterface(outputs=closure.expected_outputs)
+    for name, param in closure.expected_inputs.parameters.items():
+        iface.inputs.variables[name].CopyFrom(param.var)
+    return iface
 
 
 def merge_inputs(

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 import grpc
-from flyteidl.admin import common_pb2, launch_plan_pb2, workflow_pb2
+from flyteidl.admin import common_pb2, workflow_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
 from google.rpc import status_pb2
@@ -21,6 +21,7 @@ from flyte_ls.local.admin.common import (
     timestamp,
     validate_identifier,
 )
+from flyte_ls.local.admin.launch_plans import launch_plan_interface
 from flyte_ls.local.admin.tasks import list_ids
 from flyte_ls.local.errors import AlreadyExists, InvalidArgument, rpc
 from flyte_ls.local.store import LAUNCH_PLAN, TASK, WORKFLOW, EntityRow
@@ -144,14 +145,7 @@ class WorkflowMixin(Base):
         self, ident: identifier_pb2.Identifier
     ) -> interface_pb2.TypedInterface | None:
         """A launch plan's interface for the compiler: expected inputs' variables, expected outputs."""
-        row = self.store.get_entity(LAUNCH_PLAN, ident.project, ident.domain, ident.name, ident.version)
-        if row is None:
-            return None
-        closure = launch_plan_pb2.LaunchPlanClosure.FromString(row.closure)
-        iface = interface_pb2.TypedInterface(outputs=closure.expected_outputs)
-        for name, param in closure.expected_inputs.parameters.items():
-            iface.inputs.variables[name].CopyFrom(param.var)
-        return iface
+        return launch_plan_interface(self.store, ident)
 
     @rpc
     def CreateWorkflow(

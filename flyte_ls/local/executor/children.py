@@ -25,7 +25,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flyteidl.admin import execution_pb2, launch_plan_pb2
+from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2
 from flyteidl.core.identifier_pb2 import WorkflowExecutionIdentifier as ExecutionId
@@ -54,15 +54,9 @@ class ChildExecutions:
     def launch_plan_interface(self, ident: identifier_pb2.Identifier) -> interface_pb2.TypedInterface | None:
         """A registered launch plan's interface (expected inputs' variables, expected outputs): what
         propeller fetches from Admin to compile a @dynamic sub-DAG with launch-plan nodes."""
-        store = self.records.store
-        row = store.get_entity(LAUNCH_PLAN, ident.project, ident.domain, ident.name, ident.version)
-        if row is None:
-            return None
-        closure = launch_plan_pb2.LaunchPlanClosure.FromString(row.closure)
-        iface = interface_pb2.TypedInterface(outputs=closure.expected_outputs)
-        for name, param in closure.expected_inputs.parameters.items():
-            iface.inputs.variables[name].CopyFrom(param.var)
-        return iface
+        from flyte_ls.local.admin.launch_plans import launch_plan_interface
+
+        return launch_plan_interface(self.records.store, ident)
 
     async def run(
         self,
