@@ -1,0 +1,1 @@
+"""A lean Flyte Admin client: the FlyteRemote surface on flyteidl + grpcio, without flytekit."""

@@ -1,0 +1,1 @@
+"""Tests of flyte_ls.remote."""
