@@ -1,0 +1,111 @@
+"""Readable names for Flyte `LiteralType`s and the conversion error that uses them.
+
+`type_string` renders a LiteralType the way a flytekit user wrote it (`List[int]`, `Optional[str]`,
+`Dict[str, float]`, `FlyteFile[csv]`), so error messages and hovers speak the user's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flyteidl.core import types_pb2
+
+SIMPLE_NAMES = {
+    types_pb2.NONE: "None",
+    types_pb2.INTEGER: "int",
+    types_pb2.FLOAT: "float",
+    types_pb2.STRING: "str",
+    types_pb2.BOOLEAN: "bool",
+    types_pb2.DATETIME: "datetime",
+    types_pb2.DURATION: "timedelta",
+    types_pb2.BINARY: "bytes",
+    types_pb2.ERROR: "error",
+    types_pb2.STRUCT: "dict",
+}
+
+
+class LiteralConversionError(ValueError):
+    """A value does not fit the declared type of an input (or a literal cannot be read back).
+
+    `input_name` is the input (with a path into collections/maps such as `xs[2]` or `m['k']`), `expected` the
+    readable type it should have had and `given` a short description of what was passed.
+    """
+
+    def __init__(self, input_name: str, expected: str, given: str, reason: str = "") -> None:
+        self.input_name = input_name
+        self.expected = expected
+        self.given = given
+        self.reason = reason
+        message = f"input {input_name!r}: expected {expected}, got {given}"
+        if reason:
+            message += f" — {reason}"
+        super().__init__(message)
+
+
+def describe(value: Any, limit: int = 60) -> str:
+    """A short description of a given value: its repr (cut to `limit` characters) and its Python type."""
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def is_msgpack_struct(lt: types_pb2.LiteralType) -> bool:
+    """True when flytekit ≥ 1.14 declared this STRUCT as msgpack binary (dataclasses, pydantic models, dict).
+
+    flytekit marks such types with the annotation `cache-key-metadata.serialization-format = "msgpack"`; types
+    registered by older flytekit lack it and expect a generic (protobuf Struct) literal.
+    """
+    if not lt.HasField("annotation"):
+        return False
+    fields = lt.annotation.annotations.fields
+    if "cache-key-metadata" not in fields:
+        return False
+    meta = fields["cache-key-metadata"]
+    if meta.WhichOneof("kind") != "struct_value":
+        return False
+    fmt = meta.struct_value.fields.get("serialization-format")
+    return fmt is not None and fmt.string_value == "msgpack"
+
+
+def struct_title(lt: types_pb2.LiteralType) -> str:
+    """The class name of a dataclass/pydantic STRUCT (from its JSON schema `title`), or "" if unknown."""
+    if lt.HasField("metadata"):
+        title = lt.metadata.fields.get("title")
+        if title is not None and title.WhichOneof("kind") == "string_value":
+            return title.string_value
+    return ""
+
+
+def type_string(lt: types_pb2.LiteralType) -> str:
+    """Render a LiteralType as the Python type a flytekit user would have written."""
+    kind = lt.WhichOneof("type")
+    if kind == "simple":
+        if lt.simple == types_pb2.STRUCT:
+            return struct_title(lt) or "dict"
+        return SIMPLE_NAMES.get(lt.simple, "unknown")
+    if kind == "collection_type":
+        return f"List[{type_string(lt.collection_type)}]"
+    if kind == "map_value_type":
+        return f"Dict[str, {type_string(lt.map_value_type)}]"
+    if kind == "enum_type":
+        return "Enum[" + ", ".join(repr(v) for v in lt.enum_type.values) + "]"
+    if kind == "union_type":
+        variants = list(lt.union_type.variants)
+        others = [v for v in variants if not _is_none(v)]
+        if len(others) == 1 and len(variants) == 2:
+            return f"Optional[{type_string(others[0])}]"
+        return "Union[" + ", ".join(type_string(v) for v in variants) + "]"
+    if kind == "blob":
+        name = "FlyteDirectory" if lt.blob.dimensionality == types_pb2.BlobType.MULTIPART else "FlyteFile"
+        return f"{name}[{lt.blob.format}]" if lt.blob.format else name
+    if kind == "structured_dataset_type":
+        fmt = lt.structured_dataset_type.format
+        return f"StructuredDataset[{fmt}]" if fmt else "StructuredDataset"
+    if kind == "schema":
+        return "FlyteSchema"
+    return "unknown"
+
+
+def _is_none(lt: types_pb2.LiteralType) -> bool:
+    return lt.WhichOneof("type") == "simple" and lt.simple == types_pb2.NONE
