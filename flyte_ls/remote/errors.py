@@ -112,6 +112,12 @@ def redact(text: str) -> str:
     return _SECRET_PATTERNS[2].sub("[redacted]", text)
 
 
+def is_untrusted_certificate(details: str) -> bool:
+    """Whether an ``UNAVAILABLE``'s details say the server's TLS certificate failed verification (which no
+    retry will change)."""
+    return "CERTIFICATE_VERIFY_FAILED" in details
+
+
 _CONFIG_HINT = (
     "check admin.endpoint and insecure in your Flyte config (FLYTECTL_CONFIG, ~/.flyte/config.yaml)"
 )
@@ -189,6 +195,14 @@ def from_rpc_error(
         )
     if code == S.UNAVAILABLE:
         target = endpoint or "the Flyte backend"
+        if is_untrusted_certificate(details):
+            return make(
+                FlyteSystemUnavailableException,
+                f"{target}: the TLS handshake failed, the server's certificate is not trusted "
+                f"({method}){said} — set caCertFilePath to the CA that signed it in your Flyte config "
+                "(or insecureSkipVerify: true to trust it as is); if the backend speaks plaintext, set "
+                "insecure: true",
+            )
         return make(
             FlyteSystemUnavailableException,
             f"{target} is unavailable ({method}{tried}){said} — is the backend running? Start the local one "
@@ -237,5 +251,6 @@ __all__ = [
     "FlyteUserException",
     "RegistrationSkipped",
     "from_rpc_error",
+    "is_untrusted_certificate",
     "redact",
 ]

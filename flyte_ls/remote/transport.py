@@ -31,7 +31,7 @@ import grpc
 import grpc.aio
 from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
-from flyte_ls.remote.errors import from_rpc_error
+from flyte_ls.remote.errors import from_rpc_error, is_untrusted_certificate
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ def is_retryable(err: grpc.RpcError, kind: Kind) -> bool:
     code = err.code()
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in str(err.details() or ""):
         return False  # the response exceeds the receive limit: it will again
+    if code == grpc.StatusCode.UNAVAILABLE and is_untrusted_certificate(str(err.details() or "")):
+        return False  # the certificate will not become trusted by itself
     if code in _ALWAYS_RETRIED:
         return True
     return code == grpc.StatusCode.DEADLINE_EXCEEDED and kind == "read"

@@ -97,6 +97,22 @@ def test_backend_down_names_the_endpoint_and_the_fix() -> None:
 
 
 @pytest.mark.timeout(10)
+def test_an_untrusted_certificate_says_how_to_trust_it_and_is_not_retried() -> None:
+    details = (
+        "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.0.0.1:443: Tls handshake failed "
+        "(TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: CERTIFICATE_VERIFY_FAILED: self signed certificate"
+    )
+    err = rpc_error(S.UNAVAILABLE, details)
+    exc = from_rpc_error(err, "GetTask", endpoint=ENDPOINT)
+    assert type(exc) is FlyteSystemUnavailableException
+    assert str(exc).startswith(
+        f"{ENDPOINT}: the TLS handshake failed, the server's certificate is not trusted"
+    )
+    assert "caCertFilePath" in str(exc) and "insecure: true" in str(exc)
+    assert not is_retryable(err, "read")
+
+
+@pytest.mark.timeout(10)
 def test_timeout_says_how_long_it_waited() -> None:
     exc = from_rpc_error(rpc_error(S.DEADLINE_EXCEEDED, "Deadline Exceeded"), "GetExecution", timeout=0.5)
     assert str(exc).startswith("GetExecution: no answer within 0.5 s")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -100,20 +102,46 @@ class Server:
     endpoint: str
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    store = Store(tmp_path / "state")
+def serve(state_dir: Path, credentials: grpc.ServerCredentials | None = None) -> Iterator[Server]:
+    store = Store(state_dir)
     wire = Wire()
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), interceptors=[wire])
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(store), grpc_server)
-    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    if credentials is None:
+        endpoint = f"127.0.0.1:{grpc_server.add_insecure_port('127.0.0.1:0')}"
+    else:
+        endpoint = f"localhost:{grpc_server.add_secure_port('127.0.0.1:0', credentials)}"
     grpc_server.start()
     try:
-        yield Server(wire, f"127.0.0.1:{port}")
+        yield Server(wire, endpoint)
     finally:
         wire.released.set()
         grpc_server.stop(None).wait(10)
         store.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    yield from serve(tmp_path / "state")
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[bytes, bytes]:
+    """A self-signed (key, certificate) for localhost, made by the real openssl."""
+    openssl = shutil.which("openssl")
+    assert openssl, "the TLS tests need the openssl command"
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return key.read_bytes(), cert.read_bytes()
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, certificate: tuple[bytes, bytes]) -> Iterator[Server]:
+    yield from serve(tmp_path / "tls-state", grpc.ssl_server_credentials([certificate]))
 
 
 def closed_port() -> int:
@@ -332,3 +360,24 @@ def test_a_transport_serves_one_event_loop(server: Server) -> None:
         loop.run_until_complete(transport.aclose())
     finally:
         loop.close()
+
+
+@pytest.mark.timeout(60)
+async def test_tls_with_the_servers_ca_and_a_clear_error_without_it(
+    tls_server: Server, certificate: tuple[bytes, bytes]
+) -> None:
+    trusted = Transport(tls_server.endpoint, insecure=False, root_certificates=certificate[1])
+    async with trusted:
+        answer = await trusted.call("GetDomains", project_pb2.GetDomainRequest(), kind="read")
+    assert answer.domains
+    untrusted = Transport(
+        tls_server.endpoint, insecure=False
+    )  # the system roots do not know this certificate
+    async with untrusted:
+        started = time.monotonic()
+        with pytest.raises(FlyteSystemUnavailableException) as raised:
+            await untrusted.call("GetDomains", project_pb2.GetDomainRequest(), kind="read")
+    assert time.monotonic() - started < 2.0  # not retried: the certificate will not become trusted
+    message = str(raised.value)
+    assert "certificate is not trusted" in message and "caCertFilePath" in message
+    assert tls_server.wire.calls["GetDomains"] == 1  # only the trusted call got through
