@@ -150,8 +150,12 @@ def _primitive(**kwargs: Any) -> literals_pb2.Literal:
 
 
 class _Builder:
-    def __init__(self, upload: Upload | None) -> None:
+    """Builds literals; a `trial` builder (trying the variants of a union) checks local paths but uploads
+    nothing, so only the chosen variant uploads."""
+
+    def __init__(self, upload: Upload | None, *, trial: bool = False) -> None:
         self.upload = upload
+        self.trial = trial
 
     def build(
         self, value: Any, lt: types_pb2.LiteralType, path: str, *, lenient: bool
@@ -251,33 +255,37 @@ class _Builder:
 
     def union(self, value: Any, lt: types_pb2.LiteralType, path: str, lenient: bool) -> literals_pb2.Literal:
         variants = list(lt.union_type.variants)
+        used_lenient = False
         matches = self._variants(value, variants, path, lenient=False)
         if not matches and lenient:
+            used_lenient = True
             matches = self._variants(value, variants, path, lenient=True)
         if len(matches) > 1 and isinstance(value, str):
-            exact = [
-                m for m in matches if m[0].WhichOneof("type") == "simple" and m[0].simple == types_pb2.STRING
-            ]
+            exact = [v for v in matches if v.WhichOneof("type") == "simple" and v.simple == types_pb2.STRING]
             matches = exact or matches
         if not matches:
             raise _Mismatch(path, lt, value, "no variant of the union accepts it")
         if len(matches) > 1:
-            names = ", ".join(type_string(m[0]) for m in matches)
+            names = ", ".join(type_string(v) for v in matches)
             raise _Mismatch(
                 path, lt, value, f"ambiguous: it fits {names}; pass a value only one variant accepts"
             )
-        variant, literal = matches[0]
+        variant = matches[0]
+        literal = self.build(value, variant, path, lenient=used_lenient)
         return _scalar(union=literals_pb2.Union(value=literal, type=variant))
 
     def _variants(
         self, value: Any, variants: list[types_pb2.LiteralType], path: str, *, lenient: bool
-    ) -> list[tuple[types_pb2.LiteralType, literals_pb2.Literal]]:
+    ) -> list[types_pb2.LiteralType]:
+        """The variants that accept `value` (tried without uploading anything)."""
+        trial = _Builder(self.upload, trial=True)
         found = []
         for variant in variants:
             try:
-                found.append((variant, self.build(value, variant, path, lenient=lenient)))
+                trial.build(value, variant, path, lenient=lenient)
             except _Mismatch:
                 continue
+            found.append(variant)
         return found
 
     def blob(self, value: Any, lt: types_pb2.LiteralType, path: str) -> literals_pb2.Literal:
@@ -307,6 +315,8 @@ class _Builder:
             raise _Mismatch(path, lt, value, f"this local path is not {want}")
         if self.upload is None:
             raise _Mismatch(path, lt, value, "local paths need an upload callback (or give a remote URI)")
+        if self.trial:
+            return local
         return self.upload(local, local_is_dir)
 
 

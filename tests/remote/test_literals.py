@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flyte_ls.remote.literals import (
     LiteralConversionError,
@@ -280,6 +282,29 @@ def test_local_paths_are_uploaded(fk: SimpleNamespace, tmp_path: Path) -> None:
 
 
 @pytest.mark.flytekit
+def test_union_uploads_only_the_chosen_variant(fk: SimpleNamespace, tmp_path: Path) -> None:
+    file = tmp_path / "in.txt"
+    file.write_text("x")
+    uploads: list[str] = []
+
+    def upload(path: str, is_dir: bool) -> str:
+        uploads.append(path)
+        return "s3://bucket/in.txt"
+
+    optional = fk.literal_type(fk.FlyteFile | None)
+    assert to_literal(str(file), optional, name="f", upload=upload) == fk.to_literal(
+        fk.FlyteFile("s3://bucket/in.txt"), fk.FlyteFile | None
+    )
+    assert uploads == [str(file)]
+    # a bare string prefers `str`, as flytekit does: nothing is uploaded
+    either = fk.literal_type(str | fk.FlyteFile)
+    assert to_python(to_literal(str(file), either, name="f", upload=upload)) == str(file)
+    assert uploads == [str(file)]
+    dataset = to_literal(str(tmp_path), fk.literal_type(fk.StructuredDataset), name="sd", upload=upload)
+    assert uploads == [str(file), str(tmp_path)] and to_python(dataset) == "s3://bucket/in.txt"
+
+
+@pytest.mark.flytekit
 def test_type_strings(fk: SimpleNamespace) -> None:
     expected: dict[Any, str] = {
         int: "int",
@@ -400,3 +425,41 @@ def test_to_json_of_error_and_offloaded_literals() -> None:
     assert to_json(off) == {"offloaded_uri": "s3://b/o"}
     when = to_literal("2024-05-06T07:08:09+02:00", types_pb2.LiteralType(simple=types_pb2.DATETIME), name="t")
     assert to_json(when) == "2024-05-06T05:08:09+00:00"
+
+
+_JSONISH = st.recursive(
+    st.integers(-(2**63), 2**63 - 1).map(lambda i: ("int", i))
+    | st.text(max_size=8).map(lambda t: ("str", t))
+    | st.booleans().map(lambda b: ("bool", b)),
+    lambda inner: (
+        st.lists(inner, max_size=3).map(lambda xs: ("list", xs))
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3).map(lambda d: ("dict", d))
+    ),
+    max_leaves=10,
+)
+
+
+def _typed(node: tuple[str, Any]) -> tuple[types_pb2.LiteralType, Any]:
+    """A LiteralType and a value of it from a generated tree (the first element types an empty collection)."""
+    kind, value = node
+    if kind in ("int", "str", "bool"):
+        simple = {"int": types_pb2.INTEGER, "str": types_pb2.STRING, "bool": types_pb2.BOOLEAN}[kind]
+        return types_pb2.LiteralType(simple=simple), value
+    items = value if kind == "list" else list(value.values())
+    typed = [_typed(item) for item in items]
+    # a homogeneous collection: keep the children of the first child's type
+    sub = typed[0][0] if typed else INT
+    kept = [v for t, v in typed if t == sub]
+    if kind == "list":
+        return types_pb2.LiteralType(collection_type=sub), kept
+    keys = [k for k, (t, _) in zip(value, typed, strict=True) if t == sub]
+    return types_pb2.LiteralType(map_value_type=sub), dict(zip(keys, kept, strict=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_JSONISH)
+def test_plain_values_survive_the_round_trip(node: tuple[str, Any]) -> None:
+    lt, value = _typed(node)
+    literal = to_literal(value, lt, name="v")
+    assert to_python(literal, lt) == value
+    assert json.loads(json.dumps(to_json(literal, lt))) == value
