@@ -264,6 +264,12 @@ class _Builder:
             exact = [v for v in matches if v.WhichOneof("type") == "simple" and v.simple == types_pb2.STRING]
             matches = exact or matches
         if not matches:
+            others = [
+                v for v in variants if not (v.WhichOneof("type") == "simple" and v.simple == types_pb2.NONE)
+            ]
+            if len(others) == 1 and value is not None:
+                # Optional[T]: say why T refused it (e.g. a local path without an upload callback)
+                self.build(value, others[0], path, lenient=lenient)
             raise _Mismatch(path, lt, value, "no variant of the union accepts it")
         if len(matches) > 1:
             names = ", ".join(type_string(v) for v in matches)

@@ -296,6 +296,8 @@ def test_union_uploads_only_the_chosen_variant(fk: SimpleNamespace, tmp_path: Pa
         fk.FlyteFile("s3://bucket/in.txt"), fk.FlyteFile | None
     )
     assert uploads == [str(file)]
+    err = _error(lambda: to_literal(str(file), optional, name="f"))
+    assert err.expected == "Optional[FlyteFile]" and "upload callback" in str(err)
     # a bare string prefers `str`, as flytekit does: nothing is uploaded
     either = fk.literal_type(str | fk.FlyteFile)
     assert to_python(to_literal(str(file), either, name="f", upload=upload)) == str(file)
