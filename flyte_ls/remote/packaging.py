@@ -3,15 +3,15 @@
 The archive's name is the digest flytekit computes for the same files (md5 over each file's bytes, then its
 relative path with the separators removed, in sorted path order), so a tree packaged here and by
 ``pyflyte package --copy all`` gets the same ``fast<digest>.tar.gz`` name. The bytes are reproducible:
-entries in that sorted order, mtime 1980-01-01 UTC, uid/gid 0, empty user/group names, no pax headers (as
-flytekit), and - unlike flytekit, whose archive changes with the umask - modes normalised to 0644/0755; gzip
-with mtime 0 and no file name in its header.
+entries in that sorted order, mtime 1980-01-01 UTC, uid/gid 0, empty user/group names, no extra pax
+headers (as flytekit), and - unlike flytekit, whose archive changes with the umask - modes normalised to
+0644/0755; gzip with mtime 0 and no file name in its header.
 
 Two modes:
 - ``whole-tree`` (flytekit's ``--copy all``): every file under the source root except ``.git``, sockets,
   broken links and what the ignore rules exclude: ``.gitignore`` (inside a git work tree only, as flytekit:
   the files from the repository's top down, nested ones, ``.git/info/exclude``), ``.dockerignore`` and
-  ``.flyteignore`` (docker semantics: patterns anchored at the root), the standard ignores (``*.pyc``,
+  ``.flyteignore`` (docker-py's matching, as flytekit), the standard ignores (``*.pyc``,
   ``__pycache__``, ``.cache``) and the caller's extra patterns;
 - ``loaded-modules`` (``--copy auto``): only the given module files under the root; no ignore rules, as
   flytekit.
@@ -27,6 +27,7 @@ import base64
 import gzip
 import hashlib
 import os
+import re
 import stat
 import tarfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -203,10 +204,10 @@ class _IgnoreRules:
 
     def __init__(self, root: Path, extra: Sequence[str], defaults: bool) -> None:
         self.root = root
-        self.extra = _docker_spec(extra)
+        self.extra = _DockerPatterns(extra, keep_dockerignore=False)
         self.defaults = defaults
-        self.docker = _docker_spec(_read_lines(root / ".dockerignore")) if defaults else None
-        self.flyte = _docker_spec(_read_lines(root / ".flyteignore")) if defaults else None
+        self.docker = _DockerPatterns(_read_lines(root / ".dockerignore") if defaults else ())
+        self.flyte = _DockerPatterns(_read_lines(root / ".flyteignore") if defaults else ())
         # (directory relative to the root, prefix that makes a root-relative path relative to the file's
         # directory, rules): .gitignore applies only inside a git work tree, as flytekit's `git ls-files`
         self.git: list[tuple[str, str, GitIgnoreSpec]] = []
@@ -244,15 +245,15 @@ class _IgnoreRules:
 
     def ignored(self, rel: str) -> bool:
         posix = Path(rel).as_posix()
-        if self.extra is not None and self.extra.match_file(posix):
+        if self.extra.matches(posix):
             return True
         if not self.defaults:
             return False
         return (
             self.git_ignored(rel)
-            or bool(self.docker is not None and self.docker.match_file(posix))
+            or self.docker.matches(posix)
             or any(fnmatch(rel, p) for p in STANDARD_IGNORES)
-            or bool(self.flyte is not None and self.flyte.match_file(posix))
+            or self.flyte.matches(posix)
         )
 
 
@@ -277,17 +278,83 @@ def _read_lines(path: Path, keep_comments: bool = False) -> list[str]:
     return [line for line in lines if line and (keep_comments or not line.startswith("#"))]
 
 
-def _docker_spec(patterns: Iterable[str]) -> GitIgnoreSpec | None:
-    """.dockerignore semantics on gitignore machinery: every pattern is relative to the root (docker strips a
-    leading slash), a pattern also excludes what is below a matching directory, ``!`` re-includes."""
-    anchored = []
-    for pattern in patterns:
-        negate = pattern.startswith("!")
-        body = pattern[1:].strip() if negate else pattern
-        body = body.lstrip("/")
-        if body:
-            anchored.append(("!" if negate else "") + "/" + body)
-    return GitIgnoreSpec.from_lines(anchored) if anchored else None
+class _DockerPatterns:
+    """.dockerignore matching as flytekit does it (docker-py's PatternMatcher), for .dockerignore,
+    .flyteignore and extra patterns: every pattern is relative to the root, ``.``/``..`` and outer slashes
+    are cleaned away, ``*``/``?``/``[...]`` stay within one path component, ``**`` spans components, a
+    pattern also excludes what lies below a directory it matches (with as many components as the pattern
+    has), the last matching pattern decides (``!`` re-includes) and the root's ``.dockerignore`` is always
+    kept."""
+
+    def __init__(self, patterns: Iterable[str], *, keep_dockerignore: bool = True) -> None:
+        self.rules: list[tuple[bool, int, re.Pattern[str]]] = []  # (re-include, components, regex)
+        for pattern in [*patterns, *(["!.dockerignore"] if keep_dockerignore else [])]:
+            negate = pattern.startswith("!")
+            parts = _clean_components(pattern[1:] if negate else pattern)
+            if parts:
+                self.rules.append((negate, len(parts), re.compile(_docker_regex("/".join(parts)))))
+
+    def matches(self, posix: str) -> bool:
+        parents = [p for p in posix.split("/")[:-1] if p and p != "."]
+        matched = False
+        for negate, count, regex in self.rules:
+            hit = regex.match(posix) is not None
+            if not hit and parents and count <= len(parents):
+                hit = regex.match("/".join(parents[:count])) is not None
+            if hit:
+                matched = not negate
+        return matched
+
+
+def _clean_components(pattern: str) -> list[str]:
+    parts: list[str] = []
+    for part in pattern.strip().split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return parts
+
+
+def _docker_regex(pattern: str) -> str:
+    out, i, n = ["^"], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c == "*" and i < n and pattern[i] == "*":
+            i += 1
+            if i < n and pattern[i] == "/":
+                i += 1
+            out.append(".*" if i >= n else "(.*/)?")
+        elif c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and (close := _class_end(pattern, i)) is not None:
+            body = pattern[i:close].replace("\\", "\\\\")
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            elif body.startswith("^"):
+                body = "\\" + body
+            out.append(f"[{body}]")
+            i = close + 1
+        else:
+            out.append(re.escape(c))
+    out.append("$")
+    return "".join(out)
+
+
+def _class_end(pattern: str, start: int) -> int | None:
+    """The index of the ``]`` closing a character class opened just before ``start`` (a ``]`` right after the
+    opening or its ``!`` is a member), or None when it is never closed (then ``[`` is literal)."""
+    j = start
+    if j < len(pattern) and pattern[j] == "!":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    close = pattern.find("]", j)
+    return None if close < 0 else close
 
 
 # --- archive ----------------------------------------------------------------------------------------------

@@ -157,6 +157,32 @@ def test_gitignore_applies_only_inside_a_work_tree_and_from_the_top(tmp_path: Pa
     assert fast_package(repo / "proj" / "src", tmp_path / "o2").files == ("c.py", "d/e.py")
 
 
+GIT_TREE = {
+    ".gitignore": "*.log\n!keep.log\n/build/\ntmp/\n**/gen/*.py\na/**/z.txt\ndoc/*.txt\nout/\n!out/x.txt\n",
+    "sub/.gitignore": "*.dat\n!important.dat\n/local.py\n",
+    "sub/deeper/.gitignore": "!*.log\n",
+    **dict.fromkeys(
+        """a.log keep.log sub/b.log sub/deeper/c.log build/o sub/build/o tmp/t sub/tmp/t gen/g.py x/gen/g.py
+        x/gen/g.txt a/z.txt a/b/c/z.txt b/a/z.txt doc/d.txt doc/more/d.txt sub/doc/d.txt out/x.txt out/y.txt
+        sub/s.dat sub/important.dat sub/deeper/s.dat sub/local.py sub/deeper/local.py main.py""".split(),
+        "x",
+    ),
+}  # fmt: skip
+
+
+def test_gitignore_matches_git(tmp_path: Path) -> None:
+    """What whole-tree leaves out through .gitignore files is what `git ls-files -io --exclude-standard` (what
+    flytekit asks) lists, for nested files, negations, anchored, directory-only and ** patterns."""
+    root = write_tree(tmp_path / "src", GIT_TREE)
+    git_init(root)
+    listed = subprocess.run(
+        ["git", "ls-files", "-io", "--exclude-standard"],
+        cwd=root, capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.split()  # fmt: skip
+    assert listed, "the tree should make git ignore something"
+    assert set(fast_package(root, tmp_path / "out").files) == set(GIT_TREE) - set(listed)
+
+
 def test_digest_is_flytekits_formula(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "src", TREE)
     git_init(root)
@@ -284,6 +310,35 @@ def test_same_name_files_and_contents_as_flytekit(tmp_path: Path, deref: bool) -
         assert ours_contents.pop("wf/shared.py") == b"S = 1\n"
         assert ours_contents["wf/alias.py"] == b"-> tasks.py"
     assert ours_contents == theirs_contents
+
+
+DOCKER_PATTERNS = [
+    "*.md", "docs", "docs/", "docs/*", "**/*.txt", "a/**/b.py", "/abs.py", "?.py", "*/tmp", "a/b", "**",
+    "*", "a*", "**/x", "a/*.py", "./c.py", "x/../y.py", "[ab].py", "[!a].py", "[].py", "[a", "a/**",
+    ".dockerignore",
+]  # fmt: skip
+DOCKER_PATHS = [
+    "a.md", "sub/a.md", "docs/i.md", "docs", "x/docs/i.md", "t.txt", "a/b/t.txt", "a/b.py", "a/x/y/b.py",
+    "abs.py", "z/abs.py", "c.py", "q/tmp/f", "a/b/c", "x/y.py", "y.py", "b.py", "q/x", ".dockerignore",
+    "sub/.dockerignore", "[a", "].py",
+]  # fmt: skip
+
+
+@pytest.mark.flytekit
+def test_dockerignore_matching_is_flytekits() -> None:
+    """.dockerignore/.flyteignore patterns, alone and in pairs (with re-includes), match exactly the paths
+    that docker-py's PatternMatcher (what flytekit uses) matches, its quirks included."""
+    from docker.utils.build import PatternMatcher
+
+    from flyte_ls.remote.packaging import _DockerPatterns
+
+    singles = [[p] for p in DOCKER_PATTERNS]
+    pairs = [[a, "!" + b] for a in DOCKER_PATTERNS[:12] for b in DOCKER_PATTERNS[:12]]
+    for patterns in singles + pairs:
+        theirs = PatternMatcher(patterns)
+        ours = _DockerPatterns(patterns)
+        for path in DOCKER_PATHS:
+            assert ours.matches(path) == theirs.matches(path), (patterns, path)
 
 
 # --- upload headers -----------------------------------------------------------------------------------------
