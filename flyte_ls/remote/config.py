@@ -145,6 +145,7 @@ class Config:
         *,
         config_file: str | os.PathLike[str] | None = None,
         storage: StorageConfig | None = None,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> Config:
         """:meth:`auto` with ``endpoint`` (and ``insecure``; ``None``: true only for localhost) replaced.
 
@@ -154,7 +155,7 @@ class Config:
         endpoint = _clean_endpoint(endpoint, "for_endpoint()", "endpoint")
 
         def build() -> Config:
-            base = _load(config_file, None, os.environ)
+            base = _load(config_file, cwd, os.environ)
             changes: dict[str, Any] = {
                 "endpoint": endpoint,
                 "insecure": _is_local(endpoint) if insecure is None else insecure,
@@ -166,7 +167,11 @@ class Config:
         return build()._with_recipe(build)
 
     def reload(self) -> Config:
-        """This config as its sources say now: ``self`` when nothing changed (or it was built by hand)."""
+        """This config as its sources say now: ``self`` when nothing changed (or it was built by hand).
+
+        Costs a few ``stat`` calls; a file is parsed again only when its size, mtime or inode changed. Raises
+        :class:`ConfigError` when a source has become malformed (the caller may keep using ``self``).
+        """
         if self._recipe is None:
             return self
         fresh = self._recipe()

@@ -164,9 +164,10 @@ def test_flytectl_config_relative_to_cwd_and_missing_one_only_warns(
 
 def test_cwd_argument_chooses_where_flytekit_config_is_looked_for(home: Path, tmp_path: Path) -> None:
     project = tmp_path / "project"
-    write(project / "flytekit.config", "[platform]\nurl = project:1\n")
+    write(project / "flytekit.config", "[platform]\nurl = project:1\n[credentials]\nclient_id = proj\n")
     assert Config.auto().endpoint == "localhost:30080"
     assert Config.auto(cwd=project).endpoint == "project:1"
+    assert Config.for_endpoint("other:2", cwd=project).client_id == "proj"
     assert discover_config_file(cwd=project) == project / "flytekit.config"
 
 
