@@ -1,0 +1,279 @@
+"""The client: :class:`AsyncFlyteRemote` (asyncio, for the language server) and :class:`FlyteRemote` (the same
+methods, synchronous, for scripts), with flytekit's ``FlyteRemote`` method names.
+
+One implementation: the methods are coroutines of the mixins (:mod:`.remote_fetch`, :mod:`.remote_execute`)
+over :class:`RemoteBase`, which owns the configuration, the defaults and the :class:`Transport`.
+:class:`FlyteRemote` runs those same coroutines on a private event-loop thread; its methods are generated from
+:class:`AsyncFlyteRemote`'s, so a method added to a mixin is available in both APIs at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import os
+import ssl
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flyte_ls.remote.config import Config
+from flyte_ls.remote.remote_fetch import FetchMixin
+from flyte_ls.remote.transport import Kind, Transport
+
+T = TypeVar("T")
+R = TypeVar("R", bound="RemoteBase")
+F = TypeVar("F", bound="_Factories")
+
+DEFAULT_UPLOAD_LOCATION = "flyte://my-s3-bucket/"
+"""flytekit's default ``data_upload_location``: uploads go through the backend's DataProxy."""
+
+
+class _Factories:
+    """The constructors from configuration, shared by :class:`RemoteBase` and :class:`FlyteRemote`."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        default_project: str | None = None,
+        default_domain: str | None = None,
+        data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+    ) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def auto(
+        cls: type[F],
+        config_file: str | os.PathLike[str] | None = None,
+        *,
+        default_project: str | None = None,
+        default_domain: str | None = None,
+        data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+    ) -> F:
+        """A remote configured from ``config_file`` (or the discovered one) and ``FLYTE_*`` variables."""
+        return cls(
+            Config.auto(config_file),
+            default_project=default_project,
+            default_domain=default_domain,
+            data_upload_location=data_upload_location,
+        )
+
+    @classmethod
+    def for_sandbox(
+        cls: type[F],
+        *,
+        default_project: str | None = "flytesnacks",
+        default_domain: str | None = "development",
+        data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+    ) -> F:
+        """A remote for the sandbox / ``flyte-ls local start`` at localhost:30080 (plaintext)."""
+        return cls(
+            Config.for_sandbox(),
+            default_project=default_project,
+            default_domain=default_domain,
+            data_upload_location=data_upload_location,
+        )
+
+    @classmethod
+    def for_endpoint(
+        cls: type[F],
+        endpoint: str,
+        insecure: bool | None = None,
+        *,
+        config_file: str | os.PathLike[str] | None = None,
+        default_project: str | None = None,
+        default_domain: str | None = None,
+        data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+    ) -> F:
+        """A remote for ``endpoint`` (``host:port``); other settings from the config file and environment."""
+        return cls(
+            Config.for_endpoint(endpoint, insecure, config_file=config_file),
+            default_project=default_project,
+            default_domain=default_domain,
+            data_upload_location=data_upload_location,
+        )
+
+
+class RemoteBase(_Factories):
+    """Configuration, defaults and the transport shared by every method. Construction makes no network call.
+
+    ``config`` defaults to :meth:`Config.auto` (files and ``FLYTE_*`` variables). The :attr:`transport`
+    (one gRPC channel) is built on first use, in the event loop of the first RPC, and belongs to that loop:
+    use one :class:`AsyncFlyteRemote` per event loop, and :meth:`aclose` it when done.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        default_project: str | None = None,
+        default_domain: str | None = None,
+        data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+    ) -> None:
+        self.config = config if config is not None else Config.auto()
+        self.default_project = default_project
+        self.default_domain = default_domain
+        self.data_upload_location = data_upload_location
+        self._transport: Transport | None = None
+        self._transport_lock = threading.Lock()
+        # Set by FlyteRemote: runs a coroutine on its loop thread, so that lazy entities work synchronously.
+        self._runner: Callable[[Awaitable[Any]], Any] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(endpoint={self.config.endpoint!r},"
+            f" default_project={self.default_project!r}, default_domain={self.default_domain!r})"
+        )
+
+    @property
+    def transport(self) -> Transport:
+        """The :class:`Transport` for :attr:`config`, built on first access (no RPC yet)."""
+        with self._transport_lock:
+            if self._transport is None:
+                self._transport = self._make_transport()
+            return self._transport
+
+    def _make_transport(self) -> Transport:
+        """The Transport for :attr:`config`; the seam where auth plugs in its metadata plugin and refresh."""
+        cfg = self.config
+        return Transport(cfg.endpoint, insecure=cfg.insecure, root_certificates=_root_certificates(cfg))
+
+    async def _call(self, rpc: str, request: Any, *, kind: Kind, timeout: float | None = None) -> Any:
+        """Send ``request`` through the RPC named ``rpc`` (e.g. ``"GetTask"``); errors are FlyteExceptions."""
+        return await self.transport.call(rpc, request, kind=kind, timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Close the channel; a later RPC opens a new one."""
+        with self._transport_lock:
+            transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.aclose()
+
+    async def __aenter__(self: R) -> R:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _root_certificates(cfg: Config) -> bytes | None:
+    """PEM to trust: ``ca_cert_file_path``, or (``insecure_skip_verify``) the server's own certificate."""
+    if cfg.insecure:
+        return None
+    if cfg.ca_cert_file_path:
+        return Path(cfg.ca_cert_file_path).expanduser().read_bytes()
+    if cfg.insecure_skip_verify:
+        host, _, port = cfg.endpoint.rpartition(":")
+        if not host:
+            host, port = cfg.endpoint, "443"
+        # flytekit does the same (a blocking fetch); it happens once, when the transport is first built.
+        return ssl.get_server_certificate((host.strip("[]"), int(port))).encode()
+    return None
+
+
+class AsyncFlyteRemote(RemoteBase, FetchMixin):
+    """flytekit's FlyteRemote as coroutines: ``await remote.fetch_task(...)``."""
+
+
+class FlyteRemote(_Factories):
+    """The synchronous API: every coroutine method of :class:`AsyncFlyteRemote` under the same name, run on a
+    private event-loop thread (started on first use, stopped by :meth:`close`). Attributes such as ``config``
+    and ``default_project`` are the underlying remote's.
+
+    Safe to call from several threads, and from code that has its own running event loop (the call blocks that
+    thread until the result is ready).
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        default_project: str | None = None,
+        default_domain: str | None = None,
+        data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+    ) -> None:
+        self._remote = AsyncFlyteRemote(
+            config,
+            default_project=default_project,
+            default_domain=default_domain,
+            data_upload_location=data_upload_location,
+        )
+        self._remote._runner = self._run
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def async_remote(self) -> AsyncFlyteRemote:
+        """The :class:`AsyncFlyteRemote` underneath (its coroutines must run on this remote's loop)."""
+        return self._remote
+
+    def __getattr__(self, name: str) -> Any:
+        # Plain attributes (config, default_project, transport...) of the async remote.
+        if name.startswith("__") or name == "_remote":
+            raise AttributeError(name)
+        return getattr(self._remote, name)
+
+    def __repr__(self) -> str:
+        return repr(self._remote).replace("AsyncFlyteRemote", "FlyteRemote", 1)
+
+    def _loop_for_calls(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="flyte-remote", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def _run(self, awaitable: Awaitable[T]) -> T:
+        """Run ``awaitable`` on the private loop and wait for its result (exceptions propagate)."""
+        loop = self._loop_for_calls()
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("a synchronous FlyteRemote method was called from its own event loop thread")
+        return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), loop).result()
+
+    def close(self) -> None:
+        """Close the channel and stop the loop thread; a later call starts them again."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._remote.aclose(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+    def __enter__(self) -> FlyteRemote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def _sync_method(name: str, method: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: FlyteRemote, *args: Any, **kwargs: Any) -> Any:
+        return self._run(getattr(self._remote, name)(*args, **kwargs))
+
+    return call
+
+
+def _add_sync_methods() -> None:
+    for name, member in inspect.getmembers(AsyncFlyteRemote, inspect.iscoroutinefunction):
+        if name.startswith("_") or name in ("aclose",) or name in vars(FlyteRemote):
+            continue
+        setattr(FlyteRemote, name, _sync_method(name, member))
+
+
+_add_sync_methods()
+
+__all__ = ["DEFAULT_UPLOAD_LOCATION", "AsyncFlyteRemote", "FlyteRemote", "RemoteBase"]
