@@ -1,0 +1,460 @@
+"""Launching and following executions: :class:`ExecuteMixin` of the remote client.
+
+Written against :class:`~flyte_ls.remote.remote.RemoteBase`'s attributes only (``config``,
+``default_project``, ``default_domain``, ``async _call(rpc, request, *, kind, timeout=None)``), so it mixes
+into ``AsyncFlyteRemote``; the sync facade runs the same coroutines.
+
+How it differs from flytekit's FlyteRemote (../shared/reference/flytekit-remote.md §2, §5, §6, §11):
+
+* inputs become literals from the entity's *declared* types (a launch plan's expected inputs, a task's
+  interface) through :mod:`flyte_ls.remote.literals` — no TypeEngine; a value that does not fit names the
+  input, the expected type and what was given;
+* a launch plan without a version runs the *active* version when there is one (flyte#5834), else the latest;
+* :meth:`ExecuteMixin.wait` polls ``GetExecution`` only, with an exponential interval capped at
+  ``poll_interval``, and raises :class:`FlyteTimeout` at its deadline after one last look;
+* :meth:`ExecuteMixin.sync_execution` fetches nodes only when asked, pages them, follows child executions,
+  dynamic/subworkflow/branch parents and array nodes, and reuses finished nodes of a previous sync
+  (:mod:`flyte_ls.remote.remote_sync`);
+* a signal's value is converted with the signal's own declared type (``ListSignals``).
+
+Entities and executions may be given as :class:`Identifier` / :class:`WorkflowExecutionIdentifier`, their
+protos, the cli string forms (``lp:proj:dom:name:version``, ``ex:proj:dom:name``), or any object with an
+``id`` attribute holding one of those (the entity classes); an execution also as its bare name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, signal_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, metrics_pb2, security_pb2, types_pb2
+from google.protobuf import wrappers_pb2
+
+from flyte_ls.remote.errors import FlyteEntityNotExistException, FlyteException, FlyteTimeout
+from flyte_ls.remote.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
+from flyte_ls.remote.literals import to_literal, to_literal_map
+from flyte_ls.remote.remote_sync import SyncedExecution, sync_tree
+
+WORKFLOW_DONE = frozenset(
+    {
+        core_execution_pb2.WorkflowExecution.SUCCEEDED,
+        core_execution_pb2.WorkflowExecution.FAILED,
+        core_execution_pb2.WorkflowExecution.ABORTED,
+        core_execution_pb2.WorkflowExecution.TIMED_OUT,
+    }
+)
+FIRST_POLL_S = 0.5
+DEFAULT_POLL_CAP_S = 10.0
+Timeout = float | int | datetime.timedelta | None
+
+
+@dataclasses.dataclass
+class Options:
+    """Per-execution options (flytekit's ``Options``): labels, annotations, where raw outputs go, the
+    parallelism cap, who the execution runs as, and notifications (``disable_notifications=None`` keeps the
+    launch plan's, ``True`` disables them all, ``False`` sends ``notifications``)."""
+
+    labels: Mapping[str, str] | None = None
+    annotations: Mapping[str, str] | None = None
+    raw_output_data_prefix: str | None = None
+    max_parallelism: int | None = None
+    security_context: security_pb2.SecurityContext | None = None
+    notifications: Sequence[common_pb2.Notification] = ()
+    disable_notifications: bool | None = None
+
+
+def as_seconds(timeout: Timeout) -> float | None:
+    if isinstance(timeout, datetime.timedelta):
+        return timeout.total_seconds()
+    return None if timeout is None else float(timeout)
+
+
+def _id_of(entity: Any) -> Any:
+    """The identifier inside an entity object (anything with ``id``), else the value itself."""
+    inner = getattr(entity, "id", None)
+    return entity if inner is None or isinstance(entity, identifier_pb2.Identifier) else inner
+
+
+class ExecuteMixin:
+    """execute / wait / sync_execution / terminate / signals / launch plan activation / metrics."""
+
+    default_project: str | None
+    default_domain: str | None
+
+    async def _call(self, rpc: str, request: Any, *, kind: str, timeout: float | None = None) -> Any:
+        raise NotImplementedError  # RemoteBase provides it
+
+    # --- identifiers ---------------------------------------------------------------------------------------
+
+    def _entity_id(
+        self, entity: Any, project: str | None, domain: str | None, version: str | None
+    ) -> Identifier:
+        ident = _id_of(entity)
+        if isinstance(ident, str):
+            ident = Identifier.parse(
+                ident,
+                default_project=project or self.default_project,
+                default_domain=domain or self.default_domain,
+            )
+        elif isinstance(ident, identifier_pb2.Identifier):
+            ident = Identifier.from_proto(ident)
+        if not isinstance(ident, Identifier):
+            raise TypeError(
+                f"cannot execute {entity!r}: pass a task, workflow or launch plan, its Identifier, or a "
+                "string such as 'lp:<project>:<domain>:<name>:<version>'"
+            )
+        if version is not None:
+            ident = ident.with_version(version)
+        return ident
+
+    def _execution_id(
+        self, execution: Any, project: str | None = None, domain: str | None = None
+    ) -> WorkflowExecutionIdentifier:
+        ident = _id_of(execution)
+        if isinstance(ident, str):
+            if ident.startswith("ex:"):
+                return WorkflowExecutionIdentifier.parse(
+                    ident, default_project=self.default_project, default_domain=self.default_domain
+                )
+            project, domain = project or self.default_project, domain or self.default_domain
+            if not project or not domain:
+                raise ValueError(
+                    f"execution {ident!r}: give project and domain (or the remote's default_project/"
+                    "default_domain), or the form 'ex:<project>:<domain>:<name>'"
+                )
+            return WorkflowExecutionIdentifier(project, domain, ident)
+        if isinstance(ident, identifier_pb2.WorkflowExecutionIdentifier):
+            return WorkflowExecutionIdentifier.from_proto(ident)
+        if isinstance(ident, WorkflowExecutionIdentifier):
+            return ident
+        raise TypeError(f"not an execution: {execution!r} (pass an execution, its id or its name)")
+
+    async def _latest(self, ident: Identifier) -> Identifier:
+        rpc = {
+            ResourceType.TASK: "ListTasks",
+            ResourceType.WORKFLOW: "ListWorkflows",
+            ResourceType.LAUNCH_PLAN: "ListLaunchPlans",
+        }[ident.resource_type]
+        sort = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING)
+        request = common_pb2.ResourceListRequest(id=ident.named_entity(), limit=1, sort_by=sort)
+        listed = await self._call(rpc, request, kind="read")
+        entities = list(getattr(listed, "tasks", None) or getattr(listed, "workflows", None) or [])
+        entities = entities or list(getattr(listed, "launch_plans", []))
+        if not entities:
+            raise FlyteEntityNotExistException(
+                f"{ident} has no registered version: register it first (pyflyte register), or check the "
+                "project, domain and name"
+            )
+        return ident.with_version(entities[0].id.version)
+
+    # --- execute -------------------------------------------------------------------------------------------
+
+    async def _launch_target(
+        self, ident: Identifier
+    ) -> tuple[identifier_pb2.Identifier, interface_pb2.VariableMap | interface_pb2.ParameterMap]:
+        """The id to launch and the variables its inputs are typed by."""
+        if ident.resource_type == ResourceType.TASK:
+            if ident.version is None:
+                ident = await self._latest(ident)
+            task = await self._call("GetTask", common_pb2.ObjectGetRequest(id=ident.to_proto()), kind="read")
+            return task.id, task.closure.compiled_task.template.interface.inputs
+        if ident.resource_type == ResourceType.WORKFLOW:
+            # A workflow runs through its default launch plan (same name and version).
+            if ident.version is None:
+                ident = await self._latest(ident)
+            lp_ident = Identifier(
+                ResourceType.LAUNCH_PLAN, ident.project, ident.domain, ident.name, ident.version
+            )
+            try:
+                lp = await self._get_launch_plan(lp_ident)
+            except FlyteEntityNotExistException as err:
+                raise FlyteEntityNotExistException(
+                    f"workflow {ident} has no default launch plan ({lp_ident}): register the workflow with "
+                    "its default launch plan (pyflyte register does), or execute a launch plan"
+                ) from err
+        elif ident.version is None:
+            lp = await self._active_or_latest(ident)
+        else:
+            lp = await self._get_launch_plan(ident)
+        params = (
+            lp.closure.expected_inputs if lp.closure.expected_inputs.parameters else lp.spec.default_inputs
+        )
+        return lp.id, params
+
+    async def _get_launch_plan(self, ident: Identifier) -> launch_plan_pb2.LaunchPlan:
+        return await self._call(
+            "GetLaunchPlan", common_pb2.ObjectGetRequest(id=ident.to_proto()), kind="read"
+        )
+
+    async def _active_or_latest(self, ident: Identifier) -> launch_plan_pb2.LaunchPlan:
+        try:
+            request = launch_plan_pb2.ActiveLaunchPlanRequest(id=ident.named_entity())
+            return await self._call("GetActiveLaunchPlan", request, kind="read")
+        except FlyteEntityNotExistException:
+            return await self._get_launch_plan(await self._latest(ident))
+
+    async def _inputs(
+        self,
+        inputs: Mapping[str, Any],
+        variables: interface_pb2.VariableMap | interface_pb2.ParameterMap,
+        project: str,
+        domain: str,
+    ) -> literals_pb2.LiteralMap:
+        upload_file = getattr(self, "upload_file", None)
+        if upload_file is None:
+            return to_literal_map(inputs, variables)
+        loop = asyncio.get_running_loop()
+
+        def upload(path: str, is_dir: bool) -> str:
+            if is_dir:
+                raise ValueError(f"{path} is a directory: upload it first and pass its remote URI")
+            future = asyncio.run_coroutine_threadsafe(upload_file(path, project=project, domain=domain), loop)
+            _, native_url = future.result()
+            return str(native_url)
+
+        # Conversion may upload local files: off the loop, so the upload coroutines can run on it.
+        return await asyncio.to_thread(to_literal_map, inputs, variables, upload=upload)
+
+    async def execute(
+        self,
+        entity: Any,
+        inputs: Mapping[str, Any] | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+        version: str | None = None,
+        execution_name: str | None = None,
+        execution_name_prefix: str | None = None,
+        options: Options | None = None,
+        wait: bool = False,
+        overwrite_cache: bool | None = None,
+        interruptible: bool | None = None,
+        envs: Mapping[str, str] | None = None,
+        tags: Sequence[str] | None = None,
+        cluster_pool: str | None = None,
+        execution_cluster_label: str | None = None,
+        timeout: Timeout = None,
+    ) -> execution_pb2.Execution:
+        """Launch a task, a launch plan, or a workflow (through its default launch plan) and return the
+        execution (``wait=True``: once it is done, within ``timeout``).
+
+        The execution lands in ``project``/``domain`` (default: the entity's, then the remote's defaults).
+        """
+        if execution_name and execution_name_prefix:
+            raise ValueError("give execution_name or execution_name_prefix, not both")
+        if execution_name_prefix:
+            execution_name = f"{execution_name_prefix}-{uuid.uuid4().hex[:19]}"
+        ident = self._entity_id(entity, project, domain, version)
+        launch_id, variables = await self._launch_target(ident)
+        project = project or ident.project
+        domain = domain or ident.domain
+        literal_inputs = await self._inputs(dict(inputs or {}), variables, project, domain)
+        spec = self._spec(
+            launch_id,
+            options,
+            overwrite_cache,
+            interruptible,
+            envs,
+            tags,
+            cluster_pool,
+            execution_cluster_label,
+        )
+        request = execution_pb2.ExecutionCreateRequest(
+            project=project, domain=domain, name=execution_name or "", spec=spec, inputs=literal_inputs
+        )
+        try:
+            created = await self._call("CreateExecution", request, kind="create")
+            exec_id = created.id
+        except FlyteException as err:
+            # The same name again is the same execution (flytekit tolerates it too).
+            if err.code != grpc.StatusCode.ALREADY_EXISTS or not execution_name:
+                raise
+            exec_id = identifier_pb2.WorkflowExecutionIdentifier(
+                project=project, domain=domain, name=execution_name
+            )
+        if wait:
+            return await self.wait(exec_id, timeout=timeout)
+        return await self._get_execution(exec_id)
+
+    @staticmethod
+    def _spec(
+        launch_id: identifier_pb2.Identifier,
+        options: Options | None,
+        overwrite_cache: bool | None,
+        interruptible: bool | None,
+        envs: Mapping[str, str] | None,
+        tags: Sequence[str] | None,
+        cluster_pool: str | None,
+        execution_cluster_label: str | None,
+    ) -> execution_pb2.ExecutionSpec:
+        spec = execution_pb2.ExecutionSpec(
+            launch_plan=launch_id,
+            metadata=execution_pb2.ExecutionMetadata(mode=execution_pb2.ExecutionMetadata.MANUAL),
+        )
+        opts = options or Options()
+        spec.labels.values.update(opts.labels or {})
+        spec.annotations.values.update(opts.annotations or {})
+        if opts.raw_output_data_prefix:
+            spec.raw_output_data_config.output_location_prefix = opts.raw_output_data_prefix
+        if opts.max_parallelism is not None:
+            spec.max_parallelism = opts.max_parallelism
+        if opts.security_context is not None:
+            spec.security_context.CopyFrom(opts.security_context)
+        if opts.disable_notifications:
+            spec.disable_all = True
+        elif opts.disable_notifications is False:
+            spec.notifications.notifications.extend(opts.notifications)
+        if overwrite_cache is not None:
+            spec.overwrite_cache = overwrite_cache
+        if interruptible is not None:
+            spec.interruptible.CopyFrom(wrappers_pb2.BoolValue(value=interruptible))
+        for key, value in (envs or {}).items():
+            spec.envs.values.add(key=key, value=value)
+        spec.tags.extend(tags or ())
+        if cluster_pool:
+            spec.cluster_assignment.cluster_pool_name = cluster_pool
+        if execution_cluster_label:
+            spec.execution_cluster_label.value = execution_cluster_label
+        return spec
+
+    # --- follow --------------------------------------------------------------------------------------------
+
+    async def _get_execution(self, execution: Any) -> execution_pb2.Execution:
+        request = execution_pb2.WorkflowExecutionGetRequest(id=self._execution_id(execution).to_proto())
+        return await self._call("GetExecution", request, kind="read")
+
+    async def wait(
+        self, execution: Any, timeout: Timeout = None, poll_interval: Timeout = None
+    ) -> execution_pb2.Execution:
+        """Poll ``GetExecution`` (nothing else) until the execution is done; the interval starts at 0.5 s and
+        doubles up to ``poll_interval`` (default 10 s). At ``timeout`` (seconds or a timedelta; ``None``:
+        forever) one last look, then :class:`FlyteTimeout`."""
+        cap = as_seconds(poll_interval) or DEFAULT_POLL_CAP_S
+        budget = as_seconds(timeout)
+        deadline = None if budget is None else time.monotonic() + budget
+        interval = min(FIRST_POLL_S, cap)
+        while True:
+            current = await self._get_execution(execution)
+            if current.closure.phase in WORKFLOW_DONE:
+                return current
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                phase = core_execution_pb2.WorkflowExecution.Phase.Name(current.closure.phase)
+                raise FlyteTimeout(
+                    f"execution {self._execution_id(execution)} is still {phase} after {budget:g} s: wait "
+                    "longer (timeout=...), or terminate it"
+                )
+            await asyncio.sleep(interval if deadline is None else min(interval, max(0.0, deadline - now)))
+            interval = min(interval * 2, cap)
+
+    async def sync_execution(
+        self, execution: Any, sync_nodes: bool = False, previous: SyncedExecution | None = None
+    ) -> SyncedExecution:
+        """The execution with its inputs and (once succeeded) outputs; with ``sync_nodes`` its node tree too —
+        child executions, dynamic/subworkflow/branch children and array nodes' task executions. Finished nodes
+        of ``previous`` (an earlier sync of the same execution) are reused, not fetched again."""
+        return await sync_tree(self._call, self._execution_id(execution).to_proto(), sync_nodes, previous)
+
+    sync = sync_execution
+
+    async def terminate(self, execution: Any, cause: str) -> None:
+        """Abort a running execution (``cause`` is recorded on it)."""
+        request = execution_pb2.ExecutionTerminateRequest(
+            id=self._execution_id(execution).to_proto(), cause=cause
+        )
+        await self._call("TerminateExecution", request, kind="update")
+
+    # --- signals -------------------------------------------------------------------------------------------
+
+    async def _signal_type(self, exec_id: identifier_pb2.WorkflowExecutionIdentifier, signal_id: str) -> Any:
+        token = ""
+        while True:
+            request = signal_pb2.SignalListRequest(workflow_execution_id=exec_id, limit=100, token=token)
+            listed = await self._call("ListSignals", request, kind="read")
+            for signal in listed.signals:
+                if signal.id.signal_id == signal_id:
+                    return signal.type
+            token = listed.token
+            if not token:
+                break
+        raise FlyteEntityNotExistException(
+            f"execution {exec_id.name} has no signal {signal_id!r} (yet): check the gate's name, or wait "
+            "until the execution reaches the gate node"
+        )
+
+    async def set_signal(
+        self,
+        signal_id: str,
+        execution_name: Any,
+        value: Any,
+        project: str | None = None,
+        domain: str | None = None,
+        literal_type: types_pb2.LiteralType | None = None,
+    ) -> None:
+        """Answer a ``wait_for_input`` (or approve) gate; ``value`` is converted with the signal's declared
+        type (``literal_type`` overrides it; a ``core.Literal`` is sent as is)."""
+        exec_id = self._execution_id(execution_name, project, domain).to_proto()
+        if not isinstance(value, literals_pb2.Literal):
+            lt = literal_type if literal_type is not None else await self._signal_type(exec_id, signal_id)
+            value = to_literal(value, lt, name=signal_id)
+        sid = core_identifier_signal(signal_id, exec_id)
+        await self._call("SetSignal", signal_pb2.SignalSetRequest(id=sid, value=value), kind="update")
+
+    set_input = set_signal
+
+    async def approve(
+        self, signal_id: str, execution_name: Any, project: str | None = None, domain: str | None = None
+    ) -> None:
+        await self._set_bool(signal_id, execution_name, project, domain, True)
+
+    async def reject(
+        self, signal_id: str, execution_name: Any, project: str | None = None, domain: str | None = None
+    ) -> None:
+        await self._set_bool(signal_id, execution_name, project, domain, False)
+
+    async def _set_bool(
+        self, signal_id: str, execution_name: Any, project: str | None, domain: str | None, value: bool
+    ) -> None:
+        literal = literals_pb2.Literal(
+            scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(boolean=value))
+        )
+        await self.set_signal(signal_id, execution_name, literal, project, domain)
+
+    # --- launch plans, metrics -----------------------------------------------------------------------------
+
+    async def activate_launchplan(self, ident: Any) -> None:
+        """Make this launch plan version the active one (Admin deactivates the previous one)."""
+        await self._set_launch_plan_state(ident, launch_plan_pb2.ACTIVE)
+
+    async def deactivate_launchplan(self, ident: Any) -> None:
+        await self._set_launch_plan_state(ident, launch_plan_pb2.INACTIVE)
+
+    deactivate = deactivate_launchplan
+
+    async def _set_launch_plan_state(self, ident: Any, state: int) -> None:
+        lp_id = self._entity_id(ident, None, None, None)
+        if lp_id.version is None:
+            lp_id = await self._latest(lp_id)
+        request = launch_plan_pb2.LaunchPlanUpdateRequest(id=lp_id.to_proto(), state=state)
+        await self._call("UpdateLaunchPlan", request, kind="update")
+
+    async def get_execution_metrics(self, execution: Any, depth: int = 10) -> metrics_pb2.Span:
+        """The execution's span tree (timings of nodes and tasks), ``depth`` levels deep."""
+        request = execution_pb2.WorkflowExecutionGetMetricsRequest(
+            id=self._execution_id(execution).to_proto(), depth=depth
+        )
+        response = await self._call("GetExecutionMetrics", request, kind="read")
+        return response.span
+
+
+def core_identifier_signal(
+    signal_id: str, exec_id: identifier_pb2.WorkflowExecutionIdentifier
+) -> identifier_pb2.SignalIdentifier:
+    return identifier_pb2.SignalIdentifier(signal_id=signal_id, execution_id=exec_id)
