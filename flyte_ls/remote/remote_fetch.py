@@ -1,12 +1,57 @@
-"""Fetching and listing: :class:`FetchMixin`, the read-only methods of the remote."""
+"""Fetching and listing: :class:`FetchMixin`, the read-only methods of the remote (flytekit's names).
+
+Differences from flytekit's FlyteRemote, on purpose: ``fetch_execution`` sends one ``GetExecution`` (not two);
+the launch plans a workflow references are fetched concurrently; ``list_signals`` filters work (a list of
+``op(key,value)`` terms is joined with ``+``); ``get`` raises :class:`FlyteEntityNotExistException` instead of
+logging and returning ``None``; console URLs for node and task executions point at their execution's page
+instead of raising.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, project_pb2, signal_pb2
+from flyteidl.core import identifier_pb2
+from flyteidl.core import workflow_pb2 as core_wf_pb2
+from flyteidl.service import dataproxy_pb2
+
+from flyte_ls.remote.entities import (
+    FlyteLaunchPlan,
+    FlyteTask,
+    FlyteWorkflow,
+    FlyteWorkflowExecution,
+    LazyEntity,
+)
+from flyte_ls.remote.errors import FlyteAssertion, FlyteEntityNotExistException
+from flyte_ls.remote.identifiers import (
+    Identifier,
+    ResourceType,
+    TaskExecutionIdentifier,
+    WorkflowExecutionIdentifier,
+)
+from flyte_ls.remote.literals_python import to_python, to_python_map
+
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from flyte_ls.remote.config import Config
     from flyte_ls.remote.transport import Kind
+
+_LIST_RPC = {
+    ResourceType.TASK: "ListTasks",
+    ResourceType.WORKFLOW: "ListWorkflows",
+    ResourceType.LAUNCH_PLAN: "ListLaunchPlans",
+}
+_LIST_FIELD = {
+    ResourceType.TASK: "tasks",
+    ResourceType.WORKFLOW: "workflows",
+    ResourceType.LAUNCH_PLAN: "launch_plans",
+}
+_NEWEST_FIRST = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING)
 
 
 class FetchMixin:
@@ -16,5 +61,298 @@ class FetchMixin:
         config: Config
         default_project: str | None
         default_domain: str | None
+        _runner: Callable[[Awaitable[Any]], Any] | None
 
         async def _call(self, rpc: str, request: Any, *, kind: Kind, timeout: float | None = None) -> Any: ...
+
+    # --- identifiers --------------------------------------------------------------------------------------
+
+    def _scope(self, project: str | None, domain: str | None) -> tuple[str, str]:
+        project = project or self.default_project
+        domain = domain or self.default_domain
+        if not project or not domain:
+            raise FlyteAssertion(
+                "a project and a domain are needed: pass project=/domain= or set default_project and"
+                " default_domain on the remote"
+            )
+        return project, domain
+
+    async def _resolve_id(
+        self,
+        resource_type: ResourceType,
+        project: str | None,
+        domain: str | None,
+        name: str | None,
+        version: str | None,
+    ) -> Identifier:
+        """The identifier with defaults applied; version ``None``/``"latest"`` → the newest registered one."""
+        if not name:
+            raise FlyteAssertion(f"a {resource_type.name.lower()} name is needed")
+        project, domain = self._scope(project, domain)
+        ident = Identifier(
+            resource_type, project, domain, name, None if version in (None, "", "latest") else version
+        )
+        if ident.version is not None:
+            return ident
+        request = common_pb2.ResourceListRequest(id=ident.named_entity(), limit=1, sort_by=_NEWEST_FIRST)
+        response = await self._call(_LIST_RPC[resource_type], request, kind="read")
+        entities = getattr(response, _LIST_FIELD[resource_type])
+        if not entities:
+            raise FlyteEntityNotExistException(
+                f"no version of {resource_type.name.lower()} {name!r} is registered in {project}/{domain}:"
+                " register it first (pyflyte register) or check the name"
+            )
+        return ident.with_version(entities[0].id.version)
+
+    # --- fetch --------------------------------------------------------------------------------------------
+
+    async def fetch_task(
+        self,
+        project: str | None = None,
+        domain: str | None = None,
+        name: str | None = None,
+        version: str | None = None,
+    ) -> FlyteTask:
+        """A task version (``GetTask``); ``version=None`` is the latest."""
+        ident = await self._resolve_id(ResourceType.TASK, project, domain, name, version)
+        task = await self._call("GetTask", common_pb2.ObjectGetRequest(id=ident.to_proto()), kind="read")
+        return FlyteTask.from_proto(task)
+
+    async def fetch_workflow(
+        self,
+        project: str | None = None,
+        domain: str | None = None,
+        name: str | None = None,
+        version: str | None = None,
+    ) -> FlyteWorkflow:
+        """A workflow version (``GetWorkflow``) with the launch plans its nodes reference (``GetLaunchPlan``
+        each, concurrently)."""
+        ident = await self._resolve_id(ResourceType.WORKFLOW, project, domain, name, version)
+        wf = FlyteWorkflow.from_proto(
+            await self._call("GetWorkflow", common_pb2.ObjectGetRequest(id=ident.to_proto()), kind="read")
+        )
+        compiled = wf.closure.compiled_workflow
+        refs: dict[Identifier, identifier_pb2.Identifier] = {}
+        for template in [compiled.primary.template, *(sub.template for sub in compiled.sub_workflows)]:
+            for node in _walk(template.nodes):
+                if node.HasField("workflow_node") and node.workflow_node.HasField("launchplan_ref"):
+                    ref = node.workflow_node.launchplan_ref
+                    refs[Identifier.from_proto(ref)] = ref
+        lps = await asyncio.gather(
+            *(
+                self._call("GetLaunchPlan", common_pb2.ObjectGetRequest(id=ref), kind="read")
+                for ref in refs.values()
+            )
+        )
+        wf.launch_plans = {key: FlyteLaunchPlan.from_proto(lp) for key, lp in zip(refs, lps, strict=True)}
+        return wf
+
+    async def fetch_launch_plan(
+        self,
+        project: str | None = None,
+        domain: str | None = None,
+        name: str | None = None,
+        version: str | None = None,
+    ) -> FlyteLaunchPlan:
+        """A launch plan version (``GetLaunchPlan``) and the workflow it launches (:meth:`fetch_workflow`)."""
+        ident = await self._resolve_id(ResourceType.LAUNCH_PLAN, project, domain, name, version)
+        lp = await self._call("GetLaunchPlan", common_pb2.ObjectGetRequest(id=ident.to_proto()), kind="read")
+        return await self._with_workflow(lp)
+
+    async def fetch_active_launchplan(
+        self, project: str | None = None, domain: str | None = None, name: str | None = None
+    ) -> FlyteLaunchPlan | None:
+        """The active version of launch plan ``name`` (``GetActiveLaunchPlan``); ``None`` if none is."""
+        if not name:
+            raise FlyteAssertion("a launch plan name is needed")
+        project, domain = self._scope(project, domain)
+        request = launch_plan_pb2.ActiveLaunchPlanRequest(
+            id=common_pb2.NamedEntityIdentifier(project=project, domain=domain, name=name)
+        )
+        try:
+            lp = await self._call("GetActiveLaunchPlan", request, kind="read")
+        except FlyteEntityNotExistException:
+            return None
+        return await self._with_workflow(lp)
+
+    async def _with_workflow(self, lp: launch_plan_pb2.LaunchPlan) -> FlyteLaunchPlan:
+        wf_id = Identifier.from_proto(lp.spec.workflow_id)
+        workflow = await self.fetch_workflow(wf_id.project, wf_id.domain, wf_id.name, wf_id.version)
+        return FlyteLaunchPlan.from_proto(lp, workflow)
+
+    def fetch_task_lazy(
+        self,
+        project: str | None = None,
+        domain: str | None = None,
+        name: str | None = None,
+        version: str | None = None,
+    ) -> LazyEntity[FlyteTask]:
+        """A :class:`LazyEntity` that calls :meth:`fetch_task` on first use (no RPC now)."""
+        return LazyEntity(
+            name or "", lambda: self.fetch_task(project, domain, name, version), runner=self._runner
+        )
+
+    def fetch_workflow_lazy(
+        self,
+        project: str | None = None,
+        domain: str | None = None,
+        name: str | None = None,
+        version: str | None = None,
+    ) -> LazyEntity[FlyteWorkflow]:
+        """A :class:`LazyEntity` that calls :meth:`fetch_workflow` on first use (no RPC now)."""
+        return LazyEntity(
+            name or "", lambda: self.fetch_workflow(project, domain, name, version), runner=self._runner
+        )
+
+    async def fetch_execution(
+        self, project: str | None = None, domain: str | None = None, name: str | None = None
+    ) -> FlyteWorkflowExecution:
+        """An execution (one ``GetExecution``); its nodes are not fetched (see ``sync_execution``)."""
+        if not name:
+            raise FlyteAssertion("an execution name is needed")
+        project, domain = self._scope(project, domain)
+        ident = WorkflowExecutionIdentifier(project, domain, name)
+        request = execution_pb2.WorkflowExecutionGetRequest(id=ident.to_proto())
+        return FlyteWorkflowExecution.from_proto(await self._call("GetExecution", request, kind="read"))
+
+    # --- list ---------------------------------------------------------------------------------------------
+
+    async def list_tasks_by_version(
+        self, version: str, project: str | None = None, domain: str | None = None, limit: int = 100
+    ) -> list[FlyteTask]:
+        """The tasks registered with ``version`` (first page, ``ListTasks``)."""
+        project, domain = self._scope(project, domain)
+        request = common_pb2.ResourceListRequest(
+            id=common_pb2.NamedEntityIdentifier(project=project, domain=domain),
+            filters=f"eq(version,{version})",
+            limit=limit,
+        )
+        response = await self._call("ListTasks", request, kind="read")
+        return [FlyteTask.from_proto(task) for task in response.tasks]
+
+    async def recent_executions(
+        self,
+        project: str | None = None,
+        domain: str | None = None,
+        limit: int = 100,
+        filters: str | None = None,
+    ) -> list[FlyteWorkflowExecution]:
+        """The newest executions first (first page, ``ListExecutions``)."""
+        project, domain = self._scope(project, domain)
+        request = common_pb2.ResourceListRequest(
+            id=common_pb2.NamedEntityIdentifier(project=project, domain=domain),
+            limit=limit,
+            filters=filters or "",
+            sort_by=_NEWEST_FIRST,
+        )
+        response = await self._call("ListExecutions", request, kind="read")
+        return [FlyteWorkflowExecution.from_proto(ex) for ex in response.executions]
+
+    async def list_projects(
+        self, limit: int = 100, filters: str | None = None, sort_by: common_pb2.Sort | None = None
+    ) -> list[project_pb2.Project]:
+        """The projects (first page, ``ListProjects``)."""
+        request = project_pb2.ProjectListRequest(limit=limit, filters=filters or "", sort_by=sort_by)
+        return list((await self._call("ListProjects", request, kind="read")).projects)
+
+    async def get_domains(self) -> list[project_pb2.Domain]:
+        """The backend's domains (``GetDomains``)."""
+        return list((await self._call("GetDomains", project_pb2.GetDomainRequest(), kind="read")).domains)
+
+    async def list_signals(
+        self,
+        execution_name: str,
+        project: str | None = None,
+        domain: str | None = None,
+        limit: int = 100,
+        filters: str | Sequence[str] | None = None,
+    ) -> list[signal_pb2.Signal]:
+        """The signals of an execution (first page, ``ListSignals``); ``filters`` is a filter string or a list
+        of ``op(key,value)`` terms."""
+        project, domain = self._scope(project, domain)
+        joined = filters if isinstance(filters, str) or filters is None else "+".join(filters)
+        request = signal_pb2.SignalListRequest(
+            workflow_execution_id=WorkflowExecutionIdentifier(project, domain, execution_name).to_proto(),
+            limit=limit,
+            filters=joined or "",
+        )
+        return list((await self._call("ListSignals", request, kind="read")).signals)
+
+    # --- data and URLs ------------------------------------------------------------------------------------
+
+    async def get(self, flyte_uri: str, *, as_python: bool = True) -> Any:
+        """What a ``flyte://v1/...`` URL names (``GetData``): inputs/outputs as a dict by name, one value
+        (``.../i/<var>``), or a deck's HTML as bytes. ``as_python=False`` keeps the LiteralMap / Literal."""
+        response = await self._call("GetData", dataproxy_pb2.GetDataRequest(flyte_url=flyte_uri), kind="read")
+        kind = response.WhichOneof("data")
+        if kind == "literal_map":
+            return to_python_map(response.literal_map) if as_python else response.literal_map
+        if kind == "literal":
+            return to_python(response.literal) if as_python else response.literal
+        if kind == "pre_signed_urls" and response.pre_signed_urls.signed_url:
+            return await asyncio.to_thread(_download, response.pre_signed_urls.signed_url[0])
+        raise FlyteEntityNotExistException(f"{flyte_uri} has no data: check the execution, node and attempt")
+
+    def generate_console_url(self, entity: Any) -> str:
+        """The console page of an execution, node or task execution, task, workflow or launch plan (an entity,
+        an :mod:`.identifiers` identifier or its proto). ``console.endpoint`` is honoured."""
+        base = self._console_host() + "/console"
+        ex = _execution_of(entity)
+        if ex is not None:
+            return f"{base}/projects/{ex.project}/domains/{ex.domain}/executions/{ex.name}"
+        ident = getattr(entity, "id", entity)
+        if isinstance(ident, identifier_pb2.Identifier):
+            ident = Identifier.from_proto(ident)
+        if not isinstance(ident, Identifier):
+            raise TypeError(
+                f"no console page for {type(entity).__name__}: pass an entity, execution or identifier"
+            )
+        kind = {
+            ResourceType.TASK: "task",
+            ResourceType.WORKFLOW: "workflow",
+            ResourceType.LAUNCH_PLAN: "launch_plan",
+        }
+        return (
+            f"{base}/projects/{ident.project}/domains/{ident.domain}/{kind[ident.resource_type]}/{ident.name}"
+            f"/version/{ident.version or 'latest'}"
+        )
+
+    def _console_host(self) -> str:
+        if self.config.console_endpoint:
+            return self.config.console_endpoint.rstrip("/")
+        return f"{'http' if self.config.insecure else 'https'}://{self.config.endpoint}"
+
+
+def _walk(nodes: Sequence[core_wf_pb2.Node]) -> Iterator[core_wf_pb2.Node]:
+    """Every node, including the then/else nodes of branches and the node of array nodes."""
+    for node in nodes:
+        yield node
+        if node.HasField("branch_node"):
+            ifelse = node.branch_node.if_else
+            inner = [ifelse.case.then_node, *(case.then_node for case in ifelse.other)]
+            if ifelse.HasField("else_node"):
+                inner.append(ifelse.else_node)
+            yield from _walk(inner)
+        if node.HasField("array_node"):
+            yield from _walk([node.array_node.node])
+
+
+def _execution_of(entity: Any) -> WorkflowExecutionIdentifier | None:
+    """The workflow execution an execution, node or task execution (or its identifier) belongs to."""
+    ident = getattr(entity, "id", entity)
+    if isinstance(ident, WorkflowExecutionIdentifier):
+        return ident
+    if isinstance(ident, TaskExecutionIdentifier):
+        ident = ident.to_proto()
+    if isinstance(ident, identifier_pb2.TaskExecutionIdentifier):
+        ident = ident.node_execution_id
+    if isinstance(ident, identifier_pb2.NodeExecutionIdentifier):
+        ident = ident.execution_id
+    if isinstance(ident, identifier_pb2.WorkflowExecutionIdentifier):
+        return WorkflowExecutionIdentifier.from_proto(ident)
+    return None
+
+
+def _download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:  # a URL the backend signed
+        return bytes(response.read())
