@@ -36,7 +36,7 @@ pytestmark = pytest.mark.timeout(120)
 PROJECT, DOMAIN = "flytesnacks", "development"
 TASK, WF = "wfpkg.flows.double", "wfpkg.flows.pipeline"
 FLOWS = """
-from flytekit import task, workflow
+from flytekit import LaunchPlan, conditional, task, workflow
 
 
 @task
@@ -47,6 +47,15 @@ def double(x: int) -> int:
 @workflow
 def pipeline(x: int = 3) -> int:
     return double(x=double(x=x))
+
+
+pipeline_lp = LaunchPlan.get_or_create(pipeline, name="wfpkg.flows.pipeline_lp")
+
+
+@workflow
+def outer(x: int = 1) -> int:
+    y = pipeline_lp(x=x)
+    return conditional("sign").if_(x > 0).then(pipeline_lp(x=y)).else_().then(double(x=y))
 """
 
 
@@ -67,7 +76,7 @@ def _register_and_run(backend: Backend, work: Path) -> str:
     (pkg / "__init__.py").write_text("")
     (pkg / "flows.py").write_text(FLOWS)
     cmd = [str(VENV_BIN / "pyflyte"), "--config", str(backend.config), "register"]
-    cmd += ["--project", PROJECT, "--domain", DOMAIN, "--version", "v1", "wfpkg"]
+    cmd += ["--project", PROJECT, "--domain", DOMAIN, "--version", "v1", "--activate-launchplans", "wfpkg"]
     proc = subprocess.run(cmd, cwd=pkg.parent, capture_output=True, text=True, timeout=200)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     from flyteidl.service import admin_pb2_grpc
@@ -131,6 +140,13 @@ async def test_fetch_entities_async(registered: Registered) -> None:
         assert lp.id.version == "v1" and lp.workflow is not None and lp.workflow.id == wf.id
         assert lp.interface == wf.interface
         assert lp.default_inputs.parameters["x"].default.scalar.primitive.integer == 3
+        active = await remote.fetch_active_launchplan(name=WF)
+        assert active is not None and active.id == lp.id and active.is_active
+        # the launch plans the nodes reference (a plain node and one in a branch), fetched with the workflow
+        outer = await remote.fetch_workflow(name="wfpkg.flows.outer")
+        lp_ref = Identifier(ResourceType.LAUNCH_PLAN, PROJECT, DOMAIN, "wfpkg.flows.pipeline_lp", "v1")
+        assert list(outer.launch_plans) == [lp_ref]
+        assert outer.launch_plans[lp_ref].workflow_id == wf.id
         assert [t.id.name for t in await remote.list_tasks_by_version("v1")] == [TASK]
         assert [t.id.name for t in await remote.list_tasks_by_version("v9")] == []
         assert [p.id for p in await remote.list_projects()] == [PROJECT]
@@ -229,7 +245,16 @@ def test_parity_with_flytekit(registered: Registered) -> None:
         assert fk_lp.id.to_flyte_idl() == lp.id.to_proto()
         assert fk_lp.interface.to_flyte_idl() == lp.interface
         fk_active, active = fk.fetch_active_launchplan(name=WF), ours.fetch_active_launchplan(name=WF)
-        assert (fk_active is None) == (active is None)
+        assert fk_active is not None and active is not None
+        assert fk_active.id.to_flyte_idl() == active.id.to_proto()
+        fk_outer, outer = (
+            fk.fetch_workflow(name="wfpkg.flows.outer"),
+            ours.fetch_workflow(name="wfpkg.flows.outer"),
+        )
+        assert fk_outer.interface.to_flyte_idl() == outer.interface
+        assert sorted(str(n.id) for n in fk_outer.flyte_nodes) == sorted(
+            outer.nodes.keys() - {"start-node", "end-node"}
+        )
         fk_ex = fk.fetch_execution(name=registered.execution)
         ex = ours.fetch_execution(name=registered.execution)
         assert fk_ex.id.to_flyte_idl() == ex.id.to_proto()
