@@ -30,7 +30,7 @@ import datetime
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, signal_pb2
@@ -42,6 +42,9 @@ from flyte_ls.remote.errors import FlyteEntityNotExistException, FlyteException,
 from flyte_ls.remote.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
 from flyte_ls.remote.literals import to_literal, to_literal_map
 from flyte_ls.remote.remote_sync import SyncedExecution, sync_tree
+
+if TYPE_CHECKING:
+    from flyte_ls.remote.transport import Kind
 
 WORKFLOW_DONE = frozenset(
     {
@@ -86,11 +89,11 @@ def _id_of(entity: Any) -> Any:
 class ExecuteMixin:
     """execute / wait / sync_execution / terminate / signals / launch plan activation / metrics."""
 
-    default_project: str | None
-    default_domain: str | None
+    if TYPE_CHECKING:  # provided by RemoteBase
+        default_project: str | None
+        default_domain: str | None
 
-    async def _call(self, rpc: str, request: Any, *, kind: str, timeout: float | None = None) -> Any:
-        raise NotImplementedError  # RemoteBase provides it
+        async def _call(self, rpc: str, request: Any, *, kind: Kind, timeout: float | None = None) -> Any: ...
 
     # --- identifiers ---------------------------------------------------------------------------------------
 
