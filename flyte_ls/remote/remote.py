@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flyte_ls.remote.config import Config
+from flyte_ls.remote.remote_execute import ExecuteMixin
 from flyte_ls.remote.remote_fetch import FetchMixin
 from flyte_ls.remote.transport import Kind, Transport
 
@@ -174,7 +175,7 @@ def _root_certificates(cfg: Config) -> bytes | None:
     return None
 
 
-class AsyncFlyteRemote(RemoteBase, FetchMixin):
+class AsyncFlyteRemote(RemoteBase, FetchMixin, ExecuteMixin):
     """flytekit's FlyteRemote as coroutines: ``await remote.fetch_task(...)``."""
 
 
