@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
+from flyteidl.service import admin_pb2_grpc, auth_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
 from flyte_ls.local import pool
 from flyte_ls.local.admin import AdminServicer
@@ -65,6 +65,9 @@ class Options:
     interpreter: Interpreter
     max_upload_bytes: int
     workers: int = 16
+    auth: str | None = None  # "client-secret": bearer tokens required (flyte_ls.local.auth)
+    auth_header: str = "authorization"
+    token_ttl_s: float = 3600.0
 
 
 def _check_port_free(host: str, port: int, flag: str) -> None:
@@ -163,8 +166,18 @@ class LocalBackend:
         uploads = Uploads(self.state, o.host, self.http_port, o.max_upload_bytes)
         self._http.uploads = uploads
 
+        auth = None
+        if o.auth is not None:
+            from flyte_ls.local.auth import LocalAuth
+
+            base_url = f"http://{host_port(o.host, self.http_port)}"
+            auth = LocalAuth(o.state_dir, base_url, header=o.auth_header, token_ttl_s=o.token_ttl_s)
+            for path in auth.post_paths():
+                self._http.post_routes[path] = auth.handle_post
+            self._http.add_route(auth.device_page_path(), auth.device_page)
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=o.workers, thread_name_prefix="flyte-ls-local-grpc"),
+            interceptors=[auth.interceptor()] if auth is not None else None,
             options=[
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -195,6 +208,8 @@ class LocalBackend:
         data = AdminData(admin, self._served_url)
         self._http.add_route("/console", Console(admin).route)
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyServicer(uploads, data), server)
+        if auth is not None:
+            auth_pb2_grpc.add_AuthMetadataServiceServicer_to_server(auth.metadata_servicer(), server)
         # gRPC listens on an internal loopback port; the public port is the mux's (it serves HTTP too)
         internal = server.add_insecure_port("127.0.0.1:0")
         try:
@@ -209,7 +224,13 @@ class LocalBackend:
         self._http.start()
         self._mux.start()
 
-        config = config_yaml(o.host, self.port, self.http_port)
+        config = config_yaml(
+            o.host,
+            self.port,
+            self.http_port,
+            client_id=auth.client_id if auth is not None else None,
+            secret_location=auth.secret_location if auth is not None else None,
+        )
         write_atomic(self.state.config_path, config)
         status = Status(
             pid=os.getpid(),

@@ -60,6 +60,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_UPLOAD_MIB,
         help=f"largest accepted upload in MiB (default {DEFAULT_MAX_UPLOAD_MIB})",
     )
+    start.add_argument(
+        "--auth",
+        choices=("client-secret",),
+        default=None,
+        help="require OAuth2 bearer tokens on every gRPC call (a built-in token endpoint; the client id and "
+        "a generated secret go into the written config.yaml). Default: no auth",
+    )
+    start.add_argument(
+        "--auth-header",
+        default="authorization",
+        metavar="NAME",
+        help="with --auth: the metadata key carrying the token (default authorization)",
+    )
+    start.add_argument(
+        "--token-ttl", type=float, default=3600.0, metavar="SECONDS", help="with --auth: token lifetime"
+    )
     start.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     status = sub.add_parser(
         "status", help="report whether a local backend is running and where (exit 0: running, 1: not)"
@@ -111,6 +127,10 @@ def start(args: argparse.Namespace) -> int:
         return _err(f"--http-port must differ from --port ({args.port})")
     if args.max_upload_mib <= 0:
         return _err("--max-upload-mib must be positive")
+    if args.token_ttl <= 0:
+        return _err("--token-ttl must be positive")
+    if not args.auth_header.strip() or args.auth_header.lower() != args.auth_header.strip().lower():
+        return _err("--auth-header must be a metadata key such as authorization or flyte-authorization")
     state_dir = (args.state_dir or default_state_dir()).expanduser().absolute()
     try:
         interpreter = find_python(args.python)
@@ -125,6 +145,9 @@ def start(args: argparse.Namespace) -> int:
             state_dir=state_dir,
             interpreter=interpreter,
             max_upload_bytes=args.max_upload_mib * 1024 * 1024,
+            auth=args.auth,
+            auth_header=args.auth_header.lower(),
+            token_ttl_s=args.token_ttl,
         )
     )
     stop = threading.Event()

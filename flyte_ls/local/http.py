@@ -62,6 +62,10 @@ def file_url(base_url: str, state_root: Path, path: Path) -> str:
 
 # A GET route: (path, query) -> (status, content type, body)
 Route = Callable[[str, dict[str, list[str]]], tuple[int, str, bytes]]
+# A POST route (small form posts, e.g. the OAuth2 token endpoint of --auth):
+# (path, headers, body) -> (status, content type, body, extra headers)
+PostRoute = Callable[[str, Any, bytes], tuple[int, str, bytes, dict[str, str]]]
+MAX_POST_BYTES = 64 * 1024
 
 
 class _Server(ThreadingHTTPServer):
@@ -136,6 +140,25 @@ class _Handler(BaseHTTPRequestHandler):
         status, ctype, body = self.server.app.handle_get(url.path, parse_qs(url.query))
         self._reply(status, body, ctype, PAGE_HEADERS if ctype.startswith("text/html") else None)
 
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        route = self.server.app.post_routes.get(url.path)
+        try:
+            length = int(self.headers.get("Content-Length") or "0")
+        except ValueError:
+            length = -1
+        if route is None or not 0 <= length <= MAX_POST_BYTES:
+            self.close_connection = True  # the body is not read
+            self._text(404 if route is None else 413, f"no POST endpoint at {url.path} for this body")
+            return
+        body = self.rfile.read(length)
+        try:
+            status, ctype, out, headers = route(url.path, self.headers, body)
+        except Exception:
+            log.exception("POST %s failed", url.path)
+            status, ctype, out, headers = 500, "text/plain; charset=utf-8", b"internal error\n", {}
+        self._reply(status, out, ctype, headers)
+
     def _send_file(self, raw: str) -> None:
         try:
             path = self.server.app.resolve_file(raw)
@@ -181,6 +204,7 @@ class HttpServer:
         self._idle = threading.Condition()
         self.health: dict[str, object] = {"status": "ok", "pid": os.getpid()}
         self.files_root: Path | None = None  # the state dir: its data files are served under /files/
+        self.post_routes: dict[str, PostRoute] = {}  # exact path -> handler
 
     @property
     def port(self) -> int:

@@ -6,6 +6,7 @@ Layout under the state dir (plain absolute paths everywhere, see local-backend.m
     status.json        pid, host, ports, interpreter and start time of the running backend (removed on stop)
     backend.lock       held (flock) while a backend runs on this state dir: two backends never share one
     upload-signing.key the HMAC key of the DataProxy's signed upload URLs (0600; a URL outlives a restart)
+    client-secret      with ``--auth client-secret``: the OAuth2 client secret config.yaml names (0600)
     admin.db, blobs/   the Admin store (flyte_ls.local.store)
     uploads/<project>/<domain>/<filename_root or base32(md5)>/<filename>   DataProxy uploads
     tmp/uploads/       partial uploads, renamed into place once their MD5 checked out
@@ -117,8 +118,18 @@ class StateDir:
         self.uploads_tmp.mkdir(parents=True, exist_ok=True)
 
 
-def config_yaml(host: str, port: int, http_port: int) -> str:
-    """A flytekit/flytectl config for a backend at ``host:port`` with its console at ``http_port``."""
+def config_yaml(
+    host: str, port: int, http_port: int, *, client_id: str | None = None, secret_location: Path | None = None
+) -> str:
+    """A flytekit/flytectl config for a backend at ``host:port`` with its console at ``http_port``; with
+    ``client_id`` and ``secret_location`` (``--auth client-secret``) it authenticates as that client."""
+    auth = ""
+    if client_id is not None and secret_location is not None:
+        auth = (
+            "  authType: ClientSecret\n"
+            f"  clientId: {json.dumps(client_id)}\n"
+            f"  clientSecretLocation: {json.dumps(str(secret_location))}\n"
+        )
     return (
         "# Written by `flyte-ls local start`: a flytekit / flytectl config for the local backend.\n"
         "#   pyflyte --config <this file> run --remote my_workflows.py my_wf\n"
@@ -126,6 +137,7 @@ def config_yaml(host: str, port: int, http_port: int) -> str:
         "admin:\n"
         f"  endpoint: dns:///{host_port(host, port)}\n"
         "  insecure: true\n"
+        f"{auth}"
         "console:\n"
         f"  endpoint: http://{host_port(host, http_port)}\n"
     )
