@@ -17,12 +17,14 @@ import pytest
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, types_pb2
 
+from flyte_ls.remote.config import Config
 from flyte_ls.remote.errors import FlyteEntityNotExistException, FlyteTimeout
 from flyte_ls.remote.identifiers import Identifier, ResourceType
 from flyte_ls.remote.literals import to_python_map
 from flyte_ls.remote.literals_types import LiteralConversionError
-from flyte_ls.remote.remote_execute import ExecuteMixin, Options
-from flyte_ls.remote.transport import Transport
+from flyte_ls.remote.remote import AsyncFlyteRemote, FlyteRemote
+from flyte_ls.remote.remote_execute import Options
+from flyte_ls.remote.transport import Kind
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 from local_backend import VENV_BIN, Backend, start_backend
@@ -33,18 +35,20 @@ DATA = Path(__file__).parent / "data"
 WF = core_execution_pb2.WorkflowExecution
 
 
-class Remote(ExecuteMixin):
-    """ExecuteMixin over a real Transport, counting the RPCs it sends (RemoteBase's documented shape)."""
+class Remote(AsyncFlyteRemote):
+    """The real AsyncFlyteRemote, counting the RPCs it sends."""
 
-    def __init__(self, port: int) -> None:
-        self.default_project: str | None = PROJECT
-        self.default_domain: str | None = DOMAIN
-        self.transport = Transport(f"127.0.0.1:{port}", insecure=True)
-        self.calls: list[str] = []
+    calls: list[str]
 
-    async def _call(self, rpc: str, request: Any, *, kind: str, timeout: float | None = None) -> Any:
+    async def _call(self, rpc: str, request: Any, *, kind: Kind, timeout: float | None = None) -> Any:
         self.calls.append(rpc)
-        return await self.transport.call(rpc, request, kind=kind, timeout=timeout)  # type: ignore[arg-type]
+        return await super()._call(rpc, request, kind=kind, timeout=timeout)
+
+
+def make_remote(backend: Backend) -> Remote:
+    r = Remote(Config.auto(str(backend.config)), default_project=PROJECT, default_domain=DOMAIN)
+    r.calls = []
+    return r
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +71,9 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 @pytest.fixture
 async def remote(backend: Backend) -> AsyncIterator[Remote]:
-    r = Remote(backend.port)
+    r = make_remote(backend)
     yield r
-    await r.transport.aclose()
+    await r.aclose()
 
 
 def wf(name: str) -> Identifier:
@@ -267,12 +271,30 @@ def test_signal_literal_type_override_needs_no_rpc() -> None:
     """A `literal_type` given by the caller is used as is (no ListSignals)."""
 
     class Offline(Remote):
-        async def _call(self, rpc: str, request: Any, *, kind: str, timeout: float | None = None) -> Any:
+        async def _call(self, rpc: str, request: Any, *, kind: Kind, timeout: float | None = None) -> Any:
             self.calls.append(rpc)
             return request
 
-    r = Offline.__new__(Offline)
-    r.default_project, r.default_domain, r.calls = PROJECT, DOMAIN, []
+    r = Offline(
+        Config.for_endpoint("127.0.0.1:1", insecure=True), default_project=PROJECT, default_domain=DOMAIN
+    )
+    r.calls = []
     lt = types_pb2.LiteralType(simple=types_pb2.INTEGER)
     asyncio.run(r.set_signal("s", "ex1", 3, literal_type=lt))
     assert r.calls == ["SetSignal"]
+
+
+@pytest.mark.timeout(180)
+def test_the_sync_facade_runs_the_same_methods(backend: Backend) -> None:
+    config = Config.auto(str(backend.config))
+    with FlyteRemote(config, default_project=PROJECT, default_domain=DOMAIN) as fr:
+        started = fr.execute(wf("double_wf"), {"x": 8}, execution_name_prefix="sync")
+        done = fr.wait(started.id, timeout=150, poll_interval=1)
+        assert done.closure.phase == WF.SUCCEEDED
+        synced = fr.sync_execution(done, sync_nodes=True)
+        assert outputs(synced) == {"o0": 16} and synced.nodes
+        assert fr.get_execution_metrics(done.id).workflow_id.name == done.id.name
+        slow = fr.execute(wf("slow_wf"), {"seconds": 60})
+        with pytest.raises(FlyteTimeout):
+            fr.wait(slow, timeout=0.5, poll_interval=0.2)
+        fr.terminate(slow, "done with it")
