@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flyte_ls.remote.auth import DeviceCodeHook, authenticator_for, log_device_code
 from flyte_ls.remote.config import Config
 from flyte_ls.remote.remote_execute import ExecuteMixin
 from flyte_ls.remote.remote_fetch import FetchMixin
@@ -120,6 +121,8 @@ class RemoteBase(_Factories):
         self.data_upload_location = data_upload_location
         self._transport: Transport | None = None
         self._transport_lock = threading.Lock()
+        # shows the user a DeviceFlow sign-in (URL and code); set before the first RPC to show it elsewhere
+        self.on_device_code: DeviceCodeHook = log_device_code
         # Set by FlyteRemote: runs a coroutine on its loop thread, so that lazy entities work synchronously.
         self._runner: Callable[[Awaitable[Any]], Any] | None = None
 
@@ -138,9 +141,18 @@ class RemoteBase(_Factories):
             return self._transport
 
     def _make_transport(self) -> Transport:
-        """The Transport for :attr:`config`; the seam where auth plugs in its metadata plugin and refresh."""
+        """The Transport for :attr:`config`, with auth (flyte_ls.remote.auth) plugged into its metadata and
+        refresh seams: credentials are fetched only when the server answers UNAUTHENTICATED."""
         cfg = self.config
-        return Transport(cfg.endpoint, insecure=cfg.insecure, root_certificates=_root_certificates(cfg))
+        auth = authenticator_for(cfg, on_device_code=self.on_device_code)
+        transport = Transport(
+            cfg.endpoint,
+            insecure=cfg.insecure,
+            root_certificates=_root_certificates(cfg),
+            **auth.transport_options(),
+        )
+        auth.attach(transport)
+        return transport
 
     async def _call(self, rpc: str, request: Any, *, kind: Kind, timeout: float | None = None) -> Any:
         """Send ``request`` through the RPC named ``rpc`` (e.g. ``"GetTask"``); errors are FlyteExceptions."""

@@ -286,3 +286,15 @@ async def test_no_token_or_secret_in_logs_or_errors(
     assert token.access_token not in everything
     assert secret_of(backend) not in everything
     assert secret_of(backend)[:8] not in everything
+
+
+async def test_flyte_remote_authenticates_with_the_written_config(backend: Backend) -> None:
+    from flyte_ls.remote.remote import AsyncFlyteRemote, FlyteRemote
+
+    async with AsyncFlyteRemote(Config.auto(backend.config)) as remote:
+        assert [p.id for p in await remote.list_projects()] == ["flytesnacks"]
+    sync = FlyteRemote(Config.auto(backend.config))
+    try:
+        assert [p.id for p in await asyncio.to_thread(sync.list_projects)] == ["flytesnacks"]
+    finally:
+        await asyncio.to_thread(sync.close)
