@@ -38,22 +38,15 @@ from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, metrics_pb2, security_pb2, types_pb2
 from google.protobuf import wrappers_pb2
 
+from flyte_ls.remote.entities import FlyteWorkflowExecution
 from flyte_ls.remote.errors import FlyteEntityNotExistException, FlyteException, FlyteTimeout
 from flyte_ls.remote.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
 from flyte_ls.remote.literals import to_literal, to_literal_map
-from flyte_ls.remote.remote_sync import SyncedExecution, sync_tree
+from flyte_ls.remote.remote_sync import sync_tree
 
 if TYPE_CHECKING:
     from flyte_ls.remote.transport import Kind
 
-WORKFLOW_DONE = frozenset(
-    {
-        core_execution_pb2.WorkflowExecution.SUCCEEDED,
-        core_execution_pb2.WorkflowExecution.FAILED,
-        core_execution_pb2.WorkflowExecution.ABORTED,
-        core_execution_pb2.WorkflowExecution.TIMED_OUT,
-    }
-)
 FIRST_POLL_S = 0.5
 DEFAULT_POLL_CAP_S = 10.0
 Timeout = float | int | datetime.timedelta | None
@@ -244,7 +237,7 @@ class ExecuteMixin:
         cluster_pool: str | None = None,
         execution_cluster_label: str | None = None,
         timeout: Timeout = None,
-    ) -> execution_pb2.Execution:
+    ) -> FlyteWorkflowExecution:
         """Launch a task, a launch plan, or a workflow (through its default launch plan) and return the
         execution (``wait=True``: once it is done, within ``timeout``).
 
@@ -329,13 +322,13 @@ class ExecuteMixin:
 
     # --- follow --------------------------------------------------------------------------------------------
 
-    async def _get_execution(self, execution: Any) -> execution_pb2.Execution:
+    async def _get_execution(self, execution: Any) -> FlyteWorkflowExecution:
         request = execution_pb2.WorkflowExecutionGetRequest(id=self._execution_id(execution).to_proto())
-        return await self._call("GetExecution", request, kind="read")
+        return FlyteWorkflowExecution.from_proto(await self._call("GetExecution", request, kind="read"))
 
     async def wait(
         self, execution: Any, timeout: Timeout = None, poll_interval: Timeout = None
-    ) -> execution_pb2.Execution:
+    ) -> FlyteWorkflowExecution:
         """Poll ``GetExecution`` (nothing else) until the execution is done; the interval starts at 0.5 s and
         doubles up to ``poll_interval`` (default 10 s). At ``timeout`` (seconds or a timedelta; ``None``:
         forever) one last look, then :class:`FlyteTimeout`."""
@@ -345,7 +338,7 @@ class ExecuteMixin:
         interval = min(FIRST_POLL_S, cap)
         while True:
             current = await self._get_execution(execution)
-            if current.closure.phase in WORKFLOW_DONE:
+            if current.is_done:
                 return current
             now = time.monotonic()
             if deadline is not None and now >= deadline:
@@ -358,8 +351,8 @@ class ExecuteMixin:
             interval = min(interval * 2, cap)
 
     async def sync_execution(
-        self, execution: Any, sync_nodes: bool = False, previous: SyncedExecution | None = None
-    ) -> SyncedExecution:
+        self, execution: Any, sync_nodes: bool = False, previous: FlyteWorkflowExecution | None = None
+    ) -> FlyteWorkflowExecution:
         """The execution with its inputs and (once succeeded) outputs; with ``sync_nodes`` its node tree too —
         child executions, dynamic/subworkflow/branch children and array nodes' task executions. Finished nodes
         of ``previous`` (an earlier sync of the same execution) are reused, not fetched again."""

@@ -1,28 +1,30 @@
 """Syncing an execution and, on request, its node tree — what ``sync_execution`` returns.
 
-Cost model (against flytekit's ~2 + 3 per attempt RPCs per node, every poll, flyte#4056): the execution is two
+Cost model (flytekit: about 2 + 3 per attempt RPCs per node, on every poll, flyte#4056): the execution is two
 RPCs (``GetExecution``, ``GetExecutionData``); nodes are listed a page of 100 at a time; a parent node
 (dynamic, subworkflow, branch) lists its children with ``unique_parent_id``; a node that launched another
-execution syncs that execution; other nodes (tasks, array nodes) list their task executions. Node data
-(inputs/outputs) is not fetched. A node that was finished in ``previous`` is reused as it is.
+execution lists that execution's nodes; both become the node's ``subworkflow_node_executions``. Other nodes
+(tasks, array nodes) list their task executions. Node data (inputs/outputs) is not fetched. A node that was
+finished in ``previous`` is reused as it is, with its subtree.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.core import identifier_pb2
+
+from flyte_ls.remote.entities import FlyteNodeExecution, FlyteTaskExecution, FlyteWorkflowExecution
+from flyte_ls.remote.literals import to_python_map
 
 Call = Callable[..., Awaitable[Any]]
 PAGE = 100
 _WF = core_execution_pb2.WorkflowExecution
 _NODE = core_execution_pb2.NodeExecution
-WORKFLOW_DONE = frozenset({_WF.SUCCEEDED, _WF.FAILED, _WF.ABORTED, _WF.TIMED_OUT})
 # RECOVERED is terminal too (flytekit's set omits it).
 NODE_DONE = frozenset(
     {_NODE.SUCCEEDED, _NODE.FAILED, _NODE.ABORTED, _NODE.SKIPPED, _NODE.TIMED_OUT, _NODE.RECOVERED}
@@ -31,86 +33,38 @@ _BOUNDARY = frozenset({"start-node", "end-node"})
 _ASC = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.ASCENDING)
 
 
-@dataclasses.dataclass
-class SyncedNode:
-    """One node execution: ``children`` for parent nodes (dynamic, subworkflow, branch), ``child_execution``
-    for a node that launched a launch plan, ``task_executions`` (attempts, or array items) otherwise."""
-
-    execution: node_execution_pb2.NodeExecution
-    children: dict[str, SyncedNode] = dataclasses.field(default_factory=dict)
-    child_execution: SyncedExecution | None = None
-    task_executions: list[task_execution_pb2.TaskExecution] = dataclasses.field(default_factory=list)
-
-    @property
-    def node_id(self) -> str:
-        return self.execution.metadata.spec_node_id or self.execution.id.node_id
-
-    @property
-    def phase(self) -> int:
-        return int(self.execution.closure.phase)
-
-    @property
-    def is_done(self) -> bool:
-        return self.phase in NODE_DONE and (self.child_execution is None or self.child_execution.is_done)
-
-
-@dataclasses.dataclass
-class SyncedExecution:
-    """An execution, its inputs, its outputs once succeeded, and its nodes when synced with ``sync_nodes``
-    (keyed by node execution id; ``None`` when not synced)."""
-
-    execution: execution_pb2.Execution
-    inputs: literals_pb2.LiteralMap
-    outputs: literals_pb2.LiteralMap | None
-    nodes: dict[str, SyncedNode] | None = None
-
-    @property
-    def id(self) -> identifier_pb2.WorkflowExecutionIdentifier:
-        return self.execution.id
-
-    @property
-    def phase(self) -> int:
-        return int(self.execution.closure.phase)
-
-    @property
-    def is_done(self) -> bool:
-        return self.phase in WORKFLOW_DONE
-
-    @property
-    def is_successful(self) -> bool:
-        return self.phase == _WF.SUCCEEDED
-
-    @property
-    def error(self) -> Any:
-        return self.execution.closure.error if self.execution.closure.HasField("error") else None
-
-
 async def sync_tree(
     call: Call,
     exec_id: identifier_pb2.WorkflowExecutionIdentifier,
     sync_nodes: bool,
-    previous: SyncedExecution | None = None,
-) -> SyncedExecution:
+    previous: FlyteWorkflowExecution | None = None,
+) -> FlyteWorkflowExecution:
+    """The execution with ``inputs`` and (once succeeded) ``outputs`` as plain Python; with ``sync_nodes``
+    its ``node_executions`` too. Finished nodes of ``previous`` are kept as they are."""
     get = execution_pb2.WorkflowExecutionGetRequest(id=exec_id)
     # GetExecution first: the data read after it is never older than the phase seen.
     execution = await call("GetExecution", get, kind="read")
-    data = await call(
-        "GetExecutionData", execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id), kind="read"
-    )
-    succeeded = execution.closure.phase == _WF.SUCCEEDED
-    synced = SyncedExecution(execution, data.full_inputs, data.full_outputs if succeeded else None)
+    request = execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id)
+    data = await call("GetExecutionData", request, kind="read")
+    synced = FlyteWorkflowExecution.from_proto(execution)
+    synced.inputs = to_python_map(data.full_inputs)
+    if execution.closure.phase == _WF.SUCCEEDED:
+        synced.outputs = to_python_map(data.full_outputs)
     if sync_nodes:
-        before = previous.nodes if previous is not None and previous.nodes is not None else {}
-        synced.nodes = await _nodes(call, exec_id, "", before)
+        synced.node_executions = await _nodes(call, exec_id, "", previous.node_executions if previous else {})
     return synced
+
+
+def is_node_done(node: FlyteNodeExecution) -> bool:
+    return node.phase in NODE_DONE
 
 
 async def _nodes(
     call: Call,
     exec_id: identifier_pb2.WorkflowExecutionIdentifier,
     parent: str,
-    before: dict[str, SyncedNode],
-) -> dict[str, SyncedNode]:
+    before: dict[str, FlyteNodeExecution],
+) -> dict[str, FlyteNodeExecution]:
     listed: list[node_execution_pb2.NodeExecution] = []
     token = ""
     while True:
@@ -127,19 +81,23 @@ async def _nodes(
     return {ne.id.node_id: node for ne, node in zip(wanted, synced, strict=True)}
 
 
-async def _node(call: Call, ne: node_execution_pb2.NodeExecution, before: SyncedNode | None) -> SyncedNode:
-    if before is not None and before.is_done:
+async def _node(
+    call: Call, ne: node_execution_pb2.NodeExecution, before: FlyteNodeExecution | None
+) -> FlyteNodeExecution:
+    if before is not None and is_node_done(before):
         return before
-    node = SyncedNode(ne)
+    node = FlyteNodeExecution.from_proto(ne)
+    earlier = before.subworkflow_node_executions if before is not None else {}
     child = ne.closure.workflow_node_metadata.executionId
     if child.name and not ne.metadata.is_parent_node:
-        node.child_execution = await sync_tree(call, child, True, before.child_execution if before else None)
-    elif ne.metadata.is_parent_node:
-        node.children = await _nodes(
-            call, ne.id.execution_id, ne.id.node_id, before.children if before else {}
-        )
-    else:
-        node.task_executions = await _task_executions(call, ne.id)
+        # A launch plan node: the nodes of the execution it launched.
+        node.subworkflow_node_executions = await _nodes(call, child, "", earlier)
+    elif ne.metadata.is_parent_node:  # dynamic, subworkflow, branch
+        node.subworkflow_node_executions = await _nodes(call, ne.id.execution_id, ne.id.node_id, earlier)
+    else:  # task attempts, or an array node's items
+        node.task_executions = [
+            FlyteTaskExecution.from_proto(te) for te in await _task_executions(call, ne.id)
+        ]
     return node
 
 

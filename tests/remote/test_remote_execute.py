@@ -18,9 +18,9 @@ from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, types_pb2
 
 from flyte_ls.remote.config import Config
+from flyte_ls.remote.entities import FlyteWorkflowExecution
 from flyte_ls.remote.errors import FlyteEntityNotExistException, FlyteTimeout
 from flyte_ls.remote.identifiers import Identifier, ResourceType
-from flyte_ls.remote.literals import to_python_map
 from flyte_ls.remote.literals_types import LiteralConversionError
 from flyte_ls.remote.remote import AsyncFlyteRemote, FlyteRemote
 from flyte_ls.remote.remote_execute import Options
@@ -33,6 +33,7 @@ pytestmark = pytest.mark.flytekit
 PROJECT, DOMAIN, VERSION = "flytesnacks", "development", "v1"
 DATA = Path(__file__).parent / "data"
 WF = core_execution_pb2.WorkflowExecution
+NODE = core_execution_pb2.NodeExecution
 
 
 class Remote(AsyncFlyteRemote):
@@ -80,8 +81,8 @@ def wf(name: str) -> Identifier:
     return Identifier(ResourceType.WORKFLOW, PROJECT, DOMAIN, f"execflows.flows.{name}", VERSION)
 
 
-def outputs(synced: Any) -> dict[str, Any]:
-    return dict(to_python_map(synced.outputs))
+def outputs(synced: FlyteWorkflowExecution) -> dict[str, Any]:
+    return dict(synced.outputs or {})
 
 
 @dataclass
@@ -190,27 +191,27 @@ async def test_sync_nodes_follows_dynamic_map_and_child_executions_without_refet
     remote.calls.clear()
     synced = await remote.sync_execution(done.id, sync_nodes=True)
     assert outputs(synced) == {"o0": [0, 4, 8], "o1": 6}
-    assert synced.nodes is not None
+    assert synced.inputs == {"n": 3}
     by_kind: dict[str, Any] = {}
-    for node in synced.nodes.values():
-        if node.child_execution is not None:
+    for node in synced.node_executions.values():
+        if node.closure.workflow_node_metadata.executionId.name:
             by_kind["child"] = node
-        elif node.children:
+        elif node.metadata.is_dynamic:
             by_kind["dynamic"] = node
-        elif len(node.task_executions) and node.execution.metadata.is_array:
+        elif node.metadata.is_array:
             by_kind["array"] = node
-    assert set(by_kind) == {"child", "dynamic", "array"}, synced.nodes
-    assert outputs(by_kind["child"].child_execution) == {"o0": 6}
-    assert by_kind["child"].child_execution.nodes  # the child's own nodes
-    assert len(by_kind["dynamic"].children) >= 3  # the dynamic's double() calls
-    assert all(n.is_done for n in synced.nodes.values())
+    assert set(by_kind) == {"child", "dynamic", "array"}, synced.node_executions
+    assert [n.task_executions for n in by_kind["child"].subworkflow_node_executions.values()]  # its own nodes
+    assert len(by_kind["dynamic"].subworkflow_node_executions) >= 3  # the dynamic's double() calls
+    assert by_kind["array"].task_executions  # the map's items
+    assert all(n.phase == NODE.SUCCEEDED for n in synced.node_executions.values())
     first = len(remote.calls)
 
     remote.calls.clear()
     resynced = await remote.sync(done.id, sync_nodes=True, previous=synced)
     assert remote.calls.count("ListNodeExecutions") == 1  # top level only: finished nodes are reused
     assert "ListTaskExecutions" not in remote.calls and len(remote.calls) < first
-    assert resynced.nodes is not None and resynced.nodes.keys() == synced.nodes.keys()
+    assert resynced.node_executions.keys() == synced.node_executions.keys()
 
 
 @pytest.mark.timeout(200)
@@ -292,7 +293,7 @@ def test_the_sync_facade_runs_the_same_methods(backend: Backend) -> None:
         done = fr.wait(started.id, timeout=150, poll_interval=1)
         assert done.closure.phase == WF.SUCCEEDED
         synced = fr.sync_execution(done, sync_nodes=True)
-        assert outputs(synced) == {"o0": 16} and synced.nodes
+        assert outputs(synced) == {"o0": 16} and synced.node_executions
         assert fr.get_execution_metrics(done.id).workflow_id.name == done.id.name
         slow = fr.execute(wf("slow_wf"), {"seconds": 60})
         with pytest.raises(FlyteTimeout):
