@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, signal_pb2
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, signal_pb2, task_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, metrics_pb2, security_pb2, types_pb2
 from google.protobuf import wrappers_pb2
@@ -77,6 +77,24 @@ def _id_of(entity: Any) -> Any:
     """The identifier inside an entity object (anything with ``id``), else the value itself."""
     inner = getattr(entity, "id", None)
     return entity if inner is None or isinstance(entity, identifier_pb2.Identifier) else inner
+
+
+def _declared(
+    entity: Any,
+) -> tuple[identifier_pb2.Identifier, interface_pb2.VariableMap | interface_pb2.ParameterMap] | None:
+    """A fetched task or launch plan (:mod:`.entities`) already holds its id and declared inputs: no RPC."""
+    closure, ident = getattr(entity, "closure", None), getattr(entity, "id", None)
+    if not isinstance(ident, Identifier) or ident.version is None:
+        return None
+    if isinstance(closure, task_pb2.TaskClosure) and closure.HasField("compiled_task"):
+        return ident.to_proto(), closure.compiled_task.template.interface.inputs
+    spec = getattr(entity, "spec", None)
+    if isinstance(closure, launch_plan_pb2.LaunchPlanClosure) and isinstance(
+        spec, launch_plan_pb2.LaunchPlanSpec
+    ):
+        params = closure.expected_inputs if closure.expected_inputs.parameters else spec.default_inputs
+        return ident.to_proto(), params
+    return None
 
 
 class ExecuteMixin:
@@ -248,7 +266,8 @@ class ExecuteMixin:
         if execution_name_prefix:
             execution_name = f"{execution_name_prefix}-{uuid.uuid4().hex[:19]}"
         ident = self._entity_id(entity, project, domain, version)
-        launch_id, variables = await self._launch_target(ident)
+        known = _declared(entity) if version is None else None
+        launch_id, variables = known or await self._launch_target(ident)
         project = project or ident.project
         domain = domain or ident.domain
         literal_inputs = await self._inputs(dict(inputs or {}), variables, project, domain)

@@ -120,6 +120,19 @@ async def test_execute_a_launch_plan_with_its_default_and_a_workflow_with_typed_
     assert outputs(await remote.sync_execution(done)) == {"o0": "3|2.0|a|True|6|1.0|9"}
 
 
+@pytest.mark.timeout(180)
+async def test_fetched_entities_execute_without_fetching_again(remote: Remote) -> None:
+    lp = await remote.fetch_launch_plan(PROJECT, DOMAIN, "execflows.flows.double_lp", VERSION)
+    task = await remote.fetch_task(PROJECT, DOMAIN, "execflows.flows.double", VERSION)
+    remote.calls.clear()
+    from_lp = await remote.execute(lp, {"x": 2})
+    from_task = await remote.execute(task, {"x": 3})
+    assert remote.calls == ["CreateExecution", "GetExecution"] * 2
+    assert from_lp.launch_plan_id.name == "execflows.flows.double_lp"
+    done = [await remote.wait(e, timeout=150, poll_interval=1) for e in (from_lp, from_task)]
+    assert [outputs(await remote.sync_execution(d)) for d in done] == [{"o0": 4}, {"o0": 6}]
+
+
 @pytest.mark.timeout(60)
 async def test_an_input_that_does_not_fit_names_input_expected_and_given(remote: Remote) -> None:
     with pytest.raises(LiteralConversionError) as err:
