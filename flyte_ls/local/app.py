@@ -174,7 +174,9 @@ class LocalBackend:
             auth = LocalAuth(o.state_dir, base_url, header=o.auth_header, token_ttl_s=o.token_ttl_s)
             for path in auth.post_paths():
                 self._http.post_routes[path] = auth.handle_post
-            self._http.add_route(auth.device_page_path(), auth.device_page)
+            for prefix, route in auth.get_routes():
+                self._http.add_route(prefix, route)
+                self._http.form_page_headers[prefix] = auth.page_headers()
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=o.workers, thread_name_prefix="flyte-ls-local-grpc"),
             interceptors=[auth.interceptor()] if auth is not None else None,

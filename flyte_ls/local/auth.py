@@ -8,8 +8,10 @@ server so clients' auth flows are exercised for real.
   from ``authorization_metadata_key``.
 * HTTP (the ``--http-port``, and the shared gRPC port): ``POST /oauth2/token`` with
   ``grant_type=client_credentials`` (client id and secret by HTTP Basic, flytekit's way, or as form fields)
-  or ``urn:ietf:params:oauth:grant-type:device_code``; ``POST /oauth2/device/authorize`` starts a device flow
-  and ``/oauth2/device`` is its verification page (a form whose POST approves the code).
+  ``urn:ietf:params:oauth:grant-type:device_code``, ``authorization_code`` (PKCE, S256 only) or
+  ``refresh_token``; ``POST /oauth2/device/authorize`` starts a device flow and ``/oauth2/device`` is its
+  verification page (a form whose POST approves the code); ``/oauth2/authorize`` is PKCE's consent page
+  (its form POST redirects to the client's ``redirect_uri`` with a code).
 * The confidential client's id is :data:`CLIENT_ID`; its secret is generated once into ``client-secret``
   in the state dir (0600) and the written ``config.yaml`` names that file (``clientSecretLocation``).
 
@@ -20,6 +22,7 @@ new one. Nothing here logs a token or the secret.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import html
 import json
@@ -32,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote_plus
+from urllib.parse import parse_qs, unquote_plus, urlencode
 
 import grpc
 from flyteidl.service import auth_pb2, auth_pb2_grpc
@@ -50,6 +53,9 @@ SECRET_FILE = "client-secret"
 TOKEN_PATH = "/oauth2/token"
 DEVICE_AUTHORIZE_PATH = "/oauth2/device/authorize"
 DEVICE_PAGE_PATH = "/oauth2/device"
+AUTHORIZE_PATH = "/oauth2/authorize"
+REDIRECT_URI = "http://localhost:53593/callback"  # flytekit's default PKCE callback
+AUTH_CODE_TTL_S = 120
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEVICE_CODE_TTL_S = 600
 DEVICE_POLL_INTERVAL_S = 1
@@ -57,6 +63,7 @@ _AUTH_SERVICE_PREFIX = "/flyteidl.service.AuthMetadataService/"
 
 # (status, content type, body, extra headers)
 Reply = tuple[int, str, bytes, dict[str, str]]
+GetRoute = Callable[[str, dict[str, list[str]]], tuple[int, str, bytes]]
 
 
 def client_secret(state_root: Path) -> str:
@@ -78,6 +85,13 @@ def client_secret(state_root: Path) -> str:
 
 def secret_path(state_root: Path) -> Path:
     return state_root / SECRET_FILE
+
+
+@dataclass(frozen=True)
+class _AuthCode:
+    challenge: str
+    redirect_uri: str
+    expires_at: float
 
 
 @dataclass
@@ -109,16 +123,31 @@ class LocalAuth:
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
         self._devices: dict[str, _DeviceCode] = {}  # device_code -> state
+        self._codes: dict[str, _AuthCode] = {}  # PKCE authorization code -> its challenge
+        self._refresh: set[str] = set()  # refresh tokens issued (valid until a restart)
 
     client_id = CLIENT_ID
 
     @staticmethod
     def post_paths() -> tuple[str, ...]:
-        return (TOKEN_PATH, DEVICE_AUTHORIZE_PATH, DEVICE_PAGE_PATH)
+        return (TOKEN_PATH, DEVICE_AUTHORIZE_PATH, DEVICE_PAGE_PATH, AUTHORIZE_PATH)
 
     @staticmethod
-    def device_page_path() -> str:
-        return DEVICE_PAGE_PATH
+    def page_headers() -> dict[str, str]:
+        """Headers of the sign-in pages: their forms may post here and redirect to the PKCE callback; no
+        script, no framing (no clickjacking of the Approve button)."""
+        return {
+            "Content-Security-Policy": (
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://localhost:53593; "
+                "frame-ancestors 'none'; base-uri 'none'"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        }
+
+    def get_routes(self) -> tuple[tuple[str, GetRoute], ...]:
+        return ((DEVICE_PAGE_PATH, self.device_page), (AUTHORIZE_PATH, self.authorize_page))
 
     # -- tokens ------------------------------------------------------------------------------------------
     def issue(self) -> tuple[str, int]:
@@ -163,6 +192,8 @@ class LocalAuth:
             return self._device_authorize(form)
         if path == DEVICE_PAGE_PATH:
             return self._device_approve(form)
+        if path == AUTHORIZE_PATH:
+            return self._authorize(form)
         return _json(404, {"error": "not_found", "error_description": f"no OAuth2 endpoint at {path}"})
 
     def device_page(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
@@ -201,11 +232,81 @@ class LocalAuth:
             return self._token_reply()
         if grant == DEVICE_CODE_GRANT:
             return self._device_token(form)
+        if grant == "authorization_code":
+            return self._code_token(form)
+        if grant == "refresh_token":
+            with self._lock:
+                known = form.get("refresh_token", "") in self._refresh
+            if not known:
+                return _json(400, {"error": "invalid_grant", "error_description": "unknown refresh token"})
+            return self._token_reply(refresh=form["refresh_token"])
         return _json(400, {"error": "unsupported_grant_type", "error_description": f"grant {grant!r}"})
 
-    def _token_reply(self) -> Reply:
+    def _token_reply(self, refresh: str | None = None) -> Reply:
+        """A token; with ``refresh`` (a refresh token, or "" for a new one) a refresh token too."""
         token, expires_in = self.issue()
-        return _json(200, {"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
+        answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
+        if refresh is not None:
+            answer["refresh_token"] = refresh or secrets.token_urlsafe(32)
+            with self._lock:
+                self._refresh.add(answer["refresh_token"])
+        return _json(200, answer)
+
+    # -- PKCE ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _authorize_refusal(form: dict[str, str]) -> str | None:
+        if form.get("client_id") != PUBLIC_CLIENT_ID:
+            return f"unknown client_id (this backend's public client is {PUBLIC_CLIENT_ID})"
+        if form.get("response_type") != "code" or form.get("code_challenge_method") != "S256":
+            return "only response_type=code with code_challenge_method=S256 is supported"
+        if not form.get("code_challenge") or form.get("redirect_uri") != REDIRECT_URI:
+            return f"a code_challenge and redirect_uri={REDIRECT_URI} are required"
+        return None
+
+    def authorize_page(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        """GET route: PKCE's consent page; its form POSTs the request back to approve it."""
+        form = {k: v[0] for k, v in query.items()}
+        why = self._authorize_refusal(form)
+        if why is not None:
+            return 400, "text/plain; charset=utf-8", f"cannot sign in: {why}\n".encode()
+        hidden = "".join(
+            f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>" for k, v in form.items()
+        )
+        page = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>flyte-ls local: sign in</title></head>"
+            "<body><h1>Sign in to the local Flyte backend?</h1>"
+            f"<form method='post' action='{AUTHORIZE_PATH}'>{hidden}"
+            "<button type='submit'>Approve</button></form></body></html>\n"
+        )
+        return 200, "text/html; charset=utf-8", page.encode()
+
+    def _authorize(self, form: dict[str, str]) -> Reply:
+        why = self._authorize_refusal(form)
+        if why is not None:
+            return 400, "text/plain; charset=utf-8", f"cannot sign in: {why}\n".encode(), {}
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._codes[code] = _AuthCode(
+                form["code_challenge"], REDIRECT_URI, self._clock() + AUTH_CODE_TTL_S
+            )
+        location = f"{REDIRECT_URI}?{urlencode({'code': code, 'state': form.get('state', '')})}"
+        return 302, "text/plain; charset=utf-8", b"approved\n", {"Location": location}
+
+    def _code_token(self, form: dict[str, str]) -> Reply:
+        with self._lock:
+            grant = self._codes.pop(form.get("code", ""), None)  # a code is used once
+        if (
+            grant is None
+            or grant.expires_at <= self._clock()
+            or form.get("redirect_uri") != grant.redirect_uri
+        ):
+            return _json(400, {"error": "invalid_grant", "error_description": "unknown or expired code"})
+        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant.challenge:
+            return _json(
+                400, {"error": "invalid_grant", "error_description": "the code_verifier does not match"}
+            )
+        return self._token_reply(refresh="")
 
     def _device_authorize(self, form: dict[str, str]) -> Reply:
         if form.get("client_id") != PUBLIC_CLIENT_ID:
@@ -246,7 +347,7 @@ class LocalAuth:
             if not device.approved:
                 return _json(400, {"error": "authorization_pending"})
             del self._devices[form["device_code"]]
-        return self._token_reply()
+        return self._token_reply(refresh="")
 
 
 def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
@@ -264,16 +365,23 @@ class _AuthMetadata(auth_pb2_grpc.AuthMetadataServiceServicer):
             issuer=base,
             token_endpoint=base + TOKEN_PATH,
             device_authorization_endpoint=base + DEVICE_AUTHORIZE_PATH,
-            grant_types_supported=["client_credentials", DEVICE_CODE_GRANT],
+            authorization_endpoint=base + AUTHORIZE_PATH,
+            code_challenge_methods_supported=["S256"],
+            grant_types_supported=[
+                "client_credentials",
+                DEVICE_CODE_GRANT,
+                "authorization_code",
+                "refresh_token",
+            ],
             token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
             scopes_supported=["all"],
-            response_types_supported=["token"],
+            response_types_supported=["code", "token"],
         )
 
     def GetPublicClientConfig(self, request: Any, context: Any) -> auth_pb2.PublicClientAuthConfigResponse:
         return auth_pb2.PublicClientAuthConfigResponse(
             client_id=PUBLIC_CLIENT_ID,
-            redirect_uri="http://localhost:53593/callback",
+            redirect_uri=REDIRECT_URI,
             scopes=["all"],
             authorization_metadata_key=self._auth.header,
         )

@@ -138,7 +138,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_file(url.path[len(FILES_PREFIX) :])
             return
         status, ctype, body = self.server.app.handle_get(url.path, parse_qs(url.query))
-        self._reply(status, body, ctype, PAGE_HEADERS if ctype.startswith("text/html") else None)
+        self._reply(
+            status,
+            body,
+            ctype,
+            self.server.app.page_headers(url.path) if ctype.startswith("text/html") else None,
+        )
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
@@ -205,10 +210,19 @@ class HttpServer:
         self.health: dict[str, object] = {"status": "ok", "pid": os.getpid()}
         self.files_root: Path | None = None  # the state dir: its data files are served under /files/
         self.post_routes: dict[str, PostRoute] = {}  # exact path -> handler
+        # pages (path prefix -> headers) that need other headers than PAGE_HEADERS, e.g. sign-in forms
+        self.form_page_headers: dict[str, dict[str, str]] = {}
 
     @property
     def port(self) -> int:
         return int(self._httpd.server_address[1])
+
+    def page_headers(self, path: str) -> dict[str, str]:
+        """The security headers of the HTML page at ``path``."""
+        for prefix, headers in self.form_page_headers.items():
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return headers
+        return PAGE_HEADERS
 
     def add_route(self, prefix: str, route: Route) -> None:
         """Serve GETs under ``prefix`` with ``route`` (longest prefix wins)."""

@@ -266,3 +266,48 @@ def test_pyflyte_run_remote_with_the_written_config(backend: Backend, tmp_path: 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "/console/projects/flytesnacks/domains/development/executions/" in done.stdout
+
+
+@pytest.mark.timeout(60)
+def test_pkce_code_needs_the_matching_verifier(backend: Backend) -> None:
+    import hashlib
+
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "client_id": "flyte-ls-local-public",
+        "response_type": "code",
+        "redirect_uri": "http://localhost:53593/callback",
+        "state": "s1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(
+            backend.http + "/oauth2/authorize", data=urllib.parse.urlencode(query).encode(), timeout=10
+        )
+    assert redirect.value.code == 302
+    location = urllib.parse.urlsplit(redirect.value.headers["Location"])
+    params = urllib.parse.parse_qs(location.query)
+    assert location.netloc == "localhost:53593" and params["state"] == ["s1"]
+    grant = {
+        "grant_type": "authorization_code",
+        "client_id": "flyte-ls-local-public",
+        "code": params["code"][0],
+        "redirect_uri": "http://localhost:53593/callback",
+    }
+    assert post_token(backend, {**grant, "code_verifier": "w" * 64})[1]["error"] == "invalid_grant"
+    # the failed attempt used the code up
+    assert post_token(backend, {**grant, "code_verifier": verifier})[1]["error"] == "invalid_grant"
+    bad = dict(query, code_challenge_method="plain")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(backend.http + "/oauth2/authorize?" + urllib.parse.urlencode(bad), timeout=10)
+    assert refused.value.code == 400
+    status, body = post_token(backend, {"grant_type": "refresh_token", "refresh_token": "made-up"})
+    assert (status, body["error"]) == (400, "invalid_grant")

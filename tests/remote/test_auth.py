@@ -157,13 +157,51 @@ async def test_wrong_or_missing_secret_says_what_to_do(backend: Backend, cache: 
             await projects(transport)
 
 
-async def test_pkce_has_no_flow_and_says_which_auth_type_to_use(backend: Backend, cache: TokenCache) -> None:
-    config = replace(Config.auto(backend.config), auth_mode=AuthType.PKCE)
-    auth = authenticator_for(config, cache=cache)
+def browser(shown: list[DeviceCode]) -> Any:
+    """A sign-in hook that acts as the user's browser: opens the consent page, approves, follows the
+    redirect to the client's listener."""
+
+    async def sign_in(code: DeviceCode) -> None:
+        shown.append(code)
+
+        def go() -> tuple[str, str, str]:
+            with NO_PROXY.open(code.verification_uri_complete, timeout=10) as page:
+                consent, csp = page.read().decode(), page.headers["Content-Security-Policy"]
+            base, _, query = code.verification_uri_complete.partition("?")
+            with NO_PROXY.open(base, data=query.encode(), timeout=10) as done:  # POST, 302, GET callback
+                return consent, csp, done.read().decode()
+
+        consent, csp, done = await asyncio.to_thread(go)
+        assert "Approve" in consent and "form-action 'self' http://localhost:53593" in csp
+        assert "Signed in" in done
+
+    return sign_in
+
+
+async def test_pkce_signs_in_through_the_browser_hook_then_refreshes(
+    short_lived: Backend, cache: TokenCache
+) -> None:
+    shown: list[DeviceCode] = []
+    config = replace(Config.auto(short_lived.config), auth_mode=AuthType.PKCE, client_id=None)
+    auth = authenticator_for(config, cache=cache, on_device_code=browser(shown))
     async with connect(auth) as transport:
-        with pytest.raises(
-            FlyteAuthenticationException, match=r"authType Pkce is not supported.*ClientSecret"
-        ):
+        assert await projects(transport) == ["flytesnacks"]
+        first = auth.token()
+        assert first is not None and first.refresh_token and first.owner == "Pkce:"
+        assert len(shown) == 1 and shown[0].user_code == ""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(shown[0].verification_uri).query)
+        assert query["code_challenge_method"] == ["S256"] and query["redirect_uri"] == [
+            "http://localhost:53593/callback"
+        ]
+        await asyncio.sleep(2.2)  # expired: the refresh token buys a new one, no second sign-in
+        assert await projects(transport) == ["flytesnacks"]
+        assert len(shown) == 1 and auth.token() is not first
+
+
+async def test_unsupported_flow_says_which_auth_type_to_use(backend: Backend, cache: TokenCache) -> None:
+    auth = Authenticator(Config.auto(backend.config).endpoint, None, cache=cache, unsupported="authType X")
+    async with connect(auth) as transport:
+        with pytest.raises(FlyteAuthenticationException, match=r"authType X is not supported.*ClientSecret"):
             await projects(transport)
 
 

@@ -9,8 +9,9 @@ DeviceFlow, chosen by the config's ``authType``.
 * One token per endpoint, in a process-wide memory cache (:data:`MEMORY_CACHE`), or a
   :class:`FileTokenCache` (0600) when the caller passes one. keyring is never touched.
 * Tokens and secrets are never logged nor put in exception messages.
-* ``Pkce`` (flytekit's default mode) has no flow here: a server that demands credentials then gets an error
-  saying which authType to use; a server without auth works as before.
+* ``Pkce`` (flytekit's default mode) signs in through a browser only when a server demands credentials; a
+  server without auth never sees a sign-in. ``on_device_code`` shows the user the URL (and, for DeviceFlow,
+  the code) — by default in the log; a language server opens it through the editor.
 
 Usage::
 
@@ -33,11 +34,12 @@ from flyte_ls.remote.auth.flows import (
     log_device_code,
 )
 from flyte_ls.remote.auth.oauth import AuthMetadata, HttpSettings, OAuthError
+from flyte_ls.remote.auth.pkce import Pkce
 from flyte_ls.remote.config import AuthType, Config
 
 
 def flow_for(config: Config, *, on_device_code: DeviceCodeHook = log_device_code) -> Flow | None:
-    """The flow the config's ``authType`` names, or None for one this package does not implement (Pkce)."""
+    """The flow the config's ``authType`` names (None for an authType this package does not implement)."""
     if config.auth_mode == AuthType.CLIENT_SECRET:
         return ClientSecret(
             config.client_id, config.client_credentials_secret, config.scopes, config.audience
@@ -46,6 +48,8 @@ def flow_for(config: Config, *, on_device_code: DeviceCodeHook = log_device_code
         return ExternalCommand(tuple(config.command or ()))
     if config.auth_mode == AuthType.DEVICE_FLOW:
         return DeviceFlow(config.client_id, config.scopes, config.audience, on_device_code)
+    if config.auth_mode == AuthType.PKCE:
+        return Pkce(config.client_id, config.scopes, config.audience, on_device_code)
     return None
 
 
@@ -83,6 +87,7 @@ __all__ = [
     "Flow",
     "HttpSettings",
     "OAuthError",
+    "Pkce",
     "Token",
     "TokenCache",
     "TransportOptions",

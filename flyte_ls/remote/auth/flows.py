@@ -35,7 +35,7 @@ class Flow(Protocol):
     async def fetch(self, meta: AuthMetadata, http: HttpSettings, previous: Token | None) -> Token: ...
 
 
-def _token(answer: dict[str, Any], meta: AuthMetadata, owner: str, where: str) -> Token:
+def token_from(answer: dict[str, Any], meta: AuthMetadata, owner: str, where: str) -> Token:
     access = answer.get("access_token")
     if not isinstance(access, str) or not access:
         raise FlyteAuthenticationException(f"{where} answered without an access_token")
@@ -45,7 +45,7 @@ def _token(answer: dict[str, Any], meta: AuthMetadata, owner: str, where: str) -
     return Token(access, meta.header, owner, expires_at, refresh if isinstance(refresh, str) else None)
 
 
-def _scope(scopes: Sequence[str], meta: AuthMetadata) -> str:
+def scope_of(scopes: Sequence[str], meta: AuthMetadata) -> str:
     return " ".join(scopes or meta.scopes)
 
 
@@ -79,7 +79,7 @@ class ClientSecret:
             )
         if not meta.token_endpoint:
             raise FlyteAuthenticationException("the server's GetOAuth2Metadata names no token endpoint")
-        form = {"grant_type": "client_credentials", "scope": _scope(self.scopes, meta)}
+        form = {"grant_type": "client_credentials", "scope": scope_of(self.scopes, meta)}
         if self.audience or meta.audience:
             form["audience"] = self.audience or meta.audience
         try:
@@ -96,7 +96,7 @@ class ClientSecret:
                     "and the secret's file (admin.clientSecretLocation) or variable in your Flyte config"
                 ) from None
             raise
-        token = _token(answer, meta, self.owner, meta.token_endpoint)
+        token = token_from(answer, meta, self.owner, meta.token_endpoint)
         log.debug("got a client-credentials token for %r from %s", self.client_id, meta.token_endpoint)
         return token
 
@@ -154,7 +154,8 @@ class ExternalCommand:
 @dataclass(frozen=True)
 class DeviceCode:
     """What to show the user: open ``verification_uri`` and enter ``user_code`` (or open
-    ``verification_uri_complete``, which carries it) within ``expires_in`` seconds."""
+    ``verification_uri_complete``, which carries it) within ``expires_in`` seconds. For PKCE ``user_code``
+    is empty: the user just opens the URL."""
 
     verification_uri: str
     user_code: str
@@ -167,7 +168,26 @@ DeviceCodeHook = Callable[[DeviceCode], "Awaitable[None] | None"]
 
 def log_device_code(code: DeviceCode) -> None:
     """The default hook: say where to sign in, in the log (a language server shows it through the editor)."""
-    log.warning("to sign in to Flyte, open %s and enter the code %s", code.verification_uri, code.user_code)
+    if code.user_code:
+        log.warning(
+            "to sign in to Flyte, open %s and enter the code %s", code.verification_uri, code.user_code
+        )
+    else:
+        log.warning("to sign in to Flyte, open %s", code.verification_uri_complete)
+
+
+async def refreshed(
+    previous: Token | None, meta: AuthMetadata, http: HttpSettings, client_id: str, owner: str
+) -> Token | None:
+    """A new token for ``previous``'s refresh token, or None (no refresh token, or the server refused it)."""
+    if previous is None or not previous.refresh_token or not meta.token_endpoint:
+        return None
+    form = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": previous.refresh_token}
+    try:
+        return token_from(await post_form(meta.token_endpoint, form, http), meta, owner, meta.token_endpoint)
+    except OAuthError:
+        log.info("the refresh token was refused; signing in again")
+        return None
 
 
 @dataclass
@@ -191,19 +211,10 @@ class DeviceFlow:
             raise FlyteAuthenticationException(
                 "the server offers no device authorization endpoint: use authType Pkce or ClientSecret"
             )
-        if previous is not None and previous.refresh_token:
-            try:
-                form = {
-                    "grant_type": "refresh_token",
-                    "client_id": client_id,
-                    "refresh_token": previous.refresh_token,
-                }
-                return _token(
-                    await post_form(meta.token_endpoint, form, http), meta, self.owner, meta.token_endpoint
-                )
-            except OAuthError:
-                log.info("the refresh token was refused; signing in again")
-        form = {"client_id": client_id, "scope": _scope(self.scopes, meta)}
+        token = await refreshed(previous, meta, http, client_id, self.owner)
+        if token is not None:
+            return token
+        form = {"client_id": client_id, "scope": scope_of(self.scopes, meta)}
         if self.audience or meta.audience:
             form["audience"] = self.audience or meta.audience
         started = await post_form(meta.device_authorization_endpoint, form, http)
@@ -234,7 +245,7 @@ class DeviceFlow:
                     raise FlyteAuthenticationException(f"device sign-in failed: {exc.message}") from None
                 await asyncio.sleep(interval)
                 continue
-            return _token(answer, meta, self.owner, meta.token_endpoint)
+            return token_from(answer, meta, self.owner, meta.token_endpoint)
         raise FlyteTimeout(
             f"nobody approved the sign-in at {code.verification_uri} within {code.expires_in:.0f} s: "
             "try again"
