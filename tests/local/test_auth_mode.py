@@ -311,3 +311,45 @@ def test_pkce_code_needs_the_matching_verifier(backend: Backend) -> None:
     assert refused.value.code == 400
     status, body = post_token(backend, {"grant_type": "refresh_token", "refresh_token": "made-up"})
     assert (status, body["error"]) == (400, "invalid_grant")
+
+
+@pytest.mark.timeout(120)
+def test_flytekit_device_flow_signs_in(backend: Backend, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"admin:\n  endpoint: dns:///127.0.0.1:{backend.port}\n  insecure: true\n  authType: DeviceFlow\n"
+    )
+    env = {
+        **os.environ,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",  # never the user's keyring
+    }
+    proc = subprocess.Popen(
+        [VENV_PYTHON, "-u", "-c", FLYTEKIT_LIST, str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "navigate in a browser to the following URL:" in line:
+                url = line.split("URL:", 1)[1].strip()
+                break
+        else:
+            raise AssertionError(
+                f"flytekit showed no sign-in URL: {proc.stderr.read() if proc.stderr else ''}"
+            )
+        page, _, query = url.partition("?")
+        assert page == f"{backend.http}/oauth2/device"
+        with NO_PROXY.open(page, data=query.encode(), timeout=10) as approved:
+            assert approved.status == 200
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "['flytesnacks']" in out
