@@ -125,7 +125,7 @@ async def test_header_key_from_discovery_and_refresh_on_expiry(
         assert await projects(transport) == ["flytesnacks"]
         first = auth.token()
         assert first is not None and first.header == "flyte-authorization"
-        assert set(auth.metadata()) == {"flyte-authorization"}
+        assert set(await auth.metadata()) == {"flyte-authorization"}
         await asyncio.sleep(2.2)
         assert first.expired()
         assert await projects(transport) == ["flytesnacks"]  # UNAUTHENTICATED -> refresh -> retried
@@ -336,3 +336,17 @@ async def test_flyte_remote_authenticates_with_the_written_config(backend: Backe
         assert [p.id for p in await asyncio.to_thread(sync.list_projects)] == ["flytesnacks"]
     finally:
         await asyncio.to_thread(sync.close)
+
+
+async def test_proxy_command_token_goes_in_proxy_authorization(backend: Backend, cache: TokenCache) -> None:
+    config = replace(
+        Config.auto(backend.config), proxy_command=(sys.executable, "-c", "print('proxy-token-1')")
+    )
+    auth = authenticator_for(config, cache=cache)
+    async with connect(auth) as transport:
+        assert await auth.metadata() == {"proxy-authorization": "Bearer proxy-token-1"}
+        assert await projects(transport) == ["flytesnacks"]
+        assert await auth.metadata() == {
+            "proxy-authorization": "Bearer proxy-token-1",
+            "authorization": f"Bearer {auth.token().access_token}",  # type: ignore[union-attr]
+        }

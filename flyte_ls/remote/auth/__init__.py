@@ -8,6 +8,8 @@ DeviceFlow, chosen by the config's ``authType``.
 * The header is the server's ``authorization_metadata_key`` (default ``authorization``), ``Bearer <token>``.
 * One token per endpoint, in a process-wide memory cache (:data:`MEMORY_CACHE`), or a
   :class:`FileTokenCache` (0600) when the caller passes one. keyring is never touched.
+* ``proxyCommand``: its output goes in ``proxy-authorization: Bearer ...`` on every call (for an
+  authenticating proxy in front of Admin); it runs once, before the first call.
 * Tokens and secrets are never logged nor put in exception messages.
 * ``Pkce`` (flytekit's default mode) signs in through a browser only when a server demands credentials; a
   server without auth never sees a sign-in. ``on_device_code`` shows the user the URL (and, for DeviceFlow,
@@ -71,6 +73,7 @@ def authenticator_for(
         cache=cache,
         http=http,
         unsupported=f"authType {config.auth_mode.value}",
+        proxy=ExternalCommand(config.proxy_command) if config.proxy_command else None,
     )
 
 

@@ -43,6 +43,7 @@ class Authenticator:
         http: HttpSettings | None = None,
         discovery_timeout: float = 10.0,
         unsupported: str = "",
+        proxy: ExternalCommand | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.flow = flow
@@ -50,6 +51,8 @@ class Authenticator:
         self.http = http or HttpSettings()
         self.discovery_timeout = discovery_timeout
         self._unsupported = unsupported
+        self.proxy = proxy  # proxyCommand: its token goes in proxy-authorization on every call
+        self._proxy_token: Token | None = None
         self._transport: Transport | None = None
         self._meta: AuthMetadata | None = None
         self._lock: asyncio.Lock | None = None
@@ -71,10 +74,20 @@ class Authenticator:
         """The cached token this authenticator would send (None before the first refresh)."""
         return self.cache.get(self.endpoint, self.owner) if self.flow is not None else None
 
-    def metadata(self) -> dict[str, str]:
-        """The metadata plugin: the cached token's header, or nothing."""
+    async def metadata(self) -> dict[str, str]:
+        """The metadata plugin: the cached token's header (nothing before the first refresh), and the proxy
+        command's token in ``proxy-authorization`` (run once, before the first call, as flytekit does)."""
+        headers: dict[str, str] = {}
+        if self.proxy is not None:
+            if self._proxy_token is None:
+                self._proxy_token = await self.proxy.fetch(
+                    AuthMetadata(header="proxy-authorization"), self.http, None
+                )
+            headers.update(self._proxy_token.metadata())
         token = self.token()
-        return token.metadata() if token is not None else {}
+        if token is not None:
+            headers.update(token.metadata())
+        return headers
 
     async def refresh(self) -> bool:
         """The ``on_unauthenticated`` seam: get a new token (once, for concurrent callers); True when there
