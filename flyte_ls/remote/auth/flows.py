@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -110,7 +111,8 @@ class ExternalCommand:
 
     @property
     def owner(self) -> str:
-        return "ExternalCommand:" + " ".join(self.command)
+        # a digest, not the command: its arguments may hold credentials, and owners show up in reprs
+        return "ExternalCommand:" + hashlib.sha256("\0".join(self.command).encode()).hexdigest()[:16]
 
     async def fetch(self, meta: AuthMetadata, http: HttpSettings, previous: Token | None) -> Token:
         if not self.command:
