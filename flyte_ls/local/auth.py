@@ -99,7 +99,6 @@ class _DeviceCode:
     user_code: str
     expires_at: float
     approved: bool = False
-    last_poll: float = 0.0
 
 
 class LocalAuth:

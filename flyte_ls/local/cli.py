@@ -163,7 +163,7 @@ def start(args: argparse.Namespace) -> int:
             st = backend.start()
         except StartError as exc:
             return _err(str(exc))
-        _print_banner(st)
+        _print_banner(st, args.auth)
         while not stop.wait(0.5):
             pass
         print("flyte-ls local: stopping", file=sys.stderr, flush=True)
@@ -174,7 +174,7 @@ def start(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def _print_banner(st: Status) -> None:
+def _print_banner(st: Status, auth: str | None = None) -> None:
     grpc_addr = host_port(st.host, st.port)
     console = f"http://{host_port(st.host, st.http_port)}/console"
     lines = [
@@ -184,6 +184,13 @@ def _print_banner(st: Status) -> None:
         f"  State dir:              {st.state_dir}",
         f"  Tasks run with:         {st.python} (flytekit {st.flytekit_version})",
         f"  Client config:          {st.config}",
+    ]
+    if auth is not None:
+        lines.append(
+            f"  Auth:                   {auth} (bearer tokens required; the client config names the "
+            "client id and the secret's file)"
+        )
+    lines += [
         "",
         "Use it:",
         f"  pyflyte --config {st.config} run --remote my_workflows.py my_wf",

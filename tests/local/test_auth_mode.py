@@ -95,6 +95,8 @@ def test_config_names_client_and_secret_file_0600(backend: Backend) -> None:
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     assert len(secret_of(backend)) >= 32
     assert secret_of(backend) not in config
+    assert "  Auth:                   client-secret (" in backend.stdout()
+    assert secret_of(backend) not in backend.stdout() + backend.stderr()
 
 
 @pytest.mark.timeout(60)
