@@ -23,6 +23,7 @@ from flyte_ls.remote.auth import DeviceCodeHook, authenticator_for, log_device_c
 from flyte_ls.remote.config import Config
 from flyte_ls.remote.remote_execute import ExecuteMixin
 from flyte_ls.remote.remote_fetch import FetchMixin
+from flyte_ls.remote.remote_register import RegisterMixin
 from flyte_ls.remote.transport import Kind, Transport
 
 T = TypeVar("T")
@@ -187,7 +188,7 @@ def _root_certificates(cfg: Config) -> bytes | None:
     return None
 
 
-class AsyncFlyteRemote(RemoteBase, FetchMixin, ExecuteMixin):
+class AsyncFlyteRemote(RemoteBase, FetchMixin, ExecuteMixin, RegisterMixin):
     """flytekit's FlyteRemote as coroutines: ``await remote.fetch_task(...)``."""
 
 
