@@ -1,0 +1,402 @@
+"""Data and backfills: :class:`DataMixin` of the remote client — ``download`` and ``launch_backfill``.
+
+``download`` (../shared/reference/flytekit-remote.md §2) walks literals and copies what they point at into a
+local directory, through fsspec (the local backend's URIs are plain absolute paths; ``s3://`` and friends get
+the configured ``storage`` credentials). A file goes to ``<dir>/<name>``, a directory to ``<dir>/<name>/``,
+a collection to ``<dir>/<name>/<index>``, a map to ``<dir>/<name>/<key>``, anything else to
+``<dir>/<name>.json``.
+Names that are not a single plain path component (``..``, ``a/b``) are refused, and no file is ever written
+outside the target directory.
+
+``launch_backfill`` (§7) builds the backfill workflow directly as a ``WorkflowTemplate`` of launch-plan nodes
+(one per cron tick in ``(from_date, to_date)``, both exclusive like flytekit's), registers it with its default
+launch plan (``CreateWorkflow`` + ``CreateLaunchPlan``) and runs it. Unlike flytekit, the default version has
+no ``=`` padding (Admin refuses it), ``schedule=`` may replace the launch plan's, and ``dry_run`` returns the
+:class:`BackfillPlan` without any write RPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, node_execution_pb2, workflow_pb2
+from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2
+from flyteidl.core import workflow_pb2 as core_wf_pb2
+
+from flyte_ls.remote.entities import FlyteWorkflowExecution
+from flyte_ls.remote.errors import FlyteException
+from flyte_ls.remote.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
+from flyte_ls.remote.literals_python import to_json
+
+if TYPE_CHECKING:
+    from flyte_ls.remote.config import Config
+    from flyte_ls.remote.transport import Kind
+
+FailurePolicy = core_wf_pb2.WorkflowMetadata.OnFailurePolicy
+_MULTIPART = 1  # core.BlobType.BlobDimensionality.MULTIPART
+
+
+@dataclass
+class BackfillPlan:
+    """What a backfill runs: the workflow (``template``), the launch plan its nodes launch, one kickoff time
+    per node, and the version it is (or would be) registered under."""
+
+    template: core_wf_pb2.WorkflowTemplate
+    launch_plan: Identifier
+    kickoff_times: list[datetime.datetime] = field(default_factory=list)
+    version: str = ""
+
+    @property
+    def workflow(self) -> Identifier:
+        return Identifier.from_proto(self.template.id)
+
+
+class DataMixin:
+    """download / launch_backfill, over :class:`RemoteBase` (and the fetch/execute mixins)."""
+
+    if TYPE_CHECKING:  # provided by RemoteBase and the other mixins
+        config: Config
+        default_project: str | None
+        default_domain: str | None
+
+        async def _call(self, rpc: str, request: Any, *, kind: Kind, timeout: float | None = None) -> Any: ...
+
+        async def _resolve_id(
+            self,
+            resource_type: ResourceType,
+            project: str | None,
+            domain: str | None,
+            name: str | None,
+            version: str | None,
+        ) -> Identifier: ...
+
+        async def execute(self, entity: Any, *args: Any, **kwargs: Any) -> FlyteWorkflowExecution: ...
+
+        def _execution_id(
+            self, execution: Any, project: str | None = None, domain: str | None = None
+        ) -> WorkflowExecutionIdentifier: ...
+
+    # --- download -----------------------------------------------------------------------------------------
+
+    async def download(
+        self,
+        data: Any,
+        download_to: str | os.PathLike[str],
+        recursive: bool = True,
+        *,
+        which: str = "outputs",
+    ) -> dict[str, Path]:
+        """Copy ``data`` into the directory ``download_to`` (created if needed); returns each name's path.
+
+        ``data``: a ``LiteralMap``, a mapping of names to ``Literal``, one ``Literal`` (saved as ``data``), or
+        an execution / node execution (object, id or proto) whose ``which`` (``"outputs"`` or ``"inputs"``)
+        are fetched with ``GetExecutionData`` / ``GetNodeExecutionData``. ``recursive=False`` saves only the
+        top-level values that are not collections or maps.
+        """
+        literals = await self._literals_of(data, which)
+        target = Path(download_to).expanduser().resolve()
+        storage = _storage_options(self.config)
+        return await asyncio.to_thread(_download_all, literals, target, recursive, storage)
+
+    async def _literals_of(self, data: Any, which: str) -> dict[str, literals_pb2.Literal]:
+        if which not in ("outputs", "inputs"):
+            raise ValueError(f"which={which!r}: give 'outputs' or 'inputs'")
+        if isinstance(data, literals_pb2.LiteralMap):
+            return dict(data.literals)
+        if isinstance(data, literals_pb2.Literal):
+            return {"data": data}
+        if isinstance(data, Mapping) and all(isinstance(v, literals_pb2.Literal) for v in data.values()):
+            return dict(data)
+        ident = getattr(data, "id", data)
+        if isinstance(ident, identifier_pb2.NodeExecutionIdentifier):
+            request: Any = node_execution_pb2.NodeExecutionGetDataRequest(id=ident)
+            response = await self._call("GetNodeExecutionData", request, kind="read")
+        else:
+            try:
+                exec_id = self._execution_id(data).to_proto()
+            except TypeError:
+                raise TypeError(
+                    f"cannot download {type(data).__name__}: pass a LiteralMap, a Literal, a mapping of "
+                    "Literals, or an execution / node execution (or its id or name)"
+                ) from None
+            request = execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id)
+            response = await self._call("GetExecutionData", request, kind="read")
+        return dict(getattr(response, f"full_{which}").literals)
+
+    # --- backfill -----------------------------------------------------------------------------------------
+
+    async def launch_backfill(
+        self,
+        project: str | None,
+        domain: str | None,
+        from_date: datetime.datetime,
+        to_date: datetime.datetime,
+        launchplan: Any,
+        launchplan_version: str | None = None,
+        execution_name: str | None = None,
+        version: str | None = None,
+        dry_run: bool = False,
+        execute: bool = True,
+        parallel: bool = False,
+        failure_policy: int | None = None,
+        overwrite_cache: bool | None = None,
+        schedule: str | None = None,
+    ) -> FlyteWorkflowExecution | BackfillPlan:
+        """Run ``launchplan`` once per tick of its cron schedule (or ``schedule``) in ``(from_date, to_date)``
+        as one backfill execution: nodes chained one after the other, or all at once with ``parallel=True``.
+
+        ``failure_policy`` is a ``WorkflowMetadata.OnFailurePolicy`` (default: fail immediately).
+        ``dry_run=True`` returns the :class:`BackfillPlan` without registering; ``execute=False`` registers
+        and returns the plan. ``version`` must be URL-safe (Admin's rule); the default is a digest of the
+        range and the launch plan, without base64 padding.
+        """
+        if from_date >= to_date:
+            raise ValueError(f"from_date {from_date} must be before to_date {to_date}")
+        lp_name, lp_version = _launch_plan_ref(launchplan, launchplan_version)
+        lp_id = await self._resolve_id(ResourceType.LAUNCH_PLAN, project, domain, lp_name, lp_version)
+        lp = await self._call("GetLaunchPlan", common_pb2.ObjectGetRequest(id=lp_id.to_proto()), kind="read")
+        cron, kickoff_arg = _cron_of(lp, schedule)
+        ticks = _ticks(cron, from_date, to_date)
+        if not ticks:
+            raise ValueError(
+                f"schedule {cron!r} has no tick between {from_date} and {to_date} (both excluded): widen it"
+            )
+        if version is None:
+            key = f"{ticks[0]}-{ticks[-1]}-{lp_id.name}-{lp_id.version}-{cron}-{parallel}-{failure_policy}"
+            version = base64.urlsafe_b64encode(hashlib.md5(key.encode()).digest()).decode().rstrip("=")
+        elif "=" in version or "/" in version:
+            raise ValueError(f"version {version!r}: Admin accepts URL-safe versions only (no '=' or '/')")
+        wf_id = Identifier(
+            ResourceType.WORKFLOW, lp_id.project, lp_id.domain, f"backfill-{lp_id.name}", version
+        )
+        template = _template(wf_id, lp_id, ticks, kickoff_arg, parallel, failure_policy)
+        plan = BackfillPlan(template, lp_id, ticks, version)
+        if dry_run:
+            return plan
+        await self._register_backfill(plan)
+        if not execute:
+            return plan
+        default_lp = Identifier(ResourceType.LAUNCH_PLAN, wf_id.project, wf_id.domain, wf_id.name, version)
+        return await self.execute(
+            default_lp, {}, execution_name=execution_name, overwrite_cache=overwrite_cache
+        )
+
+    async def _register_backfill(self, plan: BackfillPlan) -> None:
+        wf_id = plan.template.id
+        lp_id = identifier_pb2.Identifier()
+        lp_id.CopyFrom(wf_id)
+        lp_id.resource_type = identifier_pb2.LAUNCH_PLAN
+        await _create(
+            self,
+            "CreateWorkflow",
+            workflow_pb2.WorkflowCreateRequest(
+                id=wf_id, spec=workflow_pb2.WorkflowSpec(template=plan.template)
+            ),
+        )
+        spec = launch_plan_pb2.LaunchPlanSpec(
+            workflow_id=wf_id,
+            entity_metadata=launch_plan_pb2.LaunchPlanMetadata(),
+            default_inputs=interface_pb2.ParameterMap(),
+            fixed_inputs=literals_pb2.LiteralMap(),
+        )
+        await _create(self, "CreateLaunchPlan", launch_plan_pb2.LaunchPlanCreateRequest(id=lp_id, spec=spec))
+
+
+async def _create(remote: DataMixin, rpc: str, request: Any) -> None:
+    """Create; the same backfill registered again (same version) is fine."""
+    try:
+        await remote._call(rpc, request, kind="create")
+    except FlyteException as err:
+        if err.code != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+
+
+def _launch_plan_ref(launchplan: Any, version: str | None) -> tuple[str, str | None]:
+    if launchplan is None:
+        raise ValueError("launchplan is required: a launch plan name, entity or Identifier")
+    if isinstance(launchplan, str):
+        return launchplan, version
+    ident = getattr(launchplan, "id", launchplan)
+    if isinstance(ident, identifier_pb2.Identifier):
+        ident = Identifier.from_proto(ident)
+    if not isinstance(ident, Identifier):
+        raise TypeError(f"not a launch plan: {launchplan!r}")
+    return ident.name, version or ident.version
+
+
+def _cron_of(lp: launch_plan_pb2.LaunchPlan, schedule: str | None) -> tuple[str, str]:
+    """The cron expression (``schedule`` or the launch plan's) and the kickoff-time input ('' if none)."""
+    sched = lp.spec.entity_metadata.schedule
+    kickoff_arg = sched.kickoff_time_input_arg
+    if schedule is not None:
+        return schedule, kickoff_arg
+    kind = sched.WhichOneof("ScheduleExpression") if lp.spec.entity_metadata.HasField("schedule") else None
+    if kind is None:
+        raise ValueError(
+            f"launch plan {lp.id.name}:{lp.id.version} has no schedule: give schedule='<cron>' or pick a "
+            "scheduled launch plan"
+        )
+    if kind != "cron_schedule":
+        raise NotImplementedError(
+            f"launch plan {lp.id.name} has a {kind} schedule: only cron schedules can be backfilled (pass "
+            "schedule='<cron>' to backfill it on a cron instead)"
+        )
+    return sched.cron_schedule.schedule, kickoff_arg
+
+
+def _ticks(cron: str, start: datetime.datetime, end: datetime.datetime) -> list[datetime.datetime]:
+    from croniter import croniter  # only backfills need it
+
+    it = croniter(cron, start_time=start)
+    ticks: list[datetime.datetime] = []
+    while True:
+        tick = it.get_next(datetime.datetime)
+        if tick >= end:
+            return ticks
+        ticks.append(tick)
+
+
+def _template(
+    wf_id: Identifier,
+    lp_id: Identifier,
+    ticks: list[datetime.datetime],
+    kickoff_arg: str,
+    parallel: bool,
+    failure_policy: int | None,
+) -> core_wf_pb2.WorkflowTemplate:
+    nodes = []
+    for i, tick in enumerate(ticks):
+        inputs = []
+        if kickoff_arg:
+            value = literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive()))
+            stamp = tick if tick.tzinfo else tick.replace(tzinfo=datetime.timezone.utc)
+            value.scalar.primitive.datetime.FromDatetime(stamp)
+            inputs.append(
+                literals_pb2.Binding(var=kickoff_arg, binding=literals_pb2.BindingData(scalar=value.scalar))
+            )
+        node = core_wf_pb2.Node(
+            id=f"n{i}",
+            metadata=core_wf_pb2.NodeMetadata(
+                name=f"b-{tick}", retries=literals_pb2.RetryStrategy(retries=0)
+            ),
+            inputs=inputs,
+            upstream_node_ids=[] if parallel or i == 0 else [f"n{i - 1}"],
+            workflow_node=core_wf_pb2.WorkflowNode(launchplan_ref=lp_id.to_proto()),
+        )
+        nodes.append(node)
+    return core_wf_pb2.WorkflowTemplate(
+        id=wf_id.to_proto(),
+        metadata=core_wf_pb2.WorkflowMetadata(on_failure=failure_policy or FailurePolicy.FAIL_IMMEDIATELY),
+        interface=interface_pb2.TypedInterface(
+            inputs=interface_pb2.VariableMap(), outputs=interface_pb2.VariableMap()
+        ),
+        nodes=nodes,
+        metadata_defaults=core_wf_pb2.WorkflowMetadataDefaults(),
+    )
+
+
+# --- download helpers ---------------------------------------------------------------------------------------
+
+
+def _storage_options(config: Config) -> dict[str, Any]:
+    """fsspec options for s3:// from the configured storage (credentials, endpoint)."""
+    s = config.storage
+    options: dict[str, Any] = {}
+    if s.access_key_id:
+        options["key"] = s.access_key_id
+    if s.secret_access_key:
+        options["secret"] = s.secret_access_key
+    client: dict[str, Any] = {}
+    if s.endpoint:
+        client["endpoint_url"] = s.endpoint
+    if s.region:
+        client["region_name"] = s.region
+    if client:
+        options["client_kwargs"] = client
+    return options
+
+
+def _safe_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError(f"refusing to download {name!r}: not a plain file name (it could escape the target)")
+    return name
+
+
+def _inside(root: Path, path: Path) -> Path:
+    resolved = path.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ValueError(f"refusing to write {path}: outside {root}")
+    return resolved
+
+
+def _download_all(
+    literals: Mapping[str, literals_pb2.Literal], root: Path, recursive: bool, storage: dict[str, Any]
+) -> dict[str, Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    saved: dict[str, Path] = {}
+    for name, literal in literals.items():
+        nested = literal.HasField("collection") or literal.HasField("map")
+        if nested and not recursive:
+            continue
+        saved[name] = _save(literal, root, root / _safe_name(name), storage)
+    return saved
+
+
+def _save(literal: literals_pb2.Literal, root: Path, dest: Path, storage: dict[str, Any]) -> Path:
+    _inside(root, dest)
+    if literal.HasField("collection"):
+        dest.mkdir(parents=True, exist_ok=True)
+        for i, item in enumerate(literal.collection.literals):
+            _save(item, root, dest / str(i), storage)
+        return dest
+    if literal.HasField("map"):
+        dest.mkdir(parents=True, exist_ok=True)
+        for key, item in literal.map.literals.items():
+            _save(item, root, dest / _safe_name(key), storage)
+        return dest
+    scalar = literal.scalar
+    if literal.HasField("scalar") and scalar.HasField("blob"):
+        return _fetch(
+            scalar.blob.uri, scalar.blob.metadata.type.dimensionality == _MULTIPART, root, dest, storage
+        )
+    if literal.HasField("scalar") and scalar.HasField("structured_dataset"):
+        return _fetch(scalar.structured_dataset.uri, None, root, dest, storage)
+    if literal.HasField("scalar") and scalar.HasField("union"):
+        return _save(scalar.union.value, root, dest, storage)
+    target = _inside(root, dest.with_name(dest.name + ".json"))
+    target.write_text(json.dumps(to_json(literal), indent=2, default=str) + "\n")
+    return target
+
+
+def _fetch(uri: str, is_dir: bool | None, root: Path, dest: Path, storage: dict[str, Any]) -> Path:
+    from fsspec.core import url_to_fs
+
+    options = storage if uri.startswith(("s3://", "s3a://")) else {}
+    fs, path = url_to_fs(uri, **options)
+    if is_dir is None:
+        is_dir = bool(fs.isdir(path))
+    if not is_dir:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(path, str(dest))
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    base = path.rstrip("/")
+    for remote in fs.find(path):
+        rel = remote[len(base) :].lstrip("/") if remote.startswith(base) else ""
+        parts = rel.split("/")
+        if not rel or any(p in ("", ".", "..") or "\\" in p for p in parts):
+            raise ValueError(f"refusing to download {remote!r}: its name would escape {dest}")
+        local = _inside(root, dest.joinpath(*parts))
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(remote, str(local))
+    return dest
