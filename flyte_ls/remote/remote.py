@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from flyte_ls.remote.auth import DeviceCodeHook, authenticator_for, log_device_code
 from flyte_ls.remote.config import Config
+from flyte_ls.remote.remote_data import DataMixin
 from flyte_ls.remote.remote_execute import ExecuteMixin
 from flyte_ls.remote.remote_fetch import FetchMixin
 from flyte_ls.remote.remote_register import RegisterMixin
@@ -188,7 +189,7 @@ def _root_certificates(cfg: Config) -> bytes | None:
     return None
 
 
-class AsyncFlyteRemote(RemoteBase, FetchMixin, ExecuteMixin, RegisterMixin):
+class AsyncFlyteRemote(RemoteBase, FetchMixin, ExecuteMixin, RegisterMixin, DataMixin):
     """flytekit's FlyteRemote as coroutines: ``await remote.fetch_task(...)``."""
 
 
