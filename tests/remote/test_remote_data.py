@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import literals_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.core import workflow_pb2 as core_wf_pb2
 
 from flyte_ls.remote.config import Config
@@ -96,6 +96,19 @@ async def test_download_file_directory_and_list(remote: Remote, files_execution:
     }
     flat = await remote.download(files_execution, tmp_path / "flat", recursive=False)
     assert set(flat) == {"o0", "o1", "o3"}
+
+
+@pytest.mark.timeout(60)
+async def test_download_node_outputs(remote: Remote, files_execution: str, tmp_path: Path) -> None:
+    """A node execution's outputs (GetNodeExecutionData): make_file's o0."""
+    exec_id = identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name=files_execution)
+    node = identifier_pb2.NodeExecutionIdentifier(node_id="n0", execution_id=exec_id)
+    saved = await remote.download(node, tmp_path)
+    assert list(saved) == ["o0"] and saved["o0"].read_text() == "hello world"
+    with pytest.raises(TypeError, match="cannot download"):
+        await remote.download(3.5, tmp_path)
+    with pytest.raises(ValueError, match="which"):
+        await remote.download(node, tmp_path, which="logs")
 
 
 @pytest.mark.timeout(60)
@@ -185,8 +198,11 @@ async def _children(remote: Remote, ex: FlyteWorkflowExecution) -> list[str | No
 @pytest.mark.parametrize("parallel", [True, False])
 async def test_backfill_runs_like_flytekit(remote: Remote, backend: Backend, parallel: bool) -> None:
     start, end = datetime(2024, 2, 1), datetime(2024, 2, 4)
-    ex = await remote.launch_backfill(PROJECT, DOMAIN, start, end, LP, VERSION, parallel=parallel)
-    assert isinstance(ex, FlyteWorkflowExecution)
+    name = f"backfill-{'par' if parallel else 'seq'}"
+    ex = await remote.launch_backfill(
+        PROJECT, DOMAIN, start, end, LP, VERSION, execution_name=name, parallel=parallel
+    )
+    assert isinstance(ex, FlyteWorkflowExecution) and ex.id.name == name
     ex = await remote.wait(ex, timeout=240)
     assert ex.closure.phase == WF.SUCCEEDED, ex.closure.error
     ours = await _children(remote, ex)
