@@ -10,6 +10,8 @@ produces them in the user's interpreter, so this module never imports flytekit. 
 project/domain/version fields of the ids (and of the references inside a workflow) are filled from the
 arguments, and a fast-registered task's ``{{ .remote_package_path }}`` / ``{{ .dest_dir }}`` from
 ``package_url`` / ``dest_dir`` — what ``pyflyte register`` / ``flytectl register files`` do to a package.
+``register_script`` / ``fast_register_workflow`` take flytekit objects instead: they serialize them with
+flytekit through :mod:`.remote_script`, which imports flytekit only when called.
 
 How it differs from flytekit's FlyteRemote (../shared/reference/flytekit-remote.md §2, §3):
 
@@ -39,9 +41,9 @@ from flyteidl.core import identifier_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
 from flyteidl.service import dataproxy_pb2
 
-from flyte_ls.remote import packaging
+from flyte_ls.remote import packaging, remote_script
 from flyte_ls.remote.errors import FlyteException, FlyteInvalidInputException, FlyteUserException
-from flyte_ls.remote.identifiers import Identifier
+from flyte_ls.remote.identifiers import Identifier, ResourceType
 
 if TYPE_CHECKING:
     from flyte_ls.remote.config import Config
@@ -60,7 +62,8 @@ class FlyteUploadException(FlyteUserException):
 
 
 class RegisterMixin:
-    """upload_file / fast_package / register_task / register_workflow / register_launch_plan."""
+    """upload_file / fast_package / register_task / register_workflow / register_launch_plan /
+    register_script / fast_register_workflow."""
 
     if TYPE_CHECKING:  # provided by RemoteBase
         config: Config
@@ -213,6 +216,71 @@ class RegisterMixin:
             update = launch_plan_pb2.LaunchPlanUpdateRequest(id=ident, state=launch_plan_pb2.ACTIVE)
             await self._call("UpdateLaunchPlan", update, kind="update")
         return result
+
+    async def register_script(
+        self,
+        entity: Any,
+        version: str | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+        *,
+        image: str | None = None,
+        source_path: str | os.PathLike[str] | None = None,
+        destination_dir: str = ".",
+        copy_all: bool = False,
+        default_launch_plan: bool = True,
+    ) -> Identifier:
+        """Fast-register a *flytekit* task, workflow or launch plan (flytekit is imported only here): package
+        the code under ``source_path`` (default: the first non-package folder above the entity's module;
+        the imported modules' files, or the whole tree with ``copy_all``), upload it, serialize the entity
+        and what it uses with flytekit, and register them (a workflow with its default launch plan).
+        ``version`` defaults to a hash of the archive and the settings. Returns the entity's id."""
+        project, domain = self._project_domain(project, domain)
+        if source_path is not None:
+            root = Path(source_path).resolve()
+        else:
+            root = remote_script.default_source_root(remote_script.entity_module_file(entity))
+        modules = None if copy_all else remote_script.loaded_module_files(root)
+        mode: packaging.Mode = "whole-tree" if copy_all else "loaded-modules"
+        md5, url, _ = await self.fast_package(root, project, domain, mode=mode, modules=modules)
+        name = str(getattr(entity, "name", ""))
+        version = version or remote_script.version_hash(
+            md5, project, domain, image or "", name, destination_dir, str(default_launch_plan)
+        )
+        serialized = await asyncio.to_thread(
+            remote_script.serialize,
+            entity,
+            project=project,
+            domain=domain,
+            version=version,
+            image=image,
+            package_url=url,
+            destination_dir=destination_dir,
+            source_root=root,
+            default_launch_plan=default_launch_plan,
+        )
+        await asyncio.gather(
+            *(self.register_task(spec, project, domain, version) for spec in serialized.tasks)
+        )
+        for wf_spec in serialized.workflows:
+            await self.register_workflow(wf_spec, project, domain, version)
+        for lp, auto_activate in serialized.launch_plans:
+            await self.register_launch_plan(lp, project, domain, version, activate=auto_activate)
+        kind = {"task": ResourceType.TASK, "workflow": ResourceType.WORKFLOW}.get(
+            serialized.kind, ResourceType.LAUNCH_PLAN
+        )
+        return Identifier(kind, project, domain, name, version)
+
+    async def fast_register_workflow(
+        self,
+        entity: Any,
+        version: str | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+        **kwargs: Any,
+    ) -> Identifier:
+        """:meth:`register_script` for a flytekit workflow in script mode (the imported modules' files)."""
+        return await self.register_script(entity, version, project, domain, copy_all=False, **kwargs)
 
     def _fill(
         self, ident: identifier_pb2.Identifier, project: str | None, domain: str | None, version: str | None

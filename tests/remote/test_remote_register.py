@@ -213,8 +213,32 @@ def test_sync_api(backend: Backend, specs: Specs, tmp_path: Path) -> None:
         assert active is not None and active.id.version == "s1"
 
 
+@pytest.mark.timeout(240)
+async def test_register_script_with_a_flytekit_workflow(
+    remote: AsyncFlyteRemote, specs: Specs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    monkeypatch.syspath_prepend(str(specs.source))
+    flows = importlib.import_module("regflows.flows")
+    assert Path(str(flows.__file__)).is_relative_to(specs.source)
+    ident = await remote.fast_register_workflow(flows.double_wf)
+    assert (ident.resource_type, ident.name) == (ResourceType.WORKFLOW, "regflows.flows.double_wf")
+    assert len(ident.version or "") == 22  # hashed from the archive and the settings
+    assert await remote.register_script(flows.double_wf) == ident  # same code, same version, no error
+    lp = Identifier(ResourceType.LAUNCH_PLAN, PROJECT, DOMAIN, ident.name, ident.version)  # the default LP
+    done = await remote.execute(lp, {"x": 5}, wait=True, timeout=200)
+    assert done.closure.phase == WF.SUCCEEDED, done.closure.error
+    assert dict((await remote.sync_execution(done)).outputs or {}) == {"o0": 10}
+    task = await remote.register_script(flows.read_text, version="script1")
+    assert str(task) == f"tsk:{PROJECT}:{DOMAIN}:regflows.flows.read_text:script1"
+
+
 @pytest.mark.timeout(60)
 def test_remote_register_never_imports_flytekit() -> None:
-    code = "import sys, flyte_ls.remote.remote; assert 'flytekit' not in sys.modules, 'flytekit imported'"
+    code = (
+        "import sys, flyte_ls.remote.remote, flyte_ls.remote.remote_script;"
+        " assert 'flytekit' not in sys.modules, 'flytekit imported'"
+    )
     proc = subprocess.run([VENV_PYTHON, "-c", code], capture_output=True, text=True, timeout=50, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
