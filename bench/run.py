@@ -1,10 +1,11 @@
 """flyte-ls benchmark (``make bench``): latency, start-up, workspace indexing and memory, over stdio; and the
 local backend's 20-task chain (bench/local_chain.py).
 
-    .venv/bin/python bench/run.py [--edits 60] [--starts 7] [--no-peer] [--no-write] [--only local]
+    .venv/bin/python bench/run.py [--edits 60] [--starts 7] [--no-peer] [--no-write] [--only local|remote]
 
 Peer: jedi-language-server (``textDocument/documentSymbol`` on the same file after the same edits, and its own
-start-up), in the same run. Results go to docs/performance.md and bench/results/<timestamp>.json.
+start-up), in the same run; the remote client against flytekit's FlyteRemote (bench/remote_client.py).
+Results go to docs/performance.md and bench/results/<timestamp>.json.
 Every wait has a deadline; a section that fails is reported as an error and the others still run.
 """
 
@@ -30,6 +31,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import local_chain  # noqa: E402
+import remote_client  # noqa: E402
 from edits import MirroredDocument, mistake_toggles, typing_edits  # noqa: E402
 from gen_module import generate_module  # noqa: E402
 from gen_workspace import generate_workspace  # noqa: E402
@@ -46,7 +48,8 @@ DIAGNOSTIC_EDITS = 24  # each waits for a debounced lint pass of the whole modul
 PACE = 0.1
 PAUSE = 0.5
 BURST = 5
-SECTIONS = ["startup", "edits", "indexing", "local"]
+SECTIONS = ["startup", "edits", "indexing", "local", "remote"]
+OWN_SECTIONS = {"local", "remote"}  # sections that write their own part of docs/performance.md
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -414,6 +417,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await section(results, "indexing", lambda: indexing(ws))
     if "local" in only:
         await section(results, "local_chain", lambda: local(args))
+    if "remote" in only:
+        await section(results, "remote_client", lambda: remote(args))
     return results
 
 
@@ -421,6 +426,15 @@ async def local(args: argparse.Namespace) -> dict[str, Any]:
     try:
         return await asyncio.to_thread(
             local_chain.run_bench, args.local_runs, args.local_spawn_runs, args.local_peer_runs
+        )
+    except Exception as exc:  # grpc errors, timeouts...: this section fails, the others' results are kept
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def remote(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return await asyncio.to_thread(
+            remote_client.run_bench, args.remote_imports, args.remote_follows, args.remote_executes
         )
     except Exception as exc:  # grpc errors, timeouts...: this section fails, the others' results are kept
         raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
@@ -440,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--local-runs", type=int, default=5, help="chain executions with the pool (default 5)")
     p.add_argument("--local-spawn-runs", type=int, default=2, help="chain executions spawning (default 2)")
     p.add_argument("--local-peer-runs", type=int, default=3, help="`pyflyte run` of the chain (default 3)")
+    p.add_argument("--remote-imports", type=int, default=7, help="fresh interpreters per import (default 7)")
+    p.add_argument("--remote-follows", type=int, default=3, help="10-node workflows followed (default 3)")
+    p.add_argument("--remote-executes", type=int, default=7, help="executes timed per client (default 7)")
     p.add_argument("--no-peer", action="store_true", help="skip jedi-language-server")
     p.add_argument("--no-write", action="store_true", help="print only; do not write docs/performance.md")
     args = p.parse_args(argv)
@@ -456,13 +473,18 @@ def main(argv: list[str] | None = None) -> int:
     json_path = out_dir / f"bench-{stamp}.json"
     json_path.write_text(json.dumps(results, indent=2, default=str))
     partial = bool(args.only) and set(args.only) != set(SECTIONS)
-    only_local = bool(args.only) and set(args.only) == {"local"}
-    if partial and not only_local and not args.no_write:
+    only_own = bool(args.only) and set(args.only) <= OWN_SECTIONS
+    if partial and not only_own and not args.no_write:
         print("(--only: docs/performance.md is left as it is; it is written by full runs only)")
     doc = None if args.no_write or partial else REPO / "docs" / "performance.md"
-    verdicts = write_report(results, doc) if not only_local else []
-    if "local_chain" in results and not args.no_write and (doc is not None or only_local):
+    verdicts = write_report(results, doc) if not only_own else []
+    if "local_chain" in results and not args.no_write and (doc is not None or only_own):
         local_chain.update_doc(REPO / "docs" / "performance.md", results["local_chain"])  # its own section
+    if "remote_client" in results and not args.no_write and (doc is not None or only_own):
+        remote_client.update_doc(
+            REPO / "docs" / "performance.md", results["remote_client"]
+        )  # its own section
+    verdicts += remote_client.verdicts(results.get("remote_client") or {})
     chain = results.get("local_chain") or {}
     if "pool" in chain:
         overhead, target = chain["pool"]["per_task_overhead_ms"], local_chain.TARGET_MS
