@@ -46,6 +46,10 @@ def test_start_writes_config_status_and_banner(backend: Backend) -> None:
     assert status["state_dir"] == str(backend.state_dir)
     assert status["python"] == VENV_PYTHON
     assert status["flytekit_version"]
+    # the status file is written before the banner is printed: wait for the banner (bounded)
+    deadline = time.monotonic() + 20
+    while "Ctrl-C" not in backend.stdout() and time.monotonic() < deadline:
+        time.sleep(0.05)
     out = backend.stdout()
     assert f"pyflyte --config {backend.config} run --remote" in out
     assert f"export FLYTECTL_CONFIG={backend.config}" in out

@@ -123,7 +123,9 @@ async def test_a_worker_killed_during_a_pass_is_replaced_and_the_pass_retried(
     doc = server.documents.open(URI, source, 1, "python")
     with caplog.at_level(logging.WARNING):
         server.emit(server.on_open, doc)
-        await asyncio.sleep(0.15)
+        deadline = asyncio.get_running_loop().time() + 10  # the pass starts at once (later when loaded)
+        while not server.lint_worker.busy and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
         assert server.lint_worker.busy
         os.kill(pid, signal.SIGKILL)
         await settle(server, 1)
