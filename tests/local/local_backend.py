@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -120,6 +121,19 @@ def start_backend(
         time.sleep(0.1)
     backend.stop(signal.SIGKILL)
     raise AssertionError(f"the backend did not become ready within {START_DEADLINE_S} s: {backend.stderr()}")
+
+
+def register_copy(
+    backend: Backend, package: Path, work: Path, project: str, domain: str, version: str
+) -> None:
+    """Copy the package directory `package` into `work` and register it there with real `pyflyte register`."""
+    shutil.copytree(package, work / package.name)
+    proc = subprocess.run(
+        [str(VENV_BIN / "pyflyte"), "--config", str(backend.config), "register", "--project", project,
+         "--domain", domain, "--version", version, package.name],
+        cwd=work, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 def env_with_path(path: str) -> dict[str, str]:

@@ -4,8 +4,6 @@ backfills compared with flytekit's own FlyteRemote.launch_backfill on the same b
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -22,7 +20,7 @@ from flyte_ls.remote.remote import AsyncFlyteRemote, FlyteRemote
 from flyte_ls.remote.remote_data import BackfillPlan
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
-from local_backend import VENV_BIN, Backend, start_backend
+from local_backend import Backend, register_copy, start_backend
 
 pytestmark = pytest.mark.flytekit
 PROJECT, DOMAIN, VERSION = "flytesnacks", "development", "v1"
@@ -39,14 +37,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     root = tmp_path_factory.mktemp("data")
     b = start_backend(root / "state")
     try:
-        project = root / "proj"
-        shutil.copytree(DATA / "dataflows", project / "dataflows")
-        proc = subprocess.run(
-            [str(VENV_BIN / "pyflyte"), "--config", str(b.config), "register", "--project", PROJECT,
-             "--domain", DOMAIN, "--version", VERSION, "dataflows"],
-            cwd=project, capture_output=True, text=True, timeout=240, check=False,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        register_copy(b, DATA / "dataflows", root / "proj", PROJECT, DOMAIN, VERSION)
         yield b
     finally:
         b.stop()

@@ -4,8 +4,6 @@ workflows of tests/remote/data/execflows registered by the real `pyflyte registe
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -27,7 +25,7 @@ from flyte_ls.remote.remote_execute import Options
 from flyte_ls.remote.transport import Kind
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
-from local_backend import VENV_BIN, Backend, start_backend
+from local_backend import Backend, register_copy, start_backend
 
 pytestmark = pytest.mark.flytekit
 PROJECT, DOMAIN, VERSION = "flytesnacks", "development", "v1"
@@ -57,14 +55,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     root = tmp_path_factory.mktemp("execute")
     b = start_backend(root / "state")
     try:
-        project = root / "proj"
-        shutil.copytree(DATA / "execflows", project / "execflows")
-        proc = subprocess.run(
-            [str(VENV_BIN / "pyflyte"), "--config", str(b.config), "register", "--project", PROJECT,
-             "--domain", DOMAIN, "--version", VERSION, "execflows"],
-            cwd=project, capture_output=True, text=True, timeout=240, check=False,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        register_copy(b, DATA / "execflows", root / "proj", PROJECT, DOMAIN, VERSION)
         yield b
     finally:
         b.stop()
