@@ -39,8 +39,22 @@ _WF_DONE = frozenset(
 )
 
 
+class _Versioned:
+    """``name`` and ``version`` of a registered entity, read from its ``id``."""
+
+    id: Identifier
+
+    @property
+    def name(self) -> str:
+        return self.id.name
+
+    @property
+    def version(self) -> str | None:
+        return self.id.version
+
+
 @dataclass(eq=False)
-class FlyteTask:
+class FlyteTask(_Versioned):
     """A registered task version (``admin.Task``)."""
 
     id: Identifier
@@ -58,17 +72,9 @@ class FlyteTask:
     def interface(self) -> interface_pb2.TypedInterface:
         return self.template.interface
 
-    @property
-    def name(self) -> str:
-        return self.id.name
-
-    @property
-    def version(self) -> str | None:
-        return self.id.version
-
 
 @dataclass(eq=False)
-class FlyteWorkflow:
+class FlyteWorkflow(_Versioned):
     """A registered workflow version (``admin.Workflow``), with the launch plans its nodes reference."""
 
     id: Identifier
@@ -96,17 +102,9 @@ class FlyteWorkflow:
     def sub_workflows(self) -> list[core_wf_pb2.WorkflowTemplate]:
         return [sub.template for sub in self.closure.compiled_workflow.sub_workflows]
 
-    @property
-    def name(self) -> str:
-        return self.id.name
-
-    @property
-    def version(self) -> str | None:
-        return self.id.version
-
 
 @dataclass(eq=False)
-class FlyteLaunchPlan:
+class FlyteLaunchPlan(_Versioned):
     """A registered launch plan version (``admin.LaunchPlan``); ``workflow`` is the one it launches,
     when fetched. As in flytekit, :attr:`interface` is the workflow's; defaults and fixed inputs are in
     ``spec``."""
@@ -148,14 +146,6 @@ class FlyteLaunchPlan:
     @property
     def is_active(self) -> bool:
         return self.closure.state == launch_plan_pb2.ACTIVE
-
-    @property
-    def name(self) -> str:
-        return self.id.name
-
-    @property
-    def version(self) -> str | None:
-        return self.id.version
 
 
 @dataclass(eq=False)
