@@ -52,6 +52,19 @@ _LIST_FIELD = {
     ResourceType.LAUNCH_PLAN: "launch_plans",
 }
 _NEWEST_FIRST = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING)
+Filters = str | Sequence[Any] | None
+
+
+def filter_string(filters: Filters) -> str:
+    """Admin's filter string from a string (as is), or a list of terms — ``op(key,value)`` strings or objects
+    whose ``to_flyte_idl()`` gives one (flytekit's ``Filter`` models) — joined with ``+``."""
+    if filters is None or isinstance(filters, str):
+        return filters or ""
+    terms = [term if isinstance(term, str) else term.to_flyte_idl() for term in filters]
+    for term in terms:
+        if not isinstance(term, str) or "(" not in term:
+            raise TypeError(f"filter {term!r}: give 'op(key,value)' strings, e.g. 'eq(phase,SUCCEEDED)'")
+    return "+".join(terms)
 
 
 class FetchMixin:
@@ -235,24 +248,28 @@ class FetchMixin:
         project: str | None = None,
         domain: str | None = None,
         limit: int = 100,
-        filters: str | None = None,
+        filters: Filters = None,
     ) -> list[FlyteWorkflowExecution]:
-        """The newest executions first (first page, ``ListExecutions``)."""
+        """The newest executions first (first page, ``ListExecutions``); ``filters`` as in
+        :func:`filter_string`."""
         project, domain = self._scope(project, domain)
         request = common_pb2.ResourceListRequest(
             id=common_pb2.NamedEntityIdentifier(project=project, domain=domain),
             limit=limit,
-            filters=filters or "",
+            filters=filter_string(filters),
             sort_by=_NEWEST_FIRST,
         )
         response = await self._call("ListExecutions", request, kind="read")
         return [FlyteWorkflowExecution.from_proto(ex) for ex in response.executions]
 
     async def list_projects(
-        self, limit: int = 100, filters: str | None = None, sort_by: common_pb2.Sort | None = None
+        self, limit: int = 100, filters: Filters = None, sort_by: common_pb2.Sort | Any = None
     ) -> list[project_pb2.Project]:
-        """The projects (first page, ``ListProjects``)."""
-        request = project_pb2.ProjectListRequest(limit=limit, filters=filters or "", sort_by=sort_by)
+        """The projects (first page, ``ListProjects``); ``filters`` as in :func:`filter_string`, ``sort_by``
+        a ``Sort`` proto (or an object whose ``to_flyte_idl()`` gives one, such as flytekit's model)."""
+        if sort_by is not None and not isinstance(sort_by, common_pb2.Sort):
+            sort_by = sort_by.to_flyte_idl()
+        request = project_pb2.ProjectListRequest(limit=limit, filters=filter_string(filters), sort_by=sort_by)
         return list((await self._call("ListProjects", request, kind="read")).projects)
 
     async def get_domains(self) -> list[project_pb2.Domain]:
@@ -265,16 +282,15 @@ class FetchMixin:
         project: str | None = None,
         domain: str | None = None,
         limit: int = 100,
-        filters: str | Sequence[str] | None = None,
+        filters: Filters = None,
     ) -> list[signal_pb2.Signal]:
-        """The signals of an execution (first page, ``ListSignals``); ``filters`` is a filter string or a list
-        of ``op(key,value)`` terms."""
+        """The signals of an execution (first page, ``ListSignals``); ``filters`` as in
+        :func:`filter_string`."""
         project, domain = self._scope(project, domain)
-        joined = filters if isinstance(filters, str) or filters is None else "+".join(filters)
         request = signal_pb2.SignalListRequest(
             workflow_execution_id=WorkflowExecutionIdentifier(project, domain, execution_name).to_proto(),
             limit=limit,
-            filters=joined or "",
+            filters=filter_string(filters),
         )
         return list((await self._call("ListSignals", request, kind="read")).signals)
 

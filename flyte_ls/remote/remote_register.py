@@ -85,7 +85,7 @@ class RegisterMixin:
 
     async def upload_file(
         self,
-        path: str | os.PathLike[str],
+        to_upload: str | os.PathLike[str],
         project: str | None = None,
         domain: str | None = None,
         filename_root: str | None = None,
@@ -94,7 +94,7 @@ class RegisterMixin:
         a PUT of its bytes to the signed URL with ``Content-MD5`` and every header the server returned.
         Returns ``(md5 bytes, native_url)``; the native URL is what tasks and inputs refer to."""
         project, domain = self._project_domain(project, domain)
-        local = Path(path)
+        local = Path(to_upload)
         if not local.is_file():
             raise FlyteUserException(
                 f"cannot upload {local}: it is not a file (upload directories as archives)"
@@ -117,28 +117,42 @@ class RegisterMixin:
 
     async def fast_package(
         self,
-        source_root: str | os.PathLike[str],
+        root: str | os.PathLike[str],
+        deref_symlinks: bool = False,
+        output: str | os.PathLike[str] | None = None,
+        options: Any = None,
+        *,
         project: str | None = None,
         domain: str | None = None,
-        *,
-        mode: packaging.Mode = "whole-tree",
+        mode: packaging.Mode | None = None,
         modules: Iterable[str | os.PathLike[str]] | None = None,
-        deref_symlinks: bool = False,
-        ignores: tuple[str, ...] = (),
-        output_dir: str | os.PathLike[str] | None = None,
+        ignores: Iterable[str] = (),
+        keep_default_ignores: bool = True,
     ) -> tuple[bytes, str, packaging.Package]:
-        """Package ``source_root`` (:func:`flyte_ls.remote.packaging.fast_package`) and upload the archive.
-        Returns ``(md5 bytes, native_url, package)``; pass the native URL as ``package_url`` when
-        registering the tasks that run from it."""
+        """Package ``root`` (:func:`flyte_ls.remote.packaging.fast_package`) into ``output`` (default: a
+        temporary folder) and upload the archive. Returns ``(md5 bytes, native_url, package)``; pass the
+        native URL as ``package_url`` when registering the tasks that run from it.
+
+        ``options`` may be flytekit's ``FastPackageOptions`` (its ``ignores``, ``keep_default_ignores`` and
+        ``copy_style`` — ``ALL`` is the whole tree, ``LOADED_MODULES`` the imported modules' files); the
+        keyword arguments override it. ``mode`` defaults to ``"whole-tree"``."""
+        ignores = (*_option(options, "ignores", ()), *ignores)
+        keep_default_ignores = keep_default_ignores and _option(options, "keep_default_ignores", True)
+        if mode is None:
+            style = str(getattr(_option(options, "copy_style", None), "name", ""))
+            mode = "loaded-modules" if style == "LOADED_MODULES" else "whole-tree"
+            if mode == "loaded-modules" and modules is None:
+                modules = remote_script.loaded_module_files(Path(root).resolve())
         with tempfile.TemporaryDirectory(prefix="flyte-fast-") as tmp:
             package = await asyncio.to_thread(
                 packaging.fast_package,
-                source_root,
-                output_dir or tmp,
+                root,
+                output or tmp,
                 mode=mode,
                 modules=modules,
                 deref_symlinks=deref_symlinks,
                 ignores=ignores,
+                keep_default_ignores=keep_default_ignores,
             )
             md5, url = await self.upload_file(package.path, project, domain)
         return md5, url, package
@@ -188,9 +202,9 @@ class RegisterMixin:
     async def register_launch_plan(
         self,
         spec: launch_plan_pb2.LaunchPlan | launch_plan_pb2.LaunchPlanSpec,
+        version: str | None = None,
         project: str | None = None,
         domain: str | None = None,
-        version: str | None = None,
         *,
         name: str | None = None,
         activate: bool = False,
@@ -220,44 +234,68 @@ class RegisterMixin:
     async def register_script(
         self,
         entity: Any,
+        image_config: Any = None,
         version: str | None = None,
         project: str | None = None,
         domain: str | None = None,
-        *,
-        image: str | None = None,
-        source_path: str | os.PathLike[str] | None = None,
         destination_dir: str = ".",
         copy_all: bool = False,
         default_launch_plan: bool = True,
+        options: Any = None,
+        source_path: str | os.PathLike[str] | None = None,
+        module_name: str | None = None,
+        envs: dict[str, str] | None = None,
+        default_resources: Any = None,
+        fast_package_options: Any = None,
     ) -> Identifier:
         """Fast-register a *flytekit* task, workflow or launch plan (flytekit is imported only here): package
         the code under ``source_path`` (default: the first non-package folder above the entity's module;
-        the imported modules' files, or the whole tree with ``copy_all``), upload it, serialize the entity
-        and what it uses with flytekit, and register them (a workflow with its default launch plan).
-        ``version`` defaults to a hash of the archive and the settings. Returns the entity's id."""
+        the imported modules' files, or the whole tree with ``copy_all`` or ``fast_package_options`` whose
+        ``copy_style`` is ``ALL``), upload it, serialize the entity and what it uses with flytekit, and
+        register them (a workflow with its default launch plan). ``version`` defaults to a hash of the archive
+        and the settings. Returns the entity's id.
+
+        flytekit's parameters: ``image_config`` (an ``ImageConfig`` or an image name), ``options`` (for the
+        launch plans), ``envs`` and ``default_resources`` (into the serialization settings); ``module_name``
+        names a module whose file must be packaged too."""
         project, domain = self._project_domain(project, domain)
         if source_path is not None:
             root = Path(source_path).resolve()
         else:
             root = remote_script.default_source_root(remote_script.entity_module_file(entity))
-        modules = None if copy_all else remote_script.loaded_module_files(root)
-        mode: packaging.Mode = "whole-tree" if copy_all else "loaded-modules"
-        md5, url, _ = await self.fast_package(root, project, domain, mode=mode, modules=modules)
-        name = str(getattr(entity, "name", ""))
-        version = version or remote_script.version_hash(
-            md5, project, domain, image or "", name, destination_dir, str(default_launch_plan)
+        style = str(getattr(_option(fast_package_options, "copy_style", None), "name", ""))
+        whole_tree = copy_all or style == "ALL"
+        modules = None
+        if not whole_tree:
+            modules = remote_script.loaded_module_files(root, module_name)
+        md5, url, _ = await self.fast_package(
+            root,
+            options=fast_package_options,
+            project=project,
+            domain=domain,
+            mode="whole-tree" if whole_tree else "loaded-modules",
+            modules=modules,
         )
+        name = str(getattr(entity, "name", ""))
+        image = remote_script.image_name(image_config)
+        settings = [project, domain, image, name, destination_dir, str(default_launch_plan)]
+        if envs or default_resources:
+            settings += [repr(sorted((envs or {}).items())), repr(default_resources)]
+        version = version or remote_script.version_hash(md5, *settings)
         serialized = await asyncio.to_thread(
             remote_script.serialize,
             entity,
             project=project,
             domain=domain,
             version=version,
-            image=image,
+            image_config=image_config,
             package_url=url,
             destination_dir=destination_dir,
             source_root=root,
             default_launch_plan=default_launch_plan,
+            options=options,
+            envs=envs,
+            default_resources=default_resources,
         )
         await asyncio.gather(
             *(self.register_task(spec, project, domain, version) for spec in serialized.tasks)
@@ -265,7 +303,7 @@ class RegisterMixin:
         for wf_spec in serialized.workflows:
             await self.register_workflow(wf_spec, project, domain, version)
         for lp, auto_activate in serialized.launch_plans:
-            await self.register_launch_plan(lp, project, domain, version, activate=auto_activate)
+            await self.register_launch_plan(lp, version, project, domain, activate=auto_activate)
         kind = {"task": ResourceType.TASK, "workflow": ResourceType.WORKFLOW}.get(
             serialized.kind, ResourceType.LAUNCH_PLAN
         )
@@ -274,13 +312,36 @@ class RegisterMixin:
     async def fast_register_workflow(
         self,
         entity: Any,
+        serialization_settings: Any = None,
         version: str | None = None,
+        default_launch_plan: bool = True,
+        options: Any = None,
+        fast_package_options: Any = None,
+        *,
         project: str | None = None,
         domain: str | None = None,
         **kwargs: Any,
     ) -> Identifier:
-        """:meth:`register_script` for a flytekit workflow in script mode (the imported modules' files)."""
-        return await self.register_script(entity, version, project, domain, copy_all=False, **kwargs)
+        """:meth:`register_script` for a flytekit workflow in script mode (the imported modules' files).
+        ``serialization_settings`` (flytekit's) supplies project, domain, image, environment and version
+        where the arguments do not."""
+        ss = serialization_settings
+        if ss is not None:
+            project = project or getattr(ss, "project", None) or None
+            domain = domain or getattr(ss, "domain", None) or None
+            version = version or getattr(ss, "version", None) or None
+            kwargs.setdefault("image_config", getattr(ss, "image_config", None))
+            kwargs.setdefault("envs", getattr(ss, "env", None))
+        return await self.register_script(
+            entity,
+            version=version,
+            project=project,
+            domain=domain,
+            default_launch_plan=default_launch_plan,
+            options=options,
+            fast_package_options=fast_package_options,
+            **kwargs,
+        )
 
     def _fill(
         self, ident: identifier_pb2.Identifier, project: str | None, domain: str | None, version: str | None
@@ -313,6 +374,12 @@ class RegisterMixin:
                 ) from err
             raise
         return result
+
+
+def _option(options: Any, name: str, default: Any) -> Any:
+    """A field of flytekit's ``FastPackageOptions`` (or any object with it), else ``default``."""
+    value = getattr(options, name, None)
+    return default if value is None else value
 
 
 def _copy(message: Any) -> Any:

@@ -50,8 +50,13 @@ def default_source_root(module_file: Path) -> Path:
     return folder
 
 
-def loaded_module_files(source_root: Path) -> list[str]:
-    """The files of the imported modules that lie under ``source_root`` (flytekit's script mode)."""
+def loaded_module_files(source_root: Path, module_name: str | None = None) -> list[str]:
+    """The files of the imported modules that lie under ``source_root`` (flytekit's script mode), with
+    ``module_name``'s (imported now if it is not yet)."""
+    if module_name and module_name not in sys.modules:
+        import importlib
+
+        importlib.import_module(module_name)
     root = str(source_root.resolve()) + os.sep
     files = set()
     for module in list(sys.modules.values()):
@@ -59,6 +64,15 @@ def loaded_module_files(source_root: Path) -> list[str]:
         if path and os.path.abspath(path).startswith(root) and path.endswith(".py"):
             files.add(os.path.abspath(path))
     return sorted(files)
+
+
+def image_name(image_config: Any) -> str:
+    """What identifies the image settings in the version hash: an image name as is, flytekit's
+    ``ImageConfig`` by its default image's full name and its images'."""
+    if image_config is None or isinstance(image_config, str):
+        return image_config or ""
+    images = [getattr(image_config, "default_image", None), *(getattr(image_config, "images", None) or [])]
+    return ",".join(str(getattr(image, "full", image)) for image in images if image is not None)
 
 
 def version_hash(md5: bytes, *parts: str) -> str:
@@ -77,13 +91,17 @@ def serialize(
     project: str,
     domain: str,
     version: str,
-    image: str | None,
+    image_config: Any,
     package_url: str,
     destination_dir: str,
     source_root: Path,
     default_launch_plan: bool,
+    options: Any = None,
+    envs: dict[str, str] | None = None,
+    default_resources: Any = None,
 ) -> Serialized:
-    """flytekit's serializer on ``entity`` (a task, workflow or launch plan) with fast-register settings."""
+    """flytekit's serializer on ``entity`` (a task, workflow or launch plan) with fast-register settings;
+    ``image_config`` is flytekit's ``ImageConfig``, an image name, or ``None`` (flytekit's default image)."""
     from flytekit.configuration import FastSerializationSettings, ImageConfig, SerializationSettings
     from flytekit.core.launch_plan import LaunchPlan
     from flytekit.core.workflow import WorkflowBase
@@ -92,8 +110,14 @@ def serialize(
     from flytekit.models.admin import workflow as wf_models
     from flytekit.tools.translator import get_serializable
 
+    if image_config is None:
+        image_config = ImageConfig.auto_default_image()
+    elif isinstance(image_config, str):
+        image_config = ImageConfig.auto(img_name=image_config)
     settings = SerializationSettings(
-        image_config=ImageConfig.auto(img_name=image) if image else ImageConfig.auto_default_image(),
+        image_config=image_config,
+        env=envs,
+        default_resources=default_resources,
         project=project,
         domain=domain,
         version=version,
@@ -103,9 +127,9 @@ def serialize(
         ),
     )
     entities: OrderedDict[Any, Any] = OrderedDict()
-    get_serializable(entities, settings, entity)
+    get_serializable(entities, settings, entity, options)
     if default_launch_plan and isinstance(entity, WorkflowBase):
-        get_serializable(entities, settings, LaunchPlan.get_or_create(entity))
+        get_serializable(entities, settings, LaunchPlan.get_or_create(entity), options)
     kind = (
         "launch_plan"
         if isinstance(entity, LaunchPlan)
