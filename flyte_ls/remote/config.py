@@ -20,7 +20,6 @@ instead of being ignored; an unknown ``authType`` is an error. Nothing here touc
 
 from __future__ import annotations
 
-import configparser
 import enum
 import logging
 import os
@@ -242,6 +241,8 @@ def _parse(path: Path) -> _File:
         raise ConfigError(f"cannot read config file {path}: {e}", source=str(path)) from e
     if path.name.endswith(("yaml", "yml")):
         return _File(path, yaml=_parse_yaml(path, text))
+    import configparser  # only when an INI file is used, as yaml above
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text, source=str(path))

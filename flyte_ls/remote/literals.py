@@ -28,7 +28,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
-import msgpack
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 from google.protobuf import struct_pb2
 
@@ -241,6 +240,8 @@ class _Builder:
         if not isinstance(data, dict):
             raise _Mismatch(path, lt, value, "give a dict (or a dataclass / pydantic model)")
         if is_msgpack_struct(lt):
+            import msgpack  # structs only: not imported with the client
+
             try:
                 packed = msgpack.packb(_shape(data, lt))
             except (ValueError, TypeError) as err:

@@ -18,9 +18,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-import msgpack
 from flyteidl.core import literals_pb2, types_pb2
-from google.protobuf import json_format
 
 
 def to_python(literal: literals_pb2.Literal, literal_type: types_pb2.LiteralType | None = None) -> Any:
@@ -88,9 +86,13 @@ def _scalar(scalar: literals_pb2.Scalar, lt: types_pb2.LiteralType | None) -> An
         return scalar.schema.uri
     if kind == "binary":
         if scalar.binary.tag == "msgpack":
+            import msgpack  # structs only: not imported with the client
+
             return msgpack.unpackb(scalar.binary.value, raw=False, strict_map_key=False)
         return scalar.binary.value
     if kind == "generic":
+        from google.protobuf import json_format
+
         return _ints(json_format.MessageToDict(scalar.generic), lt)
     if kind == "error":
         return {"error": scalar.error.message, "failed_node_id": scalar.error.failed_node_id}

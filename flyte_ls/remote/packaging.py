@@ -24,19 +24,20 @@ directory; linked directories are not descended unless ``deref_symlinks`` (then 
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import os
 import re
 import stat
-import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pathspec import GitIgnoreSpec
+if TYPE_CHECKING:  # imported where an archive is built: importing the client must not cost them
+    import gzip
+
+    from pathspec import GitIgnoreSpec
 
 FAST_PREFIX = "fast"
 FAST_SUFFIX = ".tar.gz"
@@ -99,6 +100,8 @@ def fast_package(
     out_dir.mkdir(parents=True, exist_ok=True)
     archive = out_dir / f"{FAST_PREFIX}{digest}{FAST_SUFFIX}"
     tmp = archive.with_name(f".{archive.name}.{os.getpid()}.tmp")
+    import gzip
+
     try:
         with open(tmp, "wb") as out:
             # filename="" and a fileobj without a usable name: no name in the gzip header; mtime=0: no time
@@ -223,6 +226,8 @@ class _IgnoreRules:
     def _add_git(self, rel_dir: str, prefix: str, path: Path) -> None:
         lines = _read_lines(path, keep_comments=True)
         if lines:
+            from pathspec import GitIgnoreSpec
+
             self.git.append((rel_dir, prefix, GitIgnoreSpec.from_lines(lines)))
 
     def enter(self, dirpath: str, rel_dir: str) -> None:
@@ -361,6 +366,8 @@ def _class_end(pattern: str, start: int) -> int | None:
 
 
 def _tar(out: gzip.GzipFile, root: Path, rel_paths: Sequence[str], deref_symlinks: bool) -> None:
+    import tarfile
+
     root_real = os.path.realpath(root)
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for rel in rel_paths:

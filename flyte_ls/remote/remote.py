@@ -17,15 +17,17 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from flyte_ls.remote.auth import DeviceCodeHook, authenticator_for, log_device_code
 from flyte_ls.remote.config import Config
 from flyte_ls.remote.remote_data import DataMixin
 from flyte_ls.remote.remote_execute import ExecuteMixin
 from flyte_ls.remote.remote_fetch import FetchMixin
 from flyte_ls.remote.remote_register import RegisterMixin
 from flyte_ls.remote.transport import Kind, Transport
+
+if TYPE_CHECKING:
+    from flyte_ls.remote.auth import DeviceCodeHook
 
 T = TypeVar("T")
 R = TypeVar("R", bound="RemoteBase")
@@ -123,8 +125,7 @@ class RemoteBase(_Factories):
         self.data_upload_location = data_upload_location
         self._transport: Transport | None = None
         self._transport_lock = threading.Lock()
-        # shows the user a DeviceFlow sign-in (URL and code); set before the first RPC to show it elsewhere
-        self.on_device_code: DeviceCodeHook = log_device_code
+        self._on_device_code: DeviceCodeHook | None = None
         # Set by FlyteRemote: runs a coroutine on its loop thread, so that lazy entities work synchronously.
         self._runner: Callable[[Awaitable[Any]], Any] | None = None
 
@@ -133,6 +134,20 @@ class RemoteBase(_Factories):
             f"{type(self).__name__}(endpoint={self.config.endpoint!r},"
             f" default_project={self.default_project!r}, default_domain={self.default_domain!r})"
         )
+
+    @property
+    def on_device_code(self) -> DeviceCodeHook:
+        """Shows the user a DeviceFlow / PKCE sign-in (URL and code); by default in the log
+        (:func:`~flyte_ls.remote.auth.log_device_code`). Set it before the first RPC to show it elsewhere."""
+        if self._on_device_code is None:
+            from flyte_ls.remote.auth import log_device_code
+
+            self._on_device_code = log_device_code
+        return self._on_device_code
+
+    @on_device_code.setter
+    def on_device_code(self, hook: DeviceCodeHook) -> None:
+        self._on_device_code = hook
 
     @property
     def transport(self) -> Transport:
@@ -144,7 +159,10 @@ class RemoteBase(_Factories):
 
     def _make_transport(self) -> Transport:
         """The Transport for :attr:`config`, with auth (flyte_ls.remote.auth) plugged into its metadata and
-        refresh seams: credentials are fetched only when the server answers UNAUTHENTICATED."""
+        refresh seams: credentials are fetched only when the server answers UNAUTHENTICATED. The auth package
+        is imported here, not with this module: a script that never sends an RPC does not pay for it."""
+        from flyte_ls.remote.auth import authenticator_for
+
         cfg = self.config
         auth = authenticator_for(cfg, on_device_code=self.on_device_code)
         transport = Transport(

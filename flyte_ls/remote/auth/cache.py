@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -94,6 +93,8 @@ class FileTokenCache(TokenCache):
         self._save()
 
     def _save(self) -> None:
+        import tempfile  # only file caches write
+
         with self._lock:
             data = {k: asdict(v) for k, v in self._tokens.items()}
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,7 @@
 """The network half of auth: discovery through Admin's ``AuthMetadataService`` and OAuth2 form posts to the
 token and device endpoints (stdlib ``urllib``, run in a worker thread so the event loop never blocks).
+``urllib.request`` and the AuthMetadataService stubs are imported on first use: most servers never ask for
+credentials, and a client that never authenticates should not pay for them.
 
 Error messages name the endpoint, the OAuth2 error code and what to do; they never include a token, the
 client secret or the request body.
@@ -11,17 +13,17 @@ import asyncio
 import base64
 import json
 import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
-from flyteidl.service import auth_pb2, auth_pb2_grpc
 
 from flyte_ls.remote.errors import FlyteAuthenticationException, from_rpc_error, redact
+
+if TYPE_CHECKING:
+    import urllib.request
 
 HTTP_TIMEOUT_S = 30.0
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -43,6 +45,8 @@ class AuthMetadata:
 
 async def discover(channel: grpc.aio.Channel, endpoint: str, timeout: float = 10.0) -> AuthMetadata:
     """Ask the server (without credentials) where its token endpoint is and which header carries tokens."""
+    from flyteidl.service import auth_pb2, auth_pb2_grpc
+
     stub = auth_pb2_grpc.AuthMetadataServiceStub(channel)
     try:
         meta = await stub.GetOAuth2Metadata(auth_pb2.OAuth2MetadataRequest(), timeout=timeout)
@@ -89,6 +93,8 @@ class HttpSettings:
     timeout: float = HTTP_TIMEOUT_S
 
     def opener(self) -> urllib.request.OpenerDirector:
+        import urllib.request
+
         handlers: list[Any] = []
         if self.proxy_url:
             handlers.append(urllib.request.ProxyHandler({"http": self.proxy_url, "https": self.proxy_url}))
@@ -120,6 +126,9 @@ async def post_form(
 def _post_form(
     url: str, form: dict[str, str], http: HttpSettings, authorization: str | None
 ) -> dict[str, Any]:
+    import urllib.error
+    import urllib.request
+
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "Accept": "application/json",
