@@ -4,7 +4,9 @@
 local directory, through fsspec (the local backend's URIs are plain absolute paths; ``s3://`` and friends get
 the configured ``storage`` credentials). A file goes to ``<dir>/<name>``, a directory to ``<dir>/<name>/``,
 a collection to ``<dir>/<name>/<index>``, a map to ``<dir>/<name>/<key>``, anything else to
-``<dir>/<name>.json``.
+``<dir>/<name>.json``. An offloaded literal (``offloaded_metadata``: a large output flytekit keeps in the
+store) is read from the store and saved as what it holds; store errors name the object (and, for access
+denied, the credential settings to check) and never the secret.
 Names that are not a single plain path component (``..``, ``a/b``) are refused, and no file is ever written
 outside the target directory.
 
@@ -19,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -309,7 +312,8 @@ def _template(
 
 
 def _storage_options(config: Config) -> dict[str, Any]:
-    """fsspec options for s3:// from the configured storage (credentials, endpoint)."""
+    """s3fs options from the configured storage (``storage.connection.*`` / ``FLYTE_AWS_*``): credentials,
+    endpoint, region and addressing style. They hold the secret: never log them or put them in a message."""
     s = config.storage
     options: dict[str, Any] = {}
     if s.access_key_id:
@@ -323,7 +327,16 @@ def _storage_options(config: Config) -> dict[str, Any]:
         client["region_name"] = s.region
     if client:
         options["client_kwargs"] = client
+    if s.addressing_style:
+        options["config_kwargs"] = {"s3": {"addressing_style": s.addressing_style}}
     return options
+
+
+def _filesystem(uri: str, storage: dict[str, Any]) -> tuple[Any, str]:
+    """The fsspec filesystem for ``uri`` (s3:// with the configured storage) and the path in it."""
+    from fsspec.core import url_to_fs
+
+    return url_to_fs(uri, **(storage if uri.startswith(("s3://", "s3a://")) else {}))
 
 
 def _safe_name(name: str) -> str:
@@ -345,24 +358,35 @@ def _download_all(
     root.mkdir(parents=True, exist_ok=True)
     saved: dict[str, Path] = {}
     for name, literal in literals.items():
+        dest = root / _safe_name(name)
+        offloaded = literal.HasField("offloaded_metadata")
+        if offloaded:  # read it first: recursive=False must know whether it is a collection
+            literal = _offloaded(literal.offloaded_metadata.uri, storage)
         nested = literal.HasField("collection") or literal.HasField("map")
         if nested and not recursive:
             continue
-        saved[name] = _save(literal, root, root / _safe_name(name), storage)
+        saved[name] = _save(literal, root, dest, storage, depth=int(offloaded))
     return saved
 
 
-def _save(literal: literals_pb2.Literal, root: Path, dest: Path, storage: dict[str, Any]) -> Path:
+def _save(
+    literal: literals_pb2.Literal, root: Path, dest: Path, storage: dict[str, Any], depth: int = 0
+) -> Path:
     _inside(root, dest)
+    if literal.HasField("offloaded_metadata"):
+        # a large output kept in the store (flytekit writes `<output prefix>/<name>_offloaded_metadata.pb`)
+        if depth:
+            raise ValueError(f"offloaded literal {literal.offloaded_metadata.uri} points at another one")
+        return _save(_offloaded(literal.offloaded_metadata.uri, storage), root, dest, storage, depth + 1)
     if literal.HasField("collection"):
         dest.mkdir(parents=True, exist_ok=True)
         for i, item in enumerate(literal.collection.literals):
-            _save(item, root, dest / str(i), storage)
+            _save(item, root, dest / str(i), storage, depth)
         return dest
     if literal.HasField("map"):
         dest.mkdir(parents=True, exist_ok=True)
         for key, item in literal.map.literals.items():
-            _save(item, root, dest / _safe_name(key), storage)
+            _save(item, root, dest / _safe_name(key), storage, depth)
         return dest
     scalar = literal.scalar
     if literal.HasField("scalar") and scalar.HasField("blob"):
@@ -372,17 +396,41 @@ def _save(literal: literals_pb2.Literal, root: Path, dest: Path, storage: dict[s
     if literal.HasField("scalar") and scalar.HasField("structured_dataset"):
         return _fetch(scalar.structured_dataset.uri, None, root, dest, storage)
     if literal.HasField("scalar") and scalar.HasField("union"):
-        return _save(scalar.union.value, root, dest, storage)
+        return _save(scalar.union.value, root, dest, storage, depth)
     target = _inside(root, dest.with_name(dest.name + ".json"))
     target.write_text(json.dumps(to_json(literal), indent=2, default=str) + "\n")
     return target
 
 
-def _fetch(uri: str, is_dir: bool | None, root: Path, dest: Path, storage: dict[str, Any]) -> Path:
-    from fsspec.core import url_to_fs
+@contextlib.contextmanager
+def _reading(uri: str) -> Iterator[None]:
+    """Store errors name the object and what to check (fsspec's own messages often name neither)."""
+    try:
+        yield
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{uri} does not exist in the store ({err})") from err
+    except PermissionError as err:
+        raise PermissionError(
+            f"{uri}: access denied ({err}); check the storage credentials (storage.connection.access-key /"
+            " secret-key in the config file, or FLYTE_AWS_ACCESS_KEY_ID / FLYTE_AWS_SECRET_ACCESS_KEY)"
+        ) from err
 
-    options = storage if uri.startswith(("s3://", "s3a://")) else {}
-    fs, path = url_to_fs(uri, **options)
+
+def _offloaded(uri: str, storage: dict[str, Any]) -> literals_pb2.Literal:
+    literal = literals_pb2.Literal()
+    with _reading(uri):
+        fs, path = _filesystem(uri, storage)
+        literal.ParseFromString(fs.cat_file(path))
+    return literal
+
+
+def _fetch(uri: str, is_dir: bool | None, root: Path, dest: Path, storage: dict[str, Any]) -> Path:
+    with _reading(uri):
+        return _copy(uri, is_dir, root, dest, storage)
+
+
+def _copy(uri: str, is_dir: bool | None, root: Path, dest: Path, storage: dict[str, Any]) -> Path:
+    fs, path = _filesystem(uri, storage)
     if is_dir is None:
         is_dir = bool(fs.isdir(path))
     if not is_dir:
