@@ -35,6 +35,7 @@ from flyte_ls.remote.literals_python import to_json, to_python, to_python_map
 from flyte_ls.remote.literals_types import (
     LiteralConversionError,
     describe,
+    follow_types,
     is_msgpack_struct,
     type_string,
 )
@@ -365,19 +366,10 @@ def _plain_struct(value: Any) -> Any:
 def _shape(data: Any, lt: types_pb2.LiteralType) -> Any:
     """Follow a dataclass's field types (`structure.dataclass_type`) so ints given for float fields become
     floats: what flytekit's msgpack encoder writes for a dataclass instance."""
-    kind = lt.WhichOneof("type")
-    if (
-        kind == "simple"
-        and lt.simple == types_pb2.FLOAT
-        and isinstance(data, int)
-        and not isinstance(data, bool)
-    ):
-        return float(data)
-    if kind == "simple" and lt.simple == types_pb2.STRUCT and isinstance(data, dict):
-        fields = lt.structure.dataclass_type
-        return {k: _shape(v, fields[k]) if k in fields else v for k, v in data.items()}
-    if kind == "collection_type" and isinstance(data, list):
-        return [_shape(v, lt.collection_type) for v in data]
-    if kind == "map_value_type" and isinstance(data, dict):
-        return {k: _shape(v, lt.map_value_type) for k, v in data.items()}
-    return data
+    return follow_types(data, lt, _int_to_float)
+
+
+def _int_to_float(value: Any, simple: int) -> Any:
+    if simple == types_pb2.FLOAT and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value

@@ -20,6 +20,8 @@ from typing import Any
 
 from flyteidl.core import literals_pb2, types_pb2
 
+from flyte_ls.remote.literals_types import follow_types
+
 
 def to_python(literal: literals_pb2.Literal, literal_type: types_pb2.LiteralType | None = None) -> Any:
     """A plain Python value for `literal`; `literal_type` (optional) only refines STRUCT field types."""
@@ -118,21 +120,10 @@ def _primitive(primitive: literals_pb2.Primitive) -> Any:
 
 def _ints(value: Any, lt: types_pb2.LiteralType | None) -> Any:
     """A protobuf Struct stores every number as a double: int fields (per the dataclass type) become ints."""
-    if lt is None:
-        return value
-    kind = lt.WhichOneof("type")
-    if (
-        kind == "simple"
-        and lt.simple == types_pb2.INTEGER
-        and isinstance(value, float)
-        and value.is_integer()
-    ):
+    return value if lt is None else follow_types(value, lt, _float_to_int)
+
+
+def _float_to_int(value: Any, simple: int) -> Any:
+    if simple == types_pb2.INTEGER and isinstance(value, float) and value.is_integer():
         return int(value)
-    if kind == "simple" and lt.simple == types_pb2.STRUCT and isinstance(value, dict):
-        fields = lt.structure.dataclass_type
-        return {k: _ints(v, fields[k]) if k in fields else v for k, v in value.items()}
-    if kind == "collection_type" and isinstance(value, list):
-        return [_ints(v, lt.collection_type) for v in value]
-    if kind == "map_value_type" and isinstance(value, dict):
-        return {k: _ints(v, lt.map_value_type) for k, v in value.items()}
     return value

@@ -2,10 +2,13 @@
 
 `type_string` renders a LiteralType the way a flytekit user wrote it (`List[int]`, `Optional[str]`,
 `Dict[str, float]`, `FlyteFile[csv]`), so error messages and hovers speak the user's language.
+`follow_types` walks a value along its LiteralType (dataclass fields, collections, maps), for the number
+fix-ups both directions need.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flyteidl.core import types_pb2
@@ -109,3 +112,21 @@ def type_string(lt: types_pb2.LiteralType) -> str:
 
 def _is_none(lt: types_pb2.LiteralType) -> bool:
     return lt.WhichOneof("type") == "simple" and lt.simple == types_pb2.NONE
+
+
+def follow_types(value: Any, lt: types_pb2.LiteralType, leaf: Callable[[Any, int], Any]) -> Any:
+    """``value`` with ``leaf(v, simple)`` applied to every part ``v`` whose declared type is a simple type
+    other than STRUCT; the walk follows a dataclass's field types (``structure.dataclass_type``; fields it
+    does not declare are kept as they are), collections and maps. Everything else is returned unchanged."""
+    kind = lt.WhichOneof("type")
+    if kind == "simple":
+        if lt.simple != types_pb2.STRUCT:
+            return leaf(value, lt.simple)
+        if isinstance(value, dict):
+            fields = lt.structure.dataclass_type
+            return {k: follow_types(v, fields[k], leaf) if k in fields else v for k, v in value.items()}
+    elif kind == "collection_type" and isinstance(value, list):
+        return [follow_types(v, lt.collection_type, leaf) for v in value]
+    elif kind == "map_value_type" and isinstance(value, dict):
+        return {k: follow_types(v, lt.map_value_type, leaf) for k, v in value.items()}
+    return value
