@@ -198,6 +198,17 @@ async def test_pkce_signs_in_through_the_browser_hook_then_refreshes(
         assert len(shown) == 1 and auth.token() is not first
 
 
+def test_scope_and_audience_of_a_token_request() -> None:
+    """Every flow asks for the configured scopes and audience, else the server's; no audience key when
+    neither names one (the device, PKCE and client-credentials requests share this)."""
+    from flyte_ls.remote.auth.flows import requested
+
+    server = AuthMetadata(scopes=("all", "offline"), audience="https://flyte.example.com")
+    assert requested((), None, server) == {"scope": "all offline", "audience": "https://flyte.example.com"}
+    assert requested(["mine"], "aud", server) == {"scope": "mine", "audience": "aud"}
+    assert requested((), None, AuthMetadata()) == {"scope": ""}
+
+
 async def test_unsupported_flow_says_which_auth_type_to_use(backend: Backend, cache: TokenCache) -> None:
     auth = Authenticator(Config.auto(backend.config).endpoint, None, cache=cache, unsupported="authType X")
     async with connect(auth) as transport:

@@ -46,8 +46,13 @@ def token_from(answer: dict[str, Any], meta: AuthMetadata, owner: str, where: st
     return Token(access, meta.header, owner, expires_at, refresh if isinstance(refresh, str) else None)
 
 
-def scope_of(scopes: Sequence[str], meta: AuthMetadata) -> str:
-    return " ".join(scopes or meta.scopes)
+def requested(scopes: Sequence[str], audience: str | None, meta: AuthMetadata) -> dict[str, str]:
+    """The ``scope`` of a token request (the configured scopes, else the server's) and its ``audience`` (the
+    configured one, else the server's; left out when neither names one)."""
+    fields = {"scope": " ".join(scopes or meta.scopes)}
+    if audience or meta.audience:
+        fields["audience"] = audience or meta.audience
+    return fields
 
 
 @dataclass
@@ -80,9 +85,7 @@ class ClientSecret:
             )
         if not meta.token_endpoint:
             raise FlyteAuthenticationException("the server's GetOAuth2Metadata names no token endpoint")
-        form = {"grant_type": "client_credentials", "scope": scope_of(self.scopes, meta)}
-        if self.audience or meta.audience:
-            form["audience"] = self.audience or meta.audience
+        form = {"grant_type": "client_credentials", **requested(self.scopes, self.audience, meta)}
         try:
             answer = await post_form(
                 meta.token_endpoint,
@@ -178,47 +181,66 @@ def log_device_code(code: DeviceCode) -> None:
         log.warning("to sign in to Flyte, open %s", code.verification_uri_complete)
 
 
-async def refreshed(
-    previous: Token | None, meta: AuthMetadata, http: HttpSettings, client_id: str, owner: str
-) -> Token | None:
-    """A new token for ``previous``'s refresh token, or None (no refresh token, or the server refused it)."""
-    if previous is None or not previous.refresh_token or not meta.token_endpoint:
-        return None
-    form = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": previous.refresh_token}
-    try:
-        return token_from(await post_form(meta.token_endpoint, form, http), meta, owner, meta.token_endpoint)
-    except OAuthError:
-        log.info("the refresh token was refused; signing in again")
-        return None
+async def show(hook: DeviceCodeHook, code: DeviceCode) -> None:
+    """Call a sign-in hook, awaiting what it returns when it is a coroutine function."""
+    shown = hook(code)
+    if shown is not None:
+        await shown
 
 
 @dataclass
-class DeviceFlow:
-    """OAuth2 device authorization: the user approves a code in a browser while this polls the token
-    endpoint. ``on_device_code`` shows the user the URL and code. A refresh token, when the server gives
-    one, is tried first next time."""
+class SignIn:
+    """What the flows in which the user signs in (:class:`DeviceFlow`, :class:`~.pkce.Pkce`) share: a
+    public client (no secret; the server's ``public_client_id`` when ``client_id`` is unset), the scopes
+    and audience asked for, and the refresh token tried before a new sign-in."""
 
     client_id: str | None = None
     scopes: Sequence[str] = ()
     audience: str | None = None
-    on_device_code: DeviceCodeHook = log_device_code
 
     @property
     def owner(self) -> str:
-        return f"DeviceFlow:{self.client_id or ''}"
+        return f"{type(self).__name__}:{self.client_id or ''}"
+
+    def client(self, meta: AuthMetadata) -> str:
+        return self.client_id or meta.public_client_id
+
+    async def refreshed(self, previous: Token | None, meta: AuthMetadata, http: HttpSettings) -> Token | None:
+        """A new token for ``previous``'s refresh token, or None (no refresh token, or the server refused
+        it)."""
+        if previous is None or not previous.refresh_token or not meta.token_endpoint:
+            return None
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self.client(meta),
+            "refresh_token": previous.refresh_token,
+        }
+        try:
+            answer = await post_form(meta.token_endpoint, form, http)
+        except OAuthError:
+            log.info("the refresh token was refused; signing in again")
+            return None
+        return token_from(answer, meta, self.owner, meta.token_endpoint)
+
+
+@dataclass
+class DeviceFlow(SignIn):
+    """OAuth2 device authorization: the user approves a code in a browser while this polls the token
+    endpoint. ``on_device_code`` shows the user the URL and code. A refresh token, when the server gives
+    one, is tried first next time."""
+
+    on_device_code: DeviceCodeHook = log_device_code
 
     async def fetch(self, meta: AuthMetadata, http: HttpSettings, previous: Token | None) -> Token:
-        client_id = self.client_id or meta.public_client_id
+        client_id = self.client(meta)
         if not meta.device_authorization_endpoint or not meta.token_endpoint:
             raise FlyteAuthenticationException(
                 "the server offers no device authorization endpoint: use authType Pkce or ClientSecret"
             )
-        token = await refreshed(previous, meta, http, client_id, self.owner)
+        token = await self.refreshed(previous, meta, http)
         if token is not None:
             return token
-        form = {"client_id": client_id, "scope": scope_of(self.scopes, meta)}
-        if self.audience or meta.audience:
-            form["audience"] = self.audience or meta.audience
+        form = {"client_id": client_id, **requested(self.scopes, self.audience, meta)}
         started = await post_form(meta.device_authorization_endpoint, form, http)
         try:
             code = DeviceCode(
@@ -232,9 +254,7 @@ class DeviceFlow:
             raise FlyteAuthenticationException(
                 f"{meta.device_authorization_endpoint} gave an incomplete device authorization answer"
             ) from None
-        shown = self.on_device_code(code)
-        if shown is not None:
-            await shown
+        await show(self.on_device_code, code)
         give_up = time.monotonic() + code.expires_in
         poll = {"grant_type": DEVICE_CODE_GRANT, "client_id": client_id, "device_code": device_code}
         while time.monotonic() < give_up:

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -19,9 +18,10 @@ from flyte_ls.remote.auth.cache import Token
 from flyte_ls.remote.auth.flows import (
     DeviceCode,
     DeviceCodeHook,
+    SignIn,
     log_device_code,
-    refreshed,
-    scope_of,
+    requested,
+    show,
     token_from,
 )
 from flyte_ls.remote.auth.oauth import AuthMetadata, HttpSettings, OAuthError, post_form
@@ -42,27 +42,20 @@ def code_challenge(verifier: str) -> str:
 
 
 @dataclass
-class Pkce:
+class Pkce(SignIn):
     """Browser sign-in. ``on_sign_in`` shows the user the URL to open (``DeviceCode.user_code`` is empty)."""
 
-    client_id: str | None = None
-    scopes: Sequence[str] = ()
-    audience: str | None = None
     on_sign_in: DeviceCodeHook = log_device_code
     timeout: float = SIGN_IN_TIMEOUT_S
 
-    @property
-    def owner(self) -> str:
-        return f"Pkce:{self.client_id or ''}"
-
     async def fetch(self, meta: AuthMetadata, http: HttpSettings, previous: Token | None) -> Token:
-        client_id = self.client_id or meta.public_client_id
+        client_id = self.client(meta)
         if not (meta.authorization_endpoint and meta.token_endpoint and meta.redirect_uri):
             raise FlyteAuthenticationException(
                 "the server does not offer browser sign-in (no authorization endpoint or redirect URI): use "
                 "authType ClientSecret, DeviceFlow or ExternalCommand in your Flyte config"
             )
-        token = await refreshed(previous, meta, http, client_id, self.owner)
+        token = await self.refreshed(previous, meta, http)
         if token is not None:
             return token
         verifier = secrets.token_urlsafe(64)
@@ -70,14 +63,12 @@ class Pkce:
         query = {
             "client_id": client_id,
             "response_type": "code",
-            "scope": scope_of(self.scopes, meta),
+            **requested(self.scopes, self.audience, meta),
             "redirect_uri": meta.redirect_uri,
             "state": state,
             "code_challenge": code_challenge(verifier),
             "code_challenge_method": "S256",
         }
-        if self.audience or meta.audience:
-            query["audience"] = self.audience or meta.audience
         url = f"{meta.authorization_endpoint}?{urlencode(query)}"
         params = await self._sign_in(meta.redirect_uri, url)
         if params.get("state") != state:
@@ -141,9 +132,7 @@ class Pkce:
                 "may be running; finish or stop it and try again"
             ) from None
         try:
-            shown = self.on_sign_in(DeviceCode(url, "", url, self.timeout))
-            if shown is not None:
-                await shown
+            await show(self.on_sign_in, DeviceCode(url, "", url, self.timeout))
             try:
                 return await asyncio.wait_for(answer, self.timeout)
             except asyncio.TimeoutError:
