@@ -10,7 +10,6 @@ instead of raising.
 from __future__ import annotations
 
 import asyncio
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -370,5 +369,7 @@ def _execution_of(entity: Any) -> WorkflowExecutionIdentifier | None:
 
 
 def _download(url: str) -> bytes:
+    import urllib.request  # only get() of a signed URL reads over HTTP: not imported with the client
+
     with urllib.request.urlopen(url, timeout=30) as response:  # a URL the backend signed
         return bytes(response.read())
