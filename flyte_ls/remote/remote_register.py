@@ -28,9 +28,6 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,6 +140,8 @@ class RegisterMixin:
             mode = "loaded-modules" if style == "LOADED_MODULES" else "whole-tree"
             if mode == "loaded-modules" and modules is None:
                 modules = remote_script.loaded_module_files(Path(root).resolve())
+        import tempfile  # imported when packaging, not with the client
+
         with tempfile.TemporaryDirectory(prefix="flyte-fast-") as tmp:
             package = await asyncio.to_thread(
                 packaging.fast_package,
@@ -437,6 +436,9 @@ def _fill_container(template: Any, package_url: str | None, dest_dir: str | None
 
 def _put(url: str, path: Path, headers: dict[str, str], config: Config) -> None:
     """PUT the file to a signed URL (blocking: run off the event loop)."""
+    import urllib.error  # uploads only: not imported with the client
+    import urllib.request
+
     handlers: list[urllib.request.BaseHandler] = []
     if config.http_proxy_url:
         proxy = config.http_proxy_url
