@@ -28,7 +28,6 @@ import asyncio
 import dataclasses
 import datetime
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -264,6 +263,8 @@ class ExecuteMixin:
         if execution_name and execution_name_prefix:
             raise ValueError("give execution_name or execution_name_prefix, not both")
         if execution_name_prefix:
+            import uuid  # only prefixed names need it: not imported with the client
+
             execution_name = f"{execution_name_prefix}-{uuid.uuid4().hex[:19]}"
         ident = self._entity_id(entity, project, domain, version)
         known = _declared(entity) if version is None else None
