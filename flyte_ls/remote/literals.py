@@ -354,12 +354,22 @@ def _duration(value: Any, lenient: bool) -> datetime.timedelta | None:
 
 
 def _plain_struct(value: Any) -> Any:
-    """Dataclass instances and pydantic models → dicts (as flytekit serialises them); others unchanged."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+    """Dataclass instances and pydantic models → dicts (as flytekit serialises them), also inside the dicts
+    and lists of a plain value; there, datetimes and dates → ISO strings, enums → their values, sets → lists
+    (what msgpack and a Struct can hold, and what flytekit reads back). Others unchanged."""
     dump = getattr(value, "model_dump", None)
-    if callable(dump):
+    if callable(dump) and not isinstance(value, type):
         return dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, Mapping):
+        return {k: _plain_struct(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain_struct(v) for v in value]
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
     return value
 
 
