@@ -29,7 +29,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, node_execution_pb2, workflow_pb2
@@ -38,11 +38,12 @@ from flyteidl.core import workflow_pb2 as core_wf_pb2
 
 from flyte_ls.remote.entities import FlyteWorkflowExecution
 from flyte_ls.remote.errors import FlyteException
-from flyte_ls.remote.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
+from flyte_ls.remote.identifiers import Identifier, ResourceType
 from flyte_ls.remote.literals_python import to_json
 
 if TYPE_CHECKING:
     from flyte_ls.remote.config import Config
+    from flyte_ls.remote.remote import AsyncFlyteRemote
     from flyte_ls.remote.transport import Kind
 
 FailurePolicy = core_wf_pb2.WorkflowMetadata.OnFailurePolicy
@@ -67,27 +68,17 @@ class BackfillPlan:
 class DataMixin:
     """download / launch_backfill, over :class:`RemoteBase` (and the fetch/execute mixins)."""
 
-    if TYPE_CHECKING:  # provided by RemoteBase and the other mixins
+    if TYPE_CHECKING:  # provided by RemoteBase
         config: Config
         default_project: str | None
         default_domain: str | None
 
         async def _call(self, rpc: str, request: Any, *, kind: Kind, timeout: float | None = None) -> Any: ...
 
-        async def _resolve_id(
-            self,
-            resource_type: ResourceType,
-            project: str | None,
-            domain: str | None,
-            name: str | None,
-            version: str | None,
-        ) -> Identifier: ...
-
-        async def execute(self, entity: Any, *args: Any, **kwargs: Any) -> FlyteWorkflowExecution: ...
-
-        def _execution_id(
-            self, execution: Any, project: str | None = None, domain: str | None = None
-        ) -> WorkflowExecutionIdentifier: ...
+    def _client(self) -> AsyncFlyteRemote:
+        """This object as the client it is mixed into: id resolution (FetchMixin._resolve_id), execution ids
+        and execute (ExecuteMixin) are used from there, with their one declaration."""
+        return cast("AsyncFlyteRemote", self)
 
     # --- download -----------------------------------------------------------------------------------------
 
@@ -126,7 +117,7 @@ class DataMixin:
             response = await self._call("GetNodeExecutionData", request, kind="read")
         else:
             try:
-                exec_id = self._execution_id(data).to_proto()
+                exec_id = self._client()._execution_id(data).to_proto()
             except TypeError:
                 raise TypeError(
                     f"cannot download {type(data).__name__}: pass a LiteralMap, a Literal, a mapping of "
@@ -166,7 +157,9 @@ class DataMixin:
         if from_date >= to_date:
             raise ValueError(f"from_date {from_date} must be before to_date {to_date}")
         lp_name, lp_version = _launch_plan_ref(launchplan, launchplan_version)
-        lp_id = await self._resolve_id(ResourceType.LAUNCH_PLAN, project, domain, lp_name, lp_version)
+        lp_id = await self._client()._resolve_id(
+            ResourceType.LAUNCH_PLAN, project, domain, lp_name, lp_version
+        )
         lp = await self._call("GetLaunchPlan", common_pb2.ObjectGetRequest(id=lp_id.to_proto()), kind="read")
         cron, kickoff_arg = _cron_of(lp, schedule)
         ticks = _ticks(cron, from_date, to_date)
@@ -190,7 +183,7 @@ class DataMixin:
         if not execute:
             return plan
         default_lp = Identifier(ResourceType.LAUNCH_PLAN, wf_id.project, wf_id.domain, wf_id.name, version)
-        return await self.execute(
+        return await self._client().execute(
             default_lp, {}, execution_name=execution_name, overwrite_cache=overwrite_cache
         )
 
