@@ -10,7 +10,6 @@ are registered by the real `pyflyte register`.
 """
 
 import datetime
-import enum
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -27,41 +26,16 @@ from flyte_ls.remote.config import Config
 from flyte_ls.remote.literals import LiteralConversionError, to_json, to_literal, to_python
 from flyte_ls.remote.remote import AsyncFlyteRemote
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
-from local_backend import Backend, register_copy, start_backend
+from .registered import DATA, DOMAIN, PROJECT, VERSION, Backend, registered_backend
 
-pydantic = pytest.importorskip(
-    "pydantic", reason="pydantic is a test dependency: pip install -e '.[test-flytekit]'"
-)
-BaseModel = pydantic.BaseModel
+pytest.importorskip("pydantic", reason="pydantic is a test dependency: pip install -e '.[test-flytekit]'")
+# The models are those of the registered workflows (tests/remote/data/pydflows): one definition for both.
+sys.path.insert(0, str(DATA))
+from pydflows.flows import Leg, Summary, Trip, Unit
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(60)]
 UTC = datetime.timezone.utc
-PROJECT, DOMAIN, VERSION = "flytesnacks", "development", "v1"
-DATA = Path(__file__).parent / "data"
 WF = core_execution_pb2.WorkflowExecution
-
-
-# No `from __future__ import annotations`: flytekit's transformers read the real annotations.
-class Unit(str, enum.Enum):
-    M = "m"
-    KM = "km"
-
-
-class Leg(BaseModel):
-    start: str
-    end: str
-    distance: float
-    unit: Unit = Unit.KM
-
-
-class Trip(BaseModel):
-    name: str
-    legs: list[Leg]
-    stops: dict[str, int] = {}
-    departs: datetime.datetime
-    note: str | None = None
-    tags: set[str] = set()
 
 
 WHEN = datetime.datetime(2024, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
@@ -196,13 +170,8 @@ def test_dataclass_holding_datetimes_and_enums(fk: Any) -> None:
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    root = tmp_path_factory.mktemp("pydantic")
-    b = start_backend(root / "state")
-    try:
-        register_copy(b, DATA / "pydflows", root / "proj", PROJECT, DOMAIN, VERSION)
+    with registered_backend(tmp_path_factory, "pydflows") as b:
         yield b
-    finally:
-        b.stop()
 
 
 @pytest.fixture
@@ -246,9 +215,6 @@ async def test_execute_with_model_inputs_and_read_outputs(
     assert done.inputs is not None and done.inputs["trip"]["legs"][0]["distance"] == 4.0
     assert done.inputs["others"] == [TRIP_JSON, TRIP_JSON] and done.inputs["extra"] == LEG_JSON
     # flytekit reads the output literal as the task's own model class
-    sys.path.insert(0, str(DATA))
-    from pydflows.flows import Summary
-
     response = await remote._call(
         "GetExecutionData", execution_pb2.WorkflowExecutionGetDataRequest(id=ex.id.to_proto()), kind="read"
     )

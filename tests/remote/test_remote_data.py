@@ -4,7 +4,6 @@ backfills compared with flytekit's own FlyteRemote.launch_backfill on the same b
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -19,12 +18,9 @@ from flyte_ls.remote.entities import FlyteWorkflowExecution
 from flyte_ls.remote.remote import AsyncFlyteRemote, FlyteRemote
 from flyte_ls.remote.remote_data import BackfillPlan
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
-from local_backend import Backend, register_copy, start_backend
+from .registered import DOMAIN, PROJECT, VERSION, Backend, registered_backend
 
 pytestmark = pytest.mark.flytekit
-PROJECT, DOMAIN, VERSION = "flytesnacks", "development", "v1"
-DATA = Path(__file__).parent / "data"
 WF = core_execution_pb2.WorkflowExecution
 LP = "dataflows.stamp_lp"
 
@@ -34,13 +30,8 @@ Remote = AsyncFlyteRemote
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    root = tmp_path_factory.mktemp("data")
-    b = start_backend(root / "state")
-    try:
-        register_copy(b, DATA / "dataflows", root / "proj", PROJECT, DOMAIN, VERSION)
+    with registered_backend(tmp_path_factory, "dataflows") as b:
         yield b
-    finally:
-        b.stop()
 
 
 @pytest.fixture

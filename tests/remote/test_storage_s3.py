@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,9 @@ from flyteidl.core import literals_pb2, types_pb2
 from flyte_ls.remote.config import Config, StorageConfig
 from flyte_ls.remote.remote import AsyncFlyteRemote, FlyteRemote
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
-from local_backend import Backend, register_copy, start_backend
+from .registered import DOMAIN, PROJECT, VERSION, Backend, registered_backend
 
 pytestmark = pytest.mark.flytekit
-PROJECT, DOMAIN, VERSION = "flytesnacks", "development", "v1"
-DATA = Path(__file__).parent / "data"
 WF = core_execution_pb2.WorkflowExecution
 BUCKET = "flyte-ls-s3"
 POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
@@ -94,13 +90,8 @@ def s3() -> Iterator[S3]:
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    root = tmp_path_factory.mktemp("s3")
-    b = start_backend(root / "state")
-    try:
-        register_copy(b, DATA / "s3flows", root / "proj", PROJECT, DOMAIN, VERSION)
+    with registered_backend(tmp_path_factory, "s3flows") as b:
         yield b
-    finally:
-        b.stop()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ class Trip(BaseModel):
     stops: dict[str, int] = {}
     departs: datetime.datetime
     note: str | None = None
+    tags: set[str] = set()
 
 
 class Summary(BaseModel):
