@@ -34,6 +34,8 @@ from flyte_ls.remote.literals import (
     type_string,
 )
 
+from .type_engine import flytekit_type_engine
+
 pytestmark = pytest.mark.timeout(60)
 
 UTC = datetime.timezone.utc
@@ -177,28 +179,12 @@ CASE_NAMES = list(_cases(SimpleNamespace(FlyteFile=_Stub, FlyteDirectory=_Stub, 
 @pytest.fixture(scope="module")
 def fk() -> SimpleNamespace:
     pytest.importorskip("flytekit", reason="flytekit is a test dependency: pip install -e '.[test-flytekit]'")
-    from flytekit.core.context_manager import FlyteContextManager
-    from flytekit.core.type_engine import TypeEngine
-    from flytekit.models.literals import Literal as LiteralModel
     from flytekit.types.directory import FlyteDirectory
     from flytekit.types.file import FlyteFile
     from flytekit.types.structured import StructuredDataset
 
-    ns = SimpleNamespace(
-        FlyteFile=FlyteFile, FlyteDirectory=FlyteDirectory, StructuredDataset=StructuredDataset
-    )
-    ctx = FlyteContextManager.current_context()
-
-    def literal_type(hint: Any) -> types_pb2.LiteralType:
-        return TypeEngine.to_literal_type(hint).to_flyte_idl()
-
-    def to_lit(value: Any, hint: Any) -> literals_pb2.Literal:
-        return TypeEngine.to_literal(ctx, value, hint, TypeEngine.to_literal_type(hint)).to_flyte_idl()
-
-    def to_py(literal: literals_pb2.Literal, hint: Any) -> Any:
-        return TypeEngine.to_python_value(ctx, LiteralModel.from_flyte_idl(literal), hint)
-
-    ns.literal_type, ns.to_literal, ns.to_python = literal_type, to_lit, to_py
+    ns = flytekit_type_engine()
+    ns.FlyteFile, ns.FlyteDirectory, ns.StructuredDataset = FlyteFile, FlyteDirectory, StructuredDataset
     ns.cases = _cases(ns)
     return ns
 
