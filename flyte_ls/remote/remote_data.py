@@ -125,7 +125,11 @@ class DataMixin:
                 ) from None
             request = execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id)
             response = await self._call("GetExecutionData", request, kind="read")
-        return dict(getattr(response, f"full_{which}").literals)
+        full = getattr(response, f"full_{which}")
+        blob = getattr(response, which)  # deprecated UrlBlob: Admin's only copy of data too large to inline
+        if not full.literals and blob.url and blob.bytes > 0:
+            full = await asyncio.to_thread(_literal_map_at, blob.url, _storage_options(self.config))
+        return dict(full.literals)
 
     # --- backfill -----------------------------------------------------------------------------------------
 
@@ -407,6 +411,28 @@ def _reading(uri: str) -> Iterator[None]:
             f"{uri}: access denied ({err}); check the storage credentials (storage.connection.access-key /"
             " secret-key in the config file, or FLYTE_AWS_ACCESS_KEY_ID / FLYTE_AWS_SECRET_ACCESS_KEY)"
         ) from err
+
+
+def _literal_map_at(url: str, storage: dict[str, Any]) -> literals_pb2.LiteralMap:
+    """The LiteralMap stored at ``url``: a signed http(s) URL (read with urllib) or a store URI (fsspec)."""
+    with _reading(url.split("?", 1)[0]):  # a signed URL's query holds the signature: keep it out of errors
+        if url.startswith(("http://", "https://")):
+            import urllib.error
+            import urllib.request
+
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    data = response.read()
+            except urllib.error.HTTPError as err:
+                if err.code == 404:
+                    raise FileNotFoundError(str(err)) from None
+                raise
+        else:
+            fs, path = _filesystem(url, storage)
+            data = fs.cat_file(path)
+    literal_map = literals_pb2.LiteralMap()
+    literal_map.ParseFromString(data)
+    return literal_map
 
 
 def _offloaded(uri: str, storage: dict[str, Any]) -> literals_pb2.Literal:

@@ -255,3 +255,26 @@ async def test_missing_object_and_wrong_secret_are_clear_errors(
     assert "not-the-secret" not in str(info.value) and s3.secret not in str(info.value)
     assert s3.secret not in caplog.text and "not-the-secret" not in caplog.text
     assert (await remote.download(there, tmp_path / "good"))["x"].read_text() == "x"
+
+
+@pytest.mark.timeout(60)
+def test_large_data_admin_did_not_inline(remote: AsyncFlyteRemote, s3: S3) -> None:
+    """Admin leaves `full_outputs` empty when the data is too large to inline and gives only the deprecated
+    UrlBlob: the LiteralMap is read from its URL, a store URI (with the configured storage) or a signed
+    URL (read without credentials; moto's IAM check does not handle query-string signatures: off for it)."""
+    from moto.core.authorization import disable_iam_authentication
+
+    from flyte_ls.remote.remote_data import _literal_map_at, _storage_options
+
+    data = literals_pb2.LiteralMap(literals={"big": _blob(f"s3://{BUCKET}/m/a.txt", False)})
+    s3.fs().pipe({f"{BUCKET}/big/outputs.pb": data.SerializeToString()})
+    storage = _storage_options(remote.config)
+    assert _literal_map_at(f"s3://{BUCKET}/big/outputs.pb", storage) == data
+    signed = s3.fs().sign(f"{BUCKET}/big/outputs.pb", expiration=300)
+    missing = s3.fs().sign(f"{BUCKET}/big/none.pb", expiration=300)
+    assert signed.startswith(s3.endpoint) and "Signature=" in signed
+    with disable_iam_authentication():
+        assert _literal_map_at(signed, {}) == data
+        with pytest.raises(FileNotFoundError, match=f"{BUCKET}/big/none.pb does not exist") as info:
+            _literal_map_at(missing, {})
+    assert "Signature" not in str(info.value)
