@@ -127,6 +127,7 @@ class Env:
     backend: Backend
     flytekit: Any  # flytekit.remote.FlyteRemote
     ours: FlyteRemote
+    source: Path  # the folder the package is in
 
 
 @dataclass
@@ -135,6 +136,7 @@ class Client:
     flytekit: bool  # which API this is (for the few lines where the two differ on purpose)
     tag: str  # "fk" or "ls": keeps the execution names of the two clients apart
     work: Path  # a scratch folder
+    source: Path  # the folder the package is in
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +158,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         fk = FkRemote(FkConfig.auto(str(backend.config)), default_project=PROJECT, default_domain=DOMAIN)
         ours = FlyteRemote(Config.auto(backend.config), default_project=PROJECT, default_domain=DOMAIN)
         try:
-            yield Env(backend, fk, ours)
+            yield Env(backend, fk, ours, pkg.parent)
         finally:
             ours.close()
     finally:
@@ -349,6 +351,37 @@ def activate_and_deactivate(c: Client) -> Any:
     return [inactive, idl(active.id)]
 
 
+def register_script(c: Client) -> Any:
+    """Each client fast-registers the same flytekit workflow (script mode) under its own version; the code it
+    packaged then runs on the backend."""
+    import importlib
+
+    from flytekit.configuration import ImageConfig
+
+    if str(c.source) not in sys.path:
+        sys.path.insert(0, str(c.source))
+    flows = importlib.import_module(f"{PKG}.flows")
+    version = f"{c.tag}-script"
+    c.remote.register_script(
+        flows.add_wf,
+        image_config=ImageConfig.auto_default_image(),
+        version=version,
+        project=PROJECT,
+        domain=DOMAIN,
+        source_path=str(c.source),
+        module_name=f"{PKG}.flows",
+    )
+    lp = c.remote.fetch_launch_plan(name=name("add_wf"), version=version)  # the default launch plan
+    result = run(c, c.remote.execute(lp, {"x": 1, "y": 1}))
+    result["launch_plan"].version = "<version>"
+    task = c.remote.fetch_task(name=name("add"), version=version)
+    container = idl(task.template.container) if c.flytekit else task.template.container
+    args = [a.replace(version, "<version>") for a in container.args]
+    package = args[args.index("--dest-dir") - 1] if "--dest-dir" in args else ""
+    args = [a.replace(package, "<package>") if package else a for a in args]
+    return {**result, "image": container.image, "args": args, "package_suffix": package.rsplit(".", 2)[-2:]}
+
+
 def recent_executions(c: Client) -> Any:
     from flytekit.models.filters import Equal
 
@@ -391,6 +424,7 @@ SCENARIOS: dict[str, Callable[[Client], Any]] = {
     "get_flyte_uri": get_flyte_uri,  # after execute_workflow: reads its execution
     "read_one_execution": read_one_execution,  # after execute_workflow
     "download": download,
+    "register_script": register_script,
     "activate_and_deactivate": activate_and_deactivate,  # one client after the other (shared state)
     "recent_executions": recent_executions,  # after the executions above
     "backfill_dry_run": backfill_dry_run,
@@ -398,13 +432,14 @@ SCENARIOS: dict[str, Callable[[Client], Any]] = {
 
 
 PSEUDO_NODES = {"start-node", "end-node"}
-ONE_AFTER_THE_OTHER = {"activate_and_deactivate"}
+ONE_AFTER_THE_OTHER = {"activate_and_deactivate", "register_script"}
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_same_results_through_flytekit_and_ours(env: Env, scenario: str, tmp_path: Path) -> None:
     fn = SCENARIOS[scenario]
-    fk, ls = Client(env.flytekit, True, "fk", tmp_path), Client(env.ours, False, "ls", tmp_path)
+    fk = Client(env.flytekit, True, "fk", tmp_path, env.source)
+    ls = Client(env.ours, False, "ls", tmp_path, env.source)
     if scenario in ONE_AFTER_THE_OTHER:
         fk_result, ls_result = fn(fk), fn(ls)
     else:
@@ -430,5 +465,6 @@ EXPECTED: dict[str, Callable[[Any], None]] = {
     "execute_workflow": _executed({"o0": 11, "o1": "done"}),
     "signals_and_approve": _executed({"o0": 5}),
     "terminate": lambda r: r[0] == WF.ABORTED or pytest.fail(f"not aborted: {r}"),
+    "register_script": _executed({"o0": 3, "o1": "done"}),
     "download": lambda files: files == {"o0": "hello"} or pytest.fail(f"downloaded {files}"),
 }
