@@ -7,9 +7,11 @@ In one run, peers measured side by side (alternating, so drift on the shared mac
    interpreters (the time of the import statement itself, measured inside the interpreter; median of N);
 2. following a 10-node workflow to completion: ours ``wait(poll_interval=P)`` then
    ``sync_execution(sync_nodes=True)`` vs flytekit's ``wait(poll_interval=P, sync_nodes=True)`` — RPCs and
-   wall time from the return of ``execute`` to the synced execution. RPCs are counted by a gRPC proxy
-   (``CountingProxy``) that both clients talk to and that forwards every call, as raw bytes, to the backend:
-   the count is what a server receives;
+   wall time from the return of ``execute`` to the synced execution. Ours lists the nodes and loads a node's
+   task executions and data only on request, flytekit loads them all on every poll: what that loading costs
+   us is measured apart, for one node and for all of them (``fetch_task_executions`` +
+   ``fetch_node_data``). RPCs are counted by a gRPC proxy (``CountingProxy``) that both clients talk to and
+   that forwards every call, as raw bytes, to the backend: the count is what a server receives;
 3. execute latency for a registered, already fetched launch plan (the CreateExecution round trip plus whatever
    else each client sends): median of N.
 The workflow (``remotepkg/flows.py`` in a temporary project) is registered with real ``pyflyte register`` on a
@@ -180,7 +182,29 @@ def _follow_ours(remote: Any, lp: Any, proxy: CountingProxy, x: int) -> dict[str
     nodes = len(synced.node_executions)
     if (synced.outputs or {}).get("o0") != x + NODES or nodes < NODES:
         raise AssertionError(f"ours: outputs {synced.outputs}, {nodes} nodes")
-    return {"wall_s": wall, "rpcs": sum(counts.values()), "by_method": dict(counts)}
+    # Then what flytekit's synced result already holds: the nodes' task executions and inputs/outputs —
+    # first for one node (what a UI opening a node costs), then for the others.
+    _load_node(remote, synced.node_executions["n0"], x + 1)
+    one = proxy.take()
+    for name, node in synced.node_executions.items():
+        if name != "n0":
+            _load_node(remote, node)
+    others = proxy.take()
+    return {
+        "wall_s": wall,
+        "rpcs": sum(counts.values()),
+        "by_method": dict(counts),
+        "one_node_rpcs": sum(one.values()),
+        "one_node_by_method": dict(one),
+        "all_nodes_rpcs": sum(one.values()) + sum(others.values()),
+    }
+
+
+def _load_node(remote: Any, node: Any, output: int | None = None) -> None:
+    attempts = remote.fetch_task_executions(node)
+    remote.fetch_node_data(node)
+    if not attempts or node.outputs is None or (output is not None and node.outputs.get("o0") != output):
+        raise AssertionError(f"ours: node {node.node_id}: {len(attempts)} attempts, outputs {node.outputs}")
 
 
 def _follow_flytekit(remote: Any, lp: Any, proxy: CountingProxy, x: int) -> dict[str, Any]:
@@ -210,12 +234,17 @@ def _execute_latency(run: Any, proxy: CountingProxy, n: int) -> dict[str, Any]:
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+    summary: dict[str, Any] = {
         "runs": runs,
         "median_wall_s": statistics.median(r["wall_s"] for r in runs),
         "median_rpcs": statistics.median(r["rpcs"] for r in runs),
         "by_method_last": runs[-1]["by_method"],
     }
+    if "one_node_rpcs" in runs[-1]:  # ours: loading nodes on request
+        summary["median_one_node_rpcs"] = statistics.median(r["one_node_rpcs"] for r in runs)
+        summary["one_node_by_method_last"] = runs[-1]["one_node_by_method"]
+        summary["median_everything_rpcs"] = statistics.median(r["rpcs"] + r["all_nodes_rpcs"] for r in runs)
+    return summary
 
 
 def backend_runs(work: Path, follows: int, executes: int) -> dict[str, Any]:
@@ -314,6 +343,8 @@ def render(result: dict[str, Any]) -> str:
     eo, et = exe["ours"], exe["flytekit"]
     fo_total, ft_total = sum(fo["by_method_last"].values()), sum(ft["by_method_last"].values())
     fo_polls = fo["by_method_last"].get("GetExecution", 0)
+    every_ratio = ft["median_rpcs"] / fo["median_everything_rpcs"]
+    per_node = (fo["median_everything_rpcs"] - fo["median_rpcs"]) / NODES
     ft_polls = ft["by_method_last"].get("GetExecution", 0)
     imp_ok = "pass" if imp["ratio"] <= IMPORT_TARGET else "**FAIL**"
     rpc_ok = "pass" if follow["rpc_ratio"] >= RPC_TARGET else "**FAIL**"
@@ -330,7 +361,12 @@ def render(result: dict[str, Any]) -> str:
         f"| RPCs to follow a {NODES}-node workflow to completion (median of {len(fo['runs'])}) "
         f"| {fo['median_rpcs']:.0f} | {ft['median_rpcs']:.0f} | 1/{follow['rpc_ratio']:.1f} "
         f"| ≤ 1/{RPC_TARGET:.0f} | {rpc_ok} |",
-        "| wall time of the same, from `execute`'s return to the synced execution "
+        "| then one node's task executions and inputs/outputs, on request (`fetch_task_executions` + "
+        f"`fetch_node_data`; median) | {fo['median_one_node_rpcs']:.0f} | (in the above) | — | — | — |",
+        "| everything flytekit's synced result holds: the above plus every node's task executions and "
+        f"inputs/outputs (median) | {fo['median_everything_rpcs']:.0f} | {ft['median_rpcs']:.0f} "
+        f"| 1/{every_ratio:.1f} | — | — |",
+        "| wall time of the follow, from `execute`'s return to the synced execution "
         f"| {_s(fo['median_wall_s'])} | {_s(ft['median_wall_s'])} "
         f"| {fo['median_wall_s'] / ft['median_wall_s']:.2f}{x} | — | — |",
         f"| `execute` of a fetched launch plan (median of {len(eo['walls_s'])}) | {_s(eo['median_s'])} "
@@ -338,21 +374,26 @@ def render(result: dict[str, Any]) -> str:
         "| RPCs per `execute` of a fetched launch plan "
         f"| {eo['rpcs_per_execute']} | {et['rpcs_per_execute']} | — | — | — |",
         "",
-        f"RPCs by method, last run — ours: {_methods(fo['by_method_last'])}; "
-        f"flytekit: {_methods(ft['by_method_last'])}. Per poll (a `GetExecution`), flytekit sends "
-        f"{ft_total / max(ft_polls, 1):.1f} RPCs (the whole tree, growing with the finished nodes), ours 1, "
-        f"plus {fo_total - fo_polls} for the one sync at the end: the ratio grows with how long the "
-        "workflow runs (how many polls), towards that per-poll figure.",
+        f"RPCs by method, last run — ours: {_methods(fo['by_method_last'])} (one node on request: "
+        f"{_methods(fo['one_node_by_method_last'])}); flytekit: {_methods(ft['by_method_last'])}. Per poll "
+        f"(a `GetExecution`), flytekit sends {ft_total / max(ft_polls, 1):.1f} RPCs (the whole tree, growing "
+        f"with the finished nodes), ours 1, plus {fo_total - fo_polls} for the one sync at the end (the "
+        "execution's data and one page of nodes; no `GetExecution` again, the execution `wait` returned is "
+        "done): the ratio grows with how long the workflow runs (how many polls), towards that per-poll "
+        f"figure. Loading every node's task executions and data, as flytekit does, costs us {per_node:g} "
+        "RPCs a node, once.",
         "",
         f"What was measured: a chain of {NODES} `@task`s that each sleep {NODE_SLEEP_S:g} s (so following it "
         f"takes several polls, as a real workflow does), registered with `pyflyte register`; poll interval "
-        f"{POLL_S:g} s for both (ours: `wait(poll_interval={POLL_S:g})`, whose interval starts at 0.5 s and "
-        f"doubles up to it, then `sync_execution(sync_nodes=True)`; flytekit: `wait(poll_interval="
-        f"{POLL_S:g} s, sync_nodes=True)`, which syncs the whole node tree on every poll). RPCs are counted "
-        "by a gRPC proxy between the clients and the backend that forwards every call unchanged: what the "
-        "server receives. One warm-up follow each first. `execute` is timed on an already fetched launch "
-        "plan of a one-node workflow. Import time is that of the import statement inside a fresh "
-        "interpreter (interpreter start-up excluded), alternating ours and flytekit's. Raw numbers: "
+        f"{POLL_S:g} s for both (ours: `wait(execution, poll_interval={POLL_S:g})`, a fixed interval as "
+        "flytekit's, whose first poll comes one interval after `execute`'s own `GetExecution` instead of at "
+        "once, then `sync_execution(done, sync_nodes=True)`, which lists the nodes; flytekit: "
+        f"`wait(poll_interval={POLL_S:g} s, sync_nodes=True)`, which polls at once and syncs the whole node "
+        "tree — task executions and data of every node — on every poll). RPCs are counted by a gRPC proxy "
+        "between the clients and the backend that forwards every call unchanged: what the server receives. "
+        "One warm-up follow each first. `execute` is timed on an already fetched launch plan of a one-node "
+        "workflow. Import time is that of the import statement inside a fresh interpreter (interpreter "
+        "start-up excluded), alternating ours and flytekit's. Raw numbers: "
         "`bench/results/remote-client-*.json` or `bench/results/bench-*.json`.",
         "",
         END,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -36,6 +37,11 @@ _WF_DONE = frozenset(
         core_execution_pb2.WorkflowExecution.ABORTED,
         core_execution_pb2.WorkflowExecution.TIMED_OUT,
     }
+)
+_NODE = core_execution_pb2.NodeExecution
+# flytekit's set omits RECOVERED (a node whose outputs were copied from an earlier execution): terminal too.
+_NODE_DONE = frozenset(
+    {_NODE.SUCCEEDED, _NODE.FAILED, _NODE.ABORTED, _NODE.SKIPPED, _NODE.TIMED_OUT, _NODE.RECOVERED}
 )
 
 
@@ -172,13 +178,19 @@ class FlyteTaskExecution:
 
 @dataclass(eq=False)
 class FlyteNodeExecution:
-    """A node of an execution (``admin.NodeExecution``); children are filled by ``sync``."""
+    """A node of an execution (``admin.NodeExecution``). ``sync_execution(..., sync_nodes=True)`` fills
+    ``subworkflow_node_executions`` (the children of dynamic, subworkflow and branch nodes, and the nodes of
+    an execution a launch plan node started); the rest is loaded on request, so it stays ``None`` until then:
+    ``task_executions`` (the attempts, or an array node's items) by ``fetch_task_executions(node)``,
+    ``inputs`` / ``outputs`` (plain Python; outputs once the node succeeded) by ``fetch_node_data(node)``."""
 
     id: identifier_pb2.NodeExecutionIdentifier
     closure: node_execution_pb2.NodeExecutionClosure
     metadata: node_execution_pb2.NodeExecutionMetaData
-    task_executions: list[FlyteTaskExecution] = field(default_factory=list)
+    task_executions: list[FlyteTaskExecution] | None = None
     subworkflow_node_executions: dict[str, FlyteNodeExecution] = field(default_factory=dict)
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
 
     @classmethod
     def from_proto(cls, ne: node_execution_pb2.NodeExecution) -> FlyteNodeExecution:
@@ -197,10 +209,20 @@ class FlyteNodeExecution:
     def node_id(self) -> str:
         return str(self.id.node_id)
 
+    @property
+    def is_done(self) -> bool:
+        """Whether the node's phase (as last synced) is terminal; ``RECOVERED`` counts as done."""
+        return self.closure.phase in _NODE_DONE
+
+    @property
+    def is_successful(self) -> bool:
+        return self.closure.phase == core_execution_pb2.NodeExecution.SUCCEEDED
+
 
 @dataclass(eq=False)
 class FlyteWorkflowExecution:
-    """An execution (``admin.Execution``). ``node_executions`` stays empty until the execution is synced."""
+    """An execution (``admin.Execution``). ``inputs`` / ``outputs`` are filled by ``sync_execution``,
+    ``node_executions`` by ``sync_execution(..., sync_nodes=True)``; until then ``None`` and empty."""
 
     id: WorkflowExecutionIdentifier
     spec: execution_pb2.ExecutionSpec
@@ -208,10 +230,15 @@ class FlyteWorkflowExecution:
     node_executions: dict[str, FlyteNodeExecution] = field(default_factory=dict)
     inputs: dict[str, Any] | None = None
     outputs: dict[str, Any] | None = None
+    # time.monotonic() when ``closure`` was read from Admin: ``wait`` does not ask again sooner than it would
+    # have polled anyway.
+    observed_at: float | None = field(default=None, repr=False)
 
     @classmethod
     def from_proto(cls, ex: execution_pb2.Execution) -> FlyteWorkflowExecution:
-        return cls(WorkflowExecutionIdentifier.from_proto(ex.id), ex.spec, ex.closure)
+        """Built from Admin's answer: ``observed_at`` is now."""
+        ident = WorkflowExecutionIdentifier.from_proto(ex.id)
+        return cls(ident, ex.spec, ex.closure, observed_at=time.monotonic())
 
     @property
     def phase(self) -> int:

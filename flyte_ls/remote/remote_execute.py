@@ -10,11 +10,13 @@ How it differs from flytekit's FlyteRemote (../shared/reference/flytekit-remote.
   interface) through :mod:`flyte_ls.remote.literals` — no TypeEngine; a value that does not fit names the
   input, the expected type and what was given;
 * a launch plan without a version runs the *active* version when there is one (flyte#5834), else the latest;
-* :meth:`ExecuteMixin.wait` polls ``GetExecution`` only, with an exponential interval capped at
-  ``poll_interval``, and raises :class:`FlyteTimeout` at its deadline after one last look;
-* :meth:`ExecuteMixin.sync_execution` fetches nodes only when asked, pages them, follows child executions,
-  dynamic/subworkflow/branch parents and array nodes, and reuses finished nodes of a previous sync
-  (:mod:`flyte_ls.remote.remote_sync`);
+* :meth:`ExecuteMixin.wait` polls ``GetExecution`` only (at a fixed ``poll_interval``, or adaptively from
+  0.5 s to 10 s), and raises :class:`FlyteTimeout` at its deadline after one last look;
+* :meth:`ExecuteMixin.sync_execution` fetches nodes only when asked, pages them, follows child executions and
+  dynamic/subworkflow/branch parents, reuses finished nodes of a previous sync, and does not fetch again an
+  execution that is already done; a node's task executions and data are loaded for that node only, on request
+  (:meth:`ExecuteMixin.fetch_task_executions`, :meth:`ExecuteMixin.fetch_node_data`;
+  :mod:`flyte_ls.remote.remote_sync`);
 * a signal's value is converted with the signal's own declared type (``ListSignals``).
 
 Entities and executions may be given as :class:`Identifier` / :class:`WorkflowExecutionIdentifier`, their
@@ -37,11 +39,11 @@ from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, metrics_pb2, security_pb2, types_pb2
 from google.protobuf import wrappers_pb2
 
-from flyte_ls.remote.entities import FlyteWorkflowExecution
+from flyte_ls.remote.entities import FlyteNodeExecution, FlyteTaskExecution, FlyteWorkflowExecution
 from flyte_ls.remote.errors import FlyteEntityNotExistException, FlyteException, FlyteTimeout
 from flyte_ls.remote.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
 from flyte_ls.remote.literals import to_literal, to_literal_map
-from flyte_ls.remote.remote_sync import sync_tree
+from flyte_ls.remote.remote_sync import node_data, node_task_executions, sync_tree
 
 if TYPE_CHECKING:
     from flyte_ls.remote.transport import Kind
@@ -349,34 +351,66 @@ class ExecuteMixin:
     async def wait(
         self, execution: Any, timeout: Timeout = None, poll_interval: Timeout = None
     ) -> FlyteWorkflowExecution:
-        """Poll ``GetExecution`` (nothing else) until the execution is done; the interval starts at 0.5 s and
-        doubles up to ``poll_interval`` (default 10 s). At ``timeout`` (seconds or a timedelta; ``None``:
-        forever) one last look, then :class:`FlyteTimeout`."""
-        cap = as_seconds(poll_interval) or DEFAULT_POLL_CAP_S
+        """Poll ``GetExecution`` (nothing else) until the execution is done. ``poll_interval`` (seconds or
+        a timedelta) polls at that fixed interval, as flytekit does; ``None`` adapts: 0.5 s, doubling to 10 s.
+        At ``timeout`` (``None``: forever) one last look, then :class:`FlyteTimeout`.
+
+        Given an execution object (what ``execute`` returns), what it says is not asked again: one that is
+        done is returned as it is (terminal phases never change), and the first poll comes one interval after
+        the object was read from Admin (at once if that is longer ago)."""
+        if isinstance(execution, FlyteWorkflowExecution) and execution.is_done:
+            return execution
+        fixed = as_seconds(poll_interval)
+        if fixed is not None and fixed <= 0:
+            raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
         budget = as_seconds(timeout)
-        deadline = None if budget is None else time.monotonic() + budget
-        interval = min(FIRST_POLL_S, cap)
+        start = time.monotonic()
+        deadline = None if budget is None else start + budget
+        interval = fixed or FIRST_POLL_S
+        seen = execution.observed_at if isinstance(execution, FlyteWorkflowExecution) else None
+        delay = 0.0 if seen is None else interval - (start - seen)
+        if delay > 0 and fixed is None:
+            interval = min(interval * 2, DEFAULT_POLL_CAP_S)  # that observation was the first poll
         while True:
+            if delay > 0:
+                now = time.monotonic()
+                await asyncio.sleep(delay if deadline is None else min(delay, max(0.0, deadline - now)))
             current = await self._get_execution(execution)
             if current.is_done:
                 return current
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
+            if deadline is not None and time.monotonic() >= deadline:
                 phase = core_execution_pb2.WorkflowExecution.Phase.Name(current.closure.phase)
                 raise FlyteTimeout(
                     f"execution {self._execution_id(execution)} is still {phase} after {budget:g} s: wait "
                     "longer (timeout=...), or terminate it"
                 )
-            await asyncio.sleep(interval if deadline is None else min(interval, max(0.0, deadline - now)))
-            interval = min(interval * 2, cap)
+            delay = interval
+            if fixed is None:
+                interval = min(interval * 2, DEFAULT_POLL_CAP_S)
 
     async def sync_execution(
         self, execution: Any, sync_nodes: bool = False, previous: FlyteWorkflowExecution | None = None
     ) -> FlyteWorkflowExecution:
         """The execution with its inputs and (once succeeded) outputs; with ``sync_nodes`` its node tree too —
-        child executions, dynamic/subworkflow/branch children and array nodes' task executions. Finished nodes
-        of ``previous`` (an earlier sync of the same execution) are reused, not fetched again."""
-        return await sync_tree(self._call, self._execution_id(execution).to_proto(), sync_nodes, previous)
+        child executions' nodes and dynamic/subworkflow/branch children, one ``ListNodeExecutions`` page per
+        100 nodes. Task executions and node data are not fetched here: :meth:`fetch_task_executions` and
+        :meth:`fetch_node_data` load them for the nodes that need them. An execution object that is already
+        done is not fetched again (``GetExecution``), and finished nodes of ``previous`` (an earlier sync of
+        the same execution) or of ``execution`` itself are reused, not fetched again."""
+        known = execution if isinstance(execution, FlyteWorkflowExecution) else None
+        exec_id = self._execution_id(execution).to_proto()
+        return await sync_tree(self._call, exec_id, sync_nodes, previous, known)
+
+    async def fetch_task_executions(self, node: FlyteNodeExecution) -> list[FlyteTaskExecution]:
+        """The node's task executions (its attempts; an array node's items), stored on
+        ``node.task_executions`` — ``ListTaskExecutions``, paged; none again for a finished node already
+        loaded."""
+        return await node_task_executions(self._call, node)
+
+    async def fetch_node_data(self, node: FlyteNodeExecution) -> FlyteNodeExecution:
+        """Load the node's ``inputs`` and, once it succeeded, ``outputs`` (plain Python) —
+        ``GetNodeExecutionData``; none again for a finished node already loaded. Returns the node."""
+        return await node_data(self._call, node)
 
     sync = sync_execution
 

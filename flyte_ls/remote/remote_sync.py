@@ -1,11 +1,19 @@
-"""Syncing an execution and, on request, its node tree — what ``sync_execution`` returns.
+"""Syncing an execution and, on request, its node tree — what ``sync_execution`` returns — and loading one
+node's task executions or data on demand.
 
-Cost model (flytekit: about 2 + 3 per attempt RPCs per node, on every poll, flyte#4056): the execution is two
-RPCs (``GetExecution``, ``GetExecutionData``); nodes are listed a page of 100 at a time; a parent node
-(dynamic, subworkflow, branch) lists its children with ``unique_parent_id``; a node that launched another
-execution lists that execution's nodes; both become the node's ``subworkflow_node_executions``. Other nodes
-(tasks, array nodes) list their task executions. Node data (inputs/outputs) is not fetched. A node that was
-finished in ``previous`` is reused as it is, with its subtree.
+Cost model (flytekit: about 2 + 3 per attempt RPCs per node, on every poll, flyte#4056; reference §5, §12
+"load node trees lazily"):
+
+* the execution is ``GetExecution`` + ``GetExecutionData``; ``GetExecution`` is skipped when the caller hands
+  over an execution that is already done (terminal phases never change), and ``GetExecutionData`` too when
+  that execution already holds its inputs (and, if it succeeded, its outputs);
+* ``sync_nodes`` lists the nodes, a page of 100 at a time (one ``ListNodeExecutions`` for up to 100
+  nodes); a parent node (dynamic, subworkflow, branch) lists its children with ``unique_parent_id``, a node
+  that launched another execution lists that execution's nodes; both become ``subworkflow_node_executions``;
+* nothing else per node: task executions (``ListTaskExecutions``, paged) and node data
+  (``GetNodeExecutionData``) are loaded for one node when asked (:func:`node_task_executions`,
+  :func:`node_data`), and kept on the node;
+* a node that was finished in ``previous`` is reused as it is, with its subtree and whatever was loaded on it.
 """
 
 from __future__ import annotations
@@ -24,11 +32,6 @@ from flyte_ls.remote.literals import to_python_map
 Call = Callable[..., Awaitable[Any]]
 PAGE = 100
 _WF = core_execution_pb2.WorkflowExecution
-_NODE = core_execution_pb2.NodeExecution
-# RECOVERED is terminal too (flytekit's set omits it).
-NODE_DONE = frozenset(
-    {_NODE.SUCCEEDED, _NODE.FAILED, _NODE.ABORTED, _NODE.SKIPPED, _NODE.TIMED_OUT, _NODE.RECOVERED}
-)
 _BOUNDARY = frozenset({"start-node", "end-node"})
 _ASC = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.ASCENDING)
 
@@ -38,25 +41,30 @@ async def sync_tree(
     exec_id: identifier_pb2.WorkflowExecutionIdentifier,
     sync_nodes: bool,
     previous: FlyteWorkflowExecution | None = None,
+    known: FlyteWorkflowExecution | None = None,
 ) -> FlyteWorkflowExecution:
     """The execution with ``inputs`` and (once succeeded) ``outputs`` as plain Python; with ``sync_nodes``
-    its ``node_executions`` too. Finished nodes of ``previous`` are kept as they are."""
-    get = execution_pb2.WorkflowExecutionGetRequest(id=exec_id)
-    # GetExecution first: the data read after it is never older than the phase seen.
-    execution = await call("GetExecution", get, kind="read")
-    request = execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id)
-    data = await call("GetExecutionData", request, kind="read")
-    synced = FlyteWorkflowExecution.from_proto(execution)
-    synced.inputs = to_python_map(data.full_inputs)
-    if execution.closure.phase == _WF.SUCCEEDED:
-        synced.outputs = to_python_map(data.full_outputs)
+    its ``node_executions`` too. ``known`` is the execution as the caller has it: when it is done, it is not
+    fetched again. Finished nodes of ``previous`` (or of ``known``) are kept as they are."""
+    if known is not None and known.is_done:
+        synced = FlyteWorkflowExecution(known.id, known.spec, known.closure, dict(known.node_executions))
+        synced.observed_at = known.observed_at
+        synced.inputs, synced.outputs = known.inputs, known.outputs
+    else:
+        get = execution_pb2.WorkflowExecutionGetRequest(id=exec_id)
+        # GetExecution first: the data read after it is never older than the phase seen.
+        synced = FlyteWorkflowExecution.from_proto(await call("GetExecution", get, kind="read"))
+    if synced.inputs is None or (synced.is_successful and synced.outputs is None) or not synced.is_done:
+        request = execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id)
+        data = await call("GetExecutionData", request, kind="read")
+        synced.inputs = to_python_map(data.full_inputs)
+        synced.outputs = to_python_map(data.full_outputs) if synced.is_successful else None
     if sync_nodes:
-        synced.node_executions = await _nodes(call, exec_id, "", previous.node_executions if previous else {})
+        before = dict(known.node_executions) if known is not None else {}
+        if previous is not None:
+            before.update(previous.node_executions)
+        synced.node_executions = await _nodes(call, exec_id, "", before)
     return synced
-
-
-def is_node_done(node: FlyteNodeExecution) -> bool:
-    return node.phase in NODE_DONE
 
 
 async def _nodes(
@@ -76,7 +84,8 @@ async def _nodes(
         token = page.token
         if not token:
             break
-    wanted = [ne for ne in listed if ne.id.node_id not in _BOUNDARY]
+    # A child's ids are prefixed (``n0-0-start-node``): its spec node id says what it is.
+    wanted = [ne for ne in listed if (ne.metadata.spec_node_id or ne.id.node_id) not in _BOUNDARY]
     synced = await asyncio.gather(*(_node(call, ne, before.get(ne.id.node_id)) for ne in wanted))
     return {ne.id.node_id: node for ne, node in zip(wanted, synced, strict=True)}
 
@@ -84,7 +93,7 @@ async def _nodes(
 async def _node(
     call: Call, ne: node_execution_pb2.NodeExecution, before: FlyteNodeExecution | None
 ) -> FlyteNodeExecution:
-    if before is not None and is_node_done(before):
+    if before is not None and before.is_done:
         return before
     node = FlyteNodeExecution.from_proto(ne)
     earlier = before.subworkflow_node_executions if before is not None else {}
@@ -94,24 +103,39 @@ async def _node(
         node.subworkflow_node_executions = await _nodes(call, child, "", earlier)
     elif ne.metadata.is_parent_node:  # dynamic, subworkflow, branch
         node.subworkflow_node_executions = await _nodes(call, ne.id.execution_id, ne.id.node_id, earlier)
-    else:  # task attempts, or an array node's items
-        node.task_executions = [
-            FlyteTaskExecution.from_proto(te) for te in await _task_executions(call, ne.id)
-        ]
+    # Task nodes and array nodes: their task executions are loaded on request (node_task_executions).
     return node
 
 
-async def _task_executions(
-    call: Call, node_id: identifier_pb2.NodeExecutionIdentifier
-) -> list[task_execution_pb2.TaskExecution]:
-    found: list[task_execution_pb2.TaskExecution] = []
+async def node_task_executions(call: Call, node: FlyteNodeExecution) -> list[FlyteTaskExecution]:
+    """The node's task executions — its attempts, or an array node's items — listed (paged) and stored on
+    ``node.task_executions``. Already loaded on a node that was done when synced: returned without an RPC."""
+    if node.task_executions is not None and node.is_done:
+        return node.task_executions
+    found: list[FlyteTaskExecution] = []
     token = ""
     while True:
         request = task_execution_pb2.TaskExecutionListRequest(
-            node_execution_id=node_id, limit=PAGE, token=token, sort_by=_ASC
+            node_execution_id=node.id, limit=PAGE, token=token, sort_by=_ASC
         )
         page = await call("ListTaskExecutions", request, kind="read")
-        found.extend(page.task_executions)
+        found.extend(FlyteTaskExecution.from_proto(te) for te in page.task_executions)
         token = page.token
         if not token:
-            return found
+            break
+    node.task_executions = found
+    return found
+
+
+async def node_data(call: Call, node: FlyteNodeExecution) -> FlyteNodeExecution:
+    """Load ``node.inputs`` and, once the node succeeded, ``node.outputs`` (``GetNodeExecutionData``), as
+    plain Python. Already loaded on a node that was done when synced: no RPC."""
+    if node.inputs is not None and node.is_done and (node.outputs is not None or not node.is_successful):
+        return node
+    request = node_execution_pb2.NodeExecutionGetDataRequest(id=node.id)
+    data = await call("GetNodeExecutionData", request, kind="read")
+    node.inputs = to_python_map(data.full_inputs)
+    # The synced phase may be older than the data: outputs that are there are the node's final ones.
+    if node.is_successful or data.full_outputs.literals:
+        node.outputs = to_python_map(data.full_outputs)
+    return node

@@ -1,5 +1,6 @@
 """flyte_ls.remote.remote_execute (ExecuteMixin) against a real `flyte-ls local start` backend, with the
-workflows of tests/remote/data/execflows registered by the real `pyflyte register`."""
+workflows of tests/remote/data/execflows registered by the real `pyflyte register`. Following executions
+(node trees, task executions, node data, poll intervals, server-side RPC counts): test_remote_sync.py."""
 
 from __future__ import annotations
 
@@ -186,36 +187,6 @@ async def test_gate_workflow_approve_reject_and_typed_input(remote: Remote) -> N
     assert done.closure.phase == WF.FAILED
     with pytest.raises(FlyteEntityNotExistException, match="no signal"):
         await remote.set_signal("nope", no.id.name, 1)
-
-
-@pytest.mark.timeout(300)
-async def test_sync_nodes_follows_dynamic_map_and_child_executions_without_refetching(remote: Remote) -> None:
-    done = await remote.execute(wf("tree_wf"), {"n": 3}, wait=True, timeout=280)
-    assert done.closure.phase == WF.SUCCEEDED
-    remote.calls.clear()
-    synced = await remote.sync_execution(done.id, sync_nodes=True)
-    assert outputs(synced) == {"o0": [0, 4, 8], "o1": 6}
-    assert synced.inputs == {"n": 3}
-    by_kind: dict[str, Any] = {}
-    for node in synced.node_executions.values():
-        if node.closure.workflow_node_metadata.executionId.name:
-            by_kind["child"] = node
-        elif node.metadata.is_dynamic:
-            by_kind["dynamic"] = node
-        elif node.metadata.is_array:
-            by_kind["array"] = node
-    assert set(by_kind) == {"child", "dynamic", "array"}, synced.node_executions
-    assert [n.task_executions for n in by_kind["child"].subworkflow_node_executions.values()]  # its own nodes
-    assert len(by_kind["dynamic"].subworkflow_node_executions) >= 3  # the dynamic's double() calls
-    assert by_kind["array"].task_executions  # the map's items
-    assert all(n.phase == NODE.SUCCEEDED for n in synced.node_executions.values())
-    first = len(remote.calls)
-
-    remote.calls.clear()
-    resynced = await remote.sync(done.id, sync_nodes=True, previous=synced)
-    assert remote.calls.count("ListNodeExecutions") == 1  # top level only: finished nodes are reused
-    assert "ListTaskExecutions" not in remote.calls and len(remote.calls) < first
-    assert resynced.node_executions.keys() == synced.node_executions.keys()
 
 
 @pytest.mark.timeout(200)
