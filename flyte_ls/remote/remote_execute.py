@@ -368,7 +368,9 @@ class ExecuteMixin:
         deadline = None if budget is None else start + budget
         interval = fixed or FIRST_POLL_S
         seen = execution.observed_at if isinstance(execution, FlyteWorkflowExecution) else None
-        delay = 0.0 if seen is None else interval - (start - seen)
+        age = None if seen is None else start - seen
+        # A negative age is another process's clock (an unpickled execution): poll at once.
+        delay = interval - age if age is not None and 0 <= age < interval else 0.0
         if delay > 0 and fixed is None:
             interval = min(interval * 2, DEFAULT_POLL_CAP_S)  # that observation was the first poll
         while True:

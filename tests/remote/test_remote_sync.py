@@ -195,6 +195,13 @@ async def test_following_a_chain_costs_the_polls_plus_two(remote: AsyncFlyteRemo
     called = time.monotonic()
     assert (await remote.wait(other, timeout=200, poll_interval=0.5)).is_successful
     assert polls_of(env.wire.take(), other.id.name)[0] - called < 0.4
+    # ...and so it does for one read on another clock (unpickled in another process).
+    third = await remote.execute(wf("chain_wf"), {"x": 6})
+    third.observed_at = time.monotonic() + 1e6
+    env.wire.take()
+    called = time.monotonic()
+    assert (await remote.wait(third, timeout=200, poll_interval=0.5)).is_successful
+    assert polls_of(env.wire.take(), third.id.name)[0] - called < 0.4
 
 
 @pytest.mark.timeout(300)
