@@ -310,12 +310,13 @@ class FetchMixin:
 
     def generate_console_url(self, entity: Any) -> str:
         """The console page of an execution, node or task execution, task, workflow or launch plan (an entity,
-        an :mod:`.identifiers` identifier or its proto). ``console.endpoint`` is honoured."""
+        an :mod:`.identifiers` identifier or its proto, or flytekit's entity or id model).
+        ``console.endpoint`` is honoured."""
         base = self._console_host() + "/console"
         ex = _execution_of(entity)
         if ex is not None:
             return f"{base}/projects/{ex.project}/domains/{ex.domain}/executions/{ex.name}"
-        ident = getattr(entity, "id", entity)
+        ident = _id_proto(entity)
         if isinstance(ident, identifier_pb2.Identifier):
             ident = Identifier.from_proto(ident)
         if not isinstance(ident, Identifier):
@@ -352,9 +353,17 @@ def _walk(nodes: Sequence[core_wf_pb2.Node]) -> Iterator[core_wf_pb2.Node]:
             yield from _walk([node.array_node.node])
 
 
+def _id_proto(entity: Any) -> Any:
+    """The id of an entity (anything with ``id``) or the value itself; a flytekit model (anything whose
+    ``to_flyte_idl()`` gives a proto) as that proto, so flytekit's entities and ids work too."""
+    ident = getattr(entity, "id", entity)
+    to_idl = getattr(ident, "to_flyte_idl", None)
+    return to_idl() if callable(to_idl) else ident
+
+
 def _execution_of(entity: Any) -> WorkflowExecutionIdentifier | None:
     """The workflow execution an execution, node or task execution (or its identifier) belongs to."""
-    ident = getattr(entity, "id", entity)
+    ident = _id_proto(entity)
     if isinstance(ident, WorkflowExecutionIdentifier):
         return ident
     if isinstance(ident, TaskExecutionIdentifier):

@@ -468,3 +468,19 @@ EXPECTED: dict[str, Callable[[Any], None]] = {
     "register_script": _executed({"o0": 3, "o1": "done"}),
     "download": lambda files: files == {"o0": "hello"} or pytest.fail(f"downloaded {files}"),
 }
+
+
+def test_ours_reads_flytekits_objects(env: Env) -> None:
+    """A script moving to ours may still hold flytekit's entities and ids: console URLs take them as is."""
+    from flytekit.models.core.identifier import WorkflowExecutionIdentifier
+
+    fk = env.flytekit
+    objects = [
+        fk.fetch_task(name=name("add"), version=VERSION),
+        fk.fetch_workflow(name=name("add_wf"), version=VERSION),
+        fk.fetch_launch_plan(name=name("add_lp"), version=VERSION),
+    ]
+    objects += [obj.id for obj in objects]
+    objects.append(WorkflowExecutionIdentifier(PROJECT, DOMAIN, "abc"))
+    for obj in objects:
+        assert env.ours.generate_console_url(obj) == fk.generate_console_url(obj), obj
