@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from flyte_ls.remote.remote import AsyncFlyteRemote, FlyteRemote
+from flyte_ls.remote.transport import Deadlines, RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "remote.md"
@@ -23,8 +24,6 @@ sys.path.insert(0, str(ROOT / "tests" / "local"))
 from local_backend import Backend, register_copy, start_backend  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
-# Round-4 contracts (docs/briefs/issue-4-remote.md) the doc describes while they are being implemented.
-PENDING = frozenset({"fetch_task_executions", "fetch_node_data"})
 
 FENCE = re.compile(
     r"^(?:<!-- docs-test: (?P<tag>\w+) -->\n)?```(?P<lang>\w*)[^\n]*\n(?P<body>.*?)^```$", re.M | re.S
@@ -64,7 +63,7 @@ def test_every_called_method_exists() -> None:
     known = _public_methods(AsyncFlyteRemote) | _public_methods(FlyteRemote)
     called = set(re.findall(r"\bremote\.(\w+)\(", _text()))
     assert called, "docs/remote.md calls no remote method?"
-    unknown = sorted(called - known - PENDING)
+    unknown = sorted(called - known)
     assert not unknown, f"docs/remote.md calls methods the client does not have: {unknown}"
 
 
@@ -75,7 +74,13 @@ def test_python_blocks_compile_and_pass_real_keywords() -> None:
     assert len(blocks) >= 3
     methods = {name: getattr(AsyncFlyteRemote, name) for name in _public_methods(AsyncFlyteRemote)}
     methods.update(
-        {"close": FlyteRemote.close, "FlyteRemote": FlyteRemote, "AsyncFlyteRemote": AsyncFlyteRemote}
+        {
+            "close": FlyteRemote.close,
+            "FlyteRemote": FlyteRemote,
+            "AsyncFlyteRemote": AsyncFlyteRemote,
+            "Deadlines": Deadlines,
+            "RetryPolicy": RetryPolicy,
+        }
     )
     for index, (_, body) in enumerate(blocks):
         tree = compile(body, f"docs/remote.md python block {index}", "exec", ast.PyCF_ONLY_AST)
