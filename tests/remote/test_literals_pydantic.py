@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import literals_pb2, types_pb2
 
 from flyte_ls.remote.config import Config
 from flyte_ls.remote.literals import LiteralConversionError, to_json, to_literal, to_python
 from flyte_ls.remote.remote import AsyncFlyteRemote
 
 from .registered import DATA, DOMAIN, PROJECT, VERSION, Backend, registered_backend
+from .type_engine import flytekit_type_engine
 
 pytest.importorskip("pydantic", reason="pydantic is a test dependency: pip install -e '.[test-flytekit]'")
 # The models are those of the registered workflows (tests/remote/data/pydflows): one definition for both.
@@ -92,24 +92,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def fk() -> Any:
-    from types import SimpleNamespace
-
-    from flytekit.core.context_manager import FlyteContextManager
-    from flytekit.core.type_engine import TypeEngine
-    from flytekit.models.literals import Literal as LiteralModel
-
-    ctx = FlyteContextManager.current_context()
-
-    def literal_type(hint: Any) -> types_pb2.LiteralType:
-        return TypeEngine.to_literal_type(hint).to_flyte_idl()
-
-    def to_lit(value: Any, hint: Any) -> literals_pb2.Literal:
-        return TypeEngine.to_literal(ctx, value, hint, TypeEngine.to_literal_type(hint)).to_flyte_idl()
-
-    def to_py(literal: literals_pb2.Literal, hint: Any) -> Any:
-        return TypeEngine.to_python_value(ctx, LiteralModel.from_flyte_idl(literal), hint)
-
-    return SimpleNamespace(literal_type=literal_type, to_literal=to_lit, to_python=to_py)
+    return flytekit_type_engine()
 
 
 @pytest.mark.parametrize("name", list(CASES))
