@@ -21,11 +21,10 @@ import pytest
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 
-from flyte_ls.remote.config import Config
 from flyte_ls.remote.literals import LiteralConversionError, to_json, to_literal, to_python
 from flyte_ls.remote.remote import AsyncFlyteRemote
 
-from .registered import DATA, DOMAIN, PROJECT, VERSION, Backend, registered_backend
+from .registered import DATA, DOMAIN, PROJECT, VERSION, Backend, registered_backend, remote_for
 from .type_engine import flytekit_type_engine
 
 pytest.importorskip("pydantic", reason="pydantic is a test dependency: pip install -e '.[test-flytekit]'")
@@ -159,9 +158,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 @pytest.fixture
 async def remote(backend: Backend) -> AsyncIterator[AsyncFlyteRemote]:
-    r = AsyncFlyteRemote(Config.auto(str(backend.config)), default_project=PROJECT, default_domain=DOMAIN)
-    yield r
-    await r.aclose()
+    async with remote_for(backend.config) as r:
+        yield r
 
 
 @pytest.mark.timeout(240)

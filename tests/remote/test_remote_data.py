@@ -18,7 +18,7 @@ from flyte_ls.remote.entities import FlyteWorkflowExecution
 from flyte_ls.remote.remote import AsyncFlyteRemote, FlyteRemote
 from flyte_ls.remote.remote_data import BackfillPlan
 
-from .registered import DOMAIN, PROJECT, VERSION, Backend, registered_backend
+from .registered import DOMAIN, PROJECT, VERSION, Backend, finished_execution, registered_backend, remote_for
 
 pytestmark = pytest.mark.flytekit
 WF = core_execution_pb2.WorkflowExecution
@@ -36,27 +36,14 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 @pytest.fixture
 async def remote(backend: Backend) -> AsyncIterator[Remote]:
-    r = Remote(Config.auto(str(backend.config)), default_project=PROJECT, default_domain=DOMAIN)
-    yield r
-    await r.aclose()
+    async with remote_for(backend.config) as r:
+        yield r
 
 
 @pytest.fixture(scope="module")
 def files_execution(backend: Backend) -> str:
     """One finished run of files_wf (shared by the download tests)."""
-    import asyncio
-
-    async def run() -> str:
-        r = Remote(Config.auto(str(backend.config)), default_project=PROJECT, default_domain=DOMAIN)
-        try:
-            ex = await r.execute(f"lp:{PROJECT}:{DOMAIN}:dataflows.flows.files_wf:{VERSION}", {"n": 3})
-            ex = await r.wait(ex, timeout=180)
-            assert ex.closure.phase == WF.SUCCEEDED, ex.closure.error
-            return ex.id.name
-        finally:
-            await r.aclose()
-
-    return asyncio.run(run())
+    return finished_execution(backend.config, "dataflows.flows.files_wf", {"n": 3})
 
 
 @pytest.mark.timeout(300)

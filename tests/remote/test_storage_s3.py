@@ -10,7 +10,6 @@ credentials from `storage.connection.*` in a config file, or from the FLYTE_AWS_
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +25,7 @@ from flyteidl.core import literals_pb2, types_pb2
 from flyte_ls.remote.config import Config, StorageConfig
 from flyte_ls.remote.remote import AsyncFlyteRemote, FlyteRemote
 
-from .registered import DOMAIN, PROJECT, VERSION, Backend, registered_backend
+from .registered import DOMAIN, PROJECT, Backend, finished_execution, registered_backend, remote_for
 
 pytestmark = pytest.mark.flytekit
 WF = core_execution_pb2.WorkflowExecution
@@ -114,30 +113,14 @@ def config_file(backend: Backend, s3: S3, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture
 async def remote(config_file: Path) -> AsyncIterator[AsyncFlyteRemote]:
-    r = AsyncFlyteRemote(Config.auto(str(config_file)), default_project=PROJECT, default_domain=DOMAIN)
-    yield r
-    await r.aclose()
+    async with remote_for(config_file) as r:
+        yield r
 
 
 @pytest.fixture(scope="module")
 def s3_execution(config_file: Path, s3: S3) -> str:
     """One finished run of s3_wf: its outputs were uploaded to the S3 server by flytekit in the tasks."""
-
-    async def run() -> str:
-        r = AsyncFlyteRemote(Config.auto(str(config_file)), default_project=PROJECT, default_domain=DOMAIN)
-        try:
-            ex = await r.execute(
-                f"lp:{PROJECT}:{DOMAIN}:s3flows.flows.s3_wf:{VERSION}",
-                {"dest": f"s3://{BUCKET}/run"},
-                envs=s3.env,
-            )
-            ex = await r.wait(ex, timeout=180)
-            assert ex.closure.phase == WF.SUCCEEDED, ex.closure.error
-            return ex.id.name
-        finally:
-            await r.aclose()
-
-    return asyncio.run(run())
+    return finished_execution(config_file, "s3flows.flows.s3_wf", {"dest": f"s3://{BUCKET}/run"}, envs=s3.env)
 
 
 def _tree(root: Path) -> dict[str, str]:
