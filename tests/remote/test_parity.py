@@ -314,7 +314,7 @@ def read_one_execution(c: Client) -> Any:
     ex = c.remote.fetch_execution(name="fk-wf")
     synced = c.remote.sync_execution(ex, sync_nodes=True)
     # flytekit lists the start-node / end-node pseudo-nodes too; ours only the nodes that run
-    nodes = {k: v.closure.phase for k, v in synced.node_executions.items() if k not in PSEUDO_NODES}
+    nodes = {k: node_view(c, v) for k, v in synced.node_executions.items() if k not in PSEUDO_NODES}
     closure = idl(ex.closure)  # flytekit's model keeps microseconds and drops some fields: compare these
     times = [closure.created_at.ToDatetime(), closure.started_at.ToDatetime(), closure.duration.ToTimedelta()]
     span = idl(c.remote.get_execution_metrics(ex.id))
@@ -327,6 +327,20 @@ def read_one_execution(c: Client) -> Any:
         span,
         c.remote.generate_console_url(ex),
     ]
+
+
+def node_view(c: Client, node: Any) -> dict[str, Any]:
+    """A node's phase, its task executions (attempts) and its inputs/outputs as plain Python. flytekit loads
+    them all while syncing; ours on request (fetch_task_executions, fetch_node_data)."""
+    if c.flytekit:
+        attempts, data = node.task_executions, node
+        inputs = {k: node.inputs.get(k) for k in node.inputs.literals}
+        outputs = {k: node.outputs.get(k) for k in node.outputs.literals}
+    else:
+        attempts, data = c.remote.fetch_task_executions(node), c.remote.fetch_node_data(node)
+        inputs, outputs = dict(data.inputs or {}), dict(data.outputs or {})
+    tasks = [(idl(t.id).retry_attempt, idl(t.id).task_id.name, t.closure.phase) for t in attempts]
+    return {"phase": node.closure.phase, "tasks": tasks, "inputs": inputs, "outputs": outputs}
 
 
 def download(c: Client) -> Any:
