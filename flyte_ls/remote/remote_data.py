@@ -97,20 +97,20 @@ class DataMixin:
         are fetched with ``GetExecutionData`` / ``GetNodeExecutionData``. ``recursive=False`` saves only the
         top-level values that are not collections or maps.
         """
-        literals = await self._literals_of(data, which)
+        literals = await inline_data(self.config, await self._literals_of(data, which))
         target = Path(download_to).expanduser().resolve()
         storage = _storage_options(self.config)
-        return await asyncio.to_thread(_download_all, literals, target, recursive, storage)
+        return await asyncio.to_thread(_download_all, literals.literals, target, recursive, storage)
 
-    async def _literals_of(self, data: Any, which: str) -> dict[str, literals_pb2.Literal]:
+    async def _literals_of(self, data: Any, which: str) -> literals_pb2.LiteralMap:
         if which not in ("outputs", "inputs"):
             raise ValueError(f"which={which!r}: give 'outputs' or 'inputs'")
         if isinstance(data, literals_pb2.LiteralMap):
-            return dict(data.literals)
+            return data
         if isinstance(data, literals_pb2.Literal):
-            return {"data": data}
+            return literals_pb2.LiteralMap(literals={"data": data})
         if isinstance(data, Mapping) and all(isinstance(v, literals_pb2.Literal) for v in data.values()):
-            return dict(data)
+            return literals_pb2.LiteralMap(literals=data)
         ident = getattr(data, "id", data)
         if isinstance(ident, identifier_pb2.NodeExecutionIdentifier):
             request: Any = node_execution_pb2.NodeExecutionGetDataRequest(id=ident)
@@ -125,11 +125,7 @@ class DataMixin:
                 ) from None
             request = execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id)
             response = await self._call("GetExecutionData", request, kind="read")
-        full = getattr(response, f"full_{which}")
-        blob = getattr(response, which)  # deprecated UrlBlob: Admin's only copy of data too large to inline
-        if not full.literals and blob.url and blob.bytes > 0:
-            full = await asyncio.to_thread(_literal_map_at, blob.url, _storage_options(self.config))
-        return dict(full.literals)
+        return await inline_data(self.config, getattr(response, f"full_{which}"), getattr(response, which))
 
     # --- backfill -----------------------------------------------------------------------------------------
 
@@ -146,20 +142,22 @@ class DataMixin:
         dry_run: bool = False,
         execute: bool = True,
         parallel: bool = False,
-        failure_policy: int | None = None,
+        failure_policy: Any = None,
         overwrite_cache: bool | None = None,
         schedule: str | None = None,
     ) -> FlyteWorkflowExecution | BackfillPlan:
         """Run ``launchplan`` once per tick of its cron schedule (or ``schedule``) in ``(from_date, to_date)``
         as one backfill execution: nodes chained one after the other, or all at once with ``parallel=True``.
 
-        ``failure_policy`` is a ``WorkflowMetadata.OnFailurePolicy`` (default: fail immediately).
+        ``failure_policy``: a ``WorkflowMetadata.OnFailurePolicy`` value, flytekit's ``WorkflowFailurePolicy``
+        (any enum whose value is one), or its name (default: fail immediately).
         ``dry_run=True`` returns the :class:`BackfillPlan` without registering; ``execute=False`` registers
         and returns the plan. ``version`` must be URL-safe (Admin's rule); the default is a digest of the
         range and the launch plan, without base64 padding.
         """
         if from_date >= to_date:
             raise ValueError(f"from_date {from_date} must be before to_date {to_date}")
+        failure_policy = _failure_policy(failure_policy)
         lp_name, lp_version = _launch_plan_ref(launchplan, launchplan_version)
         lp_id = await self._client()._resolve_id(
             ResourceType.LAUNCH_PLAN, project, domain, lp_name, lp_version
@@ -219,6 +217,22 @@ async def _create(remote: DataMixin, rpc: str, request: Any) -> None:
     except FlyteException as err:
         if err.code != grpc.StatusCode.ALREADY_EXISTS:
             raise
+
+
+def _failure_policy(policy: Any) -> int | None:
+    """``OnFailurePolicy`` as its int: an int, an enum member whose value is one (flytekit's
+    ``WorkflowFailurePolicy``), or its name; ``None`` stays ``None`` (the default)."""
+    if policy is None:
+        return None
+    value = getattr(policy, "value", policy)
+    if isinstance(value, str) and value in FailurePolicy.keys():
+        value = FailurePolicy.Value(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in FailurePolicy.values():
+        names = ", ".join(FailurePolicy.keys())
+        raise ValueError(
+            f"failure_policy {policy!r}: give one of {names} (flytekit's WorkflowFailurePolicy too)"
+        )
+    return int(value)
 
 
 def _launch_plan_ref(launchplan: Any, version: str | None) -> tuple[str, str | None]:
@@ -354,36 +368,28 @@ def _download_all(
 ) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
     saved: dict[str, Path] = {}
-    for name, literal in literals.items():
+    for name, literal in literals.items():  # offloaded ones were read already (inline_data)
         dest = root / _safe_name(name)
-        offloaded = literal.HasField("offloaded_metadata")
-        if offloaded:  # read it first: recursive=False must know whether it is a collection
-            literal = _offloaded(literal.offloaded_metadata.uri, storage)
         nested = literal.HasField("collection") or literal.HasField("map")
         if nested and not recursive:
             continue
-        saved[name] = _save(literal, root, dest, storage, depth=int(offloaded))
+        saved[name] = _save(literal, root, dest, storage)
     return saved
 
 
-def _save(
-    literal: literals_pb2.Literal, root: Path, dest: Path, storage: dict[str, Any], depth: int = 0
-) -> Path:
+def _save(literal: literals_pb2.Literal, root: Path, dest: Path, storage: dict[str, Any]) -> Path:
     _inside(root, dest)
-    if literal.HasField("offloaded_metadata"):
-        # a large output kept in the store (flytekit writes `<output prefix>/<name>_offloaded_metadata.pb`)
-        if depth:
-            raise ValueError(f"offloaded literal {literal.offloaded_metadata.uri} points at another one")
-        return _save(_offloaded(literal.offloaded_metadata.uri, storage), root, dest, storage, depth + 1)
+    if literal.HasField("offloaded_metadata"):  # one nested in a collection or map
+        return _save(_inlined(literal, storage), root, dest, storage)
     if literal.HasField("collection"):
         dest.mkdir(parents=True, exist_ok=True)
         for i, item in enumerate(literal.collection.literals):
-            _save(item, root, dest / str(i), storage, depth)
+            _save(item, root, dest / str(i), storage)
         return dest
     if literal.HasField("map"):
         dest.mkdir(parents=True, exist_ok=True)
         for key, item in literal.map.literals.items():
-            _save(item, root, dest / _safe_name(key), storage, depth)
+            _save(item, root, dest / _safe_name(key), storage)
         return dest
     scalar = literal.scalar
     if literal.HasField("scalar") and scalar.HasField("blob"):
@@ -393,7 +399,7 @@ def _save(
     if literal.HasField("scalar") and scalar.HasField("structured_dataset"):
         return _fetch(scalar.structured_dataset.uri, None, root, dest, storage)
     if literal.HasField("scalar") and scalar.HasField("union"):
-        return _save(scalar.union.value, root, dest, storage, depth)
+        return _save(scalar.union.value, root, dest, storage)
     target = _inside(root, dest.with_name(dest.name + ".json"))
     target.write_text(json.dumps(to_json(literal), indent=2, default=str) + "\n")
     return target
@@ -441,6 +447,55 @@ def _offloaded(uri: str, storage: dict[str, Any]) -> literals_pb2.Literal:
         fs, path = _filesystem(uri, storage)
         literal.ParseFromString(fs.cat_file(path))
     return literal
+
+
+def _inlined(literal: literals_pb2.Literal, storage: dict[str, Any]) -> literals_pb2.Literal:
+    """An offloaded literal as what it holds (a large output flytekit keeps in the store, at
+    ``<output prefix>/<name>_offloaded_metadata.pb``); any other literal as it is."""
+    if not literal.HasField("offloaded_metadata"):
+        return literal
+    held = _offloaded(literal.offloaded_metadata.uri, storage)
+    if held.HasField("offloaded_metadata"):
+        raise ValueError(f"offloaded literal {literal.offloaded_metadata.uri} points at another one")
+    return held
+
+
+def _needs_reading(full: literals_pb2.LiteralMap, blob: Any) -> bool:
+    if not full.literals:
+        return blob is not None and bool(blob.url) and blob.bytes > 0
+    return any(literal.HasField("offloaded_metadata") for literal in full.literals.values())
+
+
+def _read_inline(
+    full: literals_pb2.LiteralMap, blob: Any, storage: dict[str, Any]
+) -> literals_pb2.LiteralMap:
+    if not full.literals and blob is not None and blob.url and blob.bytes > 0:
+        full = _literal_map_at(blob.url, storage)
+    if not any(literal.HasField("offloaded_metadata") for literal in full.literals.values()):
+        return full
+    inlined = literals_pb2.LiteralMap()
+    for name, literal in full.literals.items():
+        inlined.literals[name].CopyFrom(_inlined(literal, storage))
+    return inlined
+
+
+async def inline_data(
+    config: Config, full: literals_pb2.LiteralMap, blob: Any = None
+) -> literals_pb2.LiteralMap:
+    """Inputs or outputs as Admin returned them (``full_inputs`` / ``full_outputs``), with what it did not
+    inline read from where it is: an empty map whose deprecated UrlBlob ``blob`` (``inputs`` / ``outputs``,
+    ``bytes > 0``) points at the data — read from that URL — and offloaded literals, read from the store
+    with the configured storage. Without either, ``full`` itself and no I/O; the reads run off the loop."""
+    if not _needs_reading(full, blob):
+        return full
+    return await asyncio.to_thread(_read_inline, full, blob, _storage_options(config))
+
+
+async def inline_literal(config: Config, literal: literals_pb2.Literal) -> literals_pb2.Literal:
+    """One literal, an offloaded one read from the store (see :func:`inline_data`)."""
+    if not literal.HasField("offloaded_metadata"):
+        return literal
+    return await asyncio.to_thread(_inlined, literal, _storage_options(config))
 
 
 def _fetch(uri: str, is_dir: bool | None, root: Path, dest: Path, storage: dict[str, Any]) -> Path:

@@ -205,3 +205,18 @@ def test_sync_facade_download_and_dry_run(backend: Backend, files_execution: str
             PROJECT, DOMAIN, datetime(2024, 1, 1), datetime(2024, 1, 3), LP, dry_run=True
         )
         assert isinstance(plan, BackfillPlan) and len(plan.template.nodes) == 2
+
+
+def test_failure_policy_takes_ints_names_and_flytekits_enum() -> None:
+    from flytekit.core.workflow import WorkflowFailurePolicy
+
+    from flyte_ls.remote.remote_data import _failure_policy
+
+    after = core_wf_pb2.WorkflowMetadata.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE
+    assert _failure_policy(None) is None
+    assert _failure_policy(WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE) == after
+    assert _failure_policy(after) == after == _failure_policy("FAIL_AFTER_EXECUTABLE_NODES_COMPLETE")
+    assert _failure_policy(WorkflowFailurePolicy.FAIL_IMMEDIATELY) == 0
+    for bad in (7, "SOMETIMES", True, 1.0):
+        with pytest.raises(ValueError, match="failure_policy"):
+            _failure_policy(bad)
