@@ -24,7 +24,7 @@ from flyte_ls.remote.remote_data import DataMixin
 from flyte_ls.remote.remote_execute import ExecuteMixin
 from flyte_ls.remote.remote_fetch import FetchMixin
 from flyte_ls.remote.remote_register import RegisterMixin
-from flyte_ls.remote.transport import Kind, Transport
+from flyte_ls.remote.transport import Deadlines, Kind, RetryPolicy, Transport
 
 if TYPE_CHECKING:
     from flyte_ls.remote.auth import DeviceCodeHook
@@ -43,10 +43,12 @@ class _Factories:
     def __init__(
         self,
         config: Config | None = None,
-        *,
         default_project: str | None = None,
         default_domain: str | None = None,
         data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+        *,
+        deadlines: Deadlines | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         raise NotImplementedError
 
@@ -54,33 +56,41 @@ class _Factories:
     def auto(
         cls: type[F],
         config_file: str | os.PathLike[str] | None = None,
-        *,
         default_project: str | None = None,
         default_domain: str | None = None,
         data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+        *,
+        deadlines: Deadlines | None = None,
+        retry: RetryPolicy | None = None,
     ) -> F:
         """A remote configured from ``config_file`` (or the discovered one) and ``FLYTE_*`` variables."""
         return cls(
             Config.auto(config_file),
-            default_project=default_project,
-            default_domain=default_domain,
-            data_upload_location=data_upload_location,
+            default_project,
+            default_domain,
+            data_upload_location,
+            deadlines=deadlines,
+            retry=retry,
         )
 
     @classmethod
     def for_sandbox(
         cls: type[F],
-        *,
         default_project: str | None = "flytesnacks",
         default_domain: str | None = "development",
         data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+        *,
+        deadlines: Deadlines | None = None,
+        retry: RetryPolicy | None = None,
     ) -> F:
         """A remote for the sandbox / ``flyte-ls local start`` at localhost:30080 (plaintext)."""
         return cls(
             Config.for_sandbox(),
-            default_project=default_project,
-            default_domain=default_domain,
-            data_upload_location=data_upload_location,
+            default_project,
+            default_domain,
+            data_upload_location,
+            deadlines=deadlines,
+            retry=retry,
         )
 
     @classmethod
@@ -93,13 +103,17 @@ class _Factories:
         default_project: str | None = None,
         default_domain: str | None = None,
         data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+        deadlines: Deadlines | None = None,
+        retry: RetryPolicy | None = None,
     ) -> F:
         """A remote for ``endpoint`` (``host:port``); other settings from the config file and environment."""
         return cls(
             Config.for_endpoint(endpoint, insecure, config_file=config_file),
-            default_project=default_project,
-            default_domain=default_domain,
-            data_upload_location=data_upload_location,
+            default_project,
+            default_domain,
+            data_upload_location,
+            deadlines=deadlines,
+            retry=retry,
         )
 
 
@@ -109,20 +123,28 @@ class RemoteBase(_Factories):
     ``config`` defaults to :meth:`Config.auto` (files and ``FLYTE_*`` variables). The :attr:`transport`
     (one gRPC channel) is built on first use, in the event loop of the first RPC, and belongs to that loop:
     use one :class:`AsyncFlyteRemote` per event loop, and :meth:`aclose` it when done.
+
+    ``deadlines`` (seconds per attempt of a read, create or update RPC) and ``retry`` (attempts, backoff and
+    the time budget of retried reads) configure that transport; ``None`` keeps :class:`Deadlines` /
+    :class:`RetryPolicy`'s defaults.
     """
 
     def __init__(
         self,
         config: Config | None = None,
-        *,
         default_project: str | None = None,
         default_domain: str | None = None,
         data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+        *,
+        deadlines: Deadlines | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.config = config if config is not None else Config.auto()
         self.default_project = default_project
         self.default_domain = default_domain
         self.data_upload_location = data_upload_location
+        self.deadlines = deadlines if deadlines is not None else Deadlines()
+        self.retry = retry if retry is not None else RetryPolicy()
         self._transport: Transport | None = None
         self._transport_lock = threading.Lock()
         self._on_device_code: DeviceCodeHook | None = None
@@ -169,6 +191,8 @@ class RemoteBase(_Factories):
             cfg.endpoint,
             insecure=cfg.insecure,
             root_certificates=_root_certificates(cfg),
+            deadlines=self.deadlines,
+            retry=self.retry,
             **auth.transport_options(),
         )
         auth.attach(transport)
@@ -223,16 +247,15 @@ class FlyteRemote(_Factories):
     def __init__(
         self,
         config: Config | None = None,
-        *,
         default_project: str | None = None,
         default_domain: str | None = None,
         data_upload_location: str = DEFAULT_UPLOAD_LOCATION,
+        *,
+        deadlines: Deadlines | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._remote = AsyncFlyteRemote(
-            config,
-            default_project=default_project,
-            default_domain=default_domain,
-            data_upload_location=data_upload_location,
+            config, default_project, default_domain, data_upload_location, deadlines=deadlines, retry=retry
         )
         self._remote._runner = self._run
         self._loop: asyncio.AbstractEventLoop | None = None

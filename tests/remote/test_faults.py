@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,8 +41,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
     yield from serve(tmp_path / "state")
 
 
-def remote_for(endpoint: str) -> FlyteRemote:
-    return FlyteRemote.for_endpoint(endpoint, True, default_project=PROJECT, default_domain=DOMAIN)
+def remote_for(endpoint: str, **options: Any) -> FlyteRemote:
+    """A client for ``endpoint``; ``options`` are the constructor's (``deadlines=``, ``retry=``)."""
+    return FlyteRemote.for_endpoint(endpoint, True, default_project=PROJECT, default_domain=DOMAIN, **options)
 
 
 # --- backend down ----------------------------------------------------------------------------------------
@@ -85,10 +87,10 @@ def test_a_backend_that_goes_away_mid_session(tmp_path: Path) -> None:
 @pytest.mark.timeout(60)
 def test_slow_backend_read_gives_flyte_timeout_at_the_deadline(server: Server) -> None:
     server.wire.slow["GetTask"] = 20.0  # the handler sleeps far longer than the deadline
-    with remote_for(server.endpoint) as remote:
-        # the deadline and retry budget are the remote's transport's (built on first use, no RPC yet)
-        remote.transport.deadlines = Deadlines(read=0.5)
-        remote.transport.retry = RetryPolicy(max_attempts=1)
+    # the deadline and retry budget are constructor options of the remote
+    once = RetryPolicy(max_attempts=1)
+    with remote_for(server.endpoint, deadlines=Deadlines(read=0.5), retry=once) as remote:
+        assert remote.transport.deadlines.read == 0.5 and remote.transport.retry.max_attempts == 1
         started = time.monotonic()
         with pytest.raises(FlyteTimeout) as raised:
             remote.fetch_task(name="t", version="v1")
@@ -103,9 +105,8 @@ def test_slow_backend_read_gives_flyte_timeout_at_the_deadline(server: Server) -
 @pytest.mark.timeout(60)
 def test_slow_backend_read_retries_within_the_budget_then_times_out(server: Server) -> None:
     server.wire.slow["ListProjects"] = 20.0
-    with remote_for(server.endpoint) as remote:
-        remote.transport.deadlines = Deadlines(read=0.3)
-        remote.transport.retry = RetryPolicy(initial_backoff=0.01, budget=1.2)
+    retry = RetryPolicy(initial_backoff=0.01, budget=1.2)
+    with remote_for(server.endpoint, deadlines=Deadlines(read=0.3), retry=retry) as remote:
         started = time.monotonic()
         with pytest.raises(FlyteTimeout, match="attempts"):
             remote.list_projects()
@@ -117,8 +118,7 @@ def test_slow_backend_read_retries_within_the_budget_then_times_out(server: Serv
 @pytest.mark.timeout(60)
 def test_slow_backend_update_is_not_resent(server: Server) -> None:
     server.wire.slow["TerminateExecution"] = 20.0
-    with remote_for(server.endpoint) as remote:
-        remote.transport.deadlines = Deadlines(update=0.5)
+    with remote_for(server.endpoint, deadlines=Deadlines(update=0.5)) as remote:
         started = time.monotonic()
         with pytest.raises(FlyteTimeout):
             remote.terminate("ex1", "stop")
