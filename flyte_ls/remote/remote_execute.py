@@ -20,8 +20,9 @@ How it differs from flytekit's FlyteRemote (../shared/reference/flytekit-remote.
 * a signal's value is converted with the signal's own declared type (``ListSignals``).
 
 Entities and executions may be given as :class:`Identifier` / :class:`WorkflowExecutionIdentifier`, their
-protos, the cli string forms (``lp:proj:dom:name:version``, ``ex:proj:dom:name``), or any object with an
-``id`` attribute holding one of those (the entity classes); an execution also as its bare name.
+protos, flytekit's id models (anything whose ``to_flyte_idl()`` gives the proto), the cli string forms
+(``lp:proj:dom:name:version``, ``ex:proj:dom:name``), or any object with an ``id`` attribute holding one of
+those (our entity classes and flytekit's); an execution also as its bare name.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -43,9 +45,12 @@ from flyte_ls.remote.entities import FlyteNodeExecution, FlyteTaskExecution, Fly
 from flyte_ls.remote.errors import FlyteEntityNotExistException, FlyteException, FlyteTimeout
 from flyte_ls.remote.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
 from flyte_ls.remote.literals import to_literal, to_literal_map
+from flyte_ls.remote.remote_data import inline_data
+from flyte_ls.remote.remote_fetch import id_proto, latest_version
 from flyte_ls.remote.remote_sync import node_data, node_task_executions, sync_tree
 
 if TYPE_CHECKING:
+    from flyte_ls.remote.config import Config
     from flyte_ls.remote.transport import Kind
 
 FIRST_POLL_S = 0.5
@@ -68,16 +73,45 @@ class Options:
     disable_notifications: bool | None = None
 
 
+def _idl(value: Any) -> Any:
+    """A flytekit model as its proto (``to_flyte_idl()``); anything else as it is."""
+    to_idl = getattr(value, "to_flyte_idl", None)
+    return to_idl() if callable(to_idl) else value
+
+
+def _apply_options(spec: execution_pb2.ExecutionSpec, options: Any) -> None:
+    """Our :class:`Options` or flytekit's ``Options`` (duck-typed: the same attribute names, its models
+    converted with ``to_flyte_idl()``; flytekit is never imported here) onto ``spec``."""
+    if options is None:
+        return
+    for field in ("labels", "annotations"):
+        values = _idl(getattr(options, field, None))
+        if values is not None and not isinstance(values, Mapping):
+            values = values.values  # admin.Labels / Annotations hold their map in ``values``
+        getattr(spec, field).values.update(dict(values or {}))
+    prefix = getattr(options, "raw_output_data_prefix", None)
+    config = _idl(getattr(options, "raw_output_data_config", None))
+    prefix = prefix or getattr(config, "output_location_prefix", None)
+    if prefix:
+        spec.raw_output_data_config.output_location_prefix = prefix
+    if getattr(options, "max_parallelism", None) is not None:
+        spec.max_parallelism = options.max_parallelism
+    security = _idl(getattr(options, "security_context", None))
+    if security is not None:
+        spec.security_context.CopyFrom(security)
+    disable = getattr(options, "disable_notifications", None)
+    if disable:
+        spec.disable_all = True
+    elif disable is False:
+        spec.notifications.notifications.extend(
+            _idl(n) for n in getattr(options, "notifications", None) or ()
+        )
+
+
 def as_seconds(timeout: Timeout) -> float | None:
     if isinstance(timeout, datetime.timedelta):
         return timeout.total_seconds()
     return None if timeout is None else float(timeout)
-
-
-def _id_of(entity: Any) -> Any:
-    """The identifier inside an entity object (anything with ``id``), else the value itself."""
-    inner = getattr(entity, "id", None)
-    return entity if inner is None or isinstance(entity, identifier_pb2.Identifier) else inner
 
 
 def _declared(
@@ -102,6 +136,7 @@ class ExecuteMixin:
     """execute / wait / sync_execution / terminate / signals / launch plan activation / metrics."""
 
     if TYPE_CHECKING:  # provided by RemoteBase
+        config: Config
         default_project: str | None
         default_domain: str | None
 
@@ -110,9 +145,17 @@ class ExecuteMixin:
     # --- identifiers ---------------------------------------------------------------------------------------
 
     def _entity_id(
-        self, entity: Any, project: str | None, domain: str | None, version: str | None
+        self,
+        entity: Any,
+        project: str | None,
+        domain: str | None,
+        version: str | None,
+        action: str = "execute",
+        kinds: str = "a task, workflow or launch plan",
     ) -> Identifier:
-        ident = _id_of(entity)
+        """The id of an entity — ours or flytekit's (anything with ``id``), an identifier (ours, a proto, or
+        a model whose ``to_flyte_idl()`` gives one), or its string form — with ``version`` applied."""
+        ident = id_proto(entity)
         if isinstance(ident, str):
             ident = Identifier.parse(
                 ident,
@@ -123,8 +166,8 @@ class ExecuteMixin:
             ident = Identifier.from_proto(ident)
         if not isinstance(ident, Identifier):
             raise TypeError(
-                f"cannot execute {entity!r}: pass a task, workflow or launch plan, its Identifier, or a "
-                "string such as 'lp:<project>:<domain>:<name>:<version>'"
+                f"cannot {action} {entity!r}: pass {kinds}, its Identifier, or a string such as"
+                " 'lp:<project>:<domain>:<name>:<version>'"
             )
         if version is not None:
             ident = ident.with_version(version)
@@ -133,7 +176,7 @@ class ExecuteMixin:
     def _execution_id(
         self, execution: Any, project: str | None = None, domain: str | None = None
     ) -> WorkflowExecutionIdentifier:
-        ident = _id_of(execution)
+        ident = id_proto(execution)
         if isinstance(ident, str):
             if ident.startswith("ex:"):
                 return WorkflowExecutionIdentifier.parse(
@@ -152,24 +195,6 @@ class ExecuteMixin:
             return ident
         raise TypeError(f"not an execution: {execution!r} (pass an execution, its id or its name)")
 
-    async def _latest(self, ident: Identifier) -> Identifier:
-        rpc = {
-            ResourceType.TASK: "ListTasks",
-            ResourceType.WORKFLOW: "ListWorkflows",
-            ResourceType.LAUNCH_PLAN: "ListLaunchPlans",
-        }[ident.resource_type]
-        sort = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING)
-        request = common_pb2.ResourceListRequest(id=ident.named_entity(), limit=1, sort_by=sort)
-        listed = await self._call(rpc, request, kind="read")
-        entities = list(getattr(listed, "tasks", None) or getattr(listed, "workflows", None) or [])
-        entities = entities or list(getattr(listed, "launch_plans", []))
-        if not entities:
-            raise FlyteEntityNotExistException(
-                f"{ident} has no registered version: register it first (pyflyte register), or check the "
-                "project, domain and name"
-            )
-        return ident.with_version(entities[0].id.version)
-
     # --- execute -------------------------------------------------------------------------------------------
 
     async def _launch_target(
@@ -178,13 +203,13 @@ class ExecuteMixin:
         """The id to launch and the variables its inputs are typed by."""
         if ident.resource_type == ResourceType.TASK:
             if ident.version is None:
-                ident = await self._latest(ident)
+                ident = await latest_version(self._call, ident)
             task = await self._call("GetTask", common_pb2.ObjectGetRequest(id=ident.to_proto()), kind="read")
             return task.id, task.closure.compiled_task.template.interface.inputs
         if ident.resource_type == ResourceType.WORKFLOW:
             # A workflow runs through its default launch plan (same name and version).
             if ident.version is None:
-                ident = await self._latest(ident)
+                ident = await latest_version(self._call, ident)
             lp_ident = Identifier(
                 ResourceType.LAUNCH_PLAN, ident.project, ident.domain, ident.name, ident.version
             )
@@ -214,7 +239,7 @@ class ExecuteMixin:
             request = launch_plan_pb2.ActiveLaunchPlanRequest(id=ident.named_entity())
             return await self._call("GetActiveLaunchPlan", request, kind="read")
         except FlyteEntityNotExistException:
-            return await self._get_launch_plan(await self._latest(ident))
+            return await self._get_launch_plan(await latest_version(self._call, ident))
 
     async def _inputs(
         self,
@@ -247,7 +272,7 @@ class ExecuteMixin:
         version: str | None = None,
         execution_name: str | None = None,
         execution_name_prefix: str | None = None,
-        options: Options | None = None,
+        options: Options | Any = None,
         wait: bool = False,
         overwrite_cache: bool | None = None,
         interruptible: bool | None = None,
@@ -261,6 +286,9 @@ class ExecuteMixin:
         execution (``wait=True``: once it is done, within ``timeout``).
 
         The execution lands in ``project``/``domain`` (default: the entity's, then the remote's defaults).
+        ``entity`` may be ours or flytekit's (a fetched entity or an id model), and ``options`` our
+        :class:`Options` or flytekit's (its ``Labels``, ``Annotations``, ``RawOutputDataConfig``,
+        ``SecurityContext`` and notification models are converted with their ``to_flyte_idl()``).
         """
         if execution_name and execution_name_prefix:
             raise ValueError("give execution_name or execution_name_prefix, not both")
@@ -304,7 +332,7 @@ class ExecuteMixin:
     @staticmethod
     def _spec(
         launch_id: identifier_pb2.Identifier,
-        options: Options | None,
+        options: Options | Any,
         overwrite_cache: bool | None,
         interruptible: bool | None,
         envs: Mapping[str, str] | None,
@@ -316,19 +344,7 @@ class ExecuteMixin:
             launch_plan=launch_id,
             metadata=execution_pb2.ExecutionMetadata(mode=execution_pb2.ExecutionMetadata.MANUAL),
         )
-        opts = options or Options()
-        spec.labels.values.update(opts.labels or {})
-        spec.annotations.values.update(opts.annotations or {})
-        if opts.raw_output_data_prefix:
-            spec.raw_output_data_config.output_location_prefix = opts.raw_output_data_prefix
-        if opts.max_parallelism is not None:
-            spec.max_parallelism = opts.max_parallelism
-        if opts.security_context is not None:
-            spec.security_context.CopyFrom(opts.security_context)
-        if opts.disable_notifications:
-            spec.disable_all = True
-        elif opts.disable_notifications is False:
-            spec.notifications.notifications.extend(opts.notifications)
+        _apply_options(spec, options)
         if overwrite_cache is not None:
             spec.overwrite_cache = overwrite_cache
         if interruptible is not None:
@@ -349,7 +365,11 @@ class ExecuteMixin:
         return FlyteWorkflowExecution.from_proto(await self._call("GetExecution", request, kind="read"))
 
     async def wait(
-        self, execution: Any, timeout: Timeout = None, poll_interval: Timeout = None
+        self,
+        execution: Any,
+        timeout: Timeout = None,
+        poll_interval: Timeout = None,
+        sync_nodes: bool = False,
     ) -> FlyteWorkflowExecution:
         """Poll ``GetExecution`` (nothing else) until the execution is done. ``poll_interval`` (seconds or
         a timedelta) polls at that fixed interval, as flytekit does; ``None`` adapts: 0.5 s, doubling to 10 s.
@@ -357,7 +377,16 @@ class ExecuteMixin:
 
         Given an execution object (what ``execute`` returns), what it says is not asked again: one that is
         done is returned as it is (terminal phases never change), and the first poll comes one interval after
-        the object was read from Admin (at once if that is longer ago)."""
+        the object was read from Admin (at once if that is longer ago).
+
+        ``sync_nodes=True`` (flytekit's default, which syncs inputs, outputs and every node on *every* poll)
+        syncs once, when the execution is done: the result is :meth:`sync_execution` ``(done,
+        sync_nodes=True)`` — inputs, outputs and the node tree. ``False`` (ours) returns the execution as
+        polled; call :meth:`sync_execution` for its data."""
+        done = await self._wait(execution, timeout, poll_interval)
+        return await self.sync_execution(done, sync_nodes=True) if sync_nodes else done
+
+    async def _wait(self, execution: Any, timeout: Timeout, poll_interval: Timeout) -> FlyteWorkflowExecution:
         if isinstance(execution, FlyteWorkflowExecution) and execution.is_done:
             return execution
         fixed = as_seconds(poll_interval)
@@ -391,17 +420,35 @@ class ExecuteMixin:
                 interval = min(interval * 2, DEFAULT_POLL_CAP_S)
 
     async def sync_execution(
-        self, execution: Any, sync_nodes: bool = False, previous: FlyteWorkflowExecution | None = None
+        self,
+        execution: Any,
+        entity_definition: Any = None,
+        sync_nodes: bool = False,
+        rpc_timeout: Timeout = None,
+        *,
+        previous: FlyteWorkflowExecution | None = None,
     ) -> FlyteWorkflowExecution:
         """The execution with its inputs and (once succeeded) outputs; with ``sync_nodes`` its node tree too —
         child executions' nodes and dynamic/subworkflow/branch children, one ``ListNodeExecutions`` page per
         100 nodes. Task executions and node data are not fetched here: :meth:`fetch_task_executions` and
         :meth:`fetch_node_data` load them for the nodes that need them. An execution object that is already
         done is not fetched again (``GetExecution``), and finished nodes of ``previous`` (an earlier sync of
-        the same execution) or of ``execution`` itself are reused, not fetched again."""
+        the same execution) or of ``execution`` itself are reused, not fetched again. Data Admin did not
+        inline (offloaded outputs, a UrlBlob) is read from the store.
+
+        flytekit's parameters, in its order: ``entity_definition`` is accepted and ignored (the node tree
+        comes from Admin, not from the entity's definition); ``rpc_timeout`` (seconds or a timedelta) is the
+        deadline of each RPC of this sync (``None``: the remote's read deadline)."""
         known = execution if isinstance(execution, FlyteWorkflowExecution) else None
         exec_id = self._execution_id(execution).to_proto()
-        return await sync_tree(self._call, exec_id, sync_nodes, previous, known)
+        call = self._call
+        seconds = as_seconds(rpc_timeout)
+        if seconds is not None:
+            call = functools.partial(self._call, timeout=seconds)
+        return await sync_tree(call, exec_id, sync_nodes, previous, known, read=self._inline)
+
+    async def _inline(self, full: literals_pb2.LiteralMap, blob: Any) -> literals_pb2.LiteralMap:
+        return await inline_data(self.config, full, blob)
 
     async def fetch_task_executions(self, node: FlyteNodeExecution) -> list[FlyteTaskExecution]:
         """The node's task executions (its attempts; an array node's items), stored on
@@ -411,8 +458,9 @@ class ExecuteMixin:
 
     async def fetch_node_data(self, node: FlyteNodeExecution) -> FlyteNodeExecution:
         """Load the node's ``inputs`` and, once it succeeded, ``outputs`` (plain Python) —
-        ``GetNodeExecutionData``; none again for a finished node already loaded. Returns the node."""
-        return await node_data(self._call, node)
+        ``GetNodeExecutionData``; none again for a finished node already loaded; offloaded data read from
+        the store. Returns the node."""
+        return await node_data(self._call, node, read=self._inline)
 
     sync = sync_execution
 
@@ -448,13 +496,25 @@ class ExecuteMixin:
         value: Any,
         project: str | None = None,
         domain: str | None = None,
-        literal_type: types_pb2.LiteralType | None = None,
+        python_type: Any = None,
+        literal_type: types_pb2.LiteralType | Any = None,
     ) -> None:
         """Answer a ``wait_for_input`` (or approve) gate; ``value`` is converted with the signal's declared
-        type (``literal_type`` overrides it; a ``core.Literal`` is sent as is)."""
+        type (``literal_type`` — a proto or flytekit's model — overrides it; a ``core.Literal`` is sent as
+        is). ``python_type`` is accepted for flytekit's signature and ignored: flytekit needs it to pick a
+        TypeEngine transformer, here the declared LiteralType decides the conversion (every signal has one,
+        the gate declares it)."""
+        del python_type
         exec_id = self._execution_id(execution_name, project, domain).to_proto()
-        if not isinstance(value, literals_pb2.Literal):
-            lt = literal_type if literal_type is not None else await self._signal_type(exec_id, signal_id)
+        converted = _idl(value)  # flytekit's Literal model as its proto
+        if isinstance(converted, literals_pb2.Literal):
+            value = converted
+        else:
+            lt = (
+                _idl(literal_type)
+                if literal_type is not None
+                else await self._signal_type(exec_id, signal_id)
+            )
             value = to_literal(value, lt, name=signal_id)
         sid = core_identifier_signal(signal_id, exec_id)
         await self._call("SetSignal", signal_pb2.SignalSetRequest(id=sid, value=value), kind="update")
@@ -491,16 +551,20 @@ class ExecuteMixin:
     deactivate = deactivate_launchplan
 
     async def _set_launch_plan_state(self, ident: Any, state: int) -> None:
-        lp_id = self._entity_id(ident, None, None, None)
+        action = "activate" if state == launch_plan_pb2.ACTIVE else "deactivate"
+        lp_id = self._entity_id(ident, None, None, None, action, "a launch plan")
+        if lp_id.resource_type != ResourceType.LAUNCH_PLAN:
+            raise TypeError(f"cannot {action} {lp_id}: it is not a launch plan")
         if lp_id.version is None:
-            lp_id = await self._latest(lp_id)
+            lp_id = await latest_version(self._call, lp_id)
         request = launch_plan_pb2.LaunchPlanUpdateRequest(id=lp_id.to_proto(), state=state)
         await self._call("UpdateLaunchPlan", request, kind="update")
 
-    async def get_execution_metrics(self, execution: Any, depth: int = 10) -> metrics_pb2.Span:
-        """The execution's span tree (timings of nodes and tasks), ``depth`` levels deep."""
+    async def get_execution_metrics(self, id: Any, depth: int = 10) -> metrics_pb2.Span:
+        """The span tree (timings of nodes and tasks), ``depth`` levels deep, of the execution ``id`` (an
+        execution, its id — ours, a proto or flytekit's — or its name)."""
         request = execution_pb2.WorkflowExecutionGetMetricsRequest(
-            id=self._execution_id(execution).to_proto(), depth=depth
+            id=self._execution_id(id).to_proto(), depth=depth
         )
         response = await self._call("GetExecutionMetrics", request, kind="read")
         return response.span

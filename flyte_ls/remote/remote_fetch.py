@@ -10,7 +10,7 @@ instead of raising.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, project_pb2, signal_pb2
@@ -33,10 +33,9 @@ from flyte_ls.remote.identifiers import (
     WorkflowExecutionIdentifier,
 )
 from flyte_ls.remote.literals_python import to_python, to_python_map
+from flyte_ls.remote.remote_data import inline_data, inline_literal
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
     from flyte_ls.remote.config import Config
     from flyte_ls.remote.transport import Kind
 
@@ -64,6 +63,19 @@ def filter_string(filters: Filters) -> str:
         if not isinstance(term, str) or "(" not in term:
             raise TypeError(f"filter {term!r}: give 'op(key,value)' strings, e.g. 'eq(phase,SUCCEEDED)'")
     return "+".join(terms)
+
+
+async def latest_version(call: Callable[..., Awaitable[Any]], ident: Identifier) -> Identifier:
+    """``ident`` (a task, workflow or launch plan) at its newest registered version: one ``List*`` RPC."""
+    request = common_pb2.ResourceListRequest(id=ident.named_entity(), limit=1, sort_by=_NEWEST_FIRST)
+    response = await call(_LIST_RPC[ident.resource_type], request, kind="read")
+    entities = getattr(response, _LIST_FIELD[ident.resource_type])
+    if not entities:
+        raise FlyteEntityNotExistException(
+            f"no version of {ident.resource_type.name.lower()} {ident.name!r} is registered in"
+            f" {ident.project}/{ident.domain}: register it first (pyflyte register) or check the name"
+        )
+    return ident.with_version(entities[0].id.version)
 
 
 class FetchMixin:
@@ -104,17 +116,7 @@ class FetchMixin:
         ident = Identifier(
             resource_type, project, domain, name, None if version in (None, "", "latest") else version
         )
-        if ident.version is not None:
-            return ident
-        request = common_pb2.ResourceListRequest(id=ident.named_entity(), limit=1, sort_by=_NEWEST_FIRST)
-        response = await self._call(_LIST_RPC[resource_type], request, kind="read")
-        entities = getattr(response, _LIST_FIELD[resource_type])
-        if not entities:
-            raise FlyteEntityNotExistException(
-                f"no version of {resource_type.name.lower()} {name!r} is registered in {project}/{domain}:"
-                " register it first (pyflyte register) or check the name"
-            )
-        return ident.with_version(entities[0].id.version)
+        return ident if ident.version is not None else await latest_version(self._call, ident)
 
     # --- fetch --------------------------------------------------------------------------------------------
 
@@ -297,13 +299,17 @@ class FetchMixin:
 
     async def get(self, flyte_uri: str, *, as_python: bool = True) -> Any:
         """What a ``flyte://v1/...`` URL names (``GetData``): inputs/outputs as a dict by name, one value
-        (``.../i/<var>``), or a deck's HTML as bytes. ``as_python=False`` keeps the LiteralMap / Literal."""
+        (``.../i/<var>``), or a deck's HTML as bytes. ``as_python=False`` keeps the LiteralMap / Literal.
+        An offloaded value (a large output kept in the store) is read from the store, as ``download`` and
+        ``sync_execution`` do."""
         response = await self._call("GetData", dataproxy_pb2.GetDataRequest(flyte_url=flyte_uri), kind="read")
         kind = response.WhichOneof("data")
         if kind == "literal_map":
-            return to_python_map(response.literal_map) if as_python else response.literal_map
+            literal_map = await inline_data(self.config, response.literal_map)
+            return to_python_map(literal_map) if as_python else literal_map
         if kind == "literal":
-            return to_python(response.literal) if as_python else response.literal
+            literal = await inline_literal(self.config, response.literal)
+            return to_python(literal) if as_python else literal
         if kind == "pre_signed_urls" and response.pre_signed_urls.signed_url:
             return await asyncio.to_thread(_download, response.pre_signed_urls.signed_url[0])
         raise FlyteEntityNotExistException(f"{flyte_uri} has no data: check the execution, node and attempt")
@@ -316,7 +322,7 @@ class FetchMixin:
         ex = _execution_of(entity)
         if ex is not None:
             return f"{base}/projects/{ex.project}/domains/{ex.domain}/executions/{ex.name}"
-        ident = _id_proto(entity)
+        ident = id_proto(entity)
         if isinstance(ident, identifier_pb2.Identifier):
             ident = Identifier.from_proto(ident)
         if not isinstance(ident, Identifier):
@@ -353,7 +359,7 @@ def _walk(nodes: Sequence[core_wf_pb2.Node]) -> Iterator[core_wf_pb2.Node]:
             yield from _walk([node.array_node.node])
 
 
-def _id_proto(entity: Any) -> Any:
+def id_proto(entity: Any) -> Any:
     """The id of an entity (anything with ``id``) or the value itself; a flytekit model (anything whose
     ``to_flyte_idl()`` gives a proto) as that proto, so flytekit's entities and ids work too."""
     ident = getattr(entity, "id", entity)
@@ -363,7 +369,7 @@ def _id_proto(entity: Any) -> Any:
 
 def _execution_of(entity: Any) -> WorkflowExecutionIdentifier | None:
     """The workflow execution an execution, node or task execution (or its identifier) belongs to."""
-    ident = _id_proto(entity)
+    ident = id_proto(entity)
     if isinstance(ident, WorkflowExecutionIdentifier):
         return ident
     if isinstance(ident, TaskExecutionIdentifier):

@@ -4,9 +4,10 @@ node's task executions or data on demand.
 Cost model (flytekit: about 2 + 3 per attempt RPCs per node, on every poll, flyte#4056; reference §5, §12
 "load node trees lazily"):
 
-* the execution is ``GetExecution`` + ``GetExecutionData``; ``GetExecution`` is skipped when the caller hands
-  over an execution that is already done (terminal phases never change), and ``GetExecutionData`` too when
-  that execution already holds its inputs (and, if it succeeded, its outputs);
+* the execution is ``GetExecution`` + ``GetExecutionData`` (plus reading what Admin did not inline —
+  offloaded outputs, a UrlBlob — from the store, through ``read``); ``GetExecution`` is skipped when the
+  caller hands over an execution that is already done (terminal phases never change), and
+  ``GetExecutionData`` too when that execution already holds its inputs (and, if it succeeded, its outputs);
 * ``sync_nodes`` lists the nodes, a page of 100 at a time (one ``ListNodeExecutions`` for up to 100
   nodes); a parent node (dynamic, subworkflow, branch) lists its children with ``unique_parent_id``, a node
   that launched another execution lists that execution's nodes; both become ``subworkflow_node_executions``;
@@ -24,12 +25,21 @@ from typing import Any
 
 from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import identifier_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
 
 from flyte_ls.remote.entities import FlyteNodeExecution, FlyteTaskExecution, FlyteWorkflowExecution
 from flyte_ls.remote.literals import to_python_map
 
 Call = Callable[..., Awaitable[Any]]
+Read = Callable[[literals_pb2.LiteralMap, Any], Awaitable[literals_pb2.LiteralMap]]
+"""``read(full, blob)``: inputs/outputs with what Admin did not inline (a UrlBlob, offloaded literals) read
+(:func:`flyte_ls.remote.remote_data.inline_data`)."""
+
+
+async def _as_is(full: literals_pb2.LiteralMap, blob: Any) -> literals_pb2.LiteralMap:
+    return full
+
+
 PAGE = 100
 _WF = core_execution_pb2.WorkflowExecution
 _BOUNDARY = frozenset({"start-node", "end-node"})
@@ -42,6 +52,8 @@ async def sync_tree(
     sync_nodes: bool,
     previous: FlyteWorkflowExecution | None = None,
     known: FlyteWorkflowExecution | None = None,
+    *,
+    read: Read = _as_is,
 ) -> FlyteWorkflowExecution:
     """The execution with ``inputs`` and (once succeeded) ``outputs`` as plain Python; with ``sync_nodes``
     its ``node_executions`` too. ``known`` is the execution as the caller has it: when it is done, it is not
@@ -57,8 +69,9 @@ async def sync_tree(
     if synced.inputs is None or (synced.is_successful and synced.outputs is None) or not synced.is_done:
         request = execution_pb2.WorkflowExecutionGetDataRequest(id=exec_id)
         data = await call("GetExecutionData", request, kind="read")
-        synced.inputs = to_python_map(data.full_inputs)
-        synced.outputs = to_python_map(data.full_outputs) if synced.is_successful else None
+        synced.inputs = to_python_map(await read(data.full_inputs, data.inputs))
+        successful = synced.is_successful
+        synced.outputs = to_python_map(await read(data.full_outputs, data.outputs)) if successful else None
     if sync_nodes:
         before = dict(known.node_executions) if known is not None else {}
         if previous is not None:
@@ -127,15 +140,15 @@ async def node_task_executions(call: Call, node: FlyteNodeExecution) -> list[Fly
     return found
 
 
-async def node_data(call: Call, node: FlyteNodeExecution) -> FlyteNodeExecution:
+async def node_data(call: Call, node: FlyteNodeExecution, *, read: Read = _as_is) -> FlyteNodeExecution:
     """Load ``node.inputs`` and, once the node succeeded, ``node.outputs`` (``GetNodeExecutionData``), as
     plain Python. Already loaded on a node that was done when synced: no RPC."""
     if node.inputs is not None and node.is_done and (node.outputs is not None or not node.is_successful):
         return node
     request = node_execution_pb2.NodeExecutionGetDataRequest(id=node.id)
     data = await call("GetNodeExecutionData", request, kind="read")
-    node.inputs = to_python_map(data.full_inputs)
+    node.inputs = to_python_map(await read(data.full_inputs, data.inputs))
     # The synced phase may be older than the data: outputs that are there are the node's final ones.
-    if node.is_successful or data.full_outputs.literals:
-        node.outputs = to_python_map(data.full_outputs)
+    if node.is_successful or data.full_outputs.literals or data.outputs.bytes > 0:
+        node.outputs = to_python_map(await read(data.full_outputs, data.outputs))
     return node

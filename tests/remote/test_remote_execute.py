@@ -175,7 +175,7 @@ async def test_gate_workflow_approve_reject_and_typed_input(remote: Remote) -> N
     with pytest.raises(LiteralConversionError, match="factor"):
         await remote.set_input("factor", ok.id.name, "ten")  # typed by the signal: an int
     await remote.approve("ok", ok.id.name)
-    await remote.set_input("factor", ok.id.name, 10)
+    await remote.set_input("factor", ok.id.name, 10, python_type=int)  # flytekit's keyword, ignored
     done = await remote.wait(ok.id, timeout=200, poll_interval=1)
     assert done.closure.phase == WF.SUCCEEDED
     assert outputs(await remote.sync_execution(done)) == {"o0": 80}
@@ -223,26 +223,6 @@ async def test_options_activate_and_metrics(remote: Remote) -> None:
         )
 
 
-@pytest.mark.timeout(240)
-async def test_parity_with_flytekit_flyte_remote(remote: Remote, backend: Backend) -> None:
-    """The same launch plan through flytekit's FlyteRemote and ours: the same phase and outputs, and each
-    client reads the other's execution the same way."""
-    from flytekit.configuration import Config
-    from flytekit.remote import FlyteRemote
-
-    def flytekit_run() -> tuple[str, int, dict[str, Any]]:
-        fk = FlyteRemote(Config.auto(str(backend.config)), default_project=PROJECT, default_domain=DOMAIN)
-        lp = fk.fetch_launch_plan(name="execflows.flows.double_lp", version=VERSION)
-        ex = fk.wait(fk.execute(lp, {"x": 11}), timeout=150, sync_nodes=False)
-        return ex.id.name, int(ex.closure.phase), {"o0": ex.outputs["o0"]}
-
-    name, phase, fk_outputs = await asyncio.to_thread(flytekit_run)
-    ours = await remote.execute("lp:::execflows.flows.double_lp:v1", {"x": 11}, wait=True, timeout=150)
-    assert (phase, fk_outputs) == (int(ours.closure.phase), outputs(await remote.sync_execution(ours)))
-    theirs = await remote.sync_execution(name)
-    assert int(theirs.phase) == phase and outputs(theirs) == fk_outputs
-
-
 def test_signal_literal_type_override_needs_no_rpc() -> None:
     """A `literal_type` given by the caller is used as is (no ListSignals)."""
 
@@ -258,6 +238,13 @@ def test_signal_literal_type_override_needs_no_rpc() -> None:
     lt = types_pb2.LiteralType(simple=types_pb2.INTEGER)
     asyncio.run(r.set_signal("s", "ex1", 3, literal_type=lt))
     assert r.calls == ["SetSignal"]
+    # flytekit's positional order (..., project, domain, python_type, literal_type) and its models
+    from flytekit.models.literals import Literal, Primitive, Scalar
+    from flytekit.models.types import LiteralType, SimpleType
+
+    asyncio.run(r.set_signal("s", "ex1", 4, None, None, int, LiteralType(simple=SimpleType.INTEGER)))
+    asyncio.run(r.set_input("s", "ex1", Literal(scalar=Scalar(primitive=Primitive(integer=5)))))
+    assert r.calls == ["SetSignal"] * 3
 
 
 @pytest.mark.timeout(180)
