@@ -49,7 +49,7 @@ FLOWS = """
 import time
 from datetime import datetime, timedelta
 
-from flytekit import CronSchedule, LaunchPlan, approve, task, workflow
+from flytekit import CronSchedule, LaunchPlan, approve, conditional, task, workflow
 from flytekit.types.file import FlyteFile
 
 
@@ -99,6 +99,12 @@ add_lp = LaunchPlan.get_or_create(add_wf, name="parity.flows.add_lp", default_in
 
 
 @workflow
+def outer_wf(x: int = 1) -> int:
+    s, _ = add_lp(x=x)
+    return conditional("sign").if_(x > 0).then(add(x=s, y=1)).else_().then(add(x=s, y=2))
+
+
+@workflow
 def gate_wf(x: int) -> int:
     return approve(add(x=x, y=1), "ok", timeout=timedelta(minutes=5))
 
@@ -137,6 +143,7 @@ class Client:
     tag: str  # "fk" or "ls": keeps the execution names of the two clients apart
     work: Path  # a scratch folder
     source: Path  # the folder the package is in
+    env_flytekit: Any = None  # flytekit's client, for flytekit objects both clients are handed
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +234,20 @@ def fetch_workflow(c: Client) -> Any:
     else:
         nodes = sorted(wf.nodes.keys() - {"start-node", "end-node"})
     lazy = c.remote.fetch_workflow_lazy(name=name("gate_wf"))
-    return [idl(wf.id), idl(wf.interface), nodes, idl(lazy.id), c.remote.generate_console_url(wf)]
+    # a launch plan node and a branch
+    outer = c.remote.fetch_workflow(name=name("outer_wf"))
+    if c.flytekit:
+        outer_nodes = sorted(n.id for n in outer.flyte_nodes)
+    else:
+        outer_nodes = sorted(outer.nodes.keys() - PSEUDO_NODES)
+    return [
+        idl(wf.id),
+        idl(wf.interface),
+        nodes,
+        idl(lazy.id),
+        c.remote.generate_console_url(wf),
+        [idl(outer.interface), outer_nodes],
+    ]
 
 
 def fetch_launch_plan(c: Client) -> Any:
@@ -312,12 +332,13 @@ def get_flyte_uri(c: Client) -> Any:
 def read_one_execution(c: Client) -> Any:
     """Both clients read the *same* execution (flytekit's run of add_wf)."""
     ex = c.remote.fetch_execution(name="fk-wf")
-    synced = c.remote.sync_execution(ex, sync_nodes=True)
+    # flytekit's positional order (execution, entity_definition, sync_nodes) and its rpc_timeout
+    synced = c.remote.sync_execution(ex, None, True, rpc_timeout=timedelta(seconds=30))
     # flytekit lists the start-node / end-node pseudo-nodes too; ours only the nodes that run
     nodes = {k: node_view(c, v) for k, v in synced.node_executions.items() if k not in PSEUDO_NODES}
     closure = idl(ex.closure)  # flytekit's model keeps microseconds and drops some fields: compare these
     times = [closure.created_at.ToDatetime(), closure.started_at.ToDatetime(), closure.duration.ToTimedelta()]
-    span = idl(c.remote.get_execution_metrics(ex.id))
+    span = idl(c.remote.get_execution_metrics(id=ex.id))
     return [
         closure.phase,
         closure.outputs.uri,
@@ -420,6 +441,100 @@ def backfill_dry_run(c: Client) -> Any:
     return [plan.workflow.name, nodes]
 
 
+def backfill_failure_policy(c: Client) -> Any:
+    """flytekit's WorkflowFailurePolicy enum, as a script passes it."""
+    from flytekit.core.workflow import WorkflowFailurePolicy
+
+    policy = WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE
+    start, end = datetime(2024, 3, 1), datetime(2024, 3, 3)
+    plan = c.remote.launch_backfill(
+        PROJECT,
+        DOMAIN,
+        start,
+        end,
+        name("stamp_lp"),
+        VERSION,
+        dry_run=True,
+        parallel=True,
+        failure_policy=policy,
+    )
+    if c.flytekit:
+        return [plan.workflow_metadata.on_failure.value, len(plan.nodes)]
+    return [plan.template.metadata.on_failure, len(plan.template.nodes)]
+
+
+def execute_with_options(c: Client) -> Any:
+    """flytekit's Options (Labels, Annotations, RawOutputDataConfig, SecurityContext, notifications) and
+    flytekit's fetched launch plan, through both clients: the same execution spec."""
+    from flytekit import Annotations, Labels, Options
+    from flytekit.models.common import EmailNotification, Notification, RawOutputDataConfig
+    from flytekit.models.security import Identity, SecurityContext
+
+    options = Options(
+        labels=Labels({"team": "ls"}),
+        annotations=Annotations({"note": "parity"}),
+        raw_output_data_config=RawOutputDataConfig(str(c.work / "raw")),
+        security_context=SecurityContext(run_as=Identity(k8s_service_account="runner")),
+        notifications=[Notification([WF.FAILED], email=EmailNotification(["a@example.com"]))],
+        disable_notifications=False,
+        max_parallelism=4,
+    )
+    lp = c.env_flytekit.fetch_launch_plan(name=name("add_lp"), version=VERSION)  # flytekit's entity, for both
+    ex = c.remote.execute(lp, {"x": 2}, options=options, execution_name=f"{c.tag}-opts")
+    spec = idl(ex.spec)
+    # On purpose: flytekit sends disable_all=False in the same oneof as the notifications, which drops them
+    # (its own Options' notifications never reach Admin); ours sends the notifications.
+    emails = [list(n.email.recipients_email) for n in spec.notifications.notifications]
+    assert emails == ([] if c.flytekit else [["a@example.com"]])
+    result = run(c, ex)
+    return {
+        "labels": dict(spec.labels.values),
+        "annotations": dict(spec.annotations.values),
+        "raw": spec.raw_output_data_config.output_location_prefix.replace(c.tag, "<tag>"),
+        "security": spec.security_context,
+        "max_parallelism": spec.max_parallelism,
+        "phase": result["phase"],
+        "outputs": result.get("outputs"),
+    }
+
+
+def wait_sync_nodes(c: Client) -> Any:
+    """wait(..., sync_nodes=True): flytekit syncs nodes on every poll, ours once at the end — the same
+    result: outputs and the node tree."""
+    ex = c.remote.execute(c.remote.fetch_launch_plan(name=name("add_lp")), {"x": 3})
+    done = c.remote.wait(ex, timeout=WAIT_S, poll_interval=POLL, sync_nodes=True)
+    nodes = sorted(set(done.node_executions) - PSEUDO_NODES)
+    if c.flytekit:
+        outputs = {k: done.outputs.get(k) for k in done.outputs.literals}
+    else:
+        outputs = dict(done.outputs or {})
+    return [done.closure.phase, nodes, outputs]
+
+
+def offloaded_outputs(c: Client) -> Any:
+    """Outputs flytekit offloads (``_F_L_MIN_SIZE_MB=0``: every output is written to the store as
+    ``<name>_offloaded_metadata.pb`` and Admin only holds its URI): read from the store by sync_execution,
+    get(flyte://...) and node data alike."""
+    ex = c.remote.execute(
+        c.remote.fetch_workflow(name=name("add_wf")),
+        {"x": 4, "y": 1},
+        execution_name=f"{c.tag}-off",
+        envs={"_F_L_MIN_SIZE_MB": "0"},
+    )
+    result = run(c, ex)
+    got = c.remote.get(f"flyte://v1/{PROJECT}/{DOMAIN}/{c.tag}-off/n1/o")
+    if c.flytekit:  # Admin holds only the URI: the value is in the store
+        assert got.literals["o0"].offloaded_metadata is not None
+    # flytekit's get() has no variable map to guess the type from: told it is an int
+    node_outputs = {k: got.get(k, int) for k in got.literals} if c.flytekit else got
+    node = c.remote.sync_execution(wait(c, ex), sync_nodes=True).node_executions["n1"]
+    if c.flytekit:
+        data = {k: node.outputs.get(k, int) for k in node.outputs.literals}
+    else:
+        data = dict(c.remote.fetch_node_data(node).outputs or {})
+    return {**result, "get": node_outputs, "node": data}
+
+
 def _kickoff(bindings: Any) -> datetime:
     (binding,) = [idl(b) for b in bindings]
     return binding.binding.scalar.primitive.datetime.ToDatetime()
@@ -442,6 +557,10 @@ SCENARIOS: dict[str, Callable[[Client], Any]] = {
     "activate_and_deactivate": activate_and_deactivate,  # one client after the other (shared state)
     "recent_executions": recent_executions,  # after the executions above
     "backfill_dry_run": backfill_dry_run,
+    "backfill_failure_policy": backfill_failure_policy,
+    "execute_with_options": execute_with_options,
+    "wait_sync_nodes": wait_sync_nodes,
+    "offloaded_outputs": offloaded_outputs,
 }
 
 
@@ -452,8 +571,8 @@ ONE_AFTER_THE_OTHER = {"activate_and_deactivate", "register_script"}
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_same_results_through_flytekit_and_ours(env: Env, scenario: str, tmp_path: Path) -> None:
     fn = SCENARIOS[scenario]
-    fk = Client(env.flytekit, True, "fk", tmp_path, env.source)
-    ls = Client(env.ours, False, "ls", tmp_path, env.source)
+    fk = Client(env.flytekit, True, "fk", tmp_path, env.source, env.flytekit)
+    ls = Client(env.ours, False, "ls", tmp_path, env.source, env.flytekit)
     if scenario in ONE_AFTER_THE_OTHER:
         fk_result, ls_result = fn(fk), fn(ls)
     else:
@@ -481,6 +600,20 @@ EXPECTED: dict[str, Callable[[Any], None]] = {
     "terminate": lambda r: r[0] == WF.ABORTED or pytest.fail(f"not aborted: {r}"),
     "register_script": _executed({"o0": 3, "o1": "done"}),
     "download": lambda files: files == {"o0": "hello"} or pytest.fail(f"downloaded {files}"),
+    "backfill_failure_policy": lambda r: r == [1, 2] or pytest.fail(f"{r}"),
+    "execute_with_options": lambda r: (
+        (r["phase"], r["outputs"], r["labels"], r["max_parallelism"])
+        == (WF.SUCCEEDED, {"o0": 22, "o1": "done"}, {"team": "ls"}, 4)
+        or pytest.fail(f"{r}")
+    ),
+    "wait_sync_nodes": lambda r: (
+        r == [WF.SUCCEEDED, ["n0", "n1"], {"o0": 23, "o1": "done"}] or pytest.fail(f"{r}")
+    ),
+    "offloaded_outputs": lambda r: (
+        (r["phase"], r["outputs"], r["get"], r["node"])
+        == (WF.SUCCEEDED, {"o0": 6, "o1": "done"}, {"o0": 6}, {"o0": 6})
+        or pytest.fail(f"{r}")
+    ),
 }
 
 
@@ -498,3 +631,31 @@ def test_ours_reads_flytekits_objects(env: Env) -> None:
     objects.append(WorkflowExecutionIdentifier(PROJECT, DOMAIN, "abc"))
     for obj in objects:
         assert env.ours.generate_console_url(obj) == fk.generate_console_url(obj), obj
+
+
+def test_ours_runs_and_follows_flytekits_entities_and_executions(env: Env) -> None:
+    """flytekit's fetched entities, executions and id models, handed to ours: execute, wait, sync_execution,
+    get_execution_metrics(id=...), activate/deactivate and download take them as ours."""
+    from flytekit.models.core.identifier import WorkflowExecutionIdentifier
+
+    fk, ours = env.flytekit, env.ours
+    task = fk.fetch_task(name=name("add"), version=VERSION)
+    ex = ours.execute(task, {"x": 1, "y": 2}, execution_name="ls-fk-task")
+    fk_ex = fk.fetch_execution(name=ex.id.name)  # flytekit's execution object
+    done = ours.wait(fk_ex, timeout=WAIT_S, poll_interval=POLL)
+    assert done.closure.phase == WF.SUCCEEDED
+    assert ours.sync_execution(fk_ex).outputs == {"o0": 3}
+    fk_id = WorkflowExecutionIdentifier(PROJECT, DOMAIN, ex.id.name)
+    assert ours.sync_execution(fk_id).outputs == {"o0": 3}
+    assert idl(ours.get_execution_metrics(id=fk_id)) == idl(fk.get_execution_metrics(id=fk_id))
+    assert ours.download(fk_ex, str(env.source.parent / "fk-download"))["o0"].read_text() == "3\n"
+
+    lp = fk.fetch_launch_plan(name=name("add_lp"), version=VERSION)
+    ours.deactivate_launchplan(lp.id)
+    assert fk.fetch_active_launchplan(name=name("add_lp")) is None
+    ours.activate_launchplan(lp)
+    assert idl(ours.fetch_active_launchplan(name=name("add_lp")).id) == idl(lp.id)
+    with pytest.raises(TypeError, match="cannot activate 3: pass a launch plan"):
+        ours.activate_launchplan(3)
+    with pytest.raises(TypeError, match=r"cannot deactivate .* not a launch plan"):
+        ours.deactivate_launchplan(task.id)

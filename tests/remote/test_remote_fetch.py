@@ -1,7 +1,7 @@
 """flyte_ls.remote's fetch/list/get methods, async and sync, against a real ``flyte-ls local start`` backend
-with entities registered by real ``pyflyte register`` and a real execution — and compared with flytekit's
-FlyteRemote on the same backend. RPC counts (NOT_FOUND sent once, a lazy entity fetched once) are taken
-server-side by the counting interceptor of test_transport around the real Admin servicer."""
+with entities registered by real ``pyflyte register`` and a real execution (the comparison with flytekit's
+FlyteRemote on the same backend is test_parity's). RPC counts (NOT_FOUND sent once, a lazy entity fetched
+once) are taken server-side by the counting interceptor of test_transport around the real Admin servicer."""
 
 from __future__ import annotations
 
@@ -220,56 +220,6 @@ def test_async_lazy_entity_needs_await(registered: Registered) -> None:
     lazy = _async_remote(registered).fetch_task_lazy(name=TASK)
     with pytest.raises(RuntimeError, match=r"await lazy\.fetch"):
         _ = lazy.entity
-
-
-# --- parity with flytekit's FlyteRemote on the same backend ------------------------------------------
-
-
-@pytest.mark.flytekit
-@pytest.mark.timeout(300)
-def test_parity_with_flytekit(registered: Registered) -> None:
-    from flytekit.configuration import Config as FkConfig
-    from flytekit.remote import FlyteRemote as FkRemote
-
-    fk = FkRemote(
-        FkConfig.auto(str(registered.backend.config)), default_project=PROJECT, default_domain=DOMAIN
-    )
-    with FlyteRemote(registered.config, default_project=PROJECT, default_domain=DOMAIN) as ours:
-        fk_task, task = fk.fetch_task(name=TASK), ours.fetch_task(name=TASK)
-        assert fk_task.id.to_flyte_idl() == task.id.to_proto()
-        assert fk_task.interface.to_flyte_idl() == task.interface
-        fk_wf, wf = fk.fetch_workflow(name=WF), ours.fetch_workflow(name=WF)
-        assert fk_wf.id.to_flyte_idl() == wf.id.to_proto()
-        assert fk_wf.interface.to_flyte_idl() == wf.interface
-        fk_lp, lp = fk.fetch_launch_plan(name=WF), ours.fetch_launch_plan(name=WF)
-        assert fk_lp.id.to_flyte_idl() == lp.id.to_proto()
-        assert fk_lp.interface.to_flyte_idl() == lp.interface
-        fk_active, active = fk.fetch_active_launchplan(name=WF), ours.fetch_active_launchplan(name=WF)
-        assert fk_active is not None and active is not None
-        assert fk_active.id.to_flyte_idl() == active.id.to_proto()
-        fk_outer, outer = (
-            fk.fetch_workflow(name="wfpkg.flows.outer"),
-            ours.fetch_workflow(name="wfpkg.flows.outer"),
-        )
-        assert fk_outer.interface.to_flyte_idl() == outer.interface
-        assert sorted(str(n.id) for n in fk_outer.flyte_nodes) == sorted(
-            outer.nodes.keys() - {"start-node", "end-node"}
-        )
-        fk_ex = fk.fetch_execution(name=registered.execution)
-        ex = ours.fetch_execution(name=registered.execution)
-        assert fk_ex.id.to_flyte_idl() == ex.id.to_proto()
-        assert fk_ex.closure.phase == ex.phase
-        for fk_entity, entity in [(fk_ex, ex), (fk_task, task), (fk_wf, wf), (fk_lp, lp)]:
-            assert fk.generate_console_url(fk_entity) == ours.generate_console_url(entity)
-        assert [t.id.name for t in fk.list_tasks_by_version("v1")] == [
-            t.id.name for t in ours.list_tasks_by_version("v1")
-        ]
-        assert [e.id.name for e in fk.recent_executions()] == [e.id.name for e in ours.recent_executions()]
-        url = f"flyte://v1/{PROJECT}/{DOMAIN}/{registered.execution}/n0/o"
-        fk_outputs = fk.get(url)
-        assert fk_outputs.literals["o0"].to_flyte_idl() == ours.get(url, as_python=False).literals["o0"]
-        fk_value = fk.get(url + "/o0")
-        assert fk_value.to_flyte_idl() == ours.get(url + "/o0", as_python=False)
 
 
 # --- RPC counts, taken by the server --------------------------------------------------------------------
