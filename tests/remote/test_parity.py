@@ -527,6 +527,8 @@ def offloaded_outputs(c: Client) -> Any:
         assert got.literals["o0"].offloaded_metadata is not None
     # flytekit's get() has no variable map to guess the type from: told it is an int
     node_outputs = {k: got.get(k, int) for k in got.literals} if c.flytekit else got
+    if not c.flytekit:  # one offloaded value (flytekit returns the offloaded Literal model as is)
+        assert c.remote.get(f"flyte://v1/{PROJECT}/{DOMAIN}/{c.tag}-off/n1/o/o0") == 6
     node = c.remote.sync_execution(wait(c, ex), sync_nodes=True).node_executions["n1"]
     if c.flytekit:
         data = {k: node.outputs.get(k, int) for k in node.outputs.literals}
