@@ -58,7 +58,14 @@ def result() -> dict[str, Any]:
         "load_avg_at_end": (0.1, 0.2, 0.3),
         "imports": {"n": 3, "ours_median_s": 0.1, "theirs_median_s": 0.4, "ratio": 0.25},
         "follow": {
-            "ours": {**follow, "by_method_last": {"GetExecution": 13, "ListTaskExecutions": 12}},
+            "ours": {
+                **follow,
+                "median_rpcs": 25,
+                "median_one_node_rpcs": 2,
+                "median_everything_rpcs": 33,
+                "by_method_last": {"GetExecution": 11, "GetExecutionData": 1, "ListNodeExecutions": 1},
+                "one_node_by_method_last": {"ListTaskExecutions": 1, "GetNodeExecutionData": 1},
+            },
             "flytekit": {**follow, "median_rpcs": 600, "by_method_last": {"GetExecution": 12, "X": 588}},
             "rpc_ratio": 24.0,
         },
