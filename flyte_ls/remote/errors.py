@@ -191,7 +191,7 @@ def from_rpc_error(
         return make(
             FlyteTimeout,
             f"{where}: no answer{limit}{tried}{said} — the backend is slow or the network stalled; retry, "
-            "or raise the deadline (Transport(deadlines=Deadlines(...)) or the call's timeout)",
+            "or raise the deadline (FlyteRemote(..., deadlines=Deadlines(read=..., create=...)))",
         )
     if code == S.UNAVAILABLE:
         target = endpoint or "the Flyte backend"

@@ -13,6 +13,8 @@ from typing import Any
 
 from flyteidl.core import types_pb2
 
+from flyte_ls.remote.errors import FlyteInvalidInputException
+
 SIMPLE_NAMES = {
     types_pb2.NONE: "None",
     types_pb2.INTEGER: "int",
@@ -27,8 +29,11 @@ SIMPLE_NAMES = {
 }
 
 
-class LiteralConversionError(ValueError):
+class LiteralConversionError(FlyteInvalidInputException, ValueError):
     """A value does not fit the declared type of an input (or a literal cannot be read back).
+
+    A :class:`~flyte_ls.remote.errors.FlyteInvalidInputException` (so one ``except`` catches every rejected
+    input, the client's or Admin's) and a ``ValueError`` (as a bad argument is in Python).
 
     `input_name` is the input (with a path into collections/maps such as `xs[2]` or `m['k']`), `expected` the
     readable type it should have had and `given` a short description of what was passed.
@@ -43,6 +48,7 @@ class LiteralConversionError(ValueError):
         if reason:
             message += f" — {reason}"
         super().__init__(message)
+        self.args = (message,)
 
 
 def describe(value: Any, limit: int = 60) -> str:

@@ -27,7 +27,7 @@ from flyte_ls.remote.remote_register import RegisterMixin
 from flyte_ls.remote.transport import Deadlines, Kind, RetryPolicy, Transport
 
 if TYPE_CHECKING:
-    from flyte_ls.remote.auth import DeviceCodeHook
+    from flyte_ls.remote.auth import DeviceCodeHook, TokenCache
 
 T = TypeVar("T")
 R = TypeVar("R", bound="RemoteBase")
@@ -127,6 +127,10 @@ class RemoteBase(_Factories):
     ``deadlines`` (seconds per attempt of a read, create or update RPC) and ``retry`` (attempts, backoff and
     the time budget of retried reads) configure that transport; ``None`` keeps :class:`Deadlines` /
     :class:`RetryPolicy`'s defaults.
+
+    Tokens are kept in memory, one cache per endpoint for the process; set :attr:`token_cache` to a
+    :class:`~flyte_ls.remote.auth.FileTokenCache` (a 0600 file) before the first RPC to keep them across
+    processes.
     """
 
     def __init__(
@@ -148,6 +152,7 @@ class RemoteBase(_Factories):
         self._transport: Transport | None = None
         self._transport_lock = threading.Lock()
         self._on_device_code: DeviceCodeHook | None = None
+        self.token_cache: TokenCache | None = None  # None: the per-endpoint memory cache
         # Set by FlyteRemote: runs a coroutine on its loop thread, so that lazy entities work synchronously.
         self._runner: Callable[[Awaitable[Any]], Any] | None = None
 
@@ -186,7 +191,10 @@ class RemoteBase(_Factories):
         from flyte_ls.remote.auth import authenticator_for
 
         cfg = self.config
-        auth = authenticator_for(cfg, on_device_code=self.on_device_code)
+        if self.token_cache is None:
+            auth = authenticator_for(cfg, on_device_code=self.on_device_code)
+        else:
+            auth = authenticator_for(cfg, on_device_code=self.on_device_code, cache=self.token_cache)
         transport = Transport(
             cfg.endpoint,
             insecure=cfg.insecure,
@@ -272,6 +280,14 @@ class FlyteRemote(_Factories):
         if name.startswith("__") or name == "_remote":
             raise AttributeError(name)
         return getattr(self._remote, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Public attributes (default_project, on_device_code, token_cache...) are the async remote's: a write
+        # must reach it, not stop on this facade.
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._remote, name, value)
 
     def __repr__(self) -> str:
         return repr(self._remote).replace("AsyncFlyteRemote", "FlyteRemote", 1)

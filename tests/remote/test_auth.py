@@ -361,3 +361,35 @@ async def test_proxy_command_token_goes_in_proxy_authorization(backend: Backend,
             "proxy-authorization": "Bearer proxy-token-1",
             "authorization": f"Bearer {auth.token().access_token}",  # type: ignore[union-attr]
         }
+
+
+async def test_a_remote_keeps_tokens_in_a_file_cache_set_on_it(backend: Backend, tmp_path: Path) -> None:
+    """``token_cache`` set on the sync facade reaches the remote underneath; a second remote reading that file
+    needs no token request — shown by giving it a wrong secret, which would be refused if one were sent."""
+    from flyte_ls.remote.remote import FlyteRemote
+
+    path = tmp_path / "tokens.json"
+    first = FlyteRemote(Config.auto(backend.config))
+    first.token_cache = FileTokenCache(path)
+    first.default_project = "flytesnacks"
+    assert first.async_remote.token_cache is first.token_cache
+    assert first.async_remote.default_project == "flytesnacks"
+    try:
+        assert [p.id for p in await asyncio.to_thread(first.list_projects)] == ["flytesnacks"]
+    finally:
+        await asyncio.to_thread(first.close)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    wrong = replace(Config.auto(backend.config), client_credentials_secret="wrong-secret")
+    second = FlyteRemote(wrong)
+    second.token_cache = FileTokenCache(path)
+    try:
+        assert [p.id for p in await asyncio.to_thread(second.list_projects)] == ["flytesnacks"]
+    finally:
+        await asyncio.to_thread(second.close)
+    third = FlyteRemote(wrong)  # the memory cache of this process holds the token too: use a fresh one
+    third.token_cache = TokenCache()
+    try:
+        with pytest.raises(FlyteAuthenticationException):
+            await asyncio.to_thread(third.list_projects)
+    finally:
+        await asyncio.to_thread(third.close)

@@ -23,6 +23,7 @@ from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flyte_ls.remote.errors import FlyteInvalidInputException
 from flyte_ls.remote.literals import (
     LiteralConversionError,
     literal_types,
@@ -341,6 +342,8 @@ def test_error_names_input_type_and_value() -> None:
     err = _error(lambda: to_literal("3", INT, name="count"))
     assert str(err) == "input 'count': expected int, got '3' (str)"
     assert (err.input_name, err.expected, err.given) == ("count", "int", "'3' (str)")
+    # caught by flytekit-style handlers of rejected input and by plain ValueError handlers alike
+    assert isinstance(err, FlyteInvalidInputException) and isinstance(err, ValueError)
     assert str(_error(lambda: to_literal(True, INT, name="n"))) == "input 'n': expected int, got True (bool)"
     assert str(_error(lambda: to_literal(5, OPT_STR, name="who"))).startswith(
         "input 'who': expected Optional[str], got 5 (int)"
