@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from flyte_ls.server.constants import DEFAULT_MAX_FILE_SIZE
+from flyte_ls.server.constants import DEFAULT_DOMAIN, DEFAULT_MAX_FILE_SIZE, DEFAULT_PROJECT
 
 _DOC = "doc"
 
@@ -45,6 +45,12 @@ def _lint_codes(_inst: Any, _attr: Any, value: list[str] | None) -> None:
 @attrs.define(frozen=True)
 class CodeLensSettings:
     enabled: bool = attrs.field(default=True, metadata=doc("Show code lenses above each Flyte entity."))
+    run: bool = attrs.field(
+        default=True, metadata=doc("Show the `▶ Run` lens (register and execute the entity) on each entity.")
+    )
+    register: bool = attrs.field(
+        default=True, metadata=doc("Show the `⬆ Register` lens (register without executing) on each entity.")
+    )
 
 
 @attrs.define(frozen=True)
@@ -81,6 +87,18 @@ class IndexSettings:
 
 
 @attrs.define(frozen=True)
+class LocalSettings:
+    auto_start: bool = attrs.field(
+        default=True,
+        metadata=doc(
+            "When no backend is configured and none answers, start the local backend "
+            "(`flyte-ls local start`, "
+            "state in the user cache directory) for Run and Register."
+        ),
+    )
+
+
+@attrs.define(frozen=True)
 class Settings:
     exclude: list[str] = attrs.field(
         factory=list,
@@ -90,6 +108,44 @@ class Settings:
     diagnostics: DiagnosticsSettings = attrs.field(factory=DiagnosticsSettings)
     lint: LintSettings = attrs.field(factory=LintSettings)
     index: IndexSettings = attrs.field(factory=IndexSettings)
+    # Run and register (flyte_ls.server.runs): the interpreter, the backend, where entities go.
+    python_path: str | None = attrs.field(
+        default=None,
+        metadata=doc(
+            "The Python interpreter (with flytekit) that imports and serializes your code for Run and "
+            "Register; `null`: the interpreter the editor passes, else the first `python3` that has flytekit."
+        ),
+    )
+    config_file: str | None = attrs.field(
+        default=None,
+        metadata=doc(
+            "The flytectl/flytekit config file of the backend; `null`: flytekit-style discovery "
+            "(`$FLYTECTL_CONFIG`, `~/.flyte/config.yaml`, ...)."
+        ),
+    )
+    endpoint: str | None = attrs.field(
+        default=None,
+        metadata=doc("Flyte Admin's gRPC `host:port`; overrides the config file's endpoint."),
+    )
+    insecure: bool | None = attrs.field(
+        default=None,
+        metadata=doc("Plaintext gRPC to `endpoint` (true for a local backend); `null`: from the config."),
+    )
+    project: str = attrs.field(
+        default=DEFAULT_PROJECT, metadata=doc("The project entities are registered and executed in.")
+    )
+    domain: str = attrs.field(
+        default=DEFAULT_DOMAIN, metadata=doc("The domain entities are registered and executed in.")
+    )
+    image: str | None = attrs.field(
+        default=None,
+        metadata=doc("The container image tasks run in; `null`: flytekit's default image for your Python."),
+    )
+    console_endpoint: str | None = attrs.field(
+        default=None,
+        metadata=doc("The console's base URL for links; `null`: from the config, else the endpoint."),
+    )
+    local: LocalSettings = attrs.field(factory=LocalSettings)
 
 
 @attrs.define(frozen=True)

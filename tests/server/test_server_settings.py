@@ -99,11 +99,9 @@ def test_a_non_object_section_is_one_problem() -> None:
 
 
 def test_unknown_keys_are_returned_not_reported() -> None:
-    _, problems, unknown = parse_settings(
-        {"pythonPath": "/usr/bin/python", "codeLens": {"enabled": True, "x": 1}}
-    )
+    _, problems, unknown = parse_settings({"pythonVersion": "3.11", "codeLens": {"enabled": True, "x": 1}})
     assert problems == []
-    assert sorted(unknown) == ["codeLens.x", "pythonPath"]
+    assert sorted(unknown) == ["codeLens.x", "pythonVersion"]
 
 
 def test_unwrap_section_accepts_both_shapes_and_ignores_other_sections() -> None:
@@ -138,16 +136,44 @@ def test_every_setting_is_documented_in_the_table() -> None:
     assert keys == [
         "exclude",
         "codeLens.enabled",
+        "codeLens.run",
+        "codeLens.register",
         "diagnostics.enabled",
         "diagnostics.debounceMs",
         "lint.ignore",
         "lint.select",
         "index.maxFileSizeBytes",
+        "pythonPath",
+        "configFile",
+        "endpoint",
+        "insecure",
+        "project",
+        "domain",
+        "image",
+        "consoleEndpoint",
+        "local.autoStart",
     ]
     for key, type_label, default, meaning in table:
         assert type_label and default and meaning, key
-    assert ("diagnostics.debounceMs", "integer", "300") == table[3][:3]
-    assert table[5][1:3] == ("list of strings or null", "null")
+    rows = {row[0]: row[1:3] for row in table}
+    assert rows["diagnostics.debounceMs"] == ("integer", "300")
+    assert rows["lint.select"] == ("list of strings or null", "null")
+    assert rows["insecure"] == ("boolean or null", "null")
+    assert rows["project"] == ("string", "flytesnacks")
+    assert rows["local.autoStart"] == ("boolean", "true")
+
+
+def test_run_settings_parse_and_validate() -> None:
+    settings, problems, _ = parse_settings(
+        {"endpoint": "127.0.0.1:30080", "insecure": True, "local.autoStart": False, "project": 3}
+    )
+    assert (settings.endpoint, settings.insecure, settings.local.auto_start) == (
+        "127.0.0.1:30080",
+        True,
+        False,
+    )
+    assert settings.project == "flytesnacks" and [p.key for p in problems] == ["project"]
+    assert Settings().domain == "development" and Settings().python_path is None
 
 
 def test_settings_markdown_has_a_row_per_setting() -> None:
