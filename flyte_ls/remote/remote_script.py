@@ -10,24 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import sys
-from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flyte_ls.remote.errors import FlyteUserException
-
-
-@dataclass(frozen=True)
-class Serialized:
-    """The admin protos of an entity and everything it needs, in registration order (tasks first)."""
-
-    tasks: list[Any]  # flyteidl.admin.task_pb2.TaskSpec
-    workflows: list[Any]  # flyteidl.admin.workflow_pb2.WorkflowSpec
-    launch_plans: list[tuple[Any, bool]]  # (flyteidl.admin.launch_plan_pb2.LaunchPlan, auto-activate)
-    kind: str  # the entity's own resource type: "task", "workflow" or "launch_plan"
+from flyte_ls.worker.serialize import Serialized
 
 
 def entity_module_file(entity: Any) -> Path:
@@ -57,13 +45,9 @@ def loaded_module_files(source_root: Path, module_name: str | None = None) -> li
         import importlib
 
         importlib.import_module(module_name)
-    root = str(source_root.resolve()) + os.sep
-    files = set()
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if path and os.path.abspath(path).startswith(root) and path.endswith(".py"):
-            files.add(os.path.abspath(path))
-    return sorted(files)
+    from flyte_ls.worker.serialize import loaded_files
+
+    return loaded_files(str(source_root.resolve()))
 
 
 def image_name(image_config: Any) -> str:
@@ -100,51 +84,20 @@ def serialize(
     envs: dict[str, str] | None = None,
     default_resources: Any = None,
 ) -> Serialized:
-    """flytekit's serializer on ``entity`` (a task, workflow or launch plan) with fast-register settings;
-    ``image_config`` is flytekit's ``ImageConfig``, an image name, or ``None`` (flytekit's default image)."""
-    from flytekit.configuration import FastSerializationSettings, ImageConfig, SerializationSettings
-    from flytekit.core.launch_plan import LaunchPlan
-    from flytekit.core.workflow import WorkflowBase
-    from flytekit.models import launch_plan as lp_models
-    from flytekit.models import task as task_models
-    from flytekit.models.admin import workflow as wf_models
-    from flytekit.tools.translator import get_serializable
+    """flytekit's serializer on ``entity`` (a task, workflow or launch plan) with fast-register settings —
+    the worker's (:func:`flyte_ls.worker.serialize.serialize_entity`), one implementation; ``image_config``
+    is flytekit's ``ImageConfig``, an image name, or ``None`` (flytekit's default image)."""
+    from flyte_ls.worker import serialize as worker
 
-    if image_config is None:
-        image_config = ImageConfig.auto_default_image()
-    elif isinstance(image_config, str):
-        image_config = ImageConfig.auto(img_name=image_config)
-    settings = SerializationSettings(
-        image_config=image_config,
-        env=envs,
-        default_resources=default_resources,
+    settings = worker.serialization_settings(
+        image_config,
         project=project,
         domain=domain,
         version=version,
-        source_root=str(source_root),
-        fast_serialization_settings=FastSerializationSettings(
-            enabled=True, destination_dir=destination_dir, distribution_location=package_url
-        ),
+        source_root=source_root,
+        destination_dir=destination_dir,
+        distribution_location=package_url,
+        env=envs,
+        default_resources=default_resources,
     )
-    entities: OrderedDict[Any, Any] = OrderedDict()
-    get_serializable(entities, settings, entity, options)
-    if default_launch_plan and isinstance(entity, WorkflowBase):
-        get_serializable(entities, settings, LaunchPlan.get_or_create(entity), options)
-    kind = (
-        "launch_plan"
-        if isinstance(entity, LaunchPlan)
-        else "workflow"
-        if isinstance(entity, WorkflowBase)
-        else "task"
-    )
-    out = Serialized([], [], [], kind)
-    for model in entities.values():
-        if type(model).__module__.startswith("flytekit.remote"):
-            continue  # fetched remote entities are registered already
-        if isinstance(model, task_models.TaskSpec):
-            out.tasks.append(model.to_flyte_idl())
-        elif isinstance(model, wf_models.WorkflowSpec):
-            out.workflows.append(model.to_flyte_idl())
-        elif isinstance(model, lp_models.LaunchPlan):
-            out.launch_plans.append((model.to_flyte_idl(), bool(model.should_auto_activate)))
-    return out
+    return worker.serialize_entity(entity, settings, default_launch_plan=default_launch_plan, options=options)

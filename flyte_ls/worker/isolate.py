@@ -1,0 +1,150 @@
+"""Run one serialize request in a process of its own, so the user's code is imported afresh each time and
+whatever it does (edits, ``os._exit``, an endless loop at import) never touches the worker.
+
+A forked child where ``os.fork`` exists (it shares the worker's warm flytekit import), else a fresh
+``python -m <this package>.isolate`` (set ``FLYTE_LS_WORKER_ISOLATION=subprocess`` to choose it). The child
+sends one JSON object, ``{"result": ...}`` or ``{"error": {code, message, data}}``, through a pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from .serialize import IMPORT_ERROR, SERIALIZE_ERROR, RequestError, frames, serialize
+
+TIMEOUT_ERROR = -32004
+
+
+def run(params: dict[str, Any], timeout: float, close_fds: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Answer ``params`` (a serialize request) in a child process within ``timeout`` seconds; the child is
+    killed past it. ``close_fds`` are closed in a forked child (the worker's protocol pipe)."""
+    if hasattr(os, "fork") and os.environ.get("FLYTE_LS_WORKER_ISOLATION") != "subprocess":
+        return _forked(params, timeout, close_fds)
+    return _subprocess(params, timeout)
+
+
+def answer(params: dict[str, Any]) -> dict[str, Any]:
+    """The reply object for ``params``, never raising."""
+    try:
+        return {"result": serialize(params)}
+    except RequestError as exc:
+        return {"error": exc.to_json()}
+    except BaseException as exc:  # anything else is a serialization failure with its traceback
+        import traceback
+
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        message = f"serializing {params.get('entity')} failed: {type(exc).__name__}: {exc}"
+        data = {"kind": "serialize", "frames": frames(exc), "traceback": text}
+        return {"error": {"code": SERIALIZE_ERROR, "message": message, "data": data}}
+
+
+def _forked(params: dict[str, Any], timeout: float, close_fds: tuple[int, ...]) -> dict[str, Any]:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the worker's loop
+        try:
+            os.close(read_fd)
+            for fd in close_fds:
+                os.close(fd)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)  # the user's code must not read the worker's requests
+            sys.dont_write_bytecode = True
+            data = json.dumps(answer(params)).encode()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(write_fd, view) :]
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    try:
+        data, done = _read_until(read_fd, time.monotonic() + timeout)
+    finally:
+        os.close(read_fd)
+    if not done:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if not done:
+        return _timeout(params, timeout)
+    if data:
+        return json.loads(data.decode())
+    code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+    return _died(params, code)
+
+
+def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b"", False
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks), True
+            chunks.append(chunk)
+
+
+def _subprocess(params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", f"{__package__}.isolate"],
+            input=json.dumps(params).encode(),
+            stdout=subprocess.PIPE,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return _timeout(params, timeout)
+    if proc.stdout.strip():
+        return json.loads(proc.stdout.decode())
+    return _died(params, proc.returncode)
+
+
+def _timeout(params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    message = (
+        f"importing {params.get('file')} and serializing {params.get('entity')} took longer than "
+        f"{timeout:g} s and was stopped: does the module do slow work when it is imported?"
+    )
+    return {"error": {"code": TIMEOUT_ERROR, "message": message, "data": _data("timeout")}}
+
+
+def _died(params: dict[str, Any], code: int) -> dict[str, Any]:
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    message = (
+        f"the process importing {params.get('file')} and serializing {params.get('entity')} {how} "
+        "(os._exit or a crash in the imported code?)"
+    )
+    return {"error": {"code": IMPORT_ERROR, "message": message, "data": _data("import")}}
+
+
+def _data(kind: str) -> dict[str, Any]:
+    return {"kind": kind, "frames": [], "traceback": ""}
+
+
+def _main() -> None:
+    """The subprocess form: the request's params on stdin, the reply on stdout (user prints go to stderr)."""
+    params = json.loads(sys.stdin.read())
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    data = json.dumps(answer(params)).encode()
+    with os.fdopen(reply_fd, "wb") as out:
+        out.write(data)
+
+
+if __name__ == "__main__":
+    _main()
