@@ -175,8 +175,9 @@ async def run_lp(remote: AsyncFlyteRemote, reg: Registration) -> Any:
     ex = await remote.execute(lp, {"x": 3})
     ex = await remote.wait(ex, timeout=180)
     assert ex.closure.phase == execution_pb2.WorkflowExecution.SUCCEEDED, ex.closure.error
-    synced = await remote.sync_execution(ex)
-    return synced.outputs["o0"]
+    outputs = (await remote.sync_execution(ex)).outputs
+    assert outputs is not None
+    return outputs["o0"]
 
 
 async def test_register_again_and_after_changes(remote: AsyncFlyteRemote, project: Path) -> None:
@@ -244,4 +245,5 @@ async def test_task_target(remote: AsyncFlyteRemote, project: Path) -> None:
     ex = await remote.execute(f"tsk:{PROJECT}:{DOMAIN}:wfpkg.flow.step:{reg.version}", {"x": 4})
     ex = await remote.wait(ex, timeout=180)
     assert ex.closure.phase == execution_pb2.WorkflowExecution.SUCCEEDED, ex.closure.error
-    assert (await remote.sync_execution(ex)).outputs["o0"] == 4 * 2 + 3
+    outputs = (await remote.sync_execution(ex)).outputs
+    assert outputs is not None and outputs["o0"] == 4 * 2 + 3

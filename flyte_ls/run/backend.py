@@ -1,0 +1,365 @@
+"""Which Flyte backend the editor's commands talk to: :class:`Backend`, built from the ``flyte.*`` settings.
+
+Resolution, on each :meth:`Backend.ensure` that needs it (a healthy answer is trusted for ``recheck_after``
+seconds, so the tracker's frequent calls cost nothing):
+
+1. ``flyte.endpoint`` (with ``flyte.insecure`` and the config file's auth), else ``flyte.configFile``, else
+   the config flytekit would discover (``FLYTECTL_CONFIG``, ``./flytekit.config`` in the workspace,
+   ``~/.flyte``), else ``FLYTE_PLATFORM_URL``: that backend, whether it answers or not — one that does not
+   answer is an error naming the endpoint and the setting to change, never a reason to start something else;
+2. nothing configured: whatever answers at the sandbox address (``localhost:30080``: ``flytectl demo`` or a
+   ``flyte-ls local start`` with its defaults);
+3. otherwise, with ``flyte.local.autoStart``: the local backend in ``<user cache>/flyte-ls/local`` — reused
+   when ``flyte-ls local status`` finds it running, else started detached (``flyte-ls local start --port 0``,
+   in its own session: it outlives the language server, and the next server reuses it). The user is told
+   once where it is.
+
+"Answers" means a ``GetDomains`` with a short deadline, sent without credentials and without retries: any gRPC
+answer counts (``UNAUTHENTICATED`` too), only ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED`` do not. Nothing here
+blocks the event loop: files are read and processes started in threads or through asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import grpc
+from flyteidl.admin import project_pb2
+
+from flyte_ls.remote.config import SANDBOX_ENDPOINT, Config, ConfigError, discover_config_file
+from flyte_ls.remote.errors import FlyteException, FlyteUserException
+from flyte_ls.remote.remote import AsyncFlyteRemote, _root_certificates
+from flyte_ls.remote.transport import Deadlines, RetryPolicy, Transport
+from flyte_ls.run.paths import local_backend_dir
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 2.0
+START_TIMEOUT_S = 120.0  # the backend checks its task interpreter (`import flytekit`): seconds when busy
+STATUS_TIMEOUT_S = 20.0
+RECHECK_AFTER_S = 30.0
+_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+class BackendError(FlyteUserException):
+    """No usable backend; the message says which endpoint failed and which setting to change."""
+
+    error_code = "USER:BackendUnavailable"
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A configured backend: its config, where it came from (for messages) and the setting that changes it."""
+
+    config: Config
+    where: str
+    setting: str
+
+
+class Backend:
+    """One :class:`AsyncFlyteRemote` for the backend the settings name (module docstring).
+
+    ``on_message`` is called once with the notice about a local backend that was started (or found running).
+    ``state_dir``, ``local_python`` (the interpreter that runs tasks; default: the backend's own discovery),
+    ``command`` (how to run ``flyte-ls``), ``default_endpoint`` and ``cwd`` (where ``./flytekit.config`` is
+    looked for: the workspace) are for the server's wiring and for tests.
+    """
+
+    def __init__(
+        self,
+        config_file: str | None = None,
+        endpoint: str | None = None,
+        insecure: bool | None = None,
+        console_endpoint: str | None = None,
+        project: str = "flytesnacks",
+        domain: str = "development",
+        auto_start: bool = True,
+        *,
+        on_message: Callable[[str], None] | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
+        local_python: str | None = None,
+        command: Sequence[str] | None = None,
+        default_endpoint: str = SANDBOX_ENDPOINT,
+        cwd: str | os.PathLike[str] | None = None,
+        probe_timeout: float = PROBE_TIMEOUT_S,
+        start_timeout: float = START_TIMEOUT_S,
+        recheck_after: float = RECHECK_AFTER_S,
+    ) -> None:
+        self.config_file = config_file or None
+        self.endpoint = endpoint or None
+        self.insecure = insecure
+        self.console_endpoint = console_endpoint or None
+        self.project = project
+        self.domain = domain
+        self.auto_start = auto_start
+        self.on_message = on_message
+        self.state_dir = Path(state_dir) if state_dir is not None else local_backend_dir()
+        self.local_python = local_python
+        self.command = list(command) if command is not None else [sys.executable, "-m", "flyte_ls"]
+        self.default_endpoint = default_endpoint
+        self.cwd = cwd
+        self.probe_timeout = probe_timeout
+        self.start_timeout = start_timeout
+        self.recheck_after = recheck_after
+        self.notice: str | None = None
+        """The notice given about the local backend (also passed to ``on_message``), once."""
+        self.local_status: dict[str, Any] | None = None
+        """``flyte-ls local status --json`` of the local backend in use, when that is what is used."""
+        self.started_process: subprocess.Popen[bytes] | None = None
+        """The local backend process this Backend started (it is not stopped with the Backend)."""
+        self._remote: AsyncFlyteRemote | None = None
+        self._checked_at = 0.0
+        self._local: Config | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        endpoint = self._remote.config.endpoint if self._remote is not None else None
+        return f"Backend(endpoint={endpoint!r}, project={self.project!r}, domain={self.domain!r})"
+
+    @property
+    def remote(self) -> AsyncFlyteRemote | None:
+        """The remote of the last successful :meth:`ensure` (None before)."""
+        return self._remote
+
+    def invalidate(self) -> None:
+        """Check the backend again at the next :meth:`ensure` (e.g. after an RPC found it gone)."""
+        self._checked_at = 0.0
+
+    async def ensure(self) -> AsyncFlyteRemote:
+        """The remote for the backend, after checking that it answers (at most every ``recheck_after``
+        seconds); starts the local backend when nothing is configured and nothing answers. Raises
+        :class:`BackendError` with what to do."""
+        async with self._lock:
+            fresh = time.monotonic() - self._checked_at < self.recheck_after
+            if self._remote is not None and fresh:
+                return self._remote
+            config = await self._resolve()
+            if self._remote is None or self._remote.config != config:
+                previous, self._remote = self._remote, AsyncFlyteRemote(config, self.project, self.domain)
+                if previous is not None:
+                    await previous.aclose()
+            self._checked_at = time.monotonic()
+            return self._remote
+
+    async def aclose(self) -> None:
+        """Close the remote's channel. A local backend that was started keeps running (it is shared)."""
+        remote, self._remote = self._remote, None
+        if remote is not None:
+            await remote.aclose()
+
+    close = aclose
+
+    # -- resolution -----------------------------------------------------------------------------------------
+
+    async def _resolve(self) -> Config:
+        source = await asyncio.to_thread(self._configured)
+        if source is not None:
+            problem = await self._probe(source.config)
+            if problem is not None:
+                raise BackendError(
+                    f"The Flyte backend at {source.config.endpoint} ({source.where}) does not answer: "
+                    f"{problem}. Start it, or change {source.setting}.",
+                    setting=source.setting,
+                )
+            return source.config
+        sandbox = self._with_overrides(replace(Config.for_sandbox(), endpoint=self.default_endpoint))
+        if await self._probe(sandbox) is None:
+            return sandbox
+        if self._local is not None and await self._probe(self._local) is None:
+            return self._local
+        if not self.auto_start:
+            raise BackendError(
+                "No Flyte backend: nothing is configured (flyte.endpoint, flyte.configFile, FLYTECTL_CONFIG, "
+                f"~/.flyte/config.yaml) and nothing answers at {self.default_endpoint}. Set flyte.endpoint "
+                "or flyte.configFile, start one (`flyte-ls local start`), or turn flyte.local.autoStart on.",
+                setting="flyte.local.autoStart",
+            )
+        self._local = await self._local_backend()
+        return self._local
+
+    def _configured(self) -> _Source | None:
+        """The backend the settings, a discovered config file or FLYTE_PLATFORM_URL name (reads files: run
+        in a thread); None when nothing is configured."""
+        try:
+            if self.endpoint:
+                config = Config.for_endpoint(
+                    self.endpoint, self.insecure, config_file=self.config_file, cwd=self.cwd
+                )
+                return _Source(self._with_overrides(config), "setting flyte.endpoint", "flyte.endpoint")
+            if self.config_file:
+                path = Path(self.config_file).expanduser()
+                if not path.is_file():
+                    raise BackendError(
+                        f"flyte.configFile names {path}, which is not a file: fix the setting or clear it",
+                        setting="flyte.configFile",
+                    )
+                config = self._with_overrides(Config.auto(path, cwd=self.cwd), apply_insecure=True)
+                return _Source(config, f"from {path}, setting flyte.configFile", "flyte.configFile")
+            found = discover_config_file(cwd=self.cwd)
+            if found is not None:
+                config = self._with_overrides(Config.auto(cwd=self.cwd), apply_insecure=True)
+                return _Source(
+                    config,
+                    f"from {found}, found by flytekit's config discovery",
+                    f"flyte.endpoint or flyte.configFile (or edit {found})",
+                )
+            if os.environ.get("FLYTE_PLATFORM_URL"):
+                config = self._with_overrides(Config.auto(cwd=self.cwd), apply_insecure=True)
+                return _Source(config, "from FLYTE_PLATFORM_URL", "FLYTE_PLATFORM_URL or flyte.endpoint")
+        except ConfigError as err:
+            raise BackendError(
+                f"{err} — fix it, or point flyte.configFile at another file", setting="flyte.configFile"
+            ) from err
+        return None
+
+    def _with_overrides(self, config: Config, *, apply_insecure: bool = False) -> Config:
+        changes: dict[str, Any] = {}
+        if apply_insecure and self.insecure is not None:
+            changes["insecure"] = self.insecure
+        if self.console_endpoint:
+            changes["console_endpoint"] = self.console_endpoint
+        return replace(config, **changes) if changes else config
+
+    async def _probe(self, config: Config) -> str | None:
+        """None when something answers gRPC at ``config.endpoint`` within the probe deadline, else why not."""
+        try:
+            roots = await asyncio.to_thread(_root_certificates, config)
+        except OSError as err:
+            return f"cannot set up TLS ({err})"
+        transport = Transport(
+            config.endpoint,
+            insecure=config.insecure,
+            root_certificates=roots,
+            deadlines=Deadlines(read=self.probe_timeout),
+            retry=RetryPolicy(max_attempts=1),
+        )
+        try:
+            request = project_pb2.GetDomainRequest()
+            call = transport.call("GetDomains", request, kind="read", timeout=self.probe_timeout)
+            await asyncio.wait_for(call, self.probe_timeout + 1.0)
+        except FlyteException as err:
+            if err.code in _DOWN:
+                return _first_line(getattr(err, "details", "") or str(err))
+        except (TimeoutError, asyncio.TimeoutError):
+            return f"no answer within {self.probe_timeout:g} s"
+        finally:
+            await transport.aclose()
+        return None
+
+    # -- the local backend ----------------------------------------------------------------------------------
+
+    async def _local_backend(self) -> Config:
+        """Reuse the local backend running on ``state_dir``, or start one; its config; the notice, once."""
+        status = await self._status()
+        started = status is None
+        if status is None:
+            status = await self._start()
+        self.local_status = status
+        config = await asyncio.to_thread(Config.auto, str(status["config"]), cwd=self.cwd)
+        config = self._with_overrides(config)
+        verb = "Started" if started else "Using"
+        where = f"{status['admin_endpoint']} (console {status['console_url']})"
+        self._tell(
+            f"{verb} the local Flyte backend at {where}; its state is in {status['state_dir']}"
+            + (", and it keeps running after the editor closes." if started else ".")
+        )
+        return config
+
+    async def _status(self) -> dict[str, Any] | None:
+        """``flyte-ls local status --json`` for ``state_dir``: the report when a backend runs there."""
+        proc = await asyncio.create_subprocess_exec(
+            *self.command, "local", "status", "--json", "--state-dir", str(self.state_dir),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), STATUS_TIMEOUT_S)
+        except (TimeoutError, asyncio.TimeoutError):
+            proc.kill()
+            await proc.wait()
+            raise BackendError(
+                f"`flyte-ls local status` did not answer within {STATUS_TIMEOUT_S:g} s",
+                setting="flyte.local.autoStart",
+            ) from None
+        try:
+            report: dict[str, Any] = json.loads(out)
+        except ValueError:
+            raise BackendError(
+                f"`flyte-ls local status` failed (exit {proc.returncode}): {_first_line(err.decode())}",
+                setting="flyte.local.autoStart",
+            ) from None
+        return report if report.get("running") else None
+
+    async def _start(self) -> dict[str, Any]:
+        """Start ``flyte-ls local start`` detached and wait until ``status`` reports it (or another one that
+        won the race for the state directory) running."""
+        log_path = self.state_dir.parent / f"{self.state_dir.name}.log"
+        cmd = [*self.command, "local", "start", "--port", "0", "--state-dir", str(self.state_dir)]
+        if self.local_python:
+            cmd += ["--python", self.local_python]
+        log.info("starting the local Flyte backend: %s (log %s)", " ".join(cmd), log_path)
+        # Popen, not asyncio's subprocess: asyncio kills a child still running when its transport is closed,
+        # and this one must outlive the server. Its own session keeps it out of the editor's signals.
+        proc = self.started_process = await asyncio.to_thread(_spawn, cmd, log_path)
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            exited = proc.poll() is not None
+            status = await self._status()
+            if status is not None:
+                return status
+            if exited:  # a start that lost the race to another one is fine: the status above found it
+                raise BackendError(
+                    f"The local Flyte backend did not start (exit {proc.returncode}): "
+                    f"{await asyncio.to_thread(_tail, log_path)} (log: {log_path}). Fix that, configure a "
+                    "backend with flyte.endpoint or flyte.configFile, or turn flyte.local.autoStart off.",
+                    setting="flyte.local.autoStart",
+                )
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise BackendError(
+                    f"The local Flyte backend did not become ready within {self.start_timeout:g} s "
+                    f"(log: {log_path}).",
+                    setting="flyte.local.autoStart",
+                )
+            await asyncio.sleep(0.3)
+
+    def _tell(self, message: str) -> None:
+        if self.notice is not None:
+            return
+        self.notice = message
+        log.info("%s", message)
+        if self.on_message is not None:
+            self.on_message(message)
+
+
+def _spawn(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as out:
+        return subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
+        )
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return " | ".join(text[-lines:]) or "no output"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no details"
