@@ -1,113 +1,29 @@
-"""flyte_ls.run.registration against a real `flyte-ls local start`: specs serialized by real flytekit in a
-fresh .venv/bin/python per request (as the worker does: the edited code is imported anew), registered,
+"""flyte_ls.run.registration against a real `flyte-ls local start`: specs serialized by the real worker
+(flyte_ls.run.worker_client in .venv/bin/python: the edited code is imported anew per request), registered,
 registered again unchanged (same version), after edits to the workflow's module and to a sibling module it
 imports (new versions), and the registered launch plan run to success with the edited code."""
 
 from __future__ import annotations
 
-import base64
-import json
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
 from flyteidl.core import execution_pb2
 
 from flyte_ls.remote.config import Config
 from flyte_ls.remote.identifiers import ResourceType
 from flyte_ls.remote.remote import AsyncFlyteRemote
 from flyte_ls.run.registration import Registration, register
+from flyte_ls.run.worker_client import WorkerClient, WorkerResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 from local_backend import VENV_PYTHON, Backend, start_backend
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 pytestmark = pytest.mark.timeout(240)
-
-# What the worker does, in a fresh interpreter: import the module by its dotted name from the source root,
-# serialize the entity with flytekit under the registration placeholders (fast register, no package URL
-# yet), print the specs (deterministic bytes) and the loaded files under the root.
-SERIALIZE = r"""
-import base64, importlib, json, os, sys
-from collections import OrderedDict
-root, module, entity = sys.argv[1:4]
-sys.path.insert(0, root)
-from flytekit.configuration import FastSerializationSettings, ImageConfig, SerializationSettings
-from flytekit.core.launch_plan import LaunchPlan
-from flytekit.core.workflow import WorkflowBase
-from flytekit.models import launch_plan as lp_models, task as task_models
-from flytekit.models.admin import workflow as wf_models
-from flytekit.tools.translator import get_serializable
-obj = getattr(importlib.import_module(module), entity)
-image = ImageConfig.auto_default_image()
-settings = SerializationSettings(
-    image_config=image, project="{{ registration.project }}", domain="{{ registration.domain }}",
-    version="{{ registration.version }}", source_root=root,
-    fast_serialization_settings=FastSerializationSettings(enabled=True, destination_dir=".",
-                                                          distribution_location=None))
-entities = OrderedDict()
-get_serializable(entities, settings, obj)
-if isinstance(obj, WorkflowBase):
-    get_serializable(entities, settings, LaunchPlan.get_or_create(obj))
-b64 = lambda m: base64.b64encode(m.to_flyte_idl().SerializeToString(deterministic=True)).decode()
-out = {"tasks": [], "workflows": [], "launchPlans": [], "image": image.default_image.full,
-       "target": {"resourceType": "WORKFLOW" if isinstance(obj, WorkflowBase) else "TASK", "name": obj.name}}
-for model in entities.values():
-    if isinstance(model, task_models.TaskSpec):
-        out["tasks"].append(b64(model))
-    elif isinstance(model, wf_models.WorkflowSpec):
-        out["workflows"].append(b64(model))
-    elif isinstance(model, lp_models.LaunchPlan):
-        out["launchPlans"].append({"spec": b64(model), "autoActivate": bool(model.should_auto_activate)})
-prefix = os.path.realpath(root) + os.sep
-out["files"] = sorted({os.path.realpath(m.__file__) for m in list(sys.modules.values())
-                       if getattr(m, "__file__", None) and os.path.realpath(m.__file__).startswith(prefix)})
-print(json.dumps(out))
-"""
-
-
-@dataclass
-class Result:
-    """The shape of the worker's result (flyte_ls.run.worker_client.WorkerResult) that register reads."""
-
-    tasks: list[task_pb2.TaskSpec]
-    workflows: list[workflow_pb2.WorkflowSpec]
-    launch_plans: list[tuple[launch_plan_pb2.LaunchPlan, bool]]
-    target: tuple[str, str]
-    files: list[str]
-    image: str
-
-
-def serialize(root: Path, module: str, entity: str) -> Result:
-    proc = subprocess.run(
-        [VENV_PYTHON, "-c", SERIALIZE, str(root), module, entity],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=root,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-
-    def parse(cls: Any, text: str) -> Any:
-        return cls.FromString(base64.b64decode(text))
-
-    return Result(
-        tasks=[parse(task_pb2.TaskSpec, t) for t in data["tasks"]],
-        workflows=[parse(workflow_pb2.WorkflowSpec, w) for w in data["workflows"]],
-        launch_plans=[
-            (parse(launch_plan_pb2.LaunchPlan, lp["spec"]), lp["autoActivate"]) for lp in data["launchPlans"]
-        ],
-        target=(data["target"]["resourceType"], data["target"]["name"]),
-        files=data["files"],
-        image=data["image"],
-    )
-
 
 FLOW = """\
 from flytekit import task, workflow
@@ -158,8 +74,24 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-async def register_wf(remote: AsyncFlyteRemote, root: Path, steps: list[str] | None = None) -> Registration:
-    result = serialize(root, "wfpkg.flow", "wf")
+@pytest.fixture(scope="module")
+async def worker(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkerClient]:
+    client = WorkerClient(VENV_PYTHON, cache_dir=tmp_path_factory.mktemp("worker-cache"))
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def serialize(worker: WorkerClient, root: Path, entity: str) -> WorkerResult:
+    return await worker.serialize(root / "wfpkg" / "flow.py", entity, root)
+
+
+async def register_wf(
+    remote: AsyncFlyteRemote, worker: WorkerClient, root: Path, steps: list[str] | None = None
+) -> Registration:
+    result = await serialize(worker, root, "wf")
     return await register(
         remote,
         result,
@@ -180,9 +112,11 @@ async def run_lp(remote: AsyncFlyteRemote, reg: Registration) -> Any:
     return outputs["o0"]
 
 
-async def test_register_again_and_after_changes(remote: AsyncFlyteRemote, project: Path) -> None:
+async def test_register_again_and_after_changes(
+    remote: AsyncFlyteRemote, worker: WorkerClient, project: Path
+) -> None:
     steps: list[str] = []
-    first = await register_wf(remote, project, steps)
+    first = await register_wf(remote, worker, project, steps)
     assert steps == ["packaging", "uploading", "registering"]
     assert first.packaged_files == ["wfpkg/__init__.py", "wfpkg/flow.py", "wfpkg/helpers.py"]
     assert len(first.version) == 22
@@ -195,23 +129,23 @@ async def test_register_again_and_after_changes(remote: AsyncFlyteRemote, projec
     assert first.package_url and first.digest in first.package_url
 
     # unchanged code: the same version, ALREADY_EXISTS everywhere is success
-    again = await register_wf(remote, project)
+    again = await register_wf(remote, worker, project)
     assert again.version == first.version and again.entities == first.entities
 
     # the workflow's own module changes
     write_project(project, offset=10)
-    edited = await register_wf(remote, project)
+    edited = await register_wf(remote, worker, project)
     assert edited.version != first.version
 
     # only a sibling module it imports changes
     write_project(project, offset=10, factor=5)
-    sibling = await register_wf(remote, project)
+    sibling = await register_wf(remote, worker, project)
     assert sibling.version not in (first.version, edited.version)
     assert sibling.digest != edited.digest
 
     # back to the first code: its version again
     write_project(project)
-    back = await register_wf(remote, project)
+    back = await register_wf(remote, worker, project)
     assert back.version == first.version
 
     # the registered launch plan runs the packaged code: step(step(3)) with scale = x*5, offset 10
@@ -220,11 +154,11 @@ async def test_register_again_and_after_changes(remote: AsyncFlyteRemote, projec
     assert fetched.id.version == sibling.version
 
 
-async def test_explicit_version(remote: AsyncFlyteRemote, tmp_path: Path) -> None:
+async def test_explicit_version(remote: AsyncFlyteRemote, worker: WorkerClient, tmp_path: Path) -> None:
     write_project(tmp_path, offset=7)
     reg = await register(
         remote,
-        serialize(tmp_path, "wfpkg.flow", "wf"),
+        await serialize(worker, tmp_path, "wf"),
         source_root=tmp_path,
         project=PROJECT,
         domain=DOMAIN,
@@ -235,10 +169,10 @@ async def test_explicit_version(remote: AsyncFlyteRemote, tmp_path: Path) -> Non
     assert await run_lp(remote, reg) == (3 * 2 + 7) * 2 + 7
 
 
-async def test_task_target(remote: AsyncFlyteRemote, project: Path) -> None:
+async def test_task_target(remote: AsyncFlyteRemote, worker: WorkerClient, project: Path) -> None:
     write_project(project, offset=3)
     reg = await register(
-        remote, serialize(project, "wfpkg.flow", "step"), source_root=project, project=PROJECT, domain=DOMAIN
+        remote, await serialize(worker, project, "step"), source_root=project, project=PROJECT, domain=DOMAIN
     )
     assert reg.target.resource_type == ResourceType.TASK and reg.target.name == "wfpkg.flow.step"
     assert [e.resource_type for e in reg.entities] == [ResourceType.TASK]
