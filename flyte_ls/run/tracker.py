@@ -327,12 +327,15 @@ class ExecutionTracker:
             found = seen.get(t.key)
             if found is None:
                 live.missing += 1
-                if live.missing >= MISSING_ROUNDS and t.phase != "UNDEFINED":
+                if live.missing >= MISSING_ROUNDS:  # deleted, another backend's, or a wrong name: give up
                     t.phase = "UNKNOWN"
-                    t.error = {"message": "the backend no longer knows this execution", "kind": "UNKNOWN",
-                               "node_id": None, "frames": [], "logs": []}  # fmt: skip
-                elif live.missing >= MISSING_ROUNDS * 4:
-                    t.phase = "UNKNOWN"
+                    t.error = {
+                        "message": f"execution {t.key[2]} is not on this backend ({t.key[0]}/{t.key[1]})",
+                        "kind": "UNKNOWN",
+                        "node_id": None,
+                        "frames": [],
+                        "logs": [],
+                    }
                 continue
             live.missing = 0
             ex = found
@@ -340,9 +343,7 @@ class ExecutionTracker:
             live.single_task = ex.spec.launch_plan.resource_type == identifier_pb2.TASK
             if t.phase == "SUCCEEDED":
                 if live.single_task:
-                    t.nodes_total = 1
-                if t.nodes_total is not None:
-                    t.nodes_done = t.nodes_total
+                    t.nodes_done = t.nodes_total = 1
                 detail.append(self._outputs(remote, t, ex))
             elif t.phase in _FAILED_PHASES:
                 detail.append(self._failure(remote, t, ex))
@@ -393,8 +394,14 @@ class ExecutionTracker:
         except Exception as exc:  # a success without readable outputs is still a success
             log.info("execution tracking: outputs of %s not read: %s", t.key[2], exc)
             t.outputs_summary = ""
-            return
-        t.outputs_summary = summarize(synced.outputs or {})
+        else:
+            t.outputs_summary = summarize(synced.outputs or {})
+        if t.nodes_total is None and ex.spec.launch_plan.resource_type != identifier_pb2.TASK:
+            with contextlib.suppress(Exception):  # the count is a nicety: the workflow may be gone
+                shape = await self._shape(remote, ex)
+                t.nodes_total = shape.nodes_total if shape is not None else None
+        if t.nodes_total is not None:
+            t.nodes_done = t.nodes_total
 
     async def _failure(self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution) -> None:
         err = ex.error

@@ -248,6 +248,36 @@ async def test_twenty_executions_one_list_per_round(
         await asyncio.gather(*(remote.terminate(ex, "test over") for ex in runs))
 
 
+async def test_names_in_chunks_of_fifty_unknown_ones_given_up(
+    env: Env, remote: AsyncFlyteRemote, tmp_path: Path
+) -> None:
+    events = Events()
+    tracker = tracker_for(remote, tmp_path / "executions.json", events)
+    names = [f"nosuch{i:03d}" for i in range(60)]
+    for name in names:
+        tracker.track(f"ex:{PROJECT}:{DOMAIN}:{name}", "file:///ws/x.py", "wf")
+    env.proxy.take()
+    await tracker.poll_once()
+    calls = env.proxy.take()
+    assert [method for method, _ in calls] == ["ListExecutions", "ListExecutions"]
+    sizes = sorted(common_pb2.ResourceListRequest.FromString(req).filters.count(";") + 1 for _, req in calls)
+    assert sizes == [10, 50]
+    for _ in range(4):
+        await tracker.poll_once()
+    assert {t.phase for t in tracker.tracked()} == {"UNKNOWN"}
+    unknown = tracker.get(f"ex:{PROJECT}:{DOMAIN}:nosuch000")
+    assert (
+        unknown is not None
+        and unknown.error is not None
+        and "not on this backend" in unknown.error["message"]
+    )
+    assert len(events.seen) == 60  # once each, at the end
+    env.proxy.take()
+    await tracker.poll_once()
+    assert env.proxy.take() == []
+    assert tracker.untrack(f"ex:{PROJECT}:{DOMAIN}:nosuch000") is unknown and len(tracker.tracked()) == 59
+
+
 async def test_restart_resumes(env: Env, remote: AsyncFlyteRemote, tmp_path: Path) -> None:
     store = tmp_path / "executions.json"
     first = tracker_for(remote, store)
