@@ -116,7 +116,8 @@ class Backend:
         self.start_timeout = start_timeout
         self.recheck_after = recheck_after
         self.notice: str | None = None
-        """The notice given about the local backend (also passed to ``on_message``), once."""
+        """The last notice about the local backend (also passed to ``on_message``): once per backend found or
+        started, so a local backend started again after it died is announced again."""
         self.local_status: dict[str, Any] | None = None
         """``flyte-ls local status --json`` of the local backend in use, when that is what is used."""
         self.started_process: subprocess.Popen[bytes] | None = None
@@ -124,6 +125,7 @@ class Backend:
         self._remote: AsyncFlyteRemote | None = None
         self._checked_at = 0.0
         self._local: Config | None = None
+        self._told: str | None = None
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -274,8 +276,9 @@ class Backend:
         verb = "Started" if started else "Using"
         where = f"{status['admin_endpoint']} (console {status['console_url']})"
         self._tell(
+            str(status["admin_endpoint"]),
             f"{verb} the local Flyte backend at {where}; its state is in {status['state_dir']}"
-            + (", and it keeps running after the editor closes." if started else ".")
+            + (", and it keeps running after the editor closes." if started else "."),
         )
         return config
 
@@ -336,9 +339,10 @@ class Backend:
                 )
             await asyncio.sleep(0.3)
 
-    def _tell(self, message: str) -> None:
-        if self.notice is not None:
+    def _tell(self, endpoint: str, message: str) -> None:
+        if endpoint == self._told:
             return
+        self._told = endpoint
         self.notice = message
         log.info("%s", message)
         if self.on_message is not None:

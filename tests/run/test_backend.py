@@ -142,6 +142,20 @@ async def test_auto_start_reuse_and_survive(clean_env: Path, started: list[subpr
         )
     finally:
         await explicit.aclose()
+
+    # the local backend dies: the next check finds it gone and starts another one, announced again
+    first.started_process.send_signal(signal.SIGTERM)
+    first.started_process.wait(30)
+    try:
+        first.invalidate()
+        remote5 = await first.ensure()
+        assert first.started_process is not None and first.started_process.poll() is None
+        started.append(first.started_process)
+        assert first.local_status is not None and first.local_status["pid"] != status["pid"]
+        assert len(messages) == 3 and messages[-1].startswith("Started the local Flyte backend at ")
+        assert {d.id for d in await remote5.get_domains()} >= {"development"}
+    finally:
+        await first.aclose()
     print(f"auto start took {start_s:.1f} s")
 
 
