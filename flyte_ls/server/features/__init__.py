@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flyte_ls.server.features import (
     code_lens,
+    commands,
     configuration,
     diagnostics,
     documents,
@@ -24,6 +25,7 @@ FEATURES = (
     documents,
     diagnostics,
     indexing,
+    commands,  # attaches server.runs (register/execute, the tracker) before the features that show runs
     hover,
     code_lens,
     entities,

@@ -1,0 +1,528 @@
+"""The ``flyte.*`` commands (issue 5 §4): register, execute and act on executions from the editor.
+
+Each command takes one JSON object (:mod:`.commands_args` validates it; a bad one is ``InvalidParams`` naming
+the field and the form expected). Register and execute serialize the entity in the user's interpreter
+(``runs.worker``), register it under a content version (:func:`flyte_ls.run.registration.register`) and, for
+execute, launch it and hand it to the tracker. They report work-done progress (serializing → packaging →
+uploading → registering → launching) and stop between steps when the client cancels. Backend and worker
+failures become LSP errors whose message says what to do; the server stays up. Nothing here blocks the event
+loop: file reads go through ``server.in_thread``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+
+from flyte_ls.analysis.modpath import source_root_for
+from flyte_ls.remote.errors import FlyteException
+from flyte_ls.remote.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
+from flyte_ls.remote.literals import LiteralConversionError, literal_types, type_string
+from flyte_ls.server import constants as c
+from flyte_ls.server.documents import fs_path
+from flyte_ls.server.features.commands_args import Args, execution_from_url, execution_json
+from flyte_ls.server.runs import RunService, runs_of
+from flyte_ls.server.server import FlyteLanguageServer
+
+if TYPE_CHECKING:
+    from flyte_ls.run.registration import Registration
+
+log = logging.getLogger(__name__)
+
+PROGRESS_CREATE_TIMEOUT_S = 5.0
+OUTPUTS_FOLDER = "flyte-outputs"
+# The worker's error codes (flyte_ls/worker), kept in the LSP error: a client can tell them apart.
+WORKER_ERROR_CODES = {"import": -32001, "entity": -32002, "serialize": -32003}
+Handler = Callable[[FlyteLanguageServer, Args], Awaitable[Any]]
+
+
+# -- errors ----------------------------------------------------------------------------------------------
+def _request_failed(command: str, message: str, data: Any = None) -> JsonRpcException:
+    return JsonRpcException(
+        code=types.LSPErrorCodes.RequestFailed.value, message=f"{command}: {message}", data=data
+    )
+
+
+def _translate(command: str, exc: Exception) -> JsonRpcException:
+    """A failure of the worker, the registration or the backend as an LSP error that says what to do."""
+    if isinstance(exc, JsonRpcException):
+        return exc
+    if isinstance(exc, LiteralConversionError):
+        return JsonRpcInvalidParams(f"{command}: {exc}")
+    kind = getattr(exc, "kind", None)
+    if isinstance(kind, str) and hasattr(exc, "frames"):  # the worker's: the user's traceback as frames
+        data = {"kind": kind, "frames": list(exc.frames), "traceback": getattr(exc, "traceback", "")}
+        code = WORKER_ERROR_CODES.get(kind, types.LSPErrorCodes.RequestFailed.value)
+        return JsonRpcException(code=code, message=f"{command}: {exc}", data=data)
+    if isinstance(exc, FlyteException):
+        return _request_failed(command, str(exc))
+    if isinstance(exc, (OSError, ValueError, TypeError, RuntimeError)):
+        return _request_failed(command, str(exc) or type(exc).__name__)
+    log.exception("%s failed", command)
+    return _request_failed(command, f"{type(exc).__name__}: {exc} (see the flyte-ls log for the traceback)")
+
+
+# -- progress --------------------------------------------------------------------------------------------
+class Progress:
+    """Work-done progress of one command (server-initiated token); ``step`` also checks cancellation."""
+
+    def __init__(self, server: FlyteLanguageServer, command: str, title: str) -> None:
+        self.server, self.command, self.title = server, command, title
+        self.token: str | None = None
+
+    async def begin(self) -> None:
+        if not self.server.client_has("window.work_done_progress"):
+            return
+        token = f"flyte-ls-{uuid.uuid4().hex[:12]}"
+        try:
+            await _with_timeout(self.server.work_done_progress.create_async(token), PROGRESS_CREATE_TIMEOUT_S)
+        except Exception as exc:  # the client refused or did not answer: run without progress
+            log.info("%s: no progress shown (%s)", self.command, exc)
+            return
+        self.token = token
+        self.server.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=self.title, cancellable=True, message="starting")
+        )
+
+    def step(self, message: str) -> None:
+        """Report the next step; raise ``RequestCancelled`` when the client cancelled the progress."""
+        self.check()
+        if self.token is not None:
+            self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message))
+
+    def check(self) -> None:
+        if self.token is None:
+            return
+        future = self.server.work_done_progress.tokens.get(self.token)
+        if future is not None and future.cancelled():
+            raise JsonRpcRequestCancelled(f"{self.command}: cancelled")
+
+    def end(self, message: str) -> None:
+        if self.token is not None:
+            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+            self.server.work_done_progress.tokens.pop(self.token, None)
+            self.token = None
+
+
+async def _with_timeout(awaitable: Awaitable[Any], timeout: float) -> Any:
+    import asyncio
+
+    return await asyncio.wait_for(asyncio.ensure_future(awaitable), timeout)
+
+
+# -- shared steps ----------------------------------------------------------------------------------------
+class EntityTarget:
+    """``{uri, entity, project?, domain?}``: the file, its source root, where it goes."""
+
+    def __init__(self, server: FlyteLanguageServer, args: Args) -> None:
+        self.uri = args.required("uri")
+        self.entity = args.required("entity")
+        path = fs_path(self.uri)
+        if path is None or not os.path.isfile(path):
+            raise JsonRpcInvalidParams(
+                f"{args.command}: `uri` {self.uri!r} is not a file on disk; save the file first "
+                "(Run and Register import it from disk)."
+            )
+        self.path = path
+        self.source_root = str(source_root_for(path))
+        self.project = args.string("project", required=False) or server.settings.project
+        self.domain = args.string("domain", required=False) or server.settings.domain
+
+
+async def _serialize(runs: RunService, target: EntityTarget, progress: Progress) -> Any:
+    progress.step(f"serializing {target.entity}")
+    runs.ensure_started()
+    assert runs.worker is not None
+    return await runs.worker.serialize(
+        target.path,
+        target.entity,
+        target.source_root,
+        target.project,
+        target.domain,
+        runs.server.settings.image,
+    )
+
+
+async def _register(
+    runs: RunService, target: EntityTarget, result: Any, progress: Progress, version: str | None = None
+) -> Registration:
+    from flyte_ls.run.registration import register
+
+    remote = await runs.remote()
+    progress.check()
+    registration = await register(
+        remote,
+        result,
+        source_root=target.source_root,
+        project=target.project,
+        domain=target.domain,
+        version=version,
+        on_step=progress.step,
+    )
+    runs.registrations[(target.uri, target.entity)] = registration
+    log.info(
+        "Registered %s as %s (%d entities; packaged %s)",
+        registration.target.name,
+        registration.version,
+        len(registration.entities),
+        ", ".join(registration.packaged_files),
+    )
+    return registration
+
+
+def _registration_json(registration: Registration) -> dict[str, Any]:
+    return {
+        "version": registration.version,
+        "entities": [
+            {
+                "resourceType": ResourceType(e.resource_type).name,
+                "project": e.project,
+                "domain": e.domain,
+                "name": e.name,
+                "version": e.version,
+            }
+            for e in registration.entities
+        ],
+        "consoleUrl": registration.console_url,
+        "packagedFiles": list(registration.packaged_files),
+    }
+
+
+async def _read_inputs_file(
+    server: FlyteLanguageServer, command: str, name: str, root: str
+) -> dict[str, Any]:
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        path = Path(root) / path
+
+    def read() -> Any:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml  # only an inputs file in YAML needs it
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+
+    try:
+        data = await server.in_thread(None, read)
+    except FileNotFoundError:
+        raise JsonRpcInvalidParams(
+            f"{command}: `inputsFile` {str(path)!r} does not exist (a relative path is relative to the "
+            f"workspace folder {root})."
+        ) from None
+    except Exception as exc:
+        raise JsonRpcInvalidParams(
+            f"{command}: `inputsFile` {str(path)!r} is not valid JSON or YAML: {exc}"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise JsonRpcInvalidParams(
+            f"{command}: `inputsFile` {str(path)!r} must hold one object (input name → value), "
+            f"got {type(data).__name__}."
+        )
+    return data
+
+
+def _inputs_to_send(command: str, result: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The given inputs plus the signature defaults (as literals) of the others; unknown names are an
+    ``InvalidParams`` error and required inputs without a value one whose ``data`` lists them."""
+    variables = result.interface.inputs
+    declared = literal_types(variables)
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise JsonRpcInvalidParams(
+            f"{command}: no input named {', '.join(map(repr, unknown))}; the inputs are: "
+            f"{', '.join(sorted(declared)) or 'none'}."
+        )
+    defaults: Mapping[str, Any] = result.defaults or {}
+    missing = [name for name in declared if name not in given and name not in defaults]
+    if missing:
+        raise JsonRpcException(
+            code=types.ErrorCodes.InvalidParams.value,
+            message=f"{command}: missing required inputs: "
+            + ", ".join(f"{n} ({type_string(declared[n])})" for n in missing)
+            + "; pass them in `inputs` or `inputsFile`.",
+            data={"missingInputs": [{"name": n, "type": type_string(declared[n])} for n in missing]},
+        )
+    values: dict[str, Any] = {n: defaults[n] for n in declared if n not in given}
+    values.update(given)
+    return values
+
+
+# -- the commands ----------------------------------------------------------------------------------------
+async def register_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    runs = runs_of(ls)
+    target = EntityTarget(ls, args)
+    version = args.string("version", required=False)
+    progress = Progress(ls, args.command, f"Registering {target.entity}")
+    await progress.begin()
+    try:
+        result = await _serialize(runs, target, progress)
+        registration = await _register(runs, target, result, progress, version)
+    except BaseException:
+        progress.end("failed")
+        raise
+    progress.end(f"registered {registration.version}")
+    return _registration_json(registration)
+
+
+async def execute_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    runs = runs_of(ls)
+    target = EntityTarget(ls, args)
+    given: dict[str, Any] = {}
+    if args.has("inputsFile"):
+        given.update(
+            await _read_inputs_file(ls, args.command, args.required("inputsFile"), runs.workspace_root())
+        )
+    given.update(args.obj("inputs") or {})  # explicit inputs win over the file's
+    progress = Progress(ls, args.command, f"Running {target.entity}")
+    await progress.begin()
+    try:
+        result = await _serialize(runs, target, progress)
+        values = _inputs_to_send(args.command, result, given)
+        registration = await _register(runs, target, result, progress)
+        progress.step("launching")
+        remote = await runs.remote()
+        execution = await remote.execute(
+            registration.target, inputs=values, project=target.project, domain=target.domain
+        )
+    except BaseException:
+        progress.end("failed")
+        raise
+    ident = execution.id
+    console_url = remote.generate_console_url(execution)
+    runs.remember_inputs(target.uri, target.entity, given)
+    assert runs.tracker is not None
+    runs.tracker.track(ident, target.uri, target.entity, console_url=console_url, inputs=given)
+    progress.end(f"launched {ident.name}")
+    return {"execution": execution_json(ident), "consoleUrl": console_url, "version": registration.version}
+
+
+def _execution_arg(ls: FlyteLanguageServer, args: Args) -> WorkflowExecutionIdentifier:
+    return args.execution(ls.settings.project, ls.settings.domain)
+
+
+async def relaunch_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    from flyteidl.admin import execution_pb2
+
+    runs = runs_of(ls)
+    ident = _execution_arg(ls, args)
+    remote = await runs.remote()
+    request = execution_pb2.ExecutionRelaunchRequest(id=ident.to_proto(), name="")
+    created = await remote._call("RelaunchExecution", request, kind="create")
+    new_id = WorkflowExecutionIdentifier.from_proto(created.id)
+    console_url = remote.generate_console_url(new_id)
+    assert runs.tracker is not None
+    previous = runs.tracker.get(ident)
+    uri, entity = (previous.uri, previous.entity) if previous is not None else ("", "")
+    inputs = previous.inputs if previous is not None else None
+    runs.tracker.track(new_id, uri, entity, console_url=console_url, inputs=inputs)
+    return {"execution": execution_json(new_id), "consoleUrl": console_url}
+
+
+async def terminate_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    ident = _execution_arg(ls, args)
+    cause = args.string("cause", required=False) or "terminated from the editor (flyte-ls)"
+    remote = await runs_of(ls).remote()
+    await remote.terminate(ident, cause)
+    tracker = runs_of(ls).tracker
+    if tracker is not None and tracker.get(ident) is None:
+        tracker.track(ident, "", "", console_url=remote.generate_console_url(ident))
+    return {"execution": execution_json(ident)}
+
+
+async def open_console_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    runs = runs_of(ls)
+    if args.has("execution"):
+        ident = _execution_arg(ls, args)
+        url = (await runs.remote()).generate_console_url(ident)
+    else:
+        uri, entity = args.required("uri"), args.required("entity")
+        registration = runs.registrations.get((uri, entity))
+        if registration is None:
+            raise JsonRpcInvalidParams(
+                f"{args.command}: {entity} has not been registered or run in this session; "
+                "run or register it first, or pass `execution`."
+            )
+        url = registration.console_url
+    shown = False
+    if ls.client_has("window.show_document.support"):
+        result = await _with_timeout(
+            ls.window_show_document_async(types.ShowDocumentParams(uri=url, external=True)), 30
+        )
+        shown = bool(getattr(result, "success", False))
+    return {"consoleUrl": url, "shown": shown}
+
+
+async def _signal(ls: FlyteLanguageServer, args: Args, action: str) -> Any:
+    ident = _execution_arg(ls, args)
+    signal_id = args.required("signalId")
+    remote = await runs_of(ls).remote()
+    if action == "approve":
+        await remote.approve(signal_id, ident)
+    elif action == "reject":
+        await remote.reject(signal_id, ident)
+    else:
+        await remote.set_signal(signal_id, ident, args.value("value"))
+    return {"execution": execution_json(ident), "signalId": signal_id}
+
+
+async def approve_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    return await _signal(ls, args, "approve")
+
+
+async def reject_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    return await _signal(ls, args, "reject")
+
+
+async def set_input_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    return await _signal(ls, args, "set")
+
+
+async def download_outputs_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    runs = runs_of(ls)
+    ident = _execution_arg(ls, args)
+    root = runs.workspace_root()
+    to = args.string("to", required=False)
+    dest = Path(to).expanduser() if to else Path(OUTPUTS_FOLDER) / ident.name
+    if not dest.is_absolute():
+        dest = Path(root) / dest
+    remote = await runs.remote()
+    files = await remote.download(ident, str(dest))
+    return {"to": str(dest), "outputs": {name: str(path) for name, path in files.items()}}
+
+
+async def _registered_launch_plan(ls: FlyteLanguageServer, args: Args, progress: Progress) -> Identifier:
+    """Register the entity (a launch plan, or a workflow: its default launch plan); the launch plan's id."""
+    runs = runs_of(ls)
+    target = EntityTarget(ls, args)
+    result = await _serialize(runs, target, progress)
+    registration = await _register(runs, target, result, progress)
+    lp = registration.target
+    if lp.resource_type == ResourceType.TASK:
+        raise JsonRpcInvalidParams(
+            f"{args.command}: {target.entity} is a task; pass a launch plan or workflow."
+        )
+    return Identifier(ResourceType.LAUNCH_PLAN, lp.project, lp.domain, lp.name, lp.version)
+
+
+async def activate_launch_plan_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    progress = Progress(ls, args.command, f"Activating {args.required('entity')}")
+    await progress.begin()
+    try:
+        lp = await _registered_launch_plan(ls, args, progress)
+        progress.step("activating")
+        remote = await runs_of(ls).remote()
+        await remote.activate_launchplan(lp)
+    except BaseException:
+        progress.end("failed")
+        raise
+    progress.end(f"activated {lp.name} {lp.version}")
+    return {"launchPlan": _ident_json(lp), "consoleUrl": remote.generate_console_url(lp)}
+
+
+async def backfill_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    start, end = args.date("from"), args.date("to")
+    if start >= end:
+        raise JsonRpcInvalidParams(f"{args.command}: `from` ({start}) must be before `to` ({end}).")
+    parallel = args.boolean("parallel")
+    runs = runs_of(ls)
+    progress = Progress(ls, args.command, f"Backfilling {args.required('entity')}")
+    await progress.begin()
+    try:
+        lp = await _registered_launch_plan(ls, args, progress)
+        progress.step("launching")
+        remote = await runs.remote()
+        execution = await remote.launch_backfill(
+            lp.project, lp.domain, start, end, lp.name, launchplan_version=lp.version, parallel=parallel
+        )
+    except BaseException:
+        progress.end("failed")
+        raise
+    ident: Any = getattr(execution, "id", None)  # execute=True: an execution, never a BackfillPlan
+    console_url = remote.generate_console_url(execution)
+    assert runs.tracker is not None
+    runs.tracker.track(ident, args.required("uri"), args.required("entity"), console_url=console_url)
+    progress.end(f"launched {ident.name}")
+    return {"execution": execution_json(ident), "consoleUrl": console_url, "version": lp.version}
+
+
+async def track_execution_command(ls: FlyteLanguageServer, args: Args) -> Any:
+    runs = runs_of(ls)
+    if args.has("url"):
+        ident = execution_from_url(args.required("url"))
+        if ident is None:
+            raise JsonRpcInvalidParams(
+                f"{args.command}: `url` is not an execution's console URL "
+                "(…/console/projects/<project>/domains/<domain>/executions/<name>)."
+            )
+    else:
+        ident = _execution_arg(ls, args)
+    remote = await runs.remote()
+    execution = await remote.fetch_execution(ident.project, ident.domain, ident.name)  # it exists?
+    console_url = remote.generate_console_url(execution)
+    uri = args.string("uri", required=False) or ""
+    entity = args.string("entity", required=False) or ""
+    assert runs.tracker is not None
+    tracked = runs.tracker.track(ident, uri, entity, console_url=console_url)
+    return {"execution": execution_json(ident), "consoleUrl": console_url, "phase": tracked.phase}
+
+
+def _ident_json(ident: Identifier) -> dict[str, Any]:
+    return {
+        "resourceType": ResourceType(ident.resource_type).name,
+        "project": ident.project,
+        "domain": ident.domain,
+        "name": ident.name,
+        "version": ident.version,
+    }
+
+
+COMMANDS: dict[str, Handler] = {
+    c.REGISTER_COMMAND: register_command,
+    c.EXECUTE_COMMAND: execute_command,
+    c.RELAUNCH_COMMAND: relaunch_command,
+    c.TERMINATE_COMMAND: terminate_command,
+    c.OPEN_CONSOLE_COMMAND: open_console_command,
+    c.APPROVE_COMMAND: approve_command,
+    c.REJECT_COMMAND: reject_command,
+    c.SET_INPUT_COMMAND: set_input_command,
+    c.DOWNLOAD_OUTPUTS_COMMAND: download_outputs_command,
+    c.ACTIVATE_LAUNCH_PLAN_COMMAND: activate_launch_plan_command,
+    c.BACKFILL_COMMAND: backfill_command,
+    c.TRACK_EXECUTION_COMMAND: track_execution_command,
+}
+
+
+def _wrap(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
+    # Not functools.wraps: pygls reads the signature (``*arguments``: the raw JSON values, validated here).
+    async def command(ls: FlyteLanguageServer, *arguments: Any) -> Any:
+        args = Args(name, arguments)
+        try:
+            return await handler(ls, args)
+        except JsonRpcException:
+            raise
+        except Exception as exc:
+            error = _translate(name, exc)
+            log.warning("%s", error.message)
+            raise error from exc
+
+    command.__name__ = command.__qualname__ = handler.__name__
+    return command
+
+
+def setup(server: FlyteLanguageServer) -> None:
+    from flyte_ls.server import runs
+
+    runs.setup(server)
+    for name, handler in COMMANDS.items():
+        server.command(name)(_wrap(name, handler))
