@@ -84,8 +84,8 @@ async def worker(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Work
         await client.close()
 
 
-async def serialize(worker: WorkerClient, root: Path, entity: str) -> WorkerResult:
-    return await worker.serialize(root / "wfpkg" / "flow.py", entity, root)
+async def serialize(worker: WorkerClient, root: Path, entity: str, module: str = "flow") -> WorkerResult:
+    return await worker.serialize(root / "wfpkg" / f"{module}.py", entity, root)
 
 
 async def register_wf(
@@ -181,3 +181,33 @@ async def test_task_target(remote: AsyncFlyteRemote, worker: WorkerClient, proje
     assert ex.closure.phase == execution_pb2.WorkflowExecution.SUCCEEDED, ex.closure.error
     outputs = (await remote.sync_execution(ex)).outputs
     assert outputs is not None and outputs["o0"] == 4 * 2 + 3
+
+
+NESTED = """\
+from flytekit import LaunchPlan, workflow
+
+from wfpkg.flow import wf
+
+inner = LaunchPlan.get_or_create(wf, name="wfpkg.nested.inner")
+
+
+@workflow
+def outer(x: int = 1) -> int:
+    return inner(x=x)
+"""
+
+
+async def test_launch_plan_called_by_a_workflow(
+    remote: AsyncFlyteRemote, worker: WorkerClient, tmp_path: Path
+) -> None:
+    """The called launch plan is registered before the workflow that calls it, after its own workflow."""
+    write_project(tmp_path, offset=4)
+    (tmp_path / "wfpkg" / "nested.py").write_text(NESTED)
+    result = await serialize(worker, tmp_path, "outer", "nested")
+    assert {lp.id.name for lp, _ in result.launch_plans} >= {"wfpkg.nested.inner", "wfpkg.nested.outer"}
+    reg = await register(remote, result, source_root=tmp_path, project=PROJECT, domain=DOMAIN)
+    names = {(e.resource_type.name, e.name) for e in reg.entities}
+    assert {("WORKFLOW", "wfpkg.flow.wf"), ("LAUNCH_PLAN", "wfpkg.nested.inner")} <= names
+    assert {("WORKFLOW", "wfpkg.nested.outer"), ("LAUNCH_PLAN", "wfpkg.nested.outer")} <= names
+    assert "wfpkg/nested.py" in reg.packaged_files and "wfpkg/helpers.py" in reg.packaged_files
+    assert await run_lp(remote, reg) == (3 * 2 + 4) * 2 + 4
