@@ -172,9 +172,18 @@ class WorkerClient:
             "image": image,
             "timeout": timeout,
         }
+        what = f"serializing {entity}"
         async with self._lock:
+            reused = self.running and self.info is not None
             await self._ensure()
-            reply = await self._request("serialize", params, timeout + GRACE_S, what=f"serializing {entity}")
+            try:
+                reply = await self._request("serialize", params, timeout + GRACE_S, what=what)
+            except WorkerError as err:
+                if not (reused and err.kind == "worker" and not self.running):
+                    raise
+                # it had died while idle (killed, out of memory): once more with a new worker
+                await self._ensure()
+                reply = await self._request("serialize", params, timeout + GRACE_S, what=what)
         self._quick_deaths = 0
         return _result(reply)
 

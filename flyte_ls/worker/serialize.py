@@ -145,7 +145,10 @@ def serialize_entity(
 def module_name(file: str, source_root: str) -> str:
     """The dotted module name of ``file`` relative to ``source_root`` (a package's ``__init__.py`` is the
     package)."""
-    rel = Path(os.path.abspath(file)).relative_to(os.path.abspath(source_root))
+    try:
+        rel = Path(os.path.abspath(file)).relative_to(os.path.abspath(source_root))
+    except ValueError:
+        rel = Path("-")  # not under the source root: not importable by a module name
     parts = list(rel.with_suffix("").parts)
     if parts and parts[-1] == "__init__":
         parts.pop()
