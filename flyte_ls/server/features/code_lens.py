@@ -1,16 +1,23 @@
-"""Code lenses on each entity (informational: ``task · 2 inputs → 1 output``).
+"""Code lenses on each entity: ``▶ Run``, ``⬆ Register`` and the informational ``task · 2 inputs → 1 output``;
+after a run also the outcome (``✓ SUCCEEDED 12s · 3m ago``, ``✗ FAILED``, ``● RUNNING 2/5``), ``⟳ Re-run``
+and ``Open console``.
 
 With clients that can resolve lenses (``codeLens.resolveSupport`` lists ``command``), the lens request returns
-cheap lenses with an id in ``data`` and ``codeLens/resolve`` fills the title; other clients get complete
-lenses at once. Each lens runs ``flyte.entity.info``, which returns the entity's ``flyte/entities`` item
-(harmless in every editor). Lenses are built as plain JSON: 500 lsprotocol objects would cost more than the
-whole rest of the request.
+cheap lenses with ``data`` = ``{uri, name, lens}`` and ``codeLens/resolve`` fills the command; other clients
+get complete lenses at once. ``Run`` and ``Register`` run ``flyte.execute`` / ``flyte.register`` with
+``{uri, entity}`` (settings ``codeLens.run`` / ``codeLens.register`` switch them off); the information lens
+runs ``flyte.entity.info``, which returns the entity's ``flyte/entities`` item; ``Re-run`` runs
+``flyte.execute`` with the inputs of the last execution, ``Open console`` ``flyte.openConsole``
+``{execution}``. The per-entity lenses are built as plain JSON and cached per entity (500 lsprotocol objects
+would cost more than the whole rest of the request); the few execution lenses are added per request, so they
+always show the latest state (the executions feature sends ``workspace/codeLens/refresh`` when one changes).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import attrs
@@ -19,10 +26,18 @@ from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcInvalidParams
 
 from flyte_ls.analysis.model import Entity, EntityKind
-from flyte_ls.server.constants import ENTITY_INFO_COMMAND
+from flyte_ls.server import execution_status as status
+from flyte_ls.server.constants import (
+    ENTITY_INFO_COMMAND,
+    EXECUTE_COMMAND,
+    OPEN_CONSOLE_COMMAND,
+    REGISTER_COMMAND,
+)
 from flyte_ls.server.convert import count
-from flyte_ls.server.documents import shown_analysis
+from flyte_ls.server.documents import Document, shown_analysis, uri_key
+from flyte_ls.server.execution_status import ExecutionView
 from flyte_ls.server.features.entities import entity_item
+from flyte_ls.server.features.executions import feature_of
 from flyte_ls.server.protocol import JSONText, RawJSON
 from flyte_ls.server.server import FlyteLanguageServer
 from flyte_ls.server.settings import Settings
@@ -63,8 +78,113 @@ def lens_title(entity: Entity) -> str:
     return f"{kind.value} · {_interface(entity)}"
 
 
+RUN_TITLE = "▶ Run"
+REGISTER_TITLE = "⬆ Register"
+RERUN_TITLE = "⟳ Re-run"
+CONSOLE_TITLE = "Open console"
+_REFERENCES = (EntityKind.REFERENCE_TASK, EntityKind.REFERENCE_WORKFLOW, EntityKind.REFERENCE_LAUNCH_PLAN)
+
+
 def _command(title: str, uri: str, name: str) -> dict[str, Any]:
     return {"title": title, "command": ENTITY_INFO_COMMAND, "arguments": [{"uri": uri, "name": name}]}
+
+
+def static_kinds(entity: Entity, settings: Settings) -> list[str]:
+    """The lenses every entity gets, in display order (``run``, ``register``, ``info``)."""
+    kinds = []
+    if getattr(settings.code_lens, "run", True):
+        kinds.append("run")
+    if getattr(settings.code_lens, "register", True) and entity.kind not in _REFERENCES:
+        kinds.append("register")  # a reference entity is registered by someone else
+    kinds.append("info")
+    return kinds
+
+
+def static_command(kind: str, entity: Entity, uri: str) -> dict[str, Any]:
+    """The command of a ``run``, ``register`` or ``info`` lens (plain JSON)."""
+    if kind == "run":
+        return {
+            "title": RUN_TITLE,
+            "command": EXECUTE_COMMAND,
+            "arguments": [{"uri": uri, "entity": entity.name}],
+        }
+    if kind == "register":
+        return {
+            "title": REGISTER_TITLE,
+            "command": REGISTER_COMMAND,
+            "arguments": [{"uri": uri, "entity": entity.name}],
+        }
+    return _command(lens_title(entity), uri, entity.name)
+
+
+def execution_commands(
+    latest: ExecutionView, uri: str, entity: str, inputs: dict[str, Any] | None, now: float
+) -> list[tuple[str, dict[str, Any]]]:
+    """(lens kind, command) of the lenses after a run: the outcome, Re-run, Open console."""
+    out: list[tuple[str, dict[str, Any]]] = [
+        ("outcome", {"title": status.lens_title(latest, now), "command": ""}),
+        (
+            "rerun",
+            {
+                "title": RERUN_TITLE,
+                "command": EXECUTE_COMMAND,
+                "arguments": [{"uri": uri, "entity": entity, "inputs": inputs or {}}],
+            },
+        ),
+    ]
+    if latest.console_url or latest.name:
+        out.append(
+            (
+                "console",
+                {
+                    "title": CONSOLE_TITLE,
+                    "command": OPEN_CONSOLE_COMMAND,
+                    "arguments": [{"execution": dict(latest.execution)}],
+                },
+            )
+        )
+    return out
+
+
+def last_inputs(server: FlyteLanguageServer, latest: ExecutionView, uri: str, entity: str) -> dict[str, Any]:
+    """The inputs Re-run uses: those the newest execution was launched with, else what the commands
+    remembered for the entity."""
+    if latest.inputs is not None:
+        return latest.inputs
+    remembered = getattr(getattr(server, "runs", None), "last_inputs", None) or {}
+    for (u, name), inputs in remembered.items():
+        if name == entity and uri_key(u) == uri_key(uri) and isinstance(inputs, dict):
+            return inputs
+    return {}
+
+
+def _execution_lenses(server: FlyteLanguageServer, doc: Document, lazy: bool, point_of: Any) -> list[str]:
+    """JSON of the lenses of the entities that were run (newest execution each)."""
+    feature = feature_of(server)
+    if feature is None:
+        return []
+    views = feature.views_for(doc.uri)
+    if not views:
+        return []
+    now = time.time()
+    analysis = shown_analysis(doc, server.settings.index.max_file_size_bytes)
+    out = []
+    for name in dict.fromkeys(v.entity for v in views):
+        entity = analysis.entity(name)
+        latest = feature.latest(doc.uri, name)
+        if entity is None or latest is None:
+            continue
+        point = point_of(entity)
+        inputs = last_inputs(server, latest, doc.uri, name)
+        for kind, command in execution_commands(latest, doc.uri, name, inputs, now):
+            lens: dict[str, Any] = {
+                "range": {"start": point, "end": point},
+                "data": {"uri": doc.uri, "name": name, "lens": kind},
+            }
+            if not lazy:
+                lens["command"] = command
+            out.append(json.dumps(lens, separators=(",", ":")))
+    return out
 
 
 def setup(server: FlyteLanguageServer) -> None:
@@ -81,48 +201,62 @@ def setup(server: FlyteLanguageServer) -> None:
             ls.client_capabilities, "text_document.code_lens.resolve_support.properties", []
         )
         max_size = ls.settings.index.max_file_size_bytes
+        settings = ls.settings
 
-        def make(e: Entity) -> str:
+        def point_of(e: Entity) -> dict[str, int]:
             start = e.range.start
-            point = {
+            return {
                 "line": start.line,
                 "character": ls.codec.column_to_client(doc.text, start.line, start.character),
             }
-            lens: dict[str, Any] = {
-                "range": {"start": point, "end": point},
-                "data": {"uri": uri, "name": e.name},
-            }
-            if not lazy:
-                lens["command"] = _command(lens_title(e), uri, e.name)
-            return json.dumps(lens, separators=(",", ":"))
 
-        variant = "lenses-lazy" if lazy else "lenses"
-        return JSONText(
-            doc.rendered.get(
-                variant,
-                doc.version,
-                lambda: shown_analysis(doc, max_size).entities,
-                make,
-                ls.codec.exact(doc.text),
-            )
+        def make(e: Entity) -> str:
+            point = point_of(e)
+            lenses = []
+            for kind in static_kinds(e, settings):
+                data: dict[str, Any] = {"uri": uri, "name": e.name}
+                if kind != "info":
+                    data["lens"] = kind
+                lens: dict[str, Any] = {"range": {"start": point, "end": point}, "data": data}
+                if not lazy:
+                    lens["command"] = static_command(kind, e, uri)
+                lenses.append(json.dumps(lens, separators=(",", ":")))
+            return ",".join(lenses)
+
+        flags = (getattr(settings.code_lens, "run", True), getattr(settings.code_lens, "register", True))
+        variant = ("lenses-lazy" if lazy else "lenses") + "".join("1" if f else "0" for f in flags)
+        text = doc.rendered.get(
+            variant,
+            doc.version,
+            lambda: shown_analysis(doc, max_size).entities,
+            make,
+            ls.codec.exact(doc.text),
         )
+        extra = _execution_lenses(ls, doc, lazy, point_of)
+        if extra:
+            text = ("[" if text == "[]" else text[:-1] + ",") + ",".join(extra) + "]"
+        return JSONText(text)
 
     @server.feature(types.CODE_LENS_RESOLVE)
     def code_lens_resolve(ls: FlyteLanguageServer, lens: types.CodeLens) -> types.CodeLens:
         data = lens.data if isinstance(lens.data, dict) else {}
-        uri, name = data.get("uri"), data.get("name")
+        uri, name, kind = data.get("uri"), data.get("name"), data.get("lens", "info")
         doc = ls.documents.get(uri) if isinstance(uri, str) else None
         entity = None
         if doc is not None and isinstance(name, str):
             entity = shown_analysis(doc, ls.settings.index.max_file_size_bytes).entity(name)
-        if entity is None or doc is None:
+        command: dict[str, Any] | None = None
+        if entity is not None and doc is not None:
+            if kind in ("run", "register", "info"):
+                command = static_command(kind, entity, doc.uri)
+            else:
+                command = _resolve_execution_lens(ls, doc, entity.name, kind)
+        if command is None:
             log.info("Resolving a code lens for %s in %s: the entity is gone (edited or closed).", name, uri)
             lens.command = types.Command(title="(entity changed: refreshing)", command="")
             return lens
         lens.command = types.Command(
-            title=lens_title(entity),
-            command=ENTITY_INFO_COMMAND,
-            arguments=[{"uri": doc.uri, "name": entity.name}],
+            title=command["title"], command=command["command"], arguments=command.get("arguments")
         )
         return lens
 
@@ -135,6 +269,16 @@ def setup(server: FlyteLanguageServer) -> None:
         if item is not None:
             return RawJSON(item)
         raise JsonRpcInvalidParams(f"{ENTITY_INFO_COMMAND}: no entity named {ref.name!r} in {ref.uri}.")
+
+    def _resolve_execution_lens(
+        ls: FlyteLanguageServer, doc: Document, name: str, kind: str
+    ) -> dict[str, Any] | None:
+        feature = feature_of(ls)
+        latest = feature.latest(doc.uri, name) if feature is not None else None
+        if latest is None:
+            return None
+        inputs = last_inputs(ls, latest, doc.uri, name)
+        return dict(execution_commands(latest, doc.uri, name, inputs, time.time())).get(kind)
 
     def on_settings(old: Settings, new: Settings) -> None:
         if old.code_lens != new.code_lens and server.client_has("workspace.code_lens.refresh_support"):

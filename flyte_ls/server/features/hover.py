@@ -1,18 +1,24 @@
 """Hover on an entity (its name or decorator lines), or on a call to one inside a workflow.
 
 Shows the kind, the Flyte name, the typed interface, the decorator settings, the entities a workflow calls,
-and the docstring. Markdown, or plain text when the client only renders that.
+and the docstring; for an entity of the hovered document that was registered or run from the editor also its
+registered version, its recent executions (phase, name linked to the console, start, duration), the last
+outputs and console links. Markdown, or plain text when the client only renders that.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 from lsprotocol import types
 
 from flyte_ls.analysis.model import Entity, ModuleAnalysis, Position, Range
+from flyte_ls.server import execution_status as status
 from flyte_ls.server.convert import lsp_range
-from flyte_ls.server.documents import shown_analysis
+from flyte_ls.server.documents import shown_analysis, uri_key
+from flyte_ls.server.features.executions import feature_of
 from flyte_ls.server.server import FlyteLanguageServer
 
 log = logging.getLogger(__name__)
@@ -60,6 +66,50 @@ def describe(entity: Entity, markdown: bool) -> str:
     if entity.docstring:
         lines += ["", "---" if markdown else "", entity.docstring.strip()]
     return "\n".join(lines)
+
+
+MAX_HOVER_OUTPUTS = 300  # characters of the last outputs
+
+
+def _registration(server: FlyteLanguageServer, uri: str, entity: str) -> Any:
+    registrations = getattr(getattr(server, "runs", None), "registrations", None) or {}
+    for (u, name), registration in registrations.items():
+        if name == entity and uri_key(u) == uri_key(uri):
+            return registration
+    return None
+
+
+def describe_runs(
+    views: list[status.ExecutionView], registration: Any, markdown: bool, now: float
+) -> str | None:
+    """The hover's run section: registered version, recent executions, last outputs, console links."""
+    bold = (lambda t: f"**{t}**") if markdown else (lambda t: t)
+    code = (lambda t: f"`{t}`") if markdown else (lambda t: t)
+    lines: list[str] = []
+    version = getattr(registration, "version", None)
+    if version:
+        lines.append(f"Registered version: {code(version)}")
+        url = getattr(registration, "console_url", None)
+        if url:
+            lines.append(
+                f"[Open the registered entity in the console]({url})" if markdown else f"Console: {url}"
+            )
+    if views:
+        lines += ["", bold("Recent executions"), *status.hover_lines(views, now, markdown)]
+        done = [v for v in views if v.phase == "SUCCEEDED" and v.outputs]
+        if done:
+            last = max(done, key=lambda v: v.started_at or 0.0)
+            text = last.outputs or ""
+            if len(text) > MAX_HOVER_OUTPUTS:
+                text = text[: MAX_HOVER_OUTPUTS - 1] + "…"
+            lines += ["", bold("Last outputs") + f" ({last.name})", code(text)]
+        latest = max(views, key=lambda v: v.started_at or 0.0)
+        if latest.console_url:
+            link = f"[{latest.name} in the console]({latest.console_url})" if markdown else latest.console_url
+            lines += ["", f"Latest execution: {link}"]
+    if not lines:
+        return None
+    return "\n".join(lines).strip("\n")
 
 
 def _entity_at(analysis: ModuleAnalysis, pos: Position) -> Entity | None:
@@ -115,8 +165,13 @@ def setup(server: FlyteLanguageServer) -> None:
         analysis = shown_analysis(doc, ls.settings.index.max_file_size_bytes)
         pos = ls.codec.position_from_client(doc.text, params.position)
         entity = _entity_at(analysis, pos)
+        runs = None
+        markdown = ls.markup_kind() == types.MarkupKind.Markdown
         if entity is not None:
             rng = lsp_range(ls.codec, doc.text, entity.selection_range)
+            feature = feature_of(ls)
+            views = feature.views_for(doc.uri, entity.name) if feature is not None else []
+            runs = describe_runs(views, _registration(ls, doc.uri, entity.name), markdown, time.time())
         else:
             called = _called_entity(ls, analysis, pos)
             if called is None:
@@ -125,4 +180,6 @@ def setup(server: FlyteLanguageServer) -> None:
             rng = lsp_range(ls.codec, doc.text, Range(start, end))
         kind = ls.markup_kind()
         value = describe(entity, markdown=kind == types.MarkupKind.Markdown)
+        if runs:
+            value += "\n\n" + ("---\n\n" if markdown else "") + runs
         return types.Hover(contents=types.MarkupContent(kind=kind, value=value), range=rng)

@@ -1,0 +1,388 @@
+"""Executions in the editor: ``flyte-exec`` diagnostics, gate code actions, ``flyte/executionChanged`` and
+``flyte/executions``.
+
+The tracker (``server.runs.tracker``) calls ``server.on_execution_changed`` on every phase or progress change;
+this feature turns its ``Tracked`` values into:
+
+- a status diagnostic on the entity's name (Information while queued or running, Hint on success, Error on
+  failure), with ``codeDescription.href`` = the console URL and ``data`` = ``{execution, phase, consoleUrl}``;
+- on a failure whose traceback has workspace frames, an Error on the deepest such frame's line (in that file,
+  open or not) with related information pointing back to the entity;
+- a Warning per waiting gate, answered by the code actions "Approve", "Reject" (approval gates) and
+  "Provide input…" (input signals). The last one runs ``flyte.setInput`` with ``{execution, signalId}`` and no
+  ``value``: the client must prompt the user for the value and add it to the argument before executing;
+- the notification ``flyte/executionChanged`` (one execution, see
+  :func:`~flyte_ls.server.execution_status.execution_json`) and the request ``flyte/executions`` (all tracked
+  executions in that shape, or those of ``{uri}``).
+
+Diagnostics are rebuilt from scratch (a handful of executions) whenever an execution changes or a document
+that shows one is edited (debounced like the lints), so ranges always come from the latest analysis; only
+URIs whose diagnostics changed are published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+
+from flyte_ls.analysis import analyze
+from flyte_ls.run import failures
+from flyte_ls.server import execution_status as status
+from flyte_ls.server.constants import (
+    APPROVE_COMMAND,
+    EXECUTION_CHANGED_NOTIFICATION,
+    EXECUTIONS_REQUEST,
+    REJECT_COMMAND,
+    SET_INPUT_COMMAND,
+    SKIPPED_DIR_NAMES,
+    SOURCE_EXEC,
+)
+from flyte_ls.server.convert import lsp_range
+from flyte_ls.server.documents import Document, fs_path, module_for_path, shown_analysis, uri_key
+from flyte_ls.server.execution_status import ExecutionView, Frame
+from flyte_ls.server.features.diagnostics import publish
+from flyte_ls.server.positions import Text
+from flyte_ls.server.protocol import RawJSON
+from flyte_ls.server.server import FlyteLanguageServer
+
+log = logging.getLogger(__name__)
+
+GATE_COMMANDS = {"approve": APPROVE_COMMAND, "reject": REJECT_COMMAND, "setInput": SET_INPUT_COMMAND}
+
+EVENT_DELAY_S = 0.05  # coalesce bursts of tracker events into one rebuild
+LENS_REFRESH_DELAY_S = 0.3
+Located = tuple[str, types.Range]  # (uri as the client knows it, range in client units)
+
+
+class ExecutionsFeature:
+    def __init__(self, server: FlyteLanguageServer) -> None:
+        self.server = server
+        self._seen: dict[tuple[str, str, str], ExecutionView] = {}  # from events, when there is no tracker
+        self._published: dict[str, tuple[str, list[types.Diagnostic]]] = {}  # uri key -> (uri, diagnostics)
+        self._timer: asyncio.Task[None] | None = None
+        self._due = 0.0
+        self._lens_timer: asyncio.Task[None] | None = None
+        self._disk: dict[str, tuple[int, Text]] = {}  # path -> (mtime_ns, text) of closed files
+        self.rebuilds = 0
+
+    # -- what is tracked
+    # ---------------------------------------------------------------------------------------------
+    def views(self) -> list[ExecutionView]:
+        """Every tracked execution: the tracker's list when there is one, else what events said."""
+        tracker = getattr(getattr(self.server, "runs", None), "tracker", None)
+        if tracker is not None:
+            try:
+                return [status.view(t) for t in tracker.tracked()]
+            except Exception:
+                log.exception("Reading the tracked executions failed; using the last events instead")
+        return list(self._seen.values())
+
+    def views_for(self, uri: str, entity: str | None = None) -> list[ExecutionView]:
+        key = uri_key(uri)
+        return [v for v in self.views() if uri_key(v.uri) == key and (entity is None or v.entity == entity)]
+
+    def latest(self, uri: str, entity: str) -> ExecutionView | None:
+        found = self.views_for(uri, entity)
+        return max(found, key=lambda v: v.started_at or 0.0) if found else None
+
+    # -- events
+    # ---------------------------------------------------------------------------------------------------
+    def on_execution_changed(self, tracked: Any) -> None:
+        v = status.view(tracked)
+        self._seen[v.key] = v
+        self.server.protocol.notify(EXECUTION_CHANGED_NOTIFICATION, status.execution_json(v, time.time()))
+        self.schedule(EVENT_DELAY_S)
+        self._refresh_lenses()
+
+    def on_document(self, doc: Document) -> None:
+        """Opened, edited or closed: rebuild (debounced like the lints) if it shows an execution."""
+        if self._shows_executions(doc):
+            self.schedule(self.server.settings.diagnostics.debounce_ms / 1000)
+
+    def on_open(self, doc: Document) -> None:
+        if self._shows_executions(doc):
+            self.schedule(0)
+
+    def _shows_executions(self, doc: Document) -> bool:
+        key = uri_key(doc.uri)
+        for v in self.views():
+            if uri_key(v.uri) == key or (doc.path is not None and any(f.file == doc.path for f in v.frames)):
+                return True
+        return key in self._published
+
+    # -- rebuilding the diagnostics
+    # ----------------------------------------------------------------------------------
+    def schedule(self, delay_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay_s
+        if self._timer is not None and not self._timer.done():
+            if self._due <= due and delay_s < EVENT_DELAY_S * 2:
+                return  # an earlier rebuild is coming and this is not a debounce
+            self._timer.cancel()
+        self._due = due
+        self._timer = self.server.run_task("execution diagnostics", self._after(delay_s))
+
+    async def _after(self, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        self._timer = None
+        await self.rebuild()
+
+    async def rebuild(self) -> None:
+        """Build every ``flyte-exec`` diagnostic again and publish the URIs whose diagnostics changed."""
+        now = time.time()
+        built: dict[str, tuple[str, list[types.Diagnostic]]] = {}
+
+        def add(uri: str, diagnostic: types.Diagnostic) -> None:
+            built.setdefault(uri_key(uri), (uri, []))[1].append(diagnostic)
+
+        for v in sorted(self.views(), key=lambda v: v.started_at or 0.0):
+            place = await self.entity_place(v.uri, v.entity)
+            if place is None:
+                log.info("Execution %s: %s is not in %s any more; no diagnostic.", v.name, v.entity, v.uri)
+                continue
+            uri, rng = place
+            raised_at = None
+            if v.phase in ("FAILED", "TIMED_OUT") and v.frames:
+                frames = await self.workspace_frames(v)
+                frame = status.deepest_frame(frames, self._in_workspace)
+                line = await self.frame_place(frame) if frame is not None else None
+                if frame is not None and line is not None:
+                    entity_at = types.Location(uri=uri, range=rng)
+                    add(line[0], status.frame_diagnostic(v, frame, line[1], entity_at))
+                    raised_at = types.Location(uri=line[0], range=line[1])
+            if self._is_latest(v):
+                add(uri, status.status_diagnostic(v, rng, now, raised_at))
+                for d in status.gate_diagnostics(v, rng):
+                    add(uri, d)
+        self.rebuilds += 1
+        for key in set(self._published) | set(built):
+            old = self._published.get(key)
+            new = built.get(key)
+            if old is not None and new is not None and old[1] == new[1]:
+                continue
+            uri = (new or old)[0]  # type: ignore[index]
+            self.server.diagnostics.set(SOURCE_EXEC, uri, new[1] if new else [])
+            doc = self.server.documents.get(uri)
+            publish(self.server, uri, doc.version if doc is not None else None)
+        self._published = built
+        self.server.diagnostics.forget_empty()
+
+    def _is_latest(self, v: ExecutionView) -> bool:
+        """One status per entity: the newest execution's (older failures keep their frame diagnostic)."""
+        latest = self.latest(v.uri, v.entity)
+        return latest is None or latest.key == v.key
+
+    # -- where things are
+    # --------------------------------------------------------------------------------------------
+    async def entity_place(self, uri: str, entity: str) -> Located | None:
+        """The entity's name: from the open document's latest analysis, else the index, else the disk."""
+        server = self.server
+        max_size = server.settings.index.max_file_size_bytes
+        doc = server.documents.get(uri)
+        if doc is not None:
+            e = shown_analysis(doc, max_size).entity(entity)
+            return None if e is None else (doc.uri, lsp_range(server.codec, doc.text, e.selection_range))
+        path = fs_path(uri)
+        if path is None:
+            return None
+        entry = server.index.get(path)
+        if entry is not None:
+            for symbol in entry.symbols:
+                if symbol.name == entity:
+                    sl, sc, el, ec = symbol.selection
+                    return uri, types.Range(
+                        start=types.Position(line=sl, character=sc), end=types.Position(line=el, character=ec)
+                    )
+        text = await self._read(path)
+        if text is None:
+            return None
+        module = module_for_path(path)
+        analysis = await server.in_thread(None, lambda: analyze(text.source, module, path=path, lint=False))
+        e = analysis.entity(entity)
+        return None if e is None else (uri, lsp_range(server.codec, text, e.selection_range))
+
+    async def workspace_frames(self, v: ExecutionView) -> list[Frame]:
+        """The error's frames that are workspace files, mapped from where the task ran (an unpacked archive,
+        a container) by their path under the entity's source root (else a workspace folder)."""
+        path = fs_path(v.uri)
+        roots = ([source_root(path, module_for_path(path))] if path else []) + _workspace_roots(self.server)
+        raw = [failures.Frame(f.file, f.line, f.name) for f in v.frames]
+
+        def mapped() -> list[Frame]:
+            for root in dict.fromkeys(r for r in roots if r):
+                found = failures.map_to_workspace(raw, root)
+                if found:
+                    return [Frame(f.file, f.line, f.name) for f in found]
+            return []
+
+        return await self.server.in_thread(None, mapped)
+
+    async def frame_place(self, frame: Frame) -> Located | None:
+        """The frame's line (its code, not the indentation), in the open document or the file on disk."""
+        doc = self.server.documents.get_by_path(frame.file)
+        line = frame.line - 1
+        if doc is not None:
+            uri, text = doc.uri, doc.text
+        else:
+            read = await self._read(frame.file)
+            if read is None:
+                return None
+            uri, text = from_fs_path(frame.file), read
+        rng = status.line_range(text.line(line) if line < len(text.lines) else None, line)
+        codec = self.server.codec
+        rng.start.character = codec.column_to_client(text, line, rng.start.character)
+        rng.end.character = codec.column_to_client(text, rng.end.line, rng.end.character)
+        return uri, rng
+
+    async def _read(self, path: str) -> Text | None:
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+        hit = self._disk.get(path)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+        try:
+            source = await self.server.in_thread(None, Path(path).read_text, "utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            log.info("Cannot read %s for an execution's diagnostics: %s", path, exc)
+            return None
+        if len(self._disk) > 32:
+            self._disk.clear()
+        text = Text(source)
+        self._disk[path] = (mtime, text)
+        return text
+
+    def _in_workspace(self, path: str) -> bool:
+        """A user's file: exists, under a workspace folder (when there are any), not in a virtualenv."""
+        if self.server.documents.get_by_path(path) is None and not os.path.isfile(path):
+            return False
+        parts = Path(path).parts
+        if any(p in SKIPPED_DIR_NAMES or (p.startswith(".") and p not in (".", "..")) for p in parts):
+            return False
+        roots = _workspace_roots(self.server)
+        return not roots or any(_under(path, root) for root in roots)
+
+    # -- lenses
+    # ---------------------------------------------------------------------------------------------------
+    def _refresh_lenses(self) -> None:
+        if not self.server.client_has("workspace.code_lens.refresh_support"):
+            return
+        if self._lens_timer is None or self._lens_timer.done():
+            self._lens_timer = self.server.run_task("code lens refresh", self._lens_refresh())
+
+    async def _lens_refresh(self) -> None:
+        await asyncio.sleep(LENS_REFRESH_DELAY_S)
+        self.server.workspace_code_lens_refresh(None)
+
+    # -- requests
+    # -------------------------------------------------------------------------------------------------
+    def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        """Gate actions for the gate diagnostics under the range (ours, not only what the client sent)."""
+        published = self._published.get(uri_key(params.text_document.uri))
+        if published is None:
+            return []
+        out: list[types.CodeAction] = []
+        for d in published[1]:
+            if _overlaps(d.range, params.range):
+                out.extend(status.gate_actions(d, GATE_COMMANDS))
+        return out
+
+    def executions(self, uri: str | None) -> list[dict[str, Any]]:
+        now = time.time()
+        chosen = self.views() if uri is None else self.views_for(uri)
+        return [status.execution_json(v, now) for v in sorted(chosen, key=lambda v: v.started_at or 0.0)]
+
+
+def _overlaps(a: types.Range, b: types.Range) -> bool:
+    def key(p: types.Position) -> tuple[int, int]:
+        return (p.line, p.character)
+
+    return key(a.start) <= key(b.end) and key(b.start) <= key(a.end)
+
+
+def _workspace_roots(server: FlyteLanguageServer) -> list[str]:
+    try:
+        folders = server.workspace.folders
+    except RuntimeError:  # before initialize
+        return []
+    roots = [fs_path(f.uri) for f in folders.values()]
+    root_uri = getattr(server.workspace, "root_uri", None)
+    if not roots and root_uri:
+        roots = [fs_path(root_uri)]
+    return [r for r in roots if r]
+
+
+def source_root(path: str, module: str) -> str | None:
+    """The folder a module's dotted name is relative to (``/ws/pkg/mod.py``, ``pkg.mod`` → ``/ws``)."""
+    if not module:
+        return None
+    p = Path(path).with_suffix("")
+    if p.name == "__init__":
+        p = p.parent
+    for _ in module.split("."):
+        p = p.parent
+    return str(p)
+
+
+def _under(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.abspath(path), os.path.abspath(root)]) == os.path.abspath(root)
+    except ValueError:
+        return False
+
+
+def feature_of(server: FlyteLanguageServer) -> ExecutionsFeature | None:
+    """The feature attached by :func:`setup` (code lenses and hover read the executions through it)."""
+    feature = getattr(server, "executions", None)
+    return feature if isinstance(feature, ExecutionsFeature) else None
+
+
+def _uri_param(params: Any) -> str | None:
+    if params is None:
+        return None
+    value = params.get("uri") if isinstance(params, Mapping) else getattr(params, "uri", None)
+    return value if isinstance(value, str) else None
+
+
+def _subscribe(server: FlyteLanguageServer, hook: Callable[[Any], None]) -> None:
+    hooks = getattr(server, "on_execution_changed", None)
+    if hooks is None:
+        hooks = []
+        server.on_execution_changed = hooks  # type: ignore[attr-defined]
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def setup(server: FlyteLanguageServer) -> None:
+    feature = ExecutionsFeature(server)
+    server.executions = feature  # type: ignore[attr-defined]
+    _subscribe(server, feature.on_execution_changed)
+    server.on_open.append(feature.on_open)
+    server.on_change.append(feature.on_document)
+    server.on_close.append(feature.on_document)
+
+    def initialized() -> None:
+        _subscribe(server, feature.on_execution_changed)  # in case the list was replaced by the run service
+        feature.schedule(EVENT_DELAY_S)  # executions resumed from the last session
+
+    server.on_initialized.append(initialized)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+    )
+    def code_action(ls: FlyteLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        return feature.code_actions(params) or None
+
+    @server.feature(EXECUTIONS_REQUEST)
+    def executions(ls: FlyteLanguageServer, params: Any) -> RawJSON:
+        return RawJSON(feature.executions(_uri_param(params)))
