@@ -12,6 +12,7 @@ from flyte_ls.server.features import (
     diagnostics,
     documents,
     entities,
+    executions,
     hover,
     indexing,
     lifecycle,
@@ -26,6 +27,7 @@ FEATURES = (
     diagnostics,
     indexing,
     commands,  # attaches server.runs (register/execute, the tracker) before the features that show runs
+    executions,  # flyte-exec diagnostics, gate code actions, flyte/executions (after diagnostics: merged)
     hover,
     code_lens,
     entities,
