@@ -197,6 +197,9 @@ class WorkerClient:
                     await asyncio.wait_for(proc.wait(), 2.0)
                 except (WorkerError, asyncio.TimeoutError):
                     await self._kill()
+            if proc is not None:
+                _kill_group(proc)  # what the user's code left running in the worker's session
+                _release(proc)
             self._proc = None
             if self._stderr_task is not None:
                 self._stderr_task.cancel()
@@ -294,6 +297,7 @@ class WorkerClient:
             with contextlib.suppress(asyncio.TimeoutError):
                 code = await asyncio.wait_for(proc.wait(), 5.0)
             await self._drain_stderr()
+            _release(proc)
         if time.monotonic() - self._started_at < QUICK_DEATH_S:
             self._quick_deaths += 1
         else:
@@ -310,15 +314,10 @@ class WorkerClient:
         self.info = None
         if proc is None or proc.returncode is not None:
             return
-        try:
-            if sys.platform != "win32":
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:
-                proc.kill()
-        except ProcessLookupError:
-            pass
+        _kill_group(proc)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(proc.wait(), 5.0)
+        _release(proc)
 
     async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stderr is not None
@@ -358,6 +357,22 @@ class WorkerClient:
             "install flytekit, or set flyte.pythonPath to an interpreter that has it",
             kind="flytekit",
         )
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the worker's process group (the worker, its child, what they started)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if sys.platform != "win32":
+            os.killpg(proc.pid, signal.SIGKILL)
+        elif proc.returncode is None:
+            proc.kill()
+
+
+def _release(proc: asyncio.subprocess.Process) -> None:
+    """Close our end of a finished worker's stdin, so its transport closes with the event loop open."""
+    if proc.stdin is not None:
+        with contextlib.suppress(Exception):
+            proc.stdin.close()
 
 
 def python3_candidates() -> list[str]:

@@ -57,7 +57,7 @@ def _forked(params: dict[str, Any], timeout: float, close_fds: tuple[int, ...]) 
             os.dup2(devnull, 0)  # the user's code must not read the worker's requests
             sys.dont_write_bytecode = True
             data = json.dumps(answer(params)).encode()
-            view = memoryview(data)
+            view = memoryview(len(data).to_bytes(8, "big") + data)
             while view:
                 view = view[os.write(write_fd, view) :]
         finally:
@@ -79,17 +79,20 @@ def _forked(params: dict[str, Any], timeout: float, close_fds: tuple[int, ...]) 
 
 
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    while True:
+    """The child's reply (8 bytes of length, then the JSON) and whether it came before the deadline: the
+    length tells when it is complete, even if a process the user's code started holds the pipe open."""
+    buffer = bytearray()
+    while len(buffer) < 8 or len(buffer) < 8 + int.from_bytes(buffer[:8], "big"):
         left = deadline - time.monotonic()
         if left <= 0:
             return b"", False
         ready, _, _ = select.select([fd], [], [], left)
         if ready:
             chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return b"".join(chunks), True
-            chunks.append(chunk)
+            if not chunk:  # the child ended without a (complete) reply
+                return b"", True
+            buffer += chunk
+    return bytes(buffer[8:]), True
 
 
 def _subprocess(params: dict[str, Any], timeout: float) -> dict[str, Any]:

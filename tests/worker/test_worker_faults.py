@@ -134,6 +134,12 @@ async def test_os_exit_at_import_ends_the_child_not_the_worker(client: WorkerCli
     assert (await client.serialize(root / "app" / "flows.py", "triple", root)).tasks
 
 
+async def test_a_process_the_import_started_does_not_hold_the_reply(client: WorkerClient, root: Path) -> None:
+    started = time.monotonic()
+    result = await client.serialize(root / "app" / "forks.py", "forked", root, timeout=15)
+    assert result.target.name == "app.forks.forked" and time.monotonic() - started < 10
+
+
 async def test_a_hung_worker_is_killed_at_the_deadline_and_restarted(
     client: WorkerClient, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -91,6 +91,21 @@ FILES = {
         def quiet(x: int = 1) -> int:
             return x
         """,
+    "app/forks.py": """
+        import os
+        import time
+
+        from flytekit import task
+
+        if os.fork() == 0:  # a process of the user's that outlives the import, holding what it inherited
+            time.sleep(20)
+            os._exit(0)
+
+
+        @task
+        def forked() -> int:
+            return 1
+        """,
     "lonely.py": """
         from flytekit import task
 
