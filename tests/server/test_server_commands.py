@@ -46,8 +46,9 @@ def shout(text: str) -> str:
 
 FLOWS = """
 import time
+from datetime import datetime, timedelta
 
-from flytekit import task, workflow
+from flytekit import CronSchedule, LaunchPlan, approve, task, wait_for_input, workflow
 
 from demo.helpers import shout
 
@@ -71,6 +72,45 @@ def sleepy(seconds: int) -> int:
 @workflow
 def pipeline(x: int, y: int = 2) -> int:
     return add_one(x=add_one(x=x))
+
+
+@task
+def stamp(t: datetime, label: str) -> str:
+    return f"{label}:{t:%Y-%m-%d}"
+
+
+@workflow
+def stamp_wf(t: datetime, label: str = "x") -> str:
+    return stamp(t=t, label=label)
+
+
+daily = LaunchPlan.get_or_create(
+    stamp_wf,
+    name="demo.flows.daily",
+    schedule=CronSchedule(schedule="0 8 * * *", kickoff_time_input_arg="t"),
+    fixed_inputs={"label": "daily"},
+)
+
+
+@workflow
+def gated(x: int) -> str:
+    bumped = add_one(x=x)
+    approved = approve(bumped, "review", timeout=timedelta(minutes=10))
+    title = wait_for_input("title", timeout=timedelta(minutes=10), expected_type=str)
+    return greet(name=title, excited=True)
+"""
+
+SLOW_IMPORT = """
+import time
+
+from flytekit import task
+
+time.sleep(3)
+
+
+@task
+def later(x: int) -> int:
+    return x
 """
 
 
@@ -81,6 +121,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory):
     (package / "__init__.py").write_text("")
     (package / "helpers.py").write_text(HELPERS)
     (package / "flows.py").write_text(FLOWS)
+    (package / "slow.py").write_text(SLOW_IMPORT)
     (WORKSPACE / "inputs.yaml").write_text("name: yaml\nexcited: true\n")
     started = start_backend(tmp_path_factory.mktemp("backend") / "state")
     try:
@@ -301,3 +342,110 @@ async def test_backend_down_is_a_clear_error_and_the_server_stays_up(
         )
     again = await command(client, "flyte.register", {"uri": FLOWS_URI, "entity": "add_one"})
     assert again["version"]
+
+
+async def test_relaunch_and_download_outputs(client: LanguageClient) -> None:
+    run = await command(client, "flyte.execute", {"uri": FLOWS_URI, "entity": "add_one", "inputs": {"x": 41}})
+    done = await wait_for_phase(client, run["execution"]["name"], {"SUCCEEDED", "FAILED"})
+    assert done["phase"] == "SUCCEEDED", done
+    again = await command(client, "flyte.relaunch", {"execution": run["execution"]})
+    assert again["execution"]["name"] != run["execution"]["name"]
+    redone = await wait_for_phase(client, again["execution"]["name"], {"SUCCEEDED", "FAILED"})
+    assert redone["phase"] == "SUCCEEDED" and redone["entity"] == "add_one", redone
+    got = await command(client, "flyte.downloadOutputs", {"execution": run["execution"]})
+    assert got["to"] == str(WORKSPACE / "flyte-outputs" / run["execution"]["name"])
+    assert Path(got["outputs"]["o0"]).read_text().strip() == "42"
+    elsewhere = await command(
+        client,
+        "flyte.downloadOutputs",
+        {"execution": "ex:flytesnacks:development:" + run["execution"]["name"], "to": "out"},
+    )
+    assert elsewhere["to"] == str(WORKSPACE / "out") and Path(elsewhere["outputs"]["o0"]).is_file()
+
+
+async def test_activate_a_launch_plan_and_backfill_it(client: LanguageClient, backend: Backend) -> None:
+    from flyte_ls.remote.remote import AsyncFlyteRemote
+
+    activated = await command(client, "flyte.activateLaunchPlan", {"uri": FLOWS_URI, "entity": "daily"})
+    lp = activated["launchPlan"]
+    assert (lp["resourceType"], lp["name"]) == ("LAUNCH_PLAN", "demo.flows.daily")
+    async with AsyncFlyteRemote.for_endpoint(f"127.0.0.1:{backend.port}", insecure=True) as remote:
+        active = await remote.fetch_active_launchplan("flytesnacks", "development", "demo.flows.daily")
+    assert active is not None and active.id.version == lp["version"]
+    run = await command(
+        client,
+        "flyte.backfill",
+        {
+            "uri": FLOWS_URI,
+            "entity": "daily",
+            "from": "2026-01-01",
+            "to": "2026-01-03T12:00",
+            "parallel": True,
+        },
+    )
+    assert run["version"] == lp["version"]
+    done = await wait_for_phase(client, run["execution"]["name"], {"SUCCEEDED", "FAILED"})
+    assert done["phase"] == "SUCCEEDED", done
+
+
+async def _until_accepted(client: LanguageClient, name: str, argument: dict[str, Any]) -> Any:
+    """Answer a gate: the signal exists once the execution reaches the gate node (retried until then)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RUN_DEADLINE
+    while True:
+        try:
+            return await command(client, name, argument)
+        except JsonRpcException as err:
+            if "no signal" not in err.message or loop.time() > deadline:
+                raise
+        await asyncio.sleep(0.5)
+
+
+async def test_approve_and_set_input_through_the_gates(client: LanguageClient) -> None:
+    run = await command(client, "flyte.execute", {"uri": FLOWS_URI, "entity": "gated", "inputs": {"x": 1}})
+    execution = run["execution"]
+    await _until_accepted(client, "flyte.approve", {"execution": execution, "signalId": "review"})
+    with pytest.raises(JsonRpcException) as err:  # a value of the wrong type is the user's to fix
+        await _until_accepted(
+            client, "flyte.setInput", {"execution": execution, "signalId": "title", "value": 3}
+        )
+    assert err.value.code == types.ErrorCodes.InvalidParams.value and "title" in err.value.message
+    await command(client, "flyte.setInput", {"execution": execution, "signalId": "title", "value": "gate"})
+    done = await wait_for_phase(client, execution["name"], {"SUCCEEDED", "FAILED"})
+    assert done["phase"] == "SUCCEEDED", done
+
+
+async def test_reject_fails_the_execution(client: LanguageClient) -> None:
+    run = await command(client, "flyte.execute", {"uri": FLOWS_URI, "entity": "gated", "inputs": {"x": 1}})
+    await _until_accepted(client, "flyte.reject", {"execution": run["execution"], "signalId": "review"})
+    done = await wait_for_phase(client, run["execution"]["name"], {"SUCCEEDED", "FAILED", "ABORTED"})
+    assert done["phase"] == "FAILED", done
+
+
+async def test_cancelling_the_progress_stops_between_steps(client: LanguageClient) -> None:
+    before = set(client.progress_reports)
+    slow_uri = from_fs_path(str(WORKSPACE / "demo" / "slow.py"))
+    call = asyncio.ensure_future(
+        command(client, "flyte.execute", {"uri": slow_uri, "entity": "later", "inputs": {"x": 1}})
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not set(client.progress_reports) - before:
+        assert loop.time() < deadline and not call.done(), "no progress token"
+        await asyncio.sleep(0.05)
+    (token,) = set(client.progress_reports) - before
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    with pytest.raises(JsonRpcException) as err:
+        await call
+    assert err.value.code == types.LSPErrorCodes.RequestCancelled.value, err.value
+    assert isinstance(client.progress_reports[token][-1], types.WorkDoneProgressEnd)
+    assert not any(getattr(r, "message", "") == "launching" for r in client.progress_reports[token])
+
+
+async def test_open_console_of_a_registered_entity(client: LanguageClient) -> None:
+    registered = await command(client, "flyte.register", {"uri": FLOWS_URI, "entity": "greet"})
+    result = await command(client, "flyte.openConsole", {"uri": FLOWS_URI, "entity": "greet"})
+    assert result["consoleUrl"] == registered["consoleUrl"] and result["shown"] is True
+    with pytest.raises(JsonRpcException) as err:
+        await command(client, "flyte.openConsole", {"uri": FLOWS_URI, "entity": "stamp"})
+    assert "run or register it first" in err.value.message
