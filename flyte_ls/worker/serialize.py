@@ -191,13 +191,27 @@ def serialize(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def loaded_files(source_root: str) -> list[str]:
-    """The source files under ``source_root`` of the modules imported so far."""
+    """The source files under ``source_root`` of the modules imported so far — the user's code, not the
+    installed packages of an environment that lives under it (``.venv/``: its prefix, ``site-packages``)."""
     root = os.path.abspath(source_root) + os.sep
+    installed = tuple(
+        os.path.abspath(p) + os.sep for p in {sys.prefix, sys.exec_prefix, sys.base_prefix} if p
+    )
     files = set()
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
-        if path and path.endswith(".py") and os.path.abspath(path).startswith(root):
-            files.add(os.path.abspath(path))
+        if not path or not path.endswith(".py"):
+            continue
+        path = os.path.abspath(path)
+        parts = path.split(os.sep)
+        if (
+            path.startswith(root)
+            and not path.startswith(_HERE)
+            and not any(path.startswith(prefix) and prefix != root for prefix in installed)
+            and "site-packages" not in parts
+            and "dist-packages" not in parts
+        ):
+            files.add(path)
     return sorted(files)
 
 

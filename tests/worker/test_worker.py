@@ -175,3 +175,24 @@ def test_the_worker_package_is_self_contained() -> None:
     for path in folder.glob("*.py"):
         text = textwrap.dedent(path.read_text())
         assert "import flyte_ls" not in text and "from flyte_ls" not in text, path
+
+
+def test_loaded_files_leave_out_an_environment_under_the_source_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project's own .venv (under its root) holds flytekit and the rest: never packaged as user code."""
+    import types
+
+    from flyte_ls.worker.serialize import loaded_files
+
+    files = {
+        "mine": tmp_path / "pkg" / "mine.py",
+        "vendored": tmp_path / ".venv" / "lib" / "python3.11" / "site-packages" / "vendored.py",
+        "prefixed": tmp_path / "env" / "lib" / "prefixed.py",
+    }
+    for name, path in files.items():
+        module = types.ModuleType(f"_fake_{name}")
+        module.__file__ = str(path)
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))
+    assert loaded_files(str(tmp_path)) == [str(files["mine"])]
