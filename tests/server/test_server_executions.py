@@ -3,14 +3,27 @@ the JSON of ``flyte/executionChanged`` — on hand-built ``Tracked`` values (the
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
+import pytest_lsp
 from lsprotocol import types
+from pygls.uris import from_fs_path
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from flyte_ls.analysis import analyze
+from flyte_ls.run.failures import frames_from_error
+from flyte_ls.run.paths import workspace_state_dir
 from flyte_ls.run.tracker import Tracked
 from flyte_ls.server import execution_status as status
 from flyte_ls.server.constants import (
@@ -27,7 +40,12 @@ from flyte_ls.server.features.executions import GATE_COMMANDS, source_root
 from flyte_ls.server.features.hover import describe_runs
 from flyte_ls.server.settings import Settings, parse_settings
 
-pytestmark = pytest.mark.timeout(10)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from local_backend import free_port
+from lsp_helpers import make_client, raw_request, to_json
+
+pytestmark = pytest.mark.timeout(300)  # the live tests run a real backend; the unit tests take milliseconds
 
 FIXTURES = Path(__file__).resolve().parents[1] / "run" / "fixtures"
 NOW = 1_800_000_000.0
@@ -292,3 +310,284 @@ def test_hover_lists_recent_executions_version_outputs_and_links() -> None:
     plain = describe_runs([newer], None, False, NOW)
     assert plain is not None and "SUCCEEDED newer1" in plain and "[" not in plain
     assert describe_runs([], None, True, NOW) is None
+
+
+# -----------------------------------------------------------------------------------------------------------
+# Over stdio (pytest-lsp), with the real server process.
+#
+# ``resumed``: the tracker's state file (as a previous session left it) names a failed, a succeeded and a
+# gated execution; the server starts with an unreachable backend (nothing is polled into a new state) and
+# shows them.
+# ``live``: a real local backend and a real worker; runs started with flyte.execute.
+# -----------------------------------------------------------------------------------------------------------
+TRACKFLOWS = Path(__file__).resolve().parents[1] / "run" / "data" / "trackflows"
+CACHE = Path(tempfile.mkdtemp(prefix="flyte-ls-executions-cache-"))
+RESUMED_WS = Path(tempfile.mkdtemp(prefix="flyte-ls-executions-resumed-"))
+LIVE_WS = Path(tempfile.mkdtemp(prefix="flyte-ls-executions-live-"))
+WAIT_S = 20.0
+RUN_DEADLINE_S = 180.0
+
+
+def _client_with_notifications() -> LanguageClient:
+    client = make_client()
+    client.execution_changes = []  # type: ignore[attr-defined]
+
+    @client.feature("flyte/executionChanged")
+    def changed(ls: LanguageClient, params: Any) -> None:
+        ls.execution_changes.append(to_json(params))  # type: ignore[attr-defined]
+
+    return client
+
+
+SERVER = ClientServerConfig(
+    server_command=[sys.executable, "-m", "flyte_ls", "serve", "-v"],
+    client_factory=_client_with_notifications,
+    server_env={**os.environ, "XDG_CACHE_HOME": str(CACHE)},
+)
+
+
+async def until(cond: Any, what: str, timeout: float = WAIT_S) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def exec_diagnostics(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
+    return [d for d in client.diagnostics.get(uri, []) if d.source == SOURCE_EXEC]
+
+
+def on_entity(client: LanguageClient, uri: str, name: str, line: int | None = None) -> list[types.Diagnostic]:
+    return [
+        d
+        for d in exec_diagnostics(client, uri)
+        if d.message.startswith(f"{name}: ") and (line is None or d.range.start.line == line)
+    ]
+
+
+async def request(client: LanguageClient, method: str, params: Any, timeout: float = WAIT_S) -> Any:
+    return to_json(await asyncio.wait_for(client.protocol.send_request_async(method, params), timeout))
+
+
+async def lens_titles(client: LanguageClient, uri: str, line: int) -> list[str]:
+    params = types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    lenses = await asyncio.wait_for(client.text_document_code_lens_async(params), WAIT_S)
+    titles = []
+    for lens in lenses or []:
+        if lens.range.start.line != line:
+            continue
+        if lens.command is None:
+            lens = await asyncio.wait_for(client.code_lens_resolve_async(lens), WAIT_S)
+        assert lens.command is not None
+        titles.append(lens.command.title)
+    return titles
+
+
+async def code_actions(client: LanguageClient, uri: str, rng: types.Range) -> list[dict[str, Any]]:
+    """``textDocument/codeAction`` as plain JSON (pytest-lsp's client reads a CodeAction as a Command)."""
+    where = {
+        "start": {"line": rng.start.line, "character": rng.start.character},
+        "end": {"line": rng.end.line, "character": rng.end.character},
+    }
+    params = {"textDocument": {"uri": uri}, "range": where, "context": {"diagnostics": []}}
+    return to_json(await raw_request(client, "textDocument/codeAction", params, WAIT_S)) or []
+
+
+def open_file(client: LanguageClient, path: Path) -> str:
+    uri = from_fs_path(str(path))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=path.read_text()
+            )
+        )
+    )
+    return uri
+
+
+def line_of(path: Path, fragment: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines()) if fragment in line)
+
+
+# -- resumed from the state file -----------------------------------------------------------------------------
+def _write_resumed_state() -> dict[str, str]:
+    shutil.copytree(TRACKFLOWS, RESUMED_WS / "trackflows", dirs_exist_ok=True)
+    flows = from_fs_path(str(RESUMED_WS / "trackflows" / "flows.py"))
+    message = (FIXTURES / "user_error_workflow.txt").read_text()
+
+    def item(name: str, entity: str, phase: str, started: float, **kw: Any) -> dict[str, Any]:
+        execution = {"project": "flytesnacks", "domain": "development", "name": name}
+        url = f"http://127.0.0.1:1/console/projects/flytesnacks/domains/development/executions/{name}"
+        return Tracked(execution, flows, entity, phase, url, iso(started), **kw).to_json()  # type: ignore[arg-type]
+
+    now = time.time()
+    executions = [
+        item(
+            "fail01",
+            "failing",
+            "FAILED",
+            now - 600,
+            duration=4.0,
+            error={
+                "message": message,
+                "kind": "USER",
+                "frames": [f.to_json() for f in frames_from_error(message)],
+            },
+        ),
+        item(
+            "okay01",
+            "two_steps",
+            "SUCCEEDED",
+            now - 300,
+            duration=12.0,
+            outputs_summary="o0=42",
+            inputs={"seconds": 3},
+        ),
+        item(
+            "gate01",
+            "gated",
+            "RUNNING",
+            now - 60,
+            nodes_done=1,
+            nodes_total=3,
+            gates=[{"signal_id": "go", "node_id": "n1", "kind": "approve", "type": "bool"}],
+        ),
+    ]
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(CACHE)  # the server's user cache (paths read it at each call)
+    try:
+        state = workspace_state_dir(RESUMED_WS)
+    finally:
+        if saved is None:
+            del os.environ["XDG_CACHE_HOME"]
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "executions.json").write_text(json.dumps({"version": 1, "executions": executions}))
+    return {"flows": flows, "helpers": from_fs_path(str(RESUMED_WS / "trackflows" / "helpers.py"))}
+
+
+@pytest_lsp.fixture(config=SERVER, scope="module")
+async def resumed(lsp_client: LanguageClient):
+    lsp_client.uris = _write_resumed_state()  # type: ignore[attr-defined]  # before `initialized` loads it
+    params = types.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"),
+        root_uri=from_fs_path(str(RESUMED_WS)),
+        workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(RESUMED_WS)), name="ws")],
+        initialization_options={
+            "endpoint": f"127.0.0.1:{free_port()}",
+            "insecure": True,
+            "local": {"autoStart": False},
+        },
+    )
+    await asyncio.wait_for(lsp_client.initialize_session(params), 30)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while len(await request(lsp_client, "flyte/executions", {})) < 3:  # the state loads on `initialized`
+        assert loop.time() < deadline, "the tracked executions were not loaded"
+        await asyncio.sleep(0.05)
+    yield
+    await asyncio.wait_for(lsp_client.shutdown_session(), 30)
+
+
+RESUMED_FLOWS = RESUMED_WS / "trackflows" / "flows.py"
+
+
+async def test_resumed_executions_show_on_closed_files(resumed: LanguageClient) -> None:
+    uris: dict[str, str] = resumed.uris  # type: ignore[attr-defined]
+    # The failure: on the raising line of the helper module (never opened), pointing back to the entity.
+    (raised,) = await until(lambda: exec_diagnostics(resumed, uris["helpers"]), "the failure's line")
+    raise_line = line_of(RESUMED_WS / "trackflows" / "helpers.py", "raise ValueError")
+    assert raised.range.start.line == raise_line and raised.range.start.character == 8
+    assert raised.severity == types.DiagnosticSeverity.Error
+    assert raised.message.startswith("ValueError: x must be positive, got -3")
+    assert raised.related_information is not None
+    back = raised.related_information[0].location
+    assert back.uri == uris["flows"] and back.range.start.line == line_of(RESUMED_FLOWS, "def failing")
+    # The statuses on the entities' names.
+    failing_line = line_of(RESUMED_FLOWS, "def failing")
+    (failing,) = await until(lambda: on_entity(resumed, uris["flows"], "failing"), "failing's status")
+    assert failing.severity == types.DiagnosticSeverity.Error and failing.range.start.line == failing_line
+    assert failing.code_description is not None and failing.code_description.href.endswith("/fail01")
+    assert failing.data["execution"]["name"] == "fail01" and failing.data["phase"] == "FAILED"
+    (ok,) = on_entity(resumed, uris["flows"], "two_steps")
+    assert (
+        ok.severity == types.DiagnosticSeverity.Hint and ok.message == "two_steps: SUCCEEDED in 12s · o0=42"
+    )
+    gated = on_entity(resumed, uris["flows"], "gated")
+    assert sorted(d.severity for d in gated) == [
+        types.DiagnosticSeverity.Warning,
+        types.DiagnosticSeverity.Information,
+    ]
+
+
+async def test_flyte_executions_lists_them(resumed: LanguageClient) -> None:
+    uris: dict[str, str] = resumed.uris  # type: ignore[attr-defined]
+    items = await request(resumed, "flyte/executions", {})
+    assert [i["execution"]["name"] for i in items] == ["fail01", "okay01", "gate01"]
+    assert items[0]["error"]["kind"] == "USER" and items[1]["duration"] == 12.0
+    assert set(items[2]) >= {"execution", "phase", "uri", "entity", "consoleUrl", "startedAt", "duration"}
+    names = [
+        i["execution"]["name"] for i in await request(resumed, "flyte/executions", {"uri": uris["flows"]})
+    ]
+    assert names == ["fail01", "okay01", "gate01"]
+    assert await request(resumed, "flyte/executions", {"uri": "file:///elsewhere.py"}) == []
+
+
+async def test_lenses_hover_and_gate_actions_of_resumed_executions(resumed: LanguageClient) -> None:
+    uri = open_file(resumed, RESUMED_FLOWS)
+    line = line_of(RESUMED_FLOWS, "def two_steps") - 1  # the lenses sit on the decorator
+    titles = await lens_titles(resumed, uri, line)
+    assert titles[:3] == ["▶ Run", "⬆ Register", "workflow · 1 input → 1 output · calls 2 entities"]
+    assert titles[3] == "✓ SUCCEEDED 12s · 4m ago" and titles[4:] == ["⟳ Re-run", "Open console"]
+    gated_line = line_of(RESUMED_FLOWS, "def gated")
+    assert "⏸ WAITING go" in await lens_titles(resumed, uri, gated_line - 1)
+
+    hover = await asyncio.wait_for(
+        resumed.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=line + 1, character=6),
+            )
+        ),
+        WAIT_S,
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    assert "**Recent executions**" in hover.contents.value
+    assert "- **SUCCEEDED** [okay01](http://127.0.0.1:1/console/" in hover.contents.value
+    assert "`o0=42`" in hover.contents.value
+
+    (gate,) = [d for d in on_entity(resumed, uri, "gated") if d.severity == types.DiagnosticSeverity.Warning]
+    actions = await code_actions(resumed, uri, gate.range)
+    assert [a["title"] for a in actions] == ["Approve (go)", "Reject (go)"]
+    command = actions[0]["command"]
+    assert command["command"] == "flyte.approve"
+    assert command["arguments"] == [
+        {"execution": {"project": "flytesnacks", "domain": "development", "name": "gate01"}, "signalId": "go"}
+    ]
+
+
+async def test_status_diagnostics_follow_edits(resumed: LanguageClient) -> None:
+    uri = open_file(resumed, RESUMED_FLOWS)
+    before = line_of(RESUMED_FLOWS, "def failing")
+    await until(lambda: on_entity(resumed, uri, "failing", before), "failing's status")
+    resumed.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)
+                    ),
+                    text="# one\n# two\n",
+                )
+            ],
+        )
+    )
+    (moved,) = await until(lambda: on_entity(resumed, uri, "failing", before + 2), "the status to move")
+    assert moved.range.start.character == 4 and moved.range.end.character == 4 + len("failing")

@@ -100,7 +100,7 @@ class ExecutionsFeature:
         self._seen[v.key] = v
         self.server.protocol.notify(EXECUTION_CHANGED_NOTIFICATION, status.execution_json(v, time.time()))
         self.schedule(EVENT_DELAY_S)
-        self._refresh_lenses()
+        self.refresh_lenses()
 
     def on_document(self, doc: Document) -> None:
         """Opened, edited or closed: rebuild (debounced like the lints) if it shows an execution."""
@@ -273,7 +273,7 @@ class ExecutionsFeature:
 
     # -- lenses
     # ---------------------------------------------------------------------------------------------------
-    def _refresh_lenses(self) -> None:
+    def refresh_lenses(self) -> None:
         if not self.server.client_has("workspace.code_lens.refresh_support"):
             return
         if self._lens_timer is None or self._lens_timer.done():
@@ -373,6 +373,8 @@ def setup(server: FlyteLanguageServer) -> None:
     def initialized() -> None:
         _subscribe(server, feature.on_execution_changed)  # in case the list was replaced by the run service
         feature.schedule(EVENT_DELAY_S)  # executions resumed from the last session
+        if feature.views():
+            feature.refresh_lenses()  # lenses asked for before the state was loaded lack their outcome
 
     server.on_initialized.append(initialized)
 
