@@ -244,11 +244,18 @@ class WorkerClient:
             if self._proc is not None and self._proc.returncode == NO_FLYTEKIT_EXIT:
                 self._quick_deaths, self._retry_at = 0, 0.0  # a setup problem, not a crash: no back-off
                 await self._drain_stderr()
-                raise WorkerError(
-                    f"flytekit is not importable in {python}: pip install flytekit in that environment or "
-                    f"set flyte.pythonPath ({self._last_words()})",
-                    kind="flytekit",
-                ) from err
+                words = self._last_words()
+                if "older than" in words:
+                    message = (
+                        f"the flytekit in {python} is too old ({words}): pip install -U flytekit in that "
+                        "environment or set flyte.pythonPath"
+                    )
+                else:
+                    message = (
+                        f"flytekit is not importable in {python}: pip install flytekit in that environment "
+                        f"or set flyte.pythonPath ({words})"
+                    )
+                raise WorkerError(message, kind="flytekit") from err
             raise
         self.info = WorkerInfo(str(hello["python"]), str(hello["flytekitVersion"]), int(hello["pid"]))
         return self.info

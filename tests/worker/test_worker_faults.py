@@ -74,6 +74,19 @@ async def test_an_interpreter_without_flytekit_is_named_with_the_remedy(
     await client.close()
 
 
+async def test_a_flytekit_older_than_1_10(no_flytekit: str, tmp_path: Path) -> None:
+    old = tmp_path / "old" / "flytekit"
+    old.mkdir(parents=True)
+    (old / "__init__.py").write_text('__version__ = "1.9.3"\n')
+    client = WorkerClient(no_flytekit, cache_dir=tmp_path, env={"PYTHONPATH": str(old.parent)})
+    with pytest.raises(WorkerError) as info:
+        await client.start()
+    err = info.value
+    assert err.kind == "flytekit" and f"the flytekit in {no_flytekit} is too old" in err.message
+    assert "1.9.3" in err.message and "pip install -U flytekit" in err.message
+    await client.close()
+
+
 async def test_a_missing_interpreter(tmp_path: Path) -> None:
     client = WorkerClient(str(tmp_path / "nope" / "python"), cache_dir=tmp_path)
     with pytest.raises(WorkerError) as info:
