@@ -18,6 +18,7 @@ import attrs
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
@@ -42,7 +43,7 @@ from flyte_ls.server.settings import Settings, parse_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from local_backend import free_port
+from local_backend import VENV_PYTHON, Backend, free_port, start_backend
 from lsp_helpers import make_client, raw_request, to_json
 
 pytestmark = pytest.mark.timeout(300)  # the live tests run a real backend; the unit tests take milliseconds
@@ -591,3 +592,170 @@ async def test_status_diagnostics_follow_edits(resumed: LanguageClient) -> None:
     )
     (moved,) = await until(lambda: on_entity(resumed, uri, "failing", before + 2), "the status to move")
     assert moved.range.start.character == 4 and moved.range.end.character == 4 + len("failing")
+
+
+# -- live: a real local backend, a real worker ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory):
+    shutil.copytree(TRACKFLOWS, LIVE_WS / "trackflows", dirs_exist_ok=True)
+    started = start_backend(tmp_path_factory.mktemp("backend") / "state")
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest_lsp.fixture(config=SERVER, scope="module")
+async def live(request: pytest.FixtureRequest, lsp_client: LanguageClient):
+    backend: Backend = request.getfixturevalue("backend")
+    capabilities = client_capabilities("visual-studio-code")  # code lens refresh; complete lenses
+    params = types.InitializeParams(
+        capabilities=capabilities,
+        root_uri=from_fs_path(str(LIVE_WS)),
+        workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(LIVE_WS)), name="ws")],
+        initialization_options={
+            "endpoint": f"127.0.0.1:{backend.port}",
+            "insecure": True,
+            "pythonPath": VENV_PYTHON,
+            "local": {"autoStart": False},
+        },
+    )
+    await asyncio.wait_for(lsp_client.initialize_session(params), 30)
+    yield
+    await asyncio.wait_for(lsp_client.shutdown_session(), 30)
+
+
+LIVE_FLOWS = LIVE_WS / "trackflows" / "flows.py"
+LIVE_HELPERS = LIVE_WS / "trackflows" / "helpers.py"
+
+
+async def execute(client: LanguageClient, entity: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    arguments = [{"uri": from_fs_path(str(LIVE_FLOWS)), "entity": entity, "inputs": inputs}]
+    params = types.ExecuteCommandParams(command=EXECUTE_COMMAND, arguments=arguments)
+    return to_json(await asyncio.wait_for(client.workspace_execute_command_async(params), RUN_DEADLINE_S))  # type: ignore[no-any-return]
+
+
+def of_execution(client: LanguageClient, uri: str, entity: str, name: str) -> list[types.Diagnostic]:
+    return [d for d in on_entity(client, uri, entity) if d.data and d.data["execution"]["name"] == name]
+
+
+async def test_a_run_goes_from_information_to_hint_and_its_lenses_follow(live: LanguageClient) -> None:
+    uri = open_file(live, LIVE_FLOWS)
+    line = line_of(LIVE_FLOWS, "def two_steps") - 1
+    assert await lens_titles(live, uri, line) == [
+        "▶ Run",
+        "⬆ Register",
+        "workflow · 1 input → 1 output · calls 2 entities",
+    ]
+    refreshes = live.code_lens_refreshes  # type: ignore[attr-defined]
+    run = await execute(live, "two_steps", {"seconds": 3})
+    name = run["execution"]["name"]
+
+    def status_of() -> types.Diagnostic | None:
+        found = of_execution(live, uri, "two_steps", name)
+        return found[0] if found else None
+
+    running = await until(
+        lambda: (d := status_of()) is not None and d.severity == types.DiagnosticSeverity.Information and d,
+        "the running status",
+        RUN_DEADLINE_S,
+    )
+    assert running.message.startswith(("two_steps: QUEUED", "two_steps: RUNNING", "two_steps: UNDEFINED"))
+    assert running.range.start.line == line + 1 and running.range.start.character == 4
+    assert running.code_description is not None and running.code_description.href == run["consoleUrl"]
+    assert running.data["consoleUrl"] == run["consoleUrl"]
+    done = await until(
+        lambda: (d := status_of()) is not None and d.severity != types.DiagnosticSeverity.Information and d,
+        "the run to end",
+        RUN_DEADLINE_S,
+    )
+    assert done.severity == types.DiagnosticSeverity.Hint, done.message
+    assert done.message.startswith("two_steps: SUCCEEDED in ") and "o0=43" in done.message
+    changes = [c for c in live.execution_changes if c["execution"]["name"] == name]  # type: ignore[attr-defined]
+    assert changes[-1]["phase"] == "SUCCEEDED" and changes[-1]["entity"] == "two_steps"
+    assert changes[-1]["consoleUrl"] == run["consoleUrl"] and changes[-1]["uri"] == uri
+    assert any(c["phase"] in ("QUEUED", "RUNNING") for c in changes)
+
+    titles = await lens_titles(live, uri, line)
+    assert titles[3].startswith("✓ SUCCEEDED ") and titles[3].endswith(("just now", "s ago")), titles
+    assert titles[4:] == ["⟳ Re-run", "Open console"]
+    await until(lambda: live.code_lens_refreshes > refreshes, "workspace/codeLens/refresh")  # type: ignore[attr-defined]
+    lenses = await asyncio.wait_for(
+        live.text_document_code_lens_async(
+            types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        ),
+        WAIT_S,
+    )
+    rerun = next(lens for lens in lenses or [] if lens.command and lens.command.title == "⟳ Re-run")
+    assert to_json(rerun.command.arguments) == [{"uri": uri, "entity": "two_steps", "inputs": {"seconds": 3}}]  # type: ignore[union-attr]
+
+
+async def test_a_failure_is_shown_on_the_raising_line_of_the_helper_module(live: LanguageClient) -> None:
+    flows = open_file(live, LIVE_FLOWS)
+    helpers = from_fs_path(str(LIVE_HELPERS))
+    run = await execute(live, "failing", {"x": -3})
+    name = run["execution"]["name"]
+
+    def raised() -> list[types.Diagnostic]:
+        return [d for d in exec_diagnostics(live, helpers) if d.data and d.data["execution"]["name"] == name]
+
+    (error,) = await until(raised, "the error on helpers.py", RUN_DEADLINE_S)
+    assert error.severity == types.DiagnosticSeverity.Error
+    assert error.range.start.line == line_of(LIVE_HELPERS, "raise ValueError")
+    assert error.message.startswith("ValueError: x must be positive, got -3"), error.message
+    assert error.related_information is not None
+    back = error.related_information[0].location
+    assert back.uri == flows and back.range.start.line == line_of(LIVE_FLOWS, "def failing")
+    (status_diagnostic,) = of_execution(live, flows, "failing", name)
+    assert status_diagnostic.severity == types.DiagnosticSeverity.Error
+    assert "x must be positive, got -3" in status_diagnostic.message
+    titles = await lens_titles(live, flows, line_of(LIVE_FLOWS, "def failing") - 1)
+    assert titles[3].startswith("✗ FAILED"), titles
+
+
+async def test_a_gate_is_approved_through_its_code_action(live: LanguageClient) -> None:
+    uri = open_file(live, LIVE_FLOWS)
+    run = await execute(live, "gated", {"x": 1})
+    name = run["execution"]["name"]
+
+    def gate() -> list[types.Diagnostic]:
+        return [
+            d
+            for d in of_execution(live, uri, "gated", name)
+            if d.severity == types.DiagnosticSeverity.Warning
+        ]
+
+    (waiting,) = await until(gate, "the gate's diagnostic", RUN_DEADLINE_S)
+    assert (
+        waiting.message == "gated: waiting for approval on signal 'go'" + waiting.message.partition("'go'")[2]
+    )
+    actions = await code_actions(live, uri, waiting.range)
+    approve = next(a for a in actions if a["title"].startswith("Approve"))
+    command = approve["command"]
+    assert command["arguments"] == [{"execution": run["execution"], "signalId": "go"}]
+    params = types.ExecuteCommandParams(command=command["command"], arguments=command["arguments"])
+    await asyncio.wait_for(live.workspace_execute_command_async(params), RUN_DEADLINE_S)
+    done = await until(
+        lambda: [
+            d for d in of_execution(live, uri, "gated", name) if d.data["phase"] in ("SUCCEEDED", "FAILED")
+        ],
+        "the approved run to end",
+        RUN_DEADLINE_S,
+    )
+    assert [d.data["phase"] for d in done] == ["SUCCEEDED"], done
+    assert not gate()
+
+
+async def test_flyte_executions_lists_the_runs(live: LanguageClient) -> None:
+    items = await request(live, "flyte/executions", {"uri": from_fs_path(str(LIVE_FLOWS))})
+    assert [i["entity"] for i in items] == ["two_steps", "failing", "gated"]
+    assert [i["phase"] for i in items] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
+    assert all(i["startedAt"] and i["duration"] and i["consoleUrl"] for i in items)
+    assert items[1]["error"]["frames"] and "x must be positive" in items[1]["error"]["message"]
+    with pytest.raises(JsonRpcException):  # a typo in the arguments is the client's error, not a crash
+        await asyncio.wait_for(
+            live.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="flyte.approve", arguments=[{"execution": 3}])
+            ),
+            WAIT_S,
+        )
