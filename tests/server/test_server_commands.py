@@ -327,6 +327,7 @@ async def test_backend_down_is_a_clear_error_and_the_server_stays_up(
     client: LanguageClient, backend: Backend
 ) -> None:
     dead = f"127.0.0.1:{free_port()}"
+    tracked_before = {e["execution"]["name"] for e in await executions(client)}
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"flyte": {**_settings(backend), "endpoint": dead}})
     )
@@ -342,6 +343,8 @@ async def test_backend_down_is_a_clear_error_and_the_server_stays_up(
         )
     again = await command(client, "flyte.register", {"uri": FLOWS_URI, "entity": "add_one"})
     assert again["version"]
+    # The backend was rebuilt twice; the tracked executions stayed.
+    assert tracked_before <= {e["execution"]["name"] for e in await executions(client)}
 
 
 async def test_relaunch_and_download_outputs(client: LanguageClient) -> None:

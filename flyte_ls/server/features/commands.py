@@ -6,7 +6,8 @@ the field and the form expected). Register and execute serialize the entity in t
 execute, launch it and hand it to the tracker. They report work-done progress (serializing → packaging →
 uploading → registering → launching) and stop between steps when the client cancels. Backend and worker
 failures become LSP errors whose message says what to do; the server stays up. Nothing here blocks the event
-loop: file reads go through ``server.in_thread``.
+loop: file reads go through ``server.in_thread``. The commands on an execution (relaunch, terminate, gates,
+outputs, console, tracking) live in :mod:`.commands_executions`.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequ
 
 from flyte_ls.analysis.modpath import source_root_for
 from flyte_ls.remote.errors import FlyteException
-from flyte_ls.remote.identifiers import Identifier, ResourceType, WorkflowExecutionIdentifier
+from flyte_ls.remote.identifiers import Identifier, ResourceType
 from flyte_ls.remote.literals import LiteralConversionError, literal_types, type_string
 from flyte_ls.server import constants as c
 from flyte_ls.server.documents import fs_path
-from flyte_ls.server.features.commands_args import Args, execution_from_url, execution_json
+from flyte_ls.server.features import commands_executions as on_execution
+from flyte_ls.server.features.commands_args import Args, execution_json
 from flyte_ls.server.runs import RunService, runs_of
 from flyte_ls.server.server import FlyteLanguageServer
 
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_CREATE_TIMEOUT_S = 5.0
-OUTPUTS_FOLDER = "flyte-outputs"
 # The worker's error codes (flyte_ls/worker), kept in the LSP error: a client can tell them apart.
 WORKER_ERROR_CODES = {"import": -32001, "entity": -32002, "serialize": -32003}
 Handler = Callable[[FlyteLanguageServer, Args], Awaitable[Any]]
@@ -307,100 +308,6 @@ async def execute_command(ls: FlyteLanguageServer, args: Args) -> Any:
     return {"execution": execution_json(ident), "consoleUrl": console_url, "version": registration.version}
 
 
-def _execution_arg(ls: FlyteLanguageServer, args: Args) -> WorkflowExecutionIdentifier:
-    return args.execution(ls.settings.project, ls.settings.domain)
-
-
-async def relaunch_command(ls: FlyteLanguageServer, args: Args) -> Any:
-    from flyteidl.admin import execution_pb2
-
-    runs = runs_of(ls)
-    ident = _execution_arg(ls, args)
-    remote = await runs.remote()
-    request = execution_pb2.ExecutionRelaunchRequest(id=ident.to_proto(), name="")
-    created = await remote._call("RelaunchExecution", request, kind="create")
-    new_id = WorkflowExecutionIdentifier.from_proto(created.id)
-    console_url = remote.generate_console_url(new_id)
-    assert runs.tracker is not None
-    previous = runs.tracker.get(ident)
-    uri, entity = (previous.uri, previous.entity) if previous is not None else ("", "")
-    inputs = previous.inputs if previous is not None else None
-    runs.tracker.track(new_id, uri, entity, console_url=console_url, inputs=inputs)
-    return {"execution": execution_json(new_id), "consoleUrl": console_url}
-
-
-async def terminate_command(ls: FlyteLanguageServer, args: Args) -> Any:
-    ident = _execution_arg(ls, args)
-    cause = args.string("cause", required=False) or "terminated from the editor (flyte-ls)"
-    remote = await runs_of(ls).remote()
-    await remote.terminate(ident, cause)
-    tracker = runs_of(ls).tracker
-    if tracker is not None and tracker.get(ident) is None:
-        tracker.track(ident, "", "", console_url=remote.generate_console_url(ident))
-    return {"execution": execution_json(ident)}
-
-
-async def open_console_command(ls: FlyteLanguageServer, args: Args) -> Any:
-    runs = runs_of(ls)
-    if args.has("execution"):
-        ident = _execution_arg(ls, args)
-        url = (await runs.remote()).generate_console_url(ident)
-    else:
-        uri, entity = args.required("uri"), args.required("entity")
-        registration = runs.registrations.get((uri, entity))
-        if registration is None:
-            raise JsonRpcInvalidParams(
-                f"{args.command}: {entity} has not been registered or run in this session; "
-                "run or register it first, or pass `execution`."
-            )
-        url = registration.console_url
-    shown = False
-    if ls.client_has("window.show_document.support"):
-        result = await _with_timeout(
-            ls.window_show_document_async(types.ShowDocumentParams(uri=url, external=True)), 30
-        )
-        shown = bool(getattr(result, "success", False))
-    return {"consoleUrl": url, "shown": shown}
-
-
-async def _signal(ls: FlyteLanguageServer, args: Args, action: str) -> Any:
-    ident = _execution_arg(ls, args)
-    signal_id = args.required("signalId")
-    remote = await runs_of(ls).remote()
-    if action == "approve":
-        await remote.approve(signal_id, ident)
-    elif action == "reject":
-        await remote.reject(signal_id, ident)
-    else:
-        await remote.set_signal(signal_id, ident, args.value("value"))
-    return {"execution": execution_json(ident), "signalId": signal_id}
-
-
-async def approve_command(ls: FlyteLanguageServer, args: Args) -> Any:
-    return await _signal(ls, args, "approve")
-
-
-async def reject_command(ls: FlyteLanguageServer, args: Args) -> Any:
-    return await _signal(ls, args, "reject")
-
-
-async def set_input_command(ls: FlyteLanguageServer, args: Args) -> Any:
-    return await _signal(ls, args, "set")
-
-
-async def download_outputs_command(ls: FlyteLanguageServer, args: Args) -> Any:
-    runs = runs_of(ls)
-    ident = _execution_arg(ls, args)
-    root = runs.workspace_root()
-    to = args.string("to", required=False)
-    dest = Path(to).expanduser() if to else Path(OUTPUTS_FOLDER) / ident.name
-    if not dest.is_absolute():
-        dest = Path(root) / dest
-    remote = await runs.remote()
-    files = await remote.download(ident, str(dest))
-    return {"to": str(dest), "outputs": {name: str(path) for name, path in files.items()}}
-
-
 async def _registered_launch_plan(ls: FlyteLanguageServer, args: Args, progress: Progress) -> Identifier:
     """Register the entity (a launch plan, or a workflow: its default launch plan); the launch plan's id."""
     runs = runs_of(ls)
@@ -456,27 +363,6 @@ async def backfill_command(ls: FlyteLanguageServer, args: Args) -> Any:
     return {"execution": execution_json(ident), "consoleUrl": console_url, "version": lp.version}
 
 
-async def track_execution_command(ls: FlyteLanguageServer, args: Args) -> Any:
-    runs = runs_of(ls)
-    if args.has("url"):
-        ident = execution_from_url(args.required("url"))
-        if ident is None:
-            raise JsonRpcInvalidParams(
-                f"{args.command}: `url` is not an execution's console URL "
-                "(…/console/projects/<project>/domains/<domain>/executions/<name>)."
-            )
-    else:
-        ident = _execution_arg(ls, args)
-    remote = await runs.remote()
-    execution = await remote.fetch_execution(ident.project, ident.domain, ident.name)  # it exists?
-    console_url = remote.generate_console_url(execution)
-    uri = args.string("uri", required=False) or ""
-    entity = args.string("entity", required=False) or ""
-    assert runs.tracker is not None
-    tracked = runs.tracker.track(ident, uri, entity, console_url=console_url)
-    return {"execution": execution_json(ident), "consoleUrl": console_url, "phase": tracked.phase}
-
-
 def _ident_json(ident: Identifier) -> dict[str, Any]:
     return {
         "resourceType": ResourceType(ident.resource_type).name,
@@ -490,16 +376,16 @@ def _ident_json(ident: Identifier) -> dict[str, Any]:
 COMMANDS: dict[str, Handler] = {
     c.REGISTER_COMMAND: register_command,
     c.EXECUTE_COMMAND: execute_command,
-    c.RELAUNCH_COMMAND: relaunch_command,
-    c.TERMINATE_COMMAND: terminate_command,
-    c.OPEN_CONSOLE_COMMAND: open_console_command,
-    c.APPROVE_COMMAND: approve_command,
-    c.REJECT_COMMAND: reject_command,
-    c.SET_INPUT_COMMAND: set_input_command,
-    c.DOWNLOAD_OUTPUTS_COMMAND: download_outputs_command,
+    c.RELAUNCH_COMMAND: on_execution.relaunch_command,
+    c.TERMINATE_COMMAND: on_execution.terminate_command,
+    c.OPEN_CONSOLE_COMMAND: on_execution.open_console_command,
+    c.APPROVE_COMMAND: on_execution.approve_command,
+    c.REJECT_COMMAND: on_execution.reject_command,
+    c.SET_INPUT_COMMAND: on_execution.set_input_command,
+    c.DOWNLOAD_OUTPUTS_COMMAND: on_execution.download_outputs_command,
     c.ACTIVATE_LAUNCH_PLAN_COMMAND: activate_launch_plan_command,
     c.BACKFILL_COMMAND: backfill_command,
-    c.TRACK_EXECUTION_COMMAND: track_execution_command,
+    c.TRACK_EXECUTION_COMMAND: on_execution.track_execution_command,
 }
 
 
