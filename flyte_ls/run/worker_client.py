@@ -264,11 +264,12 @@ class WorkerClient:
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
         self._next_id += 1
-        message = {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
+        ident = self._next_id
+        message = {"jsonrpc": "2.0", "id": ident, "method": method, "params": params}
         try:
             proc.stdin.write(json.dumps(message).encode() + b"\n")
             await asyncio.wait_for(proc.stdin.drain(), deadline)
-            line = await asyncio.wait_for(proc.stdout.readline(), deadline)
+            reply = await asyncio.wait_for(_read_reply(proc.stdout, ident), deadline)
         except asyncio.TimeoutError:
             await self._kill()
             raise WorkerError(
@@ -277,14 +278,13 @@ class WorkerClient:
                 kind="timeout",
             ) from None
         except (ConnectionError, OSError):
-            line = b""
-        if not line:
+            reply = None
+        if reply is None:
             code = await self._died()
             raise WorkerError(
                 f"the flyte-ls worker in {self._python} exited (code {code}) while {what}; the next request "
                 f"restarts it. Its last words: {self._last_words()}"
             )
-        reply = json.loads(line)
         if "error" in reply:
             error = reply["error"] or {}
             data = error.get("data") or {}
@@ -364,6 +364,19 @@ class WorkerClient:
             "install flytekit, or set flyte.pythonPath to an interpreter that has it",
             kind="flytekit",
         )
+
+
+async def _read_reply(stdout: asyncio.StreamReader, ident: int) -> dict[str, Any] | None:
+    """The worker's reply to request ``ident`` (``None`` at its end of output). Replies to earlier requests
+    whose caller was cancelled meanwhile are skipped."""
+    while line := await stdout.readline():
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(reply, dict) and reply.get("id") == ident:
+            return reply
+    return None
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

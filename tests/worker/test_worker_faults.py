@@ -153,6 +153,17 @@ async def test_a_process_the_import_started_does_not_hold_the_reply(client: Work
     assert result.target.name == "app.forks.forked" and time.monotonic() - started < 10
 
 
+async def test_a_cancelled_request_leaves_the_worker_in_step(client: WorkerClient, root: Path) -> None:
+    pid = (await client.start()).pid
+    slow = asyncio.create_task(client.serialize(root / "app" / "sleepy.py", "x", root, timeout=2))
+    await asyncio.sleep(0.5)
+    slow.cancel()  # its reply (a timeout error) still comes, later, and must not answer the next request
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    result = await client.serialize(root / "app" / "flows.py", "triple", root)
+    assert result.target.name == "app.flows.triple" and (await client.start()).pid == pid
+
+
 async def test_a_hung_worker_is_killed_at_the_deadline_and_restarted(
     client: WorkerClient, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
