@@ -5,9 +5,9 @@ Cost model, per round (the interval adapts: 1 s right after a track, doubling to
 * one ``ListExecutions`` per (project, domain) and per 50 names, filtered with
   ``value_in(execution.name,a;b;c)`` — never one request per execution;
 * while an execution runs: its node progress from one ``ListNodeExecutions`` page, at most every 5 s per
-  execution and for at most :data:`PROGRESS_PER_ROUND` executions per round (the stalest first; a
-  single-task execution needs none), and ``ListSignals`` only for executions whose workflow declares gate
-  nodes; the workflow itself is fetched once per workflow version;
+  execution and about :data:`PROGRESS_READS_PER_S` reads a second for all of them together (the stalest
+  first; a single-task execution needs none), and ``ListSignals`` only for executions whose workflow declares
+  gate nodes; the workflow itself is fetched once per workflow version;
 * once, when it ends: ``GetExecutionData`` for the outputs of a success; the node tree (paged, into parent
   nodes and child executions) and the failing node's task executions (log links) for a failure.
 
@@ -49,7 +49,7 @@ STORE_VERSION = 1
 MIN_INTERVAL_S = 1.0
 MAX_INTERVAL_S = 10.0
 PROGRESS_EVERY_S = 5.0
-PROGRESS_PER_ROUND = 10
+PROGRESS_READS_PER_S = 1.0  # node-progress reads, all executions together: at most ~60 a minute
 NAMES_PER_LIST = 50
 MISSING_ROUNDS = 5  # rounds an execution may be absent from ListExecutions before it is given up
 SUMMARY_CHARS = 200
@@ -186,6 +186,7 @@ class ExecutionTracker:
         self._tracked: dict[ExecutionKey, Tracked] = {}
         self._live: dict[ExecutionKey, _Live] = {}
         self._shapes: dict[str, _Shape] = {}
+        self._shape_locks: dict[str, asyncio.Lock] = {}
         self._shapes_of: object | None = None  # the remote the cached shapes were read from
         self._interval = MIN_INTERVAL_S
         self._wake: asyncio.Event | None = None
@@ -277,7 +278,7 @@ class ExecutionTracker:
     async def poll_once(self) -> None:
         """One round over the pending executions; backend errors are logged (once per outage), not raised."""
         try:
-            changed = await self._round()
+            changed, eventful = await self._round()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the loop must survive any backend failure
@@ -296,16 +297,19 @@ class ExecutionTracker:
             self._outage = None
         if changed:
             self._save()
-        elif self._interval < MAX_INTERVAL_S:
+        if (
+            not eventful
+        ):  # node counts moving do not keep the phase poll fast: they are read on their own clock
             self._interval = min(self._interval * 2, MAX_INTERVAL_S)
 
-    async def _round(self) -> bool:
+    async def _round(self) -> tuple[bool, bool]:
+        """One round: (anything changed, a phase / gate / error changed)."""
         pending = [t for t in self._tracked.values() if not t.is_done]
         if not pending:
-            return False
+            return False, False
         remote = await self._remote_provider()
         if remote is not self._shapes_of:
-            self._shapes, self._shapes_of = {}, remote
+            self._shapes, self._shape_locks, self._shapes_of = {}, {}, remote
         groups: dict[tuple[str, str], list[str]] = {}
         for t in pending:
             groups.setdefault(t.key[:2], []).append(t.key[2])
@@ -356,7 +360,8 @@ class ExecutionTracker:
                         progress.append((live.progress_at, t.key))
             if t.is_done:
                 t.gates = []
-        for _, key in sorted(progress)[:PROGRESS_PER_ROUND]:
+        budget = max(1, int(self._interval * PROGRESS_READS_PER_S))  # reads until the next round
+        for _, key in sorted(progress)[:budget]:
             self._live[key].progress_at = now
             detail.append(self._progress(remote, self._tracked[key], seen[key]))
         limit = asyncio.Semaphore(DETAIL_CONCURRENCY)
@@ -366,12 +371,14 @@ class ExecutionTracker:
                 await job
 
         await asyncio.gather(*(bounded(job) for job in detail))
-        changed = False
+        changed = eventful = False
         for t in pending:
-            if t._signature() != before[t.key] or t.is_done:
+            signature = t._signature()
+            if signature != before[t.key] or t.is_done:
                 changed = True
+                eventful = eventful or t.is_done or _events(signature) != _events(before[t.key])
                 self._emit(t)
-        return changed
+        return changed, eventful
 
     # --- what one execution says ----------------------------------------------------------------------------
 
@@ -448,10 +455,10 @@ class ExecutionTracker:
         self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution, live: _Live
     ) -> None:
         shape = live.shape = await self._shape(remote, ex)
+        if shape is not None and t.nodes_total is None:
+            t.nodes_total = shape.nodes_total  # cached per workflow version: no RPC
         if shape is None or not shape.gates:
             return
-        if t.nodes_total is None:
-            t.nodes_total = shape.nodes_total
         signals = await remote.list_signals(ex.id.name, ex.id.project, ex.id.domain)
         waiting = []
         for signal in signals:
@@ -468,9 +475,11 @@ class ExecutionTracker:
         if not wf_id.name:
             return None
         cache_key = f"{wf_id.project}:{wf_id.domain}:{wf_id.name}:{wf_id.version}"
-        if cache_key not in self._shapes:
-            wf = await remote.fetch_workflow(wf_id.project, wf_id.domain, wf_id.name, wf_id.version)
-            self._shapes[cache_key] = workflow_shape(wf.template, wf.sub_workflows)
+        # One fetch per workflow version, even when a round asks for it for many executions at once.
+        async with self._shape_locks.setdefault(cache_key, asyncio.Lock()):
+            if cache_key not in self._shapes:
+                wf = await remote.fetch_workflow(wf_id.project, wf_id.domain, wf_id.name, wf_id.version)
+                self._shapes[cache_key] = workflow_shape(wf.template, wf.sub_workflows)
         return self._shapes[cache_key]
 
     # --- callbacks and the store ----------------------------------------------------------------------------
@@ -527,6 +536,11 @@ class ExecutionTracker:
 
 
 # --- helpers (pure) -----------------------------------------------------------------------------------------
+
+
+def _events(signature: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What of a :meth:`Tracked._signature` is not node progress: phase, start, error, outputs, gates."""
+    return signature[:2] + signature[4:]
 
 
 def _names_filter(names: Iterable[str]) -> str:

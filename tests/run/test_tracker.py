@@ -248,6 +248,27 @@ async def test_twenty_executions_one_list_per_round(
         await asyncio.gather(*(remote.terminate(ex, "test over") for ex in runs))
 
 
+async def test_workflows_progress_is_throttled(env: Env, remote: AsyncFlyteRemote, tmp_path: Path) -> None:
+    tracker = tracker_for(remote, tmp_path / "executions.json")
+    runs = await asyncio.gather(*(launch(remote, "two_steps", {"seconds": 60}) for _ in range(8)))
+    for ex in runs:
+        track(tracker, remote, ex, "two_steps")
+    try:
+        await until(tracker, lambda: all(t.phase == "RUNNING" for t in tracker.tracked()), pause=0.5)
+        env.proxy.take()
+        for _ in range(4):
+            await tracker.poll_once()
+        calls = Counter(method for method, _ in env.proxy.take())
+        # The workflow is read once (cached per version); node progress within its budget (about one read a
+        # second of interval, each execution at most every 5 s); one ListExecutions a round.
+        assert calls["ListExecutions"] == 4 and calls["GetWorkflow"] <= 1
+        assert calls["ListNodeExecutions"] <= 8
+        assert set(calls) <= {"ListExecutions", "GetWorkflow", "ListNodeExecutions"}
+        assert {t.nodes_total for t in tracker.tracked()} == {2}
+    finally:
+        await asyncio.gather(*(remote.terminate(ex, "test over") for ex in runs))
+
+
 async def test_names_in_chunks_of_fifty_unknown_ones_given_up(
     env: Env, remote: AsyncFlyteRemote, tmp_path: Path
 ) -> None:
