@@ -452,3 +452,23 @@ async def test_open_console_of_a_registered_entity(client: LanguageClient) -> No
     with pytest.raises(JsonRpcException) as err:
         await command(client, "flyte.openConsole", {"uri": FLOWS_URI, "entity": "stamp"})
     assert "run or register it first" in err.value.message
+
+
+async def test_a_python_path_without_flytekit_is_named_with_the_remedy(
+    client: LanguageClient, backend: Backend
+) -> None:
+    python = sys.base_prefix + "/bin/python3"  # the interpreter the venv was made from: no flytekit
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"flyte": {**_settings(backend), "pythonPath": python}})
+    )
+    try:
+        with pytest.raises(JsonRpcException) as err:
+            await command(client, "flyte.register", {"uri": FLOWS_URI, "entity": "add_one"}, timeout=120)
+        assert python in err.value.message and "pip install flytekit" in err.value.message, err.value.message
+        assert to_json(err.value.data)["kind"] == "flytekit"
+    finally:
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"flyte": _settings(backend)})
+        )
+    again = await command(client, "flyte.register", {"uri": FLOWS_URI, "entity": "add_one"})
+    assert again["version"]
