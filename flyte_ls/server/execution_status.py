@@ -445,9 +445,10 @@ def execution_json(v: ExecutionView, now: float) -> dict[str, Any]:
 
 
 def hover_lines(views: list[ExecutionView], now: float, markdown: bool, limit: int = 5) -> list[str]:
-    """Recent executions, newest first: phase, name (linked to the console), start, duration."""
+    """Recent executions, newest first (``views`` oldest tracked first): phase, name (linked to the console),
+    start, duration."""
     lines = []
-    ordered = sorted(views, key=lambda v: v.started_at or 0.0, reverse=True)[:limit]
+    ordered = list(reversed(views))[:limit]
     for v in ordered:
         name = v.name
         if markdown:

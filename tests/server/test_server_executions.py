@@ -713,6 +713,25 @@ async def test_a_failure_is_shown_on_the_raising_line_of_the_helper_module(live:
     assert titles[3].startswith("✗ FAILED"), titles
 
 
+async def test_a_new_run_of_the_entity_clears_the_old_failure(live: LanguageClient) -> None:
+    flows = open_file(live, LIVE_FLOWS)
+    helpers = from_fs_path(str(LIVE_HELPERS))
+    await until(lambda: exec_diagnostics(live, helpers), "the earlier failure's line")
+    run = await execute(live, "failing", {"x": 3})  # the newest execution of the entity wins
+    done = await until(
+        lambda: [
+            d
+            for d in of_execution(live, flows, "failing", run["execution"]["name"])
+            if d.data["phase"] == "SUCCEEDED"
+        ],
+        "the new run to succeed",
+        RUN_DEADLINE_S,
+    )
+    assert done[0].severity == types.DiagnosticSeverity.Hint
+    assert len(on_entity(live, flows, "failing")) == 1
+    await until(lambda: not exec_diagnostics(live, helpers), "the helper's Error to go")
+
+
 async def test_a_gate_is_approved_through_its_code_action(live: LanguageClient) -> None:
     uri = open_file(live, LIVE_FLOWS)
     run = await execute(live, "gated", {"x": 1})
@@ -748,8 +767,8 @@ async def test_a_gate_is_approved_through_its_code_action(live: LanguageClient) 
 
 async def test_flyte_executions_lists_the_runs(live: LanguageClient) -> None:
     items = await request(live, "flyte/executions", {"uri": from_fs_path(str(LIVE_FLOWS))})
-    assert [i["entity"] for i in items] == ["two_steps", "failing", "gated"]
-    assert [i["phase"] for i in items] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
+    assert [i["entity"] for i in items] == ["two_steps", "failing", "failing", "gated"]
+    assert [i["phase"] for i in items] == ["SUCCEEDED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
     assert all(i["startedAt"] and i["duration"] and i["consoleUrl"] for i in items)
     assert items[1]["error"]["frames"] and "x must be positive" in items[1]["error"]["message"]
     with pytest.raises(JsonRpcException):  # a typo in the arguments is the client's error, not a crash

@@ -71,33 +71,45 @@ class ExecutionsFeature:
         self._due = 0.0
         self._lens_timer: asyncio.Task[None] | None = None
         self._disk: dict[str, tuple[int, Text]] = {}  # path -> (mtime_ns, text) of closed files
+        self._cache: tuple[tuple[int, ...], list[ExecutionView]] | None = None
+        self._lock: asyncio.Lock | None = None  # one rebuild at a time: the last one publishes the newest
         self.rebuilds = 0
 
     # -- what is tracked
     # ---------------------------------------------------------------------------------------------
     def views(self) -> list[ExecutionView]:
-        """Every tracked execution: the tracker's list when there is one, else what events said."""
+        """Every tracked execution: the tracker's list when there is one, else what events said.
+
+        Cached until the next change event or until the list itself changes (a track or untrack): lenses,
+        hovers and every keystroke in a document that shows an execution read it."""
         tracker = getattr(getattr(self.server, "runs", None), "tracker", None)
-        if tracker is not None:
-            try:
-                return [status.view(t) for t in tracker.tracked()]
-            except Exception:
-                log.exception("Reading the tracked executions failed; using the last events instead")
-        return list(self._seen.values())
+        if tracker is None:
+            return list(self._seen.values())
+        try:
+            tracked = tracker.tracked()
+            identity = tuple(id(t) for t in tracked)
+            if self._cache is None or self._cache[0] != identity:
+                self._cache = (identity, [status.view(t) for t in tracked])
+            return list(self._cache[1])
+        except Exception:
+            log.exception("Reading the tracked executions failed; using the last events instead")
+            return list(self._seen.values())
 
     def views_for(self, uri: str, entity: str | None = None) -> list[ExecutionView]:
         key = uri_key(uri)
         return [v for v in self.views() if uri_key(v.uri) == key and (entity is None or v.entity == entity)]
 
     def latest(self, uri: str, entity: str) -> ExecutionView | None:
+        """The entity's newest execution: the last tracked (one just launched has no start time yet)."""
         found = self.views_for(uri, entity)
-        return max(found, key=lambda v: v.started_at or 0.0) if found else None
+        return found[-1] if found else None
 
     # -- events
     # ---------------------------------------------------------------------------------------------------
     def on_execution_changed(self, tracked: Any) -> None:
         v = status.view(tracked)
         self._seen[v.key] = v
+        self._cache = None
         self.server.protocol.notify(EXECUTION_CHANGED_NOTIFICATION, status.execution_json(v, time.time()))
         self.schedule(EVENT_DELAY_S)
         self.refresh_lenses()
@@ -137,16 +149,27 @@ class ExecutionsFeature:
 
     async def rebuild(self) -> None:
         """Build every ``flyte-exec`` diagnostic again and publish the URIs whose diagnostics changed."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await self._rebuild()
+
+    async def _rebuild(self) -> None:
         now = time.time()
         built: dict[str, tuple[str, list[types.Diagnostic]]] = {}
 
         def add(uri: str, diagnostic: types.Diagnostic) -> None:
             built.setdefault(uri_key(uri), (uri, []))[1].append(diagnostic)
 
-        for v in sorted(self.views(), key=lambda v: v.started_at or 0.0):
+        # One status per entity: its newest execution's (an older failure's line is not worth an Error any
+        # more once the entity ran again).
+        newest: dict[tuple[str, str], ExecutionView] = {}
+        for v in self.views():  # oldest tracked first
+            newest[(uri_key(v.uri), v.entity)] = v
+        for v in newest.values():
             place = await self.entity_place(v.uri, v.entity)
             if place is None:
-                log.info("Execution %s: %s is not in %s any more; no diagnostic.", v.name, v.entity, v.uri)
+                log.debug("Execution %s: %s is not in %s any more; no diagnostic.", v.name, v.entity, v.uri)
                 continue
             uri, rng = place
             raised_at = None
@@ -158,10 +181,9 @@ class ExecutionsFeature:
                     entity_at = types.Location(uri=uri, range=rng)
                     add(line[0], status.frame_diagnostic(v, frame, line[1], entity_at))
                     raised_at = types.Location(uri=line[0], range=line[1])
-            if self._is_latest(v):
-                add(uri, status.status_diagnostic(v, rng, now, raised_at))
-                for d in status.gate_diagnostics(v, rng):
-                    add(uri, d)
+            add(uri, status.status_diagnostic(v, rng, now, raised_at))
+            for d in status.gate_diagnostics(v, rng):
+                add(uri, d)
         self.rebuilds += 1
         for key in set(self._published) | set(built):
             old = self._published.get(key)
@@ -174,11 +196,6 @@ class ExecutionsFeature:
             publish(self.server, uri, doc.version if doc is not None else None)
         self._published = built
         self.server.diagnostics.forget_empty()
-
-    def _is_latest(self, v: ExecutionView) -> bool:
-        """One status per entity: the newest execution's (older failures keep their frame diagnostic)."""
-        latest = self.latest(v.uri, v.entity)
-        return latest is None or latest.key == v.key
 
     # -- where things are
     # --------------------------------------------------------------------------------------------
@@ -299,7 +316,7 @@ class ExecutionsFeature:
     def executions(self, uri: str | None) -> list[dict[str, Any]]:
         now = time.time()
         chosen = self.views() if uri is None else self.views_for(uri)
-        return [status.execution_json(v, now) for v in sorted(chosen, key=lambda v: v.started_at or 0.0)]
+        return [status.execution_json(v, now) for v in chosen]  # oldest tracked first
 
 
 def _overlaps(a: types.Range, b: types.Range) -> bool:

@@ -82,7 +82,8 @@ def _registration(server: FlyteLanguageServer, uri: str, entity: str) -> Any:
 def describe_runs(
     views: list[status.ExecutionView], registration: Any, markdown: bool, now: float
 ) -> str | None:
-    """The hover's run section: registered version, recent executions, last outputs, console links."""
+    """The hover's run section: registered version, recent executions, last outputs, console links
+    (``views`` oldest tracked first)."""
     bold = (lambda t: f"**{t}**") if markdown else (lambda t: t)
     code = (lambda t: f"`{t}`") if markdown else (lambda t: t)
     lines: list[str] = []
@@ -98,12 +99,12 @@ def describe_runs(
         lines += ["", bold("Recent executions"), *status.hover_lines(views, now, markdown)]
         done = [v for v in views if v.phase == "SUCCEEDED" and v.outputs]
         if done:
-            last = max(done, key=lambda v: v.started_at or 0.0)
+            last = done[-1]
             text = last.outputs or ""
             if len(text) > MAX_HOVER_OUTPUTS:
                 text = text[: MAX_HOVER_OUTPUTS - 1] + "…"
             lines += ["", bold("Last outputs") + f" ({last.name})", code(text)]
-        latest = max(views, key=lambda v: v.started_at or 0.0)
+        latest = views[-1]
         if latest.console_url:
             link = f"[{latest.name} in the console]({latest.console_url})" if markdown else latest.console_url
             lines += ["", f"Latest execution: {link}"]
