@@ -297,9 +297,8 @@ class ExecutionTracker:
             self._outage = None
         if changed:
             self._save()
-        if (
-            not eventful
-        ):  # node counts moving do not keep the phase poll fast: they are read on their own clock
+        # Node counts moving do not keep the phase poll fast: they are read on their own clock.
+        if not eventful:
             self._interval = min(self._interval * 2, MAX_INTERVAL_S)
 
     async def _round(self) -> tuple[bool, bool]:
@@ -310,6 +309,31 @@ class ExecutionTracker:
         remote = await self._remote_provider()
         if remote is not self._shapes_of:
             self._shapes, self._shape_locks, self._shapes_of = {}, {}, remote
+        seen = await self._list(remote, pending)
+        before = {t.key: t._signature() for t in pending}
+        now = time.monotonic()
+        detail: list[Awaitable[None]] = []
+        progress: list[tuple[float, ExecutionKey]] = []
+        for t in pending:
+            detail.extend(self._apply(remote, t, seen.get(t.key), now, progress))
+        budget = max(1, int(self._interval * PROGRESS_READS_PER_S))  # reads until the next round
+        for _, key in sorted(progress)[:budget]:
+            self._live[key].progress_at = now
+            detail.append(self._progress(remote, self._tracked[key], seen[key]))
+        await self._details(detail)
+        changed = eventful = False
+        for t in pending:
+            signature = t._signature()
+            if signature != before[t.key] or t.is_done:
+                changed = True
+                eventful = eventful or t.is_done or _events(signature) != _events(before[t.key])
+                self._emit(t)
+        return changed, eventful
+
+    async def _list(
+        self, remote: AsyncFlyteRemote, pending: list[Tracked]
+    ) -> dict[ExecutionKey, FlyteWorkflowExecution]:
+        """The pending executions as Admin has them: a ``ListExecutions`` per project/domain and 50 names."""
         groups: dict[tuple[str, str], list[str]] = {}
         for t in pending:
             groups.setdefault(t.key[:2], []).append(t.key[2])
@@ -322,63 +346,57 @@ class ExecutionTracker:
         for listed in await asyncio.gather(*lists):
             for ex in listed:
                 seen[(ex.id.project, ex.id.domain, ex.id.name)] = ex
-        before = {t.key: t._signature() for t in pending}
-        detail: list[Awaitable[None]] = []
-        progress: list[tuple[float, ExecutionKey]] = []
-        now = time.monotonic()
-        for t in pending:
-            live = self._live.setdefault(t.key, _Live())
-            found = seen.get(t.key)
-            if found is None:
-                live.missing += 1
-                if live.missing >= MISSING_ROUNDS:  # deleted, another backend's, or a wrong name: give up
-                    t.phase = "UNKNOWN"
-                    t.error = {
-                        "message": f"execution {t.key[2]} is not on this backend ({t.key[0]}/{t.key[1]})",
-                        "kind": "UNKNOWN",
-                        "node_id": None,
-                        "frames": [],
-                        "logs": [],
-                    }
-                continue
-            live.missing = 0
-            ex = found
-            self._apply_closure(t, ex)
-            live.single_task = ex.spec.launch_plan.resource_type == identifier_pb2.TASK
-            if t.phase == "SUCCEEDED":
-                if live.single_task:
-                    t.nodes_done = t.nodes_total = 1
-                detail.append(self._outputs(remote, t, ex))
-            elif t.phase in _FAILED_PHASES:
-                detail.append(self._failure(remote, t, ex))
-            elif t.phase == "RUNNING":
-                if live.single_task:
-                    t.nodes_done, t.nodes_total = 0, 1
-                else:
-                    detail.append(self._gates(remote, t, ex, live))
-                    if now - live.progress_at >= PROGRESS_EVERY_S:
-                        progress.append((live.progress_at, t.key))
-            if t.is_done:
-                t.gates = []
-        budget = max(1, int(self._interval * PROGRESS_READS_PER_S))  # reads until the next round
-        for _, key in sorted(progress)[:budget]:
-            self._live[key].progress_at = now
-            detail.append(self._progress(remote, self._tracked[key], seen[key]))
+        return seen
+
+    def _apply(
+        self,
+        remote: AsyncFlyteRemote,
+        t: Tracked,
+        ex: FlyteWorkflowExecution | None,
+        now: float,
+        progress: list[tuple[float, ExecutionKey]],
+    ) -> list[Awaitable[None]]:
+        """Update ``t`` from its listed execution; the detail it needs (appends progress candidates)."""
+        live = self._live.setdefault(t.key, _Live())
+        if ex is None:
+            live.missing += 1
+            if live.missing >= MISSING_ROUNDS:  # deleted, another backend's, or a wrong name: give up
+                t.phase = "UNKNOWN"
+                message = f"execution {t.key[2]} is not on this backend ({t.key[0]}/{t.key[1]})"
+                t.error = {"message": message, "kind": "UNKNOWN", "node_id": None, "frames": [], "logs": []}
+            return []
+        live.missing = 0
+        self._apply_closure(t, ex)
+        live.single_task = ex.spec.launch_plan.resource_type == identifier_pb2.TASK
+        if t.is_done:
+            t.gates = []
+        if t.phase == "SUCCEEDED":
+            if live.single_task:
+                t.nodes_done = t.nodes_total = 1
+            return [self._outputs(remote, t, ex)]
+        if t.phase in _FAILED_PHASES:
+            return [self._failure(remote, t, ex)]
+        if t.phase != "RUNNING":
+            return []
+        if live.single_task:
+            t.nodes_done, t.nodes_total = 0, 1
+            return []
+        if now - live.progress_at >= PROGRESS_EVERY_S:
+            progress.append((live.progress_at, t.key))
+        return [self._gates(remote, t, ex, live)]
+
+    async def _details(self, jobs: list[Awaitable[None]]) -> None:
+        """Run the detail reads, a few at a time; one that fails is logged and read again next round."""
         limit = asyncio.Semaphore(DETAIL_CONCURRENCY)
 
         async def bounded(job: Awaitable[None]) -> None:
             async with limit:
                 await job
 
-        await asyncio.gather(*(bounded(job) for job in detail))
-        changed = eventful = False
-        for t in pending:
-            signature = t._signature()
-            if signature != before[t.key] or t.is_done:
-                changed = True
-                eventful = eventful or t.is_done or _events(signature) != _events(before[t.key])
-                self._emit(t)
-        return changed, eventful
+        results = await asyncio.gather(*(bounded(job) for job in jobs), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, Exception)]
+        if failures:
+            log.info("execution tracking: %d detail read(s) failed, e.g. %s", len(failures), failures[0])
 
     # --- what one execution says ----------------------------------------------------------------------------
 
