@@ -689,6 +689,21 @@ async def test_a_run_goes_from_information_to_hint_and_its_lenses_follow(live: L
     rerun = next(lens for lens in lenses or [] if lens.command and lens.command.title == "⟳ Re-run")
     assert to_json(rerun.command.arguments) == [{"uri": uri, "entity": "two_steps", "inputs": {"seconds": 3}}]  # type: ignore[union-attr]
 
+    hover = await asyncio.wait_for(
+        live.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=line + 1, character=6),
+            )
+        ),
+        WAIT_S,
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    text = hover.contents.value
+    assert f"Registered version: `{run['version']}`" in text, text
+    assert f"- **SUCCEEDED** [{name}]({run['consoleUrl']}) · started " in text, text
+    assert "**Last outputs** (" in text and "`o0=43`" in text, text
+
 
 async def test_a_failure_is_shown_on_the_raising_line_of_the_helper_module(live: LanguageClient) -> None:
     flows = open_file(live, LIVE_FLOWS)
