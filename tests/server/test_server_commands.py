@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -128,6 +129,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory):
         yield started
     finally:
         started.stop()
+        for folder in (CACHE, WORKSPACE):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _settings(backend: Backend) -> dict[str, Any]:
