@@ -4,6 +4,7 @@ the JSON of ``flyte/executionChanged`` — on hand-built ``Tracked`` values (the
 from __future__ import annotations
 
 import asyncio
+import atexit
 import datetime as dt
 import json
 import os
@@ -325,6 +326,8 @@ TRACKFLOWS = Path(__file__).resolve().parents[1] / "run" / "data" / "trackflows"
 CACHE = Path(tempfile.mkdtemp(prefix="flyte-ls-executions-cache-"))
 RESUMED_WS = Path(tempfile.mkdtemp(prefix="flyte-ls-executions-resumed-"))
 LIVE_WS = Path(tempfile.mkdtemp(prefix="flyte-ls-executions-live-"))
+for _made in (CACHE, RESUMED_WS, LIVE_WS):  # made at import: the server's environment names them
+    atexit.register(shutil.rmtree, _made, True)
 WAIT_S = 20.0
 RUN_DEADLINE_S = 180.0
 
