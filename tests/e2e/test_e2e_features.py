@@ -109,7 +109,7 @@ async def test_positions_use_the_negotiated_encoding(client: LanguageClient) -> 
     lenses = await client.text_document_code_lens_async(
         types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=doc))
     )
-    assert [lens.range.start.line for lens in lenses] == [3, 8, 13]
+    assert [lens.range.start.line for lens in lenses] == [3] * 3 + [8] * 3 + [13] * 3  # Run, Register, info
 
 
 async def hover(client: LanguageClient, doc: str, line: int, character: int) -> types.Hover | None:
@@ -159,7 +159,10 @@ async def test_code_lenses_resolve_and_command(client: LanguageClient) -> None:
         ),
         DEFAULT_TIMEOUT,
     )
-    assert [lens.range.start.line for lens in lenses] == [10, 15, 20, 27, 44, 50, 59, 61]
+    # Three per entity: ▶ Run, ⬆ Register and the information lens.
+    assert [lens.range.start.line for lens in lenses] == [
+        n for n in (10, 15, 20, 27, 44, 50, 59, 61) for _ in "123"
+    ]
     lazy = client.preset == "neovim"  # type: ignore[attr-defined]  # it declares codeLens.resolveSupport
     assert all((lens.command is None) == lazy for lens in lenses)
     resolved = [
@@ -167,7 +170,12 @@ async def test_code_lenses_resolve_and_command(client: LanguageClient) -> None:
         for lens in lenses
     ]
     titles = [lens.command.title for lens in resolved if lens.command]
-    assert titles == [
+    assert titles[0::3] == ["▶ Run"] * 8 and titles[1::3] == ["⬆ Register"] * 8
+    assert [lens.command.command for lens in resolved[:2] if lens.command] == [
+        "flyte.execute",
+        "flyte.register",
+    ]
+    assert titles[2::3] == [
         "task · 2 inputs → 1 output",
         "task · 1 input → 1 output",
         "workflow · 2 inputs → 1 output · calls 2 entities",
@@ -177,7 +185,7 @@ async def test_code_lenses_resolve_and_command(client: LanguageClient) -> None:
         "launch_plan → workflows.pipeline.bootstrap_pipeline",
         "launch_plan → workflows.pipeline.prepare",
     ]
-    command = resolved[2].command
+    command = resolved[3 * 2 + 2].command  # the information lens of the third entity
     assert command is not None and command.command == "flyte.entity.info"
     info: Any = await asyncio.wait_for(
         client.workspace_execute_command_async(

@@ -74,7 +74,7 @@ async def test_a_bad_initialization_option_is_reported_and_defaulted(client: Lan
     messages = await wait_until(lambda: warnings(client), "a settings warning")
     assert any("flyte.codeLens.enabled" in m and '"yes"' in m and "default" in m for m in messages), messages
     doc = open_document(client, client.root / "workflows/pipeline.py")  # type: ignore[attr-defined]
-    assert len(await lenses(client, doc)) == 8  # the default (enabled) is in force
+    assert len(await lenses(client, doc)) == 3 * 8  # the default (enabled) is in force: Run, Register, info
     # The good option next to the bad one applies: lint diagnostics come 50 ms after an edit, not 300.
     await next_diagnostics(client, doc, 0)
 
@@ -87,7 +87,9 @@ async def test_live_changes_apply_without_restart(client: LanguageClient) -> Non
     )
 
     await change_settings(client, {"codeLens": {"enabled": True}})
-    await wait_until_async(lambda: lenses(client, doc), lambda got: len(got) == 8, "code lenses to come back")
+    await wait_until_async(
+        lambda: lenses(client, doc), lambda got: len(got) == 3 * 8, "code lenses to come back"
+    )
     # Clients that can refresh lenses are told to (VS Code); the others are not sent a request they lack.
     refreshes = client.code_lens_refreshes  # type: ignore[attr-defined]
     assert refreshes == (2 if client.preset == "visual-studio-code" else 0)  # type: ignore[attr-defined]
