@@ -61,15 +61,23 @@ def nvim_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return run_nvim(SCRIPT, tmp_path_factory.mktemp("nvim"))
 
 
+ENTITY_LINES = [10, 15, 20, 27, 44, 50, 59, 61]
+ACTION_TITLES = {"▶ Run", "⬆ Register"}  # issue 5: every entity can be run and registered from its lens
+
+
 def test_neovim_gets_the_code_lenses(nvim_result: dict) -> None:
-    lenses = nvim_result["code_lenses"]
-    assert [lens["range"]["start"]["line"] for lens in lenses] == [10, 15, 20, 27, 44, 50, 59, 61]
-    titles = [lens["command"]["title"] for lens in lenses]  # Neovim 0.7 cannot resolve: complete lenses
+    lenses = nvim_result["code_lenses"]  # Neovim 0.7 cannot resolve: complete lenses
+    info = [lens for lens in lenses if lens["command"]["command"] == "flyte.entity.info"]
+    assert [lens["range"]["start"]["line"] for lens in info] == ENTITY_LINES
+    titles = [lens["command"]["title"] for lens in info]
     assert titles[0] == "task · 2 inputs → 1 output"
     assert titles[3] == "workflow · 3 inputs → 1 output · calls 7 entities"
     assert titles[5] == "launch_plan → workflows.pipeline.training_pipeline"
-    displayed = nvim_result["displayed_lenses"]
-    assert [d["line"] for d in displayed] == [10, 15, 20, 27, 44, 50, 59, 61]
+    runs = [lens for lens in lenses if lens["command"]["command"] == "flyte.execute"]
+    assert [lens["range"]["start"]["line"] for lens in runs] == ENTITY_LINES
+    assert runs[0]["command"]["arguments"][0]["entity"] == "is_large"
+    displayed = [d for d in nvim_result["displayed_lenses"] if d["title"] not in ACTION_TITLES]
+    assert [d["line"] for d in displayed] == ENTITY_LINES
     assert [d["title"] for d in displayed] == titles
 
 
@@ -119,7 +127,9 @@ def test_documented_neovim_setup_attaches_at_the_project_root(documented_setup_r
 
 
 def test_documented_neovim_setup_shows_lenses_and_applies_its_settings(documented_setup_result: dict) -> None:
-    titles = [d["title"] for d in documented_setup_result["displayed_lenses"]]
+    displayed = documented_setup_result["displayed_lenses"]
+    assert [d["line"] for d in displayed if d["title"] == "▶ Run"] == ENTITY_LINES
+    titles = [d["title"] for d in displayed if d["title"] not in ACTION_TITLES]
     assert len(titles) == 8
     assert titles[0] == "task · 2 inputs → 1 output"
     codes = set(documented_setup_result["diagnostic_codes"])
