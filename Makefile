@@ -30,8 +30,9 @@ pytest: $(STAMP)
 # Python tests, lint and type checks. (The TypeScript tests join when vscode-client/ lands.)
 test: lint typecheck pytest
 
-# The main job on the embedded default: lint the example project, a scripted editor session over stdio, then the
-# embedded local Flyte backend running an example workflow for unmodified pyflyte and FlyteRemote.
+# The main job on the embedded default: lint the example project, a scripted editor session over stdio, then an
+# editor running example workflows through the server on the embedded local Flyte backend (status, outputs, the
+# failure on its raising line), and the same backend serving unmodified pyflyte and FlyteRemote.
 demo: $(STAMP)
 	@echo "== flyte-ls check examples/  (examples/mistakes.py has deliberate errors: exit status 1 is expected)"
 	@$(VENV)/bin/flyte-ls check examples/; rc=$$?; echo "(exit status $$rc)"; test $$rc -eq 1
@@ -39,8 +40,8 @@ demo: $(STAMP)
 	@echo "== scripted editor session over stdio"
 	$(PY) scripts/demo_session.py examples
 	@echo
-	@echo "== the local Flyte backend (flyte-ls local) runs an example workflow"
-	$(PY) scripts/demo_local.py examples
+	@echo "== the editor runs workflows through the server on the local Flyte backend (flyte-ls local)"
+	$(PY) scripts/demo_run.py examples
 
 bench: $(STAMP)
 	$(PY) bench/run.py
