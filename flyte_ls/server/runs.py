@@ -231,4 +231,5 @@ def setup(server: FlyteLanguageServer) -> RunService:
     execution_hooks(server)
     server.on_initialized.append(runs.start)
     server.on_settings.append(runs.on_settings)
+    server.on_shutdown.append(runs.close)
     return runs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -63,6 +63,9 @@ class FlyteLanguageServer(LanguageServer):
         self.on_close: list[DocumentHook] = []
         self.on_settings: list[SettingsHook] = []
         self.on_initialized: list[Callable[[], None]] = []
+        # Awaited (each within a deadline) on the `shutdown` request: services with processes to stop (the run
+        # service's worker and tracker) register here.
+        self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self.on_index_ready: list[Callable[[], None]] = []  # a full indexing run finished
         self.on_index_changed: list[
             Callable[[str | None], None]
@@ -123,6 +126,18 @@ class FlyteLanguageServer(LanguageServer):
                 hook(*args)
             except Exception:
                 log.exception("Hook %s failed", getattr(hook, "__qualname__", hook))
+
+    async def close_services(self, timeout: float) -> None:
+        """Await every ``on_shutdown`` hook, each within ``timeout`` seconds; a failing or late one is logged
+        and does not stop the others."""
+        for hook in self.on_shutdown:
+            name = getattr(hook, "__qualname__", repr(hook))
+            try:
+                await asyncio.wait_for(hook(), timeout)
+            except TimeoutError:
+                log.error("Shutdown hook %s did not finish within %g s", name, timeout)
+            except Exception:
+                log.exception("Shutdown hook %s failed", name)
 
     def apply_settings(self, settings: Settings) -> None:
         old, self.settings = self.settings, settings

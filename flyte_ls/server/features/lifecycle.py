@@ -18,6 +18,7 @@ from flyte_ls.server.server import FlyteLanguageServer
 log = logging.getLogger(__name__)
 
 EXIT_GRACE_S = 5.0  # after `exit`, the process is gone within this, whatever still runs
+SHUTDOWN_HOOK_TIMEOUT_S = 5.0  # each service (worker, tracker) gets this long to stop on `shutdown`
 
 
 def exit_watchdog(returncode: int, grace_s: float = EXIT_GRACE_S) -> threading.Thread:
@@ -70,11 +71,12 @@ def setup(server: FlyteLanguageServer) -> None:
     shutdown_received = False
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: FlyteLanguageServer, params: None) -> None:
+    async def shutdown(ls: FlyteLanguageServer, params: None) -> None:
         nonlocal shutdown_received
         shutdown_received = True
         log.info("Shutting down (%d background tasks still running)", len(ls.running_tasks()))
         ls.lint_worker.close()
+        await ls.close_services(SHUTDOWN_HOOK_TIMEOUT_S)
 
     @server.feature(types.EXIT)
     def exit_(ls: FlyteLanguageServer, params: None) -> None:
