@@ -1,10 +1,12 @@
 """flyte-ls benchmark (``make bench``): latency, start-up, workspace indexing and memory, over stdio; and the
 local backend's 20-task chain (bench/local_chain.py).
 
-    .venv/bin/python bench/run.py [--edits 60] [--starts 7] [--no-peer] [--no-write] [--only local|remote]
+    .venv/bin/python bench/run.py [--edits 60] [--starts 7] [--no-peer] [--no-write] [--only local|...]
 
 Peer: jedi-language-server (``textDocument/documentSymbol`` on the same file after the same edits, and its own
-start-up), in the same run; the remote client against flytekit's FlyteRemote (bench/remote_client.py).
+start-up), in the same run; the remote client against flytekit's FlyteRemote (bench/remote_client.py);
+click → execution created against ``pyflyte run --remote``, and the RPCs of tracking executions
+(bench/run_click.py).
 Results go to docs/performance.md and bench/results/<timestamp>.json.
 Every wait has a deadline; a section that fails is reported as an error and the others still run.
 """
@@ -32,6 +34,7 @@ sys.path.insert(0, str(HERE))
 
 import local_chain  # noqa: E402
 import remote_client  # noqa: E402
+import run_click  # noqa: E402
 from edits import MirroredDocument, mistake_toggles, typing_edits  # noqa: E402
 from gen_module import generate_module  # noqa: E402
 from gen_workspace import generate_workspace  # noqa: E402
@@ -48,8 +51,8 @@ DIAGNOSTIC_EDITS = 24  # each waits for a debounced lint pass of the whole modul
 PACE = 0.1
 PAUSE = 0.5
 BURST = 5
-SECTIONS = ["startup", "edits", "indexing", "local", "remote"]
-OWN_SECTIONS = {"local", "remote"}  # sections that write their own part of docs/performance.md
+SECTIONS = ["startup", "edits", "indexing", "local", "remote", "click"]
+OWN_SECTIONS = {"local", "remote", "click"}  # sections that write their own part of docs/performance.md
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -419,6 +422,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await section(results, "local_chain", lambda: local(args))
     if "remote" in only:
         await section(results, "remote_client", lambda: remote(args))
+    if "click" in only:
+        await section(results, "run_click", lambda: click(args))
     return results
 
 
@@ -435,6 +440,15 @@ async def remote(args: argparse.Namespace) -> dict[str, Any]:
     try:
         return await asyncio.to_thread(
             remote_client.run_bench, args.remote_imports, args.remote_follows, args.remote_executes
+        )
+    except Exception as exc:  # grpc errors, timeouts...: this section fails, the others' results are kept
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def click(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return await run_click.run_async(
+            args.click_warm, args.click_changed, args.click_peer, args.click_track
         )
     except Exception as exc:  # grpc errors, timeouts...: this section fails, the others' results are kept
         raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
@@ -457,6 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--remote-imports", type=int, default=7, help="fresh interpreters per import (default 7)")
     p.add_argument("--remote-follows", type=int, default=3, help="10-node workflows followed (default 3)")
     p.add_argument("--remote-executes", type=int, default=7, help="executes timed per client (default 7)")
+    p.add_argument("--click-warm", type=int, default=7, help="warm clicks, unchanged code (default 7)")
+    p.add_argument("--click-changed", type=int, default=5, help="clicks after a code change (default 5)")
+    p.add_argument("--click-peer", type=int, default=7, help="`pyflyte run --remote` runs (default 7)")
+    p.add_argument("--click-track", type=int, default=50, help="executions tracked (default 50)")
     p.add_argument("--no-peer", action="store_true", help="skip jedi-language-server")
     p.add_argument("--no-write", action="store_true", help="print only; do not write docs/performance.md")
     args = p.parse_args(argv)
@@ -484,7 +502,10 @@ def main(argv: list[str] | None = None) -> int:
         remote_client.update_doc(
             REPO / "docs" / "performance.md", results["remote_client"]
         )  # its own section
+    if "run_click" in results and not args.no_write and (doc is not None or only_own):
+        run_click.update_doc(REPO / "docs" / "performance.md", results["run_click"])  # its own section
     verdicts += remote_client.verdicts(results.get("remote_client") or {})
+    verdicts += run_click.verdicts(results.get("run_click") or {})
     chain = results.get("local_chain") or {}
     if "pool" in chain:
         overhead, target = chain["pool"]["per_task_overhead_ms"], local_chain.TARGET_MS
