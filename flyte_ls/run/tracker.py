@@ -1,25 +1,35 @@
 """Following the executions started from the editor until they end: one poll loop for all of them.
 
-Cost model, per round (the interval adapts: 1 s right after a track, doubling to 10 s while nothing changes):
+The phase poll, per round: one ``ListExecutions`` per (project, domain) and per 50 names, filtered with
+``value_in(execution.name,a;b;c)`` — never one request per execution. Rounds start on a fixed cadence
+that adapts: every 0.5 s for the first 5 s after a track, every 1 s until 15 s after it, then doubling to
+10 s while nothing changes (a phase change brings it back to 1 s). A round waits for nothing but its list.
 
-* one ``ListExecutions`` per (project, domain) and per 50 names, filtered with
-  ``value_in(execution.name,a;b;c)`` — never one request per execution;
-* while an execution runs: its node progress from one ``ListNodeExecutions`` page, at most every 5 s per
-  execution and about :data:`PROGRESS_READS_PER_S` reads a second for all of them together (the stalest
-  first; a single-task execution needs none), and ``ListSignals`` only for executions whose workflow declares
-  gate nodes; the workflow itself is fetched once per workflow version;
-* once, when it ends: ``GetExecutionData`` for the outputs of a success; the node tree (paged, into parent
-  nodes and child executions) and the failing node's task executions (log links) for a failure.
+Detail reads run beside the rounds (background tasks; at most one of each kind per execution in flight), each
+calling ``on_change`` itself when it changes something:
+
+* while a workflow execution runs: its node progress from one ``ListNodeExecutions`` page — the first once
+  it has run for 0.5 s, then every 2 s for an execution tracked less than 30 s ago, every 5 s after that —
+  and, for a workflow that declares gate nodes, its waiting gates from ``ListSignals`` on the same clocks.
+  Each kind also has a budget for all executions together (about :data:`DETAIL_READS_PER_S` a second, the
+  stalest first), so 50 running workflows cost about what one does. The workflow itself is fetched once per
+  version (its node count and gates); a single-task execution needs none of this.
+* once, when it ends (the execution stays in its previous phase until this read is done, then changes all at
+  once: one terminal ``on_change`` with everything in it): ``GetExecutionData`` for the outputs of a success;
+  the node tree (paged, into parent nodes and child executions) and the failing node's task executions (log
+  links) for a failure, its node counts from the same tree; one ``ListNodeExecutions`` page for an abort.
 
 Finished executions stay listed (history for lenses and hovers) but are not polled. The list is saved as JSON
 (atomically) on every change and loaded at construction, so tracking resumes after a restart. Backend errors
-are logged once per outage; :meth:`ExecutionTracker.run` never raises.
+are logged once per outage; :meth:`ExecutionTracker.run` never raises. :meth:`ExecutionTracker.close` cancels
+the round and the reads in flight: no ``on_change`` after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -46,10 +56,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STORE_VERSION = 1
-MIN_INTERVAL_S = 1.0
+FAST_INTERVAL_S = 0.5  # the phase poll for the first FAST_S after a track
+FAST_S = 5.0
+MIN_INTERVAL_S = (
+    1.0  # then, until QUICK_S after a track; where the back-off starts again after a phase change
+)
+QUICK_S = 15.0
 MAX_INTERVAL_S = 10.0
-PROGRESS_EVERY_S = 5.0
-PROGRESS_READS_PER_S = 1.0  # node-progress reads, all executions together: at most ~60 a minute
+FIRST_DETAIL_S = 0.5  # node progress is first read once an execution has run this long (0/N before: no RPC)
+YOUNG_S = 30.0  # an execution tracked less than this ago has its details read every DETAIL_EVERY_YOUNG_S
+DETAIL_EVERY_YOUNG_S = 2.0
+DETAIL_EVERY_S = 5.0
+DETAIL_READS_PER_S = 1.0  # per kind (node progress, signals), all executions together: ~60 of each a minute
+DETAIL_BURST = 2.0
 NAMES_PER_LIST = 50
 MISSING_ROUNDS = 5  # rounds an execution may be absent from ListExecutions before it is given up
 SUMMARY_CHARS = 200
@@ -61,6 +80,7 @@ DONE_PHASES = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT", "UNKNOWN
 _FAILED_PHASES = frozenset({"FAILED", "TIMED_OUT"})
 _NODE_DONE = frozenset({_NODE.SUCCEEDED, _NODE.FAILED, _NODE.SKIPPED, _NODE.ABORTED, _NODE.TIMED_OUT})
 _NODE_FAILED = frozenset({_NODE.FAILED, _NODE.TIMED_OUT})
+_NODE_OK = frozenset({_NODE.SUCCEEDED, _NODE.SKIPPED, _NODE.RECOVERED})  # what "nodes done" counts
 _BOUNDARY = frozenset({"start-node", "end-node"})
 _SIMPLE = {
     types_pb2.INTEGER: "int",
@@ -148,12 +168,38 @@ class _Shape:
 
 @dataclass
 class _Live:
-    """Per-execution state that is not persisted."""
+    """Per-execution state that is not persisted (``time.monotonic()`` times)."""
 
-    progress_at: float = 0.0
+    tracked_at: float = field(default_factory=time.monotonic)
+    running_since: float | None = None  # when first seen RUNNING
+    progress_at: float | None = None  # when its last node-progress read started
+    gates_at: float | None = None  # when its last ListSignals started
+    shape_at: float | None = None  # when its workflow's shape was last asked for (a failed fetch waits)
     missing: int = 0
     shape: _Shape | None = None
     single_task: bool = False
+    reading: set[str] = field(
+        default_factory=set
+    )  # the detail reads in flight: shape, progress, gates, final
+
+    @property
+    def finishing(self) -> bool:
+        return "final" in self.reading
+
+
+class _Budget:
+    """A token bucket: about ``rate`` reads a second, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, time.monotonic()
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 def execution_key(execution_id: Any) -> ExecutionKey:
@@ -188,7 +234,13 @@ class ExecutionTracker:
         self._shapes: dict[str, _Shape] = {}
         self._shape_locks: dict[str, asyncio.Lock] = {}
         self._shapes_of: object | None = None  # the remote the cached shapes were read from
-        self._interval = MIN_INTERVAL_S
+        self._last_track = time.monotonic()  # resumed executions are polled quickly at first too
+        self._quiet = 0  # rounds in a row without a phase change, once past QUICK_S
+        self._interval = FAST_INTERVAL_S
+        self._budgets = {kind: _Budget(DETAIL_READS_PER_S, DETAIL_BURST) for kind in ("progress", "gates")}
+        self._limit = asyncio.Semaphore(DETAIL_CONCURRENCY)
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._round_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._outage: str | None = None
         self._closed = False
@@ -205,7 +257,8 @@ class ExecutionTracker:
         console_url: str | None = None,
         inputs: dict[str, Any] | None = None,
     ) -> Tracked:
-        """Start following an execution (again if already listed: its state is kept); polled at once."""
+        """Start following an execution (again if already listed: its state is kept, its details are read
+        again soon); polled at once, and quickly for the next seconds."""
         key = execution_key(execution_id)
         tracked = self._tracked.get(key)
         if tracked is None:
@@ -222,8 +275,11 @@ class ExecutionTracker:
             tracked.uri, tracked.entity = uri, entity
             tracked.console_url = console_url or tracked.console_url
             tracked.inputs = inputs if inputs is not None else tracked.inputs
-        self._live.setdefault(key, _Live())
-        self._interval = MIN_INTERVAL_S
+        now = time.monotonic()
+        live = self._live.setdefault(key, _Live())
+        live.tracked_at = now
+        live.progress_at = live.gates_at = None  # e.g. after an approval: the gates are read at once
+        self._last_track, self._quiet, self._interval = now, 0, FAST_INTERVAL_S
         self._save()
         if self._wake is not None:
             self._wake.set()
@@ -247,38 +303,68 @@ class ExecutionTracker:
 
     @property
     def interval(self) -> float:
-        """Seconds until the next round (for tests and the bench)."""
+        """Seconds between the start of the last round and the next (for tests and the bench)."""
         return self._interval
 
     def close(self) -> None:
-        """Stop polling (a running :meth:`run` returns) and save the list."""
-        self._closed = True
-        if self._wake is not None:
-            self._wake.set()
+        """Stop: the round and the detail reads in flight are cancelled, a running :meth:`run` returns at its
+        next step, ``on_change`` is not called any more; the list is saved."""
+        if not self._closed:
+            self._closed = True
+            for task in [self._round_task, *self._jobs]:
+                if task is not None and not task.done():
+                    task.cancel()
+            if self._wake is not None:
+                self._wake.set()
         self._save()
 
     # --- the loop -----------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """The poll loop: rounds while something is pending, asleep otherwise; cancel it (or :meth:`close`)
-        to stop. Never raises."""
+        """The poll loop: rounds while something is pending, asleep otherwise; :meth:`close` (or cancel it)
+        to stop. Rounds start every :attr:`interval` seconds, however long the previous one took. Never
+        raises."""
+        loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        while not self._closed:
-            self._wake.clear()
-            if any(not t.is_done for t in self._tracked.values()):
-                await self.poll_once()
-                timeout: float | None = self._interval
-            else:
-                timeout = None
-            if self._closed:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+        try:
+            while not self._closed:
+                self._wake.clear()
+                started = loop.time()
+                if any(not t.is_done for t in self._tracked.values()):
+                    self._round_task = round_task = asyncio.ensure_future(self._poll())
+                    await asyncio.wait({round_task})  # close() cancels it: run returns, it does not raise
+                    self._round_task = None
+                    if not round_task.cancelled() and round_task.exception() is not None:
+                        log.error("execution tracking: a round failed", exc_info=round_task.exception())
+                    timeout: float | None = max(0.0, started + self._interval - loop.time())
+                else:
+                    timeout = None
+                if self._closed:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            for task in [self._round_task, *self._jobs]:
+                if task is not None and not task.done():
+                    task.cancel()
+            self._round_task = None
 
     async def poll_once(self) -> None:
-        """One round over the pending executions; backend errors are logged (once per outage), not raised."""
+        """One round and the detail reads it started, awaited (tests, the bench, callers without the loop).
+        Backend errors are logged (once per outage), not raised."""
+        if self._closed:
+            return
+        await self._poll()
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait until no detail read is in flight."""
+        while self._jobs:
+            await asyncio.wait(set(self._jobs))
+
+    async def _poll(self) -> None:
         try:
-            changed, eventful = await self._round()
+            eventful = await self._round()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the loop must survive any backend failure
@@ -295,40 +381,40 @@ class ExecutionTracker:
         if self._outage is not None:
             log.info("execution tracking: the Flyte backend answers again")
             self._outage = None
-        if changed:
-            self._save()
-        # Node counts moving do not keep the phase poll fast: they are read on their own clock.
-        if not eventful:
-            self._interval = min(self._interval * 2, MAX_INTERVAL_S)
+        since = time.monotonic() - self._last_track
+        if eventful:
+            self._quiet = 0
+        self._interval = round_interval(since, self._quiet)
+        if since >= QUICK_S and not eventful:
+            self._quiet += 1
 
-    async def _round(self) -> tuple[bool, bool]:
-        """One round: (anything changed, a phase / gate / error changed)."""
-        pending = [t for t in self._tracked.values() if not t.is_done]
+    async def _round(self) -> bool:
+        """One phase poll and the detail reads it calls for (started, not awaited): whether a phase changed
+        (or an execution ended)."""
+        pending = [t for t in self._tracked.values() if not t.is_done and not self._live_of(t).finishing]
         if not pending:
-            return False, False
+            return False
         remote = await self._remote_provider()
         if remote is not self._shapes_of:
             self._shapes, self._shape_locks, self._shapes_of = {}, {}, remote
         seen = await self._list(remote, pending)
-        before = {t.key: t._signature() for t in pending}
         now = time.monotonic()
-        detail: list[Awaitable[None]] = []
-        progress: list[tuple[float, ExecutionKey]] = []
-        for t in pending:
-            detail.extend(self._apply(remote, t, seen.get(t.key), now, progress))
-        budget = max(1, int(self._interval * PROGRESS_READS_PER_S))  # reads until the next round
-        for _, key in sorted(progress)[:budget]:
-            self._live[key].progress_at = now
-            detail.append(self._progress(remote, self._tracked[key], seen[key]))
-        await self._details(detail)
         changed = eventful = False
         for t in pending:
+            if self._tracked.get(t.key) is not t:
+                continue  # untracked while the list was read
+            before = t._signature()
+            ended = self._apply(remote, t, seen.get(t.key), now)
             signature = t._signature()
-            if signature != before[t.key] or t.is_done:
+            eventful = eventful or ended
+            if signature != before or t.is_done:
                 changed = True
-                eventful = eventful or t.is_done or _events(signature) != _events(before[t.key])
+                eventful = eventful or t.is_done or _events(signature) != _events(before)
                 self._emit(t)
-        return changed, eventful
+        self._schedule(remote, seen, now)
+        if changed:
+            self._save()
+        return eventful
 
     async def _list(
         self, remote: AsyncFlyteRemote, pending: list[Tracked]
@@ -348,55 +434,223 @@ class ExecutionTracker:
                 seen[(ex.id.project, ex.id.domain, ex.id.name)] = ex
         return seen
 
+    def _live_of(self, t: Tracked) -> _Live:
+        return self._live.setdefault(t.key, _Live())
+
     def _apply(
-        self,
-        remote: AsyncFlyteRemote,
-        t: Tracked,
-        ex: FlyteWorkflowExecution | None,
-        now: float,
-        progress: list[tuple[float, ExecutionKey]],
-    ) -> list[Awaitable[None]]:
-        """Update ``t`` from its listed execution; the detail it needs (appends progress candidates)."""
-        live = self._live.setdefault(t.key, _Live())
+        self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution | None, now: float
+    ) -> bool:
+        """Update ``t`` from its listed execution; whether it has just ended (its final read started: it
+        changes, all at once, when that is done)."""
+        live = self._live_of(t)
         if ex is None:
             live.missing += 1
             if live.missing >= MISSING_ROUNDS:  # deleted, another backend's, or a wrong name: give up
                 t.phase = "UNKNOWN"
                 message = f"execution {t.key[2]} is not on this backend ({t.key[0]}/{t.key[1]})"
                 t.error = {"message": message, "kind": "UNKNOWN", "node_id": None, "frames": [], "logs": []}
-            return []
+            return False
         live.missing = 0
-        self._apply_closure(t, ex)
         live.single_task = ex.spec.launch_plan.resource_type == identifier_pb2.TASK
-        if t.is_done:
-            t.gates = []
-        if t.phase == "SUCCEEDED":
-            if live.single_task:
-                t.nodes_done = t.nodes_total = 1
-            return [self._outputs(remote, t, ex)]
-        if t.phase in _FAILED_PHASES:
-            return [self._failure(remote, t, ex)]
-        if t.phase != "RUNNING":
-            return []
+        if ex.is_done:
+            self._start(t, "final", lambda: self._final(remote, t, ex))
+            return True
+        self._apply_closure(t, ex)
+        running = t.phase == "RUNNING"
+        if running and live.running_since is None:
+            live.running_since = now
         if live.single_task:
-            t.nodes_done, t.nodes_total = 0, 1
-            return []
-        if now - live.progress_at >= PROGRESS_EVERY_S:
-            progress.append((live.progress_at, t.key))
-        return [self._gates(remote, t, ex, live)]
+            if running:
+                t.nodes_done, t.nodes_total = 0, 1
+            return False
+        if live.shape is None:  # read while it is queued already: its first RUNNING has the node count
+            key = _shape_key(ex)
+            live.shape = self._shapes.get(key) if key is not None else None
+            if (
+                live.shape is None
+                and key is not None
+                and (live.shape_at is None or now - live.shape_at >= DETAIL_EVERY_S)
+            ):
+                live.shape_at = now
+                self._start(t, "shape", lambda: self._shape_of(remote, t, ex))
+        if running and live.shape is not None and t.nodes_total is None:
+            t.nodes_done, t.nodes_total = t.nodes_done or 0, live.shape.nodes_total
+        return False
 
-    async def _details(self, jobs: list[Awaitable[None]]) -> None:
-        """Run the detail reads, a few at a time; one that fails is logged and read again next round."""
-        limit = asyncio.Semaphore(DETAIL_CONCURRENCY)
+    def _schedule(
+        self, remote: AsyncFlyteRemote, seen: dict[ExecutionKey, FlyteWorkflowExecution], now: float
+    ) -> None:
+        """Start the node-progress and gate reads that are due, within their budgets (the stalest first)."""
+        for kind in ("progress", "gates"):
+            due: list[tuple[float, ExecutionKey]] = []
+            for key in seen:
+                t, live = self._tracked.get(key), self._live.get(key)
+                if t is None or live is None or t.phase != "RUNNING" or live.single_task:
+                    continue
+                if kind in live.reading or live.finishing:
+                    continue  # one read of a kind at a time: a slow backend is not asked again meanwhile
+                if kind == "gates" and (live.shape is None or not live.shape.gates):
+                    continue
+                last = live.progress_at if kind == "progress" else live.gates_at
+                if _due(live, t, last, now, first_after=FIRST_DETAIL_S if kind == "progress" else 0.0):
+                    due.append((last if last is not None else -1.0, key))
+            budget = self._budgets[kind]
+            for _, key in sorted(due):
+                if not budget.take(now):
+                    break
+                t, live, ex = self._tracked[key], self._live[key], seen[key]
+                if kind == "progress":
+                    live.progress_at = now
+                    self._start(t, kind, functools.partial(self._progress, remote, t, ex))
+                else:
+                    live.gates_at = now
+                    self._start(t, kind, functools.partial(self._gates, remote, t, ex))
 
-        async def bounded(job: Awaitable[None]) -> None:
-            async with limit:
-                await job
+    # --- detail reads: each returns what to apply to the execution (then, if still current) ---------------
 
-        results = await asyncio.gather(*(bounded(job) for job in jobs), return_exceptions=True)
-        failures = [r for r in results if isinstance(r, Exception)]
-        if failures:
-            log.info("execution tracking: %d detail read(s) failed, e.g. %s", len(failures), failures[0])
+    def _start(self, t: Tracked, kind: str, read: Callable[[], Awaitable[Callable[[], None] | None]]) -> None:
+        live = self._live_of(t)
+        if kind in live.reading:
+            return
+        live.reading.add(kind)
+        task = asyncio.ensure_future(self._job(t, kind, read))
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    async def _job(
+        self, t: Tracked, kind: str, read: Callable[[], Awaitable[Callable[[], None] | None]]
+    ) -> None:
+        live = self._live_of(t)
+        apply: Callable[[], None] | None = None
+        try:
+            if kind in ("progress", "gates"):  # a few at a time; an end or a shape is never kept waiting
+                async with self._limit:
+                    apply = await read()
+            else:
+                apply = await read()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # read again when due; the execution's own state is still shown
+            log.info("execution tracking: reading the %s of %s failed: %s", kind, t.key[2], exc)
+        finally:
+            live.reading.discard(kind)
+        if apply is None or self._closed or self._tracked.get(t.key) is not t:
+            return
+        if kind != "final" and (t.is_done or live.finishing):
+            return  # the final read says it all
+        before = t._signature()
+        apply()
+        if kind == "final" or t._signature() != before:
+            self._save()
+            self._emit(t)
+
+    async def _final(
+        self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution
+    ) -> Callable[[], None]:
+        """Everything about an execution that has ended, read once; never raises (what could not be read
+        is left out)."""
+        single = self._live_of(t).single_task
+        nodes = (t.nodes_done, t.nodes_total)
+        outputs: str | None = None
+        error: dict[str, Any] | None = None
+        phase = ex.phase_name
+        if phase == "SUCCEEDED":
+            outputs = await self._outputs(remote, t, ex)
+            total = 1 if single else await self._total(remote, ex, t.nodes_total)
+            nodes = (total, total)
+        elif phase in _FAILED_PHASES:
+            error, listed = await self._failure(remote, t, ex)
+            if single:
+                nodes = (0, 1)
+            elif listed is not None:
+                total = await self._total(remote, ex, t.nodes_total)
+                nodes = (listed[0], max(total or 0, listed[1]) or None)
+        elif single:
+            nodes = (0, 1)
+        else:  # aborted: how far it got
+            with contextlib.suppress(Exception):
+                nodes = await self._count_nodes(remote, ex)
+
+        def apply() -> None:
+            self._apply_closure(t, ex)
+            t.gates = []
+            t.nodes_done, t.nodes_total = nodes
+            if outputs is not None:
+                t.outputs_summary = outputs
+            t.error = error
+
+        return apply
+
+    async def _total(
+        self, remote: AsyncFlyteRemote, ex: FlyteWorkflowExecution, known: int | None
+    ) -> int | None:
+        if known is not None:
+            return known
+        with contextlib.suppress(Exception):  # the count is a nicety: the workflow may be gone
+            shape = await self._shape(remote, ex)
+            return shape.nodes_total if shape is not None else None
+        return None
+
+    async def _shape_of(
+        self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution
+    ) -> Callable[[], None]:
+        shape = await self._shape(remote, ex)
+        live = self._live_of(t)
+        live.shape = shape
+
+        def apply() -> None:
+            if shape is not None and t.nodes_total is None and t.phase == "RUNNING":
+                t.nodes_done, t.nodes_total = t.nodes_done or 0, shape.nodes_total
+
+        return apply
+
+    async def _progress(
+        self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution
+    ) -> Callable[[], None]:
+        nodes = await self._count_nodes(remote, ex)
+
+        def apply() -> None:
+            t.nodes_done, t.nodes_total = nodes
+
+        return apply
+
+    async def _count_nodes(
+        self, remote: AsyncFlyteRemote, ex: FlyteWorkflowExecution
+    ) -> tuple[int | None, int | None]:
+        """(top-level nodes done, total) from one ``ListNodeExecutions`` page and the workflow's shape."""
+        request = node_execution_pb2.NodeExecutionListRequest(
+            workflow_execution_id=ex.id.to_proto(),
+            limit=100,
+            sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.ASCENDING),
+        )
+        page = await remote.transport.call("ListNodeExecutions", request, kind="read")
+        nodes = [
+            ne for ne in page.node_executions if (ne.metadata.spec_node_id or ne.id.node_id) not in _BOUNDARY
+        ]
+        total = await self._total(remote, ex, None)
+        return sum(1 for ne in nodes if ne.closure.phase in _NODE_OK), max(total or 0, len(nodes)) or None
+
+    async def _gates(
+        self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution
+    ) -> Callable[[], None] | None:
+        shape = self._live_of(t).shape
+        if shape is None or not shape.gates:
+            return None
+        signals = await remote.list_signals(ex.id.name, ex.id.project, ex.id.domain)
+        waiting = []
+        for signal in signals:
+            if signal.HasField("value"):
+                continue
+            sid = signal.id.signal_id
+            gate = shape.gates.get(sid, _Gate("", "signal", type_name(signal.type)))
+            waiting.append({"signal_id": sid, "node_id": gate.node_id, "kind": gate.kind,
+                            "type": gate.type or type_name(signal.type)})  # fmt: skip
+        gates = sorted(waiting, key=lambda g: g["signal_id"])
+
+        def apply() -> None:
+            t.gates = gates
+
+        return apply
 
     # --- what one execution says ----------------------------------------------------------------------------
 
@@ -413,29 +667,29 @@ class ExecutionTracker:
                 (datetime.now(timezone.utc) - datetime.fromisoformat(t.started_at)).total_seconds(), 3
             )
 
-    async def _outputs(self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution) -> None:
+    async def _outputs(self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution) -> str:
         try:
             synced = await remote.sync_execution(ex)
         except Exception as exc:  # a success without readable outputs is still a success
             log.info("execution tracking: outputs of %s not read: %s", t.key[2], exc)
-            t.outputs_summary = ""
-        else:
-            t.outputs_summary = summarize(synced.outputs or {})
-        if t.nodes_total is None and ex.spec.launch_plan.resource_type != identifier_pb2.TASK:
-            with contextlib.suppress(Exception):  # the count is a nicety: the workflow may be gone
-                shape = await self._shape(remote, ex)
-                t.nodes_total = shape.nodes_total if shape is not None else None
-        if t.nodes_total is not None:
-            t.nodes_done = t.nodes_total
+            return ""
+        return summarize(synced.outputs or {})
 
-    async def _failure(self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution) -> None:
+    async def _failure(
+        self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution
+    ) -> tuple[dict[str, Any], tuple[int, int] | None]:
+        """The error (the failing node's, its log links) and (top-level nodes done, listed) from the node
+        tree read for it."""
         err = ex.error
         message = err.message if err is not None else ""
         kind = _error_kind(err)
         node_id: str | None = None
         logs: list[dict[str, str]] = []
+        counts: tuple[int, int] | None = None
         try:
             synced = await remote.sync_execution(ex, sync_nodes=True)
+            top = synced.node_executions.values()
+            counts = (sum(1 for n in top if n.closure.phase in _NODE_OK), len(top))
             node = failing_node(synced.node_executions)
             if node is not None:
                 node_id = node.node_id
@@ -453,46 +707,14 @@ class ExecutionTracker:
         except Exception as exc:  # the execution's own error is enough to show
             log.info("execution tracking: failing node of %s not found: %s", t.key[2], exc)
         frames = [f.to_json() for f in frames_from_error(message)]
-        t.error = {"message": message, "kind": kind, "node_id": node_id, "frames": frames, "logs": logs}
-
-    async def _progress(self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution) -> None:
-        shape = await self._shape(remote, ex)
-        request = node_execution_pb2.NodeExecutionListRequest(
-            workflow_execution_id=ex.id.to_proto(),
-            limit=100,
-            sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.ASCENDING),
-        )
-        page = await remote.transport.call("ListNodeExecutions", request, kind="read")
-        nodes = [
-            ne for ne in page.node_executions if (ne.metadata.spec_node_id or ne.id.node_id) not in _BOUNDARY
-        ]
-        t.nodes_done = sum(1 for ne in nodes if ne.closure.phase in _NODE_DONE)
-        t.nodes_total = max(shape.nodes_total if shape else 0, len(nodes)) or None
-
-    async def _gates(
-        self, remote: AsyncFlyteRemote, t: Tracked, ex: FlyteWorkflowExecution, live: _Live
-    ) -> None:
-        shape = live.shape = await self._shape(remote, ex)
-        if shape is not None and t.nodes_total is None:
-            t.nodes_total = shape.nodes_total  # cached per workflow version: no RPC
-        if shape is None or not shape.gates:
-            return
-        signals = await remote.list_signals(ex.id.name, ex.id.project, ex.id.domain)
-        waiting = []
-        for signal in signals:
-            if signal.HasField("value"):
-                continue
-            sid = signal.id.signal_id
-            gate = shape.gates.get(sid, _Gate("", "signal", type_name(signal.type)))
-            waiting.append({"signal_id": sid, "node_id": gate.node_id, "kind": gate.kind,
-                            "type": gate.type or type_name(signal.type)})  # fmt: skip
-        t.gates = sorted(waiting, key=lambda g: g["signal_id"])
+        error = {"message": message, "kind": kind, "node_id": node_id, "frames": frames, "logs": logs}
+        return error, counts
 
     async def _shape(self, remote: AsyncFlyteRemote, ex: FlyteWorkflowExecution) -> _Shape | None:
-        wf_id = ex.closure.workflow_id
-        if not wf_id.name:
+        cache_key = _shape_key(ex)
+        if cache_key is None:
             return None
-        cache_key = f"{wf_id.project}:{wf_id.domain}:{wf_id.name}:{wf_id.version}"
+        wf_id = ex.closure.workflow_id
         # One fetch per workflow version, even when a round asks for it for many executions at once.
         async with self._shape_locks.setdefault(cache_key, asyncio.Lock()):
             if cache_key not in self._shapes:
@@ -503,7 +725,7 @@ class ExecutionTracker:
     # --- callbacks and the store ----------------------------------------------------------------------------
 
     def _emit(self, t: Tracked) -> None:
-        if self._on_change is None:
+        if self._on_change is None or self._closed:
             return
         try:
             self._on_change(t)
@@ -554,6 +776,31 @@ class ExecutionTracker:
 
 
 # --- helpers (pure) -----------------------------------------------------------------------------------------
+
+
+def round_interval(since_track: float, quiet_rounds: int) -> float:
+    """Seconds from one phase-poll round to the next, ``since_track`` seconds after the latest track and after
+    ``quiet_rounds`` rounds in a row (counted once past :data:`QUICK_S`) in which no phase changed."""
+    if since_track < FAST_S:
+        return FAST_INTERVAL_S
+    if since_track < QUICK_S:
+        return MIN_INTERVAL_S
+    return min(MIN_INTERVAL_S * 2.0**quiet_rounds, MAX_INTERVAL_S)
+
+
+def _due(live: _Live, t: Tracked, last: float | None, now: float, *, first_after: float) -> bool:
+    """Whether a running execution's detail read (last started at ``last``) is due again."""
+    if live.running_since is None:
+        return False
+    if last is None:  # the first: once it has run ``first_after`` seconds (by our clock or Admin's)
+        return now - live.running_since >= first_after or (t.duration or 0.0) >= first_after
+    every = DETAIL_EVERY_YOUNG_S if now - live.tracked_at < YOUNG_S else DETAIL_EVERY_S
+    return now - last >= every
+
+
+def _shape_key(ex: FlyteWorkflowExecution) -> str | None:
+    wf_id = ex.closure.workflow_id
+    return f"{wf_id.project}:{wf_id.domain}:{wf_id.name}:{wf_id.version}" if wf_id.name else None
 
 
 def _events(signature: tuple[Any, ...]) -> tuple[Any, ...]:
