@@ -133,7 +133,8 @@ def _declared(
 
 
 class ExecuteMixin:
-    """execute / wait / sync_execution / terminate / signals / launch plan activation / metrics."""
+    """execute / relaunch_execution / wait / sync_execution / terminate / signals / launch plan activation /
+    metrics."""
 
     if TYPE_CHECKING:  # provided by RemoteBase
         config: Config
@@ -470,6 +471,18 @@ class ExecuteMixin:
             id=self._execution_id(execution).to_proto(), cause=cause
         )
         await self._call("TerminateExecution", request, kind="update")
+
+    async def relaunch_execution(
+        self, execution: Any, name: str | None = None, overwrite_cache: bool = False
+    ) -> FlyteWorkflowExecution:
+        """Run an execution again with the same launch plan version and inputs (``RelaunchExecution``; not a
+        flytekit method). ``name``: the new execution's name (default: Admin picks one); ``overwrite_cache``:
+        recompute cached task outputs. Returns the new execution."""
+        request = execution_pb2.ExecutionRelaunchRequest(
+            id=self._execution_id(execution).to_proto(), name=name or "", overwrite_cache=overwrite_cache
+        )
+        created = await self._call("RelaunchExecution", request, kind="create")
+        return await self._get_execution(created.id)
 
     # --- signals -------------------------------------------------------------------------------------------
 

@@ -125,6 +125,26 @@ async def test_fetched_entities_execute_without_fetching_again(remote: Remote) -
     assert [outputs(await remote.sync_execution(d)) for d in done] == [{"o0": 4}, {"o0": 6}]
 
 
+@pytest.mark.timeout(240)
+async def test_relaunch_execution_runs_it_again_with_the_same_inputs(remote: Remote) -> None:
+    task = Identifier(ResourceType.TASK, PROJECT, DOMAIN, "execflows.flows.double", VERSION)
+    first = await remote.execute(task, {"x": 5}, wait=True, timeout=150)
+    assert first.closure.phase == WF.SUCCEEDED
+    remote.calls.clear()
+    again = await remote.relaunch_execution(first.id, name="relaunched-double", overwrite_cache=True)
+    assert remote.calls == ["RelaunchExecution", "GetExecution"]
+    assert again.id.name == "relaunched-double" and again.id.project == PROJECT
+    assert again.spec.overwrite_cache is True
+    by_name = await remote.relaunch_execution(f"ex:{PROJECT}:{DOMAIN}:{first.id.name}")  # Admin names it
+    assert by_name.id.name not in (first.id.name, "relaunched-double")
+    for execution in (again, by_name):
+        done = await remote.wait(execution, timeout=150, poll_interval=1)
+        assert done.closure.phase == WF.SUCCEEDED
+        assert outputs(await remote.sync_execution(done)) == {"o0": 10}
+    with pytest.raises(FlyteEntityNotExistException):
+        await remote.relaunch_execution(f"ex:{PROJECT}:{DOMAIN}:nosuchexecution")
+
+
 @pytest.mark.timeout(60)
 async def test_an_input_that_does_not_fit_names_input_expected_and_given(remote: Remote) -> None:
     with pytest.raises(LiteralConversionError) as err:

@@ -197,6 +197,21 @@ def test_constructors_accept_flytekits_arguments(name: str, flytekit_remote: typ
     assert {p.name for p in ours if p.kind == inspect.Parameter.KEYWORD_ONLY} >= {"deadlines", "retry"}
 
 
+# Methods of ours that flytekit's FlyteRemote does not have: name -> what it does.
+EXTRAS = {
+    "relaunch_execution": "RelaunchExecution: runs an execution again (same launch plan version, inputs)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTRAS))
+def test_our_extras_are_on_both_apis_and_not_in_flytekit(name: str, flytekit_remote: type) -> None:
+    assert not hasattr(flytekit_remote, name), f"flytekit has {name} now: compare it in METHODS instead"
+    assert inspect.iscoroutinefunction(getattr(AsyncFlyteRemote, name)), name
+    sync = getattr(FlyteRemote, name)
+    assert not inspect.iscoroutinefunction(sync)
+    assert inspect.signature(sync) == inspect.signature(getattr(AsyncFlyteRemote, name))
+
+
 def test_nothing_is_left_reported() -> None:
     """Every difference reported to the lead has been fixed (the entries were removed with the fix)."""
     assert not REPORTED

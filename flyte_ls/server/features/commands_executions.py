@@ -27,14 +27,11 @@ def _execution_arg(ls: FlyteLanguageServer, args: Args) -> WorkflowExecutionIden
 
 
 async def relaunch_command(ls: FlyteLanguageServer, args: Args) -> Any:
-    from flyteidl.admin import execution_pb2
-
     runs = runs_of(ls)
     ident = _execution_arg(ls, args)
     remote = await runs.remote()
-    request = execution_pb2.ExecutionRelaunchRequest(id=ident.to_proto(), name="")
-    created = await remote._call("RelaunchExecution", request, kind="create")
-    new_id = WorkflowExecutionIdentifier.from_proto(created.id)
+    relaunched = await remote.relaunch_execution(ident)
+    new_id = relaunched.id
     console_url = remote.generate_console_url(new_id)
     assert runs.tracker is not None
     previous = runs.tracker.get(ident)
