@@ -274,6 +274,9 @@ def test_execution_lenses_after_a_run() -> None:
         ("console", "Open console"),
     ]
     assert lenses[1][1]["arguments"] == [{"uri": URI, "entity": "two_steps", "inputs": {"x": 3}}]
+    # The outcome opens the console too: a lens with an empty command is an error in Neovim.
+    assert lenses[0][1]["command"] == OPEN_CONSOLE_COMMAND
+    assert lenses[0][1]["arguments"] == [{"execution": EXECUTION}]
     assert lenses[2][1] == {
         "title": "Open console",
         "command": OPEN_CONSOLE_COMMAND,

@@ -7,10 +7,11 @@ cheap lenses with ``data`` = ``{uri, name, lens}`` and ``codeLens/resolve`` fill
 get complete lenses at once. ``Run`` and ``Register`` run ``flyte.execute`` / ``flyte.register`` with
 ``{uri, entity}`` (settings ``codeLens.run`` / ``codeLens.register`` switch them off); the information lens
 runs ``flyte.entity.info``, which returns the entity's ``flyte/entities`` item; ``Re-run`` runs
-``flyte.execute`` with the inputs of the last execution, ``Open console`` ``flyte.openConsole``
-``{execution}``. The per-entity lenses are built as plain JSON and cached per entity (500 lsprotocol objects
-would cost more than the whole rest of the request); the few execution lenses are added per request, so they
-always show the latest state (the executions feature sends ``workspace/codeLens/refresh`` when one changes).
+``flyte.execute`` with the inputs of the last execution, the outcome and ``Open console``
+``flyte.openConsole`` ``{execution}``. The per-entity lenses are built as plain JSON and cached per entity
+(500 lsprotocol objects would cost more than the whole rest of the request); the few execution lenses
+are added per request, so they always show the latest state (the executions feature sends
+``workspace/codeLens/refresh`` when one changes).
 """
 
 from __future__ import annotations
@@ -121,8 +122,14 @@ def execution_commands(
     latest: ExecutionView, uri: str, entity: str, inputs: dict[str, Any] | None, now: float
 ) -> list[tuple[str, dict[str, Any]]]:
     """(lens kind, command) of the lenses after a run: the outcome, Re-run, Open console."""
+    console = [{"execution": dict(latest.execution)}]
+    # The outcome lens opens the execution's page too: a lens with an empty command is listed by clients
+    # (Neovim: "does not support command ``") and does nothing.
     out: list[tuple[str, dict[str, Any]]] = [
-        ("outcome", {"title": status.lens_title(latest, now), "command": ""}),
+        (
+            "outcome",
+            {"title": status.lens_title(latest, now), "command": OPEN_CONSOLE_COMMAND, "arguments": console},
+        ),
         (
             "rerun",
             {
@@ -139,7 +146,7 @@ def execution_commands(
                 {
                     "title": CONSOLE_TITLE,
                     "command": OPEN_CONSOLE_COMMAND,
-                    "arguments": [{"execution": dict(latest.execution)}],
+                    "arguments": console,
                 },
             )
         )
