@@ -138,8 +138,17 @@ class RunService:
             domain=settings.domain,
             auto_start=settings.local.auto_start,
             on_message=self._backend_message,
-            cwd=self.workspace_root(),
+            cwd=self.workspace_root(),  # where ./flytekit.config is looked for
+            # the interpreter that runs the local backend's tasks: the worker's (it has flytekit)
+            local_python=self._worker_python(settings),
         )
+
+    def _worker_python(self, settings: Settings) -> str | None:
+        """The interpreter the worker runs in: the one it resolved once started, else the one it will use
+        when one is given (``flyte.pythonPath``, else the editor's); None: the backend's own discovery."""
+        worker = self.worker
+        resolved = worker.python if worker is not None else None
+        return resolved or settings.python_path or _editor_python(self.server.init_options)
 
     def _make_worker(self, settings: Settings) -> WorkerClient:
         from flyte_ls.run.worker_client import WorkerClient
@@ -165,7 +174,18 @@ class RunService:
         """The backend's remote (starting the local backend when that is what the settings say)."""
         self.ensure_started()
         assert self.backend is not None
+        if self.backend.remote is None:  # not resolved yet: a local backend started now uses the worker's
+            self.backend.local_python = self._worker_python(self.server.settings)
         return await self.backend.ensure()
+
+    def rpc_failed(self, error: BaseException) -> None:
+        """A command's RPC failed: when the backend was unreachable (``FlyteSystemUnavailableException``),
+        the next command checks it again at once instead of trusting the last healthy answer."""
+        from flyte_ls.remote.errors import FlyteSystemUnavailableException
+
+        if isinstance(error, FlyteSystemUnavailableException) and self.backend is not None:
+            log.info("The Flyte backend did not answer (%s): checking it again on the next command.", error)
+            self.backend.invalidate()
 
     # -- workspace, remembered inputs -----------------------------------------------------------------------
     def workspace_root(self) -> str:
