@@ -27,6 +27,13 @@ from flyte_ls.server.constants import ENTITIES_REQUEST
 log = logging.getLogger(__name__)
 
 
+def expected_error(error: BaseException) -> bool:
+    """An error that is an answer to the user (bad params, a backend that is down, a cancelled request), not
+    a bug of the server: every ``JsonRpcException`` a handler raised on purpose. pygls turns an unexpected
+    exception into ``JsonRpcInternalError`` (code -32603, also the code of a bare ``JsonRpcException``)."""
+    return isinstance(error, JsonRpcException) and error.code != JsonRpcInternalError.CODE
+
+
 @attrs.define
 class RawJSON:
     """A result that is already plain JSON (dicts, lists, strings, numbers)."""
@@ -72,6 +79,7 @@ class FlyteProtocol(LanguageServerProtocol):
         super().__init__(*args, **kwargs)
         self._pending_writes: set[asyncio.Future[Any]] = set()
         self.last_message_at = time.monotonic()  # when the client last sent something (idle detection)
+        self.closed = False  # the transport is closed (after `exit`): late sends are dropped
 
     def get_message_type(self, method: str) -> type[Any] | None:  # type: ignore[override]
         return _CUSTOM_REQUESTS.get(method) or super().get_message_type(method)
@@ -94,12 +102,39 @@ class FlyteProtocol(LanguageServerProtocol):
             return
         super().handle_message(message)
 
+    def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
+        """pygls's, except that an expected error (:func:`expected_error`) is an answer logged at INFO
+        without a traceback; anything else is still logged by pygls as an error with its traceback."""
+        if not future.cancelled():
+            error = future.exception()
+            if error is not None and expected_error(error):
+                self._request_futures.pop(msg_id, None)
+                log.info("Request %s answered with error %s: %s", msg_id, error.code, error.message)
+                self._send_response(msg_id, error=error.to_response_error())
+                return
+        super()._send_handler_result(future, msg_id=msg_id)
+
+    def transport_closed(self) -> bool:
+        """Whether the client's stream is gone (closed after `exit`, or by the client)."""
+        if self.closed:
+            return True
+        writer = self.writer
+        stream = getattr(writer, "_stdout", None)  # pygls's StdoutWriter
+        if stream is not None and getattr(stream, "closed", False):
+            return True
+        is_closing = getattr(writer, "is_closing", None)  # asyncio.StreamWriter (TCP)
+        return bool(callable(is_closing) and is_closing())
+
     def _send_data(self, data: Any) -> None:
         """pygls's ``_send_data``, with compact JSON and pre-serialised results (the hot path)."""
         if not data:
             return
         if self.writer is None:
             log.error("Unable to send data, no available transport!")
+            return
+        if self.transport_closed():
+            # Work that finished after `exit` (a debounced refresh, a late publish): nobody listens any more.
+            log.debug("Not sent (the connection is closed): %s", _describe(data))
             return
         try:
             if isinstance(data, JsonRPCResponseMessage) and isinstance(data.result, JSONText):
@@ -120,6 +155,12 @@ class FlyteProtocol(LanguageServerProtocol):
         except BrokenPipeError:
             log.error("The client closed the connection.")
             raise
+        except ValueError as error:
+            if not self.transport_closed():  # not "I/O operation on closed file"
+                log.exception("Error sending data")
+                self._server._report_server_error(error, JsonRpcInternalError)
+                return
+            log.debug("Not sent (the connection closed meanwhile): %s", _describe(data))
         except Exception as error:
             log.exception("Error sending data")
             self._server._report_server_error(error, JsonRpcInternalError)
@@ -128,6 +169,14 @@ class FlyteProtocol(LanguageServerProtocol):
         if isinstance(data, JsonRPCResponseMessage) and isinstance(data.result, RawJSON):
             return {"id": data.id, "jsonrpc": data.jsonrpc, "result": data.result.value}
         return super()._serialize_message(data)
+
+
+def _describe(data: Any) -> str:
+    method = getattr(data, "method", None)
+    if method:
+        return str(method)
+    ident = getattr(data, "id", None)
+    return f"the response to {ident}" if ident is not None else type(data).__name__
 
 
 def _reason(exc: BaseException) -> str:

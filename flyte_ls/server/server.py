@@ -20,7 +20,7 @@ from flyte_ls.server.documents import Document, DocumentStore
 from flyte_ls.server.idle_gc import IdleCollector
 from flyte_ls.server.index import WorkspaceIndex
 from flyte_ls.server.positions import UTF16, Codec
-from flyte_ls.server.protocol import FlyteProtocol
+from flyte_ls.server.protocol import FlyteProtocol, expected_error
 from flyte_ls.server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,8 +128,9 @@ class FlyteLanguageServer(LanguageServer):
                 log.exception("Hook %s failed", getattr(hook, "__qualname__", hook))
 
     async def close_services(self, timeout: float) -> None:
-        """Await every ``on_shutdown`` hook, each within ``timeout`` seconds; a failing or late one is logged
-        and does not stop the others."""
+        """Await every ``on_shutdown`` hook, each within ``timeout`` seconds (a failing or late one is logged
+        and does not stop the others), then stop the background tasks still running (a debounced code lens
+        refresh, a diagnostics rebuild): after ``shutdown`` nothing more is worth sending."""
         for hook in self.on_shutdown:
             name = getattr(hook, "__qualname__", repr(hook))
             try:
@@ -138,6 +139,24 @@ class FlyteLanguageServer(LanguageServer):
                 log.error("Shutdown hook %s did not finish within %g s", name, timeout)
             except Exception:
                 log.exception("Shutdown hook %s failed", name)
+        await self.stop_tasks(timeout)
+
+    async def stop_tasks(self, timeout: float) -> None:
+        """Cancel every background task (except the caller's own) and wait for them, within ``timeout``."""
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current and not t.done()]
+        if not tasks:
+            return
+        log.debug("Stopping background tasks: %s", ", ".join(sorted(self._tasks[t] for t in tasks)))
+        for task in tasks:
+            task.cancel()
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        if pending:
+            log.warning(
+                "Background tasks still running %g s after they were cancelled: %s",
+                timeout,
+                ", ".join(sorted(self._tasks.get(t, "?") for t in pending)),
+            )
 
     def apply_settings(self, settings: Settings) -> None:
         old, self.settings = self.settings, settings
@@ -164,12 +183,31 @@ class FlyteLanguageServer(LanguageServer):
         self.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        # pygls would pop up "Error in server" for every failed notification handler; log it instead, with the
-        # traceback, and keep the popup for errors the user can act on (settings problems are
-        # reported elsewhere).
-        log.error("Error in the language server (%s): %s", getattr(source, "__name__", source), error)
+        # pygls would pop up "Error in server" for every failed handler; log it instead and keep the popup for
+        # errors the user can act on (settings problems are reported elsewhere). An error that answers the
+        # user (bad params, a backend that is down: see expected_error) is no server failure: INFO, no
+        # traceback. Anything else is a bug: ERROR, with its traceback where pygls did not log it already (a
+        # failed notification handler: its InternalError carries the traceback as text in ``data``).
+        where = getattr(source, "__name__", source)
+        if expected_error(error):
+            log.info("Request answered with an error (%s): %s", where, error)
+            return
+        data = getattr(error, "data", None)
+        frames = data.get("traceback") if isinstance(data, dict) else None
+        if where == "FeatureNotificationError" and isinstance(frames, list) and frames:
+            log.error(
+                "Error in the language server (%s): %s\nTraceback (most recent call last):\n%s",
+                where,
+                error,
+                "".join(str(f) for f in frames).rstrip(),
+            )
+        else:
+            log.error("Error in the language server (%s): %s", where, error)
 
     def shutdown(self) -> None:
+        protocol = getattr(self, "protocol", None)
+        if isinstance(protocol, FlyteProtocol):
+            protocol.closed = True  # the loop is over: whatever still tries to send is dropped
         if self._housekeeping is not None:
             self._housekeeping.cancel()
         for task in list(self._tasks):

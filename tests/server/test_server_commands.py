@@ -191,6 +191,15 @@ async def wait_for_phase(client: LanguageClient, name: str, phases: set[str]) ->
     raise AssertionError(f"execution {name} not in {phases} within {RUN_DEADLINE} s: {last}")
 
 
+def _progress_of(client: LanguageClient, before: set[Any], entity: str) -> list[Any]:
+    """The progress tokens created since ``before`` by a command on ``entity`` (others run meanwhile)."""
+    return [
+        token
+        for token in set(client.progress_reports) - before
+        if entity in str(getattr(client.progress_reports[token][0], "title", ""))
+    ]
+
+
 async def test_register_twice_is_the_same_version_and_an_edit_a_new_one(client: LanguageClient) -> None:
     first = await command(client, "flyte.register", {"uri": FLOWS_URI, "entity": "pipeline"})
     kinds = {(e["resourceType"], e["name"]) for e in first["entities"]}
@@ -248,12 +257,30 @@ async def test_inputs_file_and_signature_defaults(client: LanguageClient) -> Non
 
 
 async def test_missing_inputs_are_listed_with_their_types(client: LanguageClient) -> None:
+    before = set(client.progress_reports)
     with pytest.raises(JsonRpcException) as err:
         await command(client, "flyte.execute", {"uri": FLOWS_URI, "entity": "pipeline"})
     assert err.value.code == types.ErrorCodes.InvalidParams.value
     data = to_json(err.value.data)
     assert data == {"missingInputs": [{"name": "x", "type": "int"}]}, data
     assert "x (int)" in err.value.message
+    # The progress ends with the reason, not a bare "failed".
+    (token,) = _progress_of(client, before, "pipeline")
+    end = client.progress_reports[token][-1]
+    assert isinstance(end, types.WorkDoneProgressEnd)
+    assert end.message == "failed: missing required inputs: x (int)", end.message
+
+
+async def test_a_rejected_execute_ends_its_progress_with_the_reason(client: LanguageClient) -> None:
+    before = set(client.progress_reports)
+    with pytest.raises(JsonRpcException):
+        await command(
+            client, "flyte.execute", {"uri": FLOWS_URI, "entity": "add_one", "inputs": {"x": "five"}}
+        )
+    (token,) = _progress_of(client, before, "add_one")
+    end = client.progress_reports[token][-1]
+    assert isinstance(end, types.WorkDoneProgressEnd)
+    assert end.message.startswith("failed: ") and "'x'" in end.message, end.message
 
 
 @pytest.mark.parametrize(

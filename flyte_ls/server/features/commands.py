@@ -106,11 +106,36 @@ class Progress:
         if future is not None and future.cancelled():
             raise JsonRpcRequestCancelled(f"{self.command}: cancelled")
 
+    def fail(self, error: BaseException) -> None:
+        """End the progress with why the command failed (``failed: missing required inputs: n (int)``)."""
+        self.end(failure_text(self.command, error))
+
     def end(self, message: str) -> None:
         if self.token is not None:
             self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
             self.server.work_done_progress.tokens.pop(self.token, None)
             self.token = None
+
+
+MAX_FAILURE_TEXT = 200
+
+
+def failure_text(command: str, error: BaseException) -> str:
+    """``failed: <reason>``: the error's message without the command's name, on one line, short; a
+    cancellation is ``cancelled``."""
+    if isinstance(error, JsonRpcRequestCancelled) or not isinstance(error, Exception):
+        return "cancelled"
+    message = error.message if isinstance(error, JsonRpcException) else str(error)
+    message = message or type(error).__name__
+    prefix = f"{command}: "
+    if message.startswith(prefix):
+        message = message[len(prefix) :]
+    reason = " ".join(message.split())
+    # "missing required inputs: n (int); pass them in `inputs` or `inputsFile`." -> the first clause
+    reason = reason.split("; ", 1)[0].rstrip(".")
+    if len(reason) > MAX_FAILURE_TEXT:
+        reason = reason[: MAX_FAILURE_TEXT - 1] + "…"
+    return f"failed: {reason}"
 
 
 async def _with_timeout(awaitable: Awaitable[Any], timeout: float) -> Any:
@@ -269,8 +294,8 @@ async def register_command(ls: FlyteLanguageServer, args: Args) -> Any:
     try:
         result = await _serialize(runs, target, progress)
         registration = await _register(runs, target, result, progress, version)
-    except BaseException:
-        progress.end("failed")
+    except BaseException as error:
+        progress.fail(error)
         raise
     progress.end(f"registered {registration.version}")
     return _registration_json(registration)
@@ -296,8 +321,8 @@ async def execute_command(ls: FlyteLanguageServer, args: Args) -> Any:
         execution = await remote.execute(
             registration.target, inputs=values, project=target.project, domain=target.domain
         )
-    except BaseException:
-        progress.end("failed")
+    except BaseException as error:
+        progress.fail(error)
         raise
     ident = execution.id
     console_url = remote.generate_console_url(execution)
@@ -330,8 +355,8 @@ async def activate_launch_plan_command(ls: FlyteLanguageServer, args: Args) -> A
         progress.step("activating")
         remote = await runs_of(ls).remote()
         await remote.activate_launchplan(lp)
-    except BaseException:
-        progress.end("failed")
+    except BaseException as error:
+        progress.fail(error)
         raise
     progress.end(f"activated {lp.name} {lp.version}")
     return {"launchPlan": _ident_json(lp), "consoleUrl": remote.generate_console_url(lp)}
@@ -352,8 +377,8 @@ async def backfill_command(ls: FlyteLanguageServer, args: Args) -> Any:
         execution = await remote.launch_backfill(
             lp.project, lp.domain, start, end, lp.name, launchplan_version=lp.version, parallel=parallel
         )
-    except BaseException:
-        progress.end("failed")
+    except BaseException as error:
+        progress.fail(error)
         raise
     ident: Any = getattr(execution, "id", None)  # execute=True: an execution, never a BackfillPlan
     console_url = remote.generate_console_url(execution)
@@ -398,8 +423,9 @@ def _wrap(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
         except JsonRpcException:
             raise
         except Exception as exc:
-            error = _translate(name, exc)
-            log.warning("%s", error.message)
+            runs_of(ls).rpc_failed(exc)
+            error = _translate(name, exc)  # logs the traceback of an unexpected failure (a bug)
+            log.info("%s", error.message)  # a backend down, a worker error: the user's to fix
             raise error from exc
 
     command.__name__ = command.__qualname__ = handler.__name__
