@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -337,6 +337,21 @@ class LazyEntity(Generic[T]):
         return f"LazyEntity({self._name!r}, {state})"
 
 
+def walk_nodes(nodes: Iterable[core_wf_pb2.Node]) -> Iterator[core_wf_pb2.Node]:
+    """Every node of a workflow template's node list, depth first: including the then/else nodes of branches
+    and the node of array nodes (not the nodes of subworkflows, which are templates of their own)."""
+    for node in nodes:
+        yield node
+        if node.HasField("branch_node"):
+            ifelse = node.branch_node.if_else
+            inner = [ifelse.case.then_node, *(case.then_node for case in ifelse.other)]
+            if ifelse.HasField("else_node"):
+                inner.append(ifelse.else_node)
+            yield from walk_nodes(inner)
+        elif node.HasField("array_node"):
+            yield from walk_nodes([node.array_node.node])
+
+
 __all__ = [
     "FlyteLaunchPlan",
     "FlyteNodeExecution",
@@ -345,4 +360,5 @@ __all__ = [
     "FlyteWorkflow",
     "FlyteWorkflowExecution",
     "LazyEntity",
+    "walk_nodes",
 ]

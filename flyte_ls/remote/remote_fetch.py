@@ -10,12 +10,11 @@ instead of raising.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, project_pb2, signal_pb2
 from flyteidl.core import identifier_pb2
-from flyteidl.core import workflow_pb2 as core_wf_pb2
 from flyteidl.service import dataproxy_pb2
 
 from flyte_ls.remote.entities import (
@@ -24,6 +23,7 @@ from flyte_ls.remote.entities import (
     FlyteWorkflow,
     FlyteWorkflowExecution,
     LazyEntity,
+    walk_nodes,
 )
 from flyte_ls.remote.errors import FlyteAssertion, FlyteEntityNotExistException
 from flyte_ls.remote.identifiers import (
@@ -148,7 +148,7 @@ class FetchMixin:
         compiled = wf.closure.compiled_workflow
         refs: dict[Identifier, identifier_pb2.Identifier] = {}
         for template in [compiled.primary.template, *(sub.template for sub in compiled.sub_workflows)]:
-            for node in _walk(template.nodes):
+            for node in walk_nodes(template.nodes):
                 if node.HasField("workflow_node") and node.workflow_node.HasField("launchplan_ref"):
                     ref = node.workflow_node.launchplan_ref
                     refs[Identifier.from_proto(ref)] = ref
@@ -343,20 +343,6 @@ class FetchMixin:
         if self.config.console_endpoint:
             return self.config.console_endpoint.rstrip("/")
         return f"{'http' if self.config.insecure else 'https'}://{self.config.endpoint}"
-
-
-def _walk(nodes: Sequence[core_wf_pb2.Node]) -> Iterator[core_wf_pb2.Node]:
-    """Every node, including the then/else nodes of branches and the node of array nodes."""
-    for node in nodes:
-        yield node
-        if node.HasField("branch_node"):
-            ifelse = node.branch_node.if_else
-            inner = [ifelse.case.then_node, *(case.then_node for case in ifelse.other)]
-            if ifelse.HasField("else_node"):
-                inner.append(ifelse.else_node)
-            yield from _walk(inner)
-        if node.HasField("array_node"):
-            yield from _walk([node.array_node.node])
 
 
 def id_proto(entity: Any) -> Any:

@@ -18,15 +18,15 @@ import base64
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
-from flyteidl.core import workflow_pb2 as core_workflow_pb2
 
 from flyte_ls.remote import packaging
+from flyte_ls.remote.entities import walk_nodes
 from flyte_ls.remote.errors import FlyteUserException
 from flyte_ls.remote.identifiers import Identifier, ResourceType
 
@@ -226,21 +226,7 @@ async def _register_all(
 def _called_launch_plans(spec: workflow_pb2.WorkflowSpec) -> list[str]:
     names = []
     for template in (spec.template, *spec.sub_workflows):
-        for node in _nodes(template.nodes):
+        for node in walk_nodes(template.nodes):
             if node.HasField("workflow_node") and node.workflow_node.HasField("launchplan_ref"):
                 names.append(node.workflow_node.launchplan_ref.name)
     return names
-
-
-def _nodes(nodes: Sequence[core_workflow_pb2.Node]) -> Iterator[core_workflow_pb2.Node]:
-    """Every node, including those inside branches and array nodes."""
-    for node in nodes:
-        yield node
-        if node.HasField("branch_node"):
-            if_else = node.branch_node.if_else
-            inner = [if_else.case.then_node, *(block.then_node for block in if_else.other)]
-            if if_else.HasField("else_node"):
-                inner.append(if_else.else_node)
-            yield from _nodes(inner)
-        elif node.HasField("array_node"):
-            yield from _nodes([node.array_node.node])

@@ -45,6 +45,7 @@ from flyteidl.admin import common_pb2, node_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, types_pb2
 
+from flyte_ls.remote.entities import walk_nodes
 from flyte_ls.run.failures import frames_from_error
 
 if TYPE_CHECKING:
@@ -840,7 +841,7 @@ def workflow_shape(
     total = sum(1 for node in template.nodes if node.id not in _BOUNDARY)
     gates: dict[str, _Gate] = {}
     for tmpl in [template, *sub_workflows]:
-        for node in _walk(tmpl.nodes):
+        for node in walk_nodes(tmpl.nodes):
             if not node.HasField("gate_node"):
                 continue
             gate = node.gate_node
@@ -849,17 +850,6 @@ def workflow_shape(
             elif gate.HasField("signal"):
                 gates[gate.signal.signal_id] = _Gate(node.id, "signal", type_name(gate.signal.type))
     return _Shape(total, gates)
-
-
-def _walk(nodes: Iterable[core_wf_pb2.Node]) -> Iterable[core_wf_pb2.Node]:
-    for node in nodes:
-        yield node
-        if node.HasField("branch_node"):
-            ifelse = node.branch_node.if_else
-            inner = [ifelse.case.then_node, *(case.then_node for case in ifelse.other)]
-            if ifelse.HasField("else_node"):
-                inner.append(ifelse.else_node)
-            yield from _walk(inner)
 
 
 def type_name(literal_type: types_pb2.LiteralType) -> str:
