@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from report import replace_section
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 VENV_BIN = Path(sys.executable).parent
@@ -37,9 +39,6 @@ TASKS = 20
 TARGET_MS = 150.0
 BEGIN = "<!-- local-chain:begin (written by bench/local_chain.py) -->"
 END = "<!-- local-chain:end -->"
-NOTES_MARKER = (
-    "<!-- Everything below this line is hand-written and kept when bench/run.py rewrites the file. -->"
-)
 TERMINAL = {4, 6, 7, 8}  # WorkflowExecution.Phase SUCCEEDED, FAILED, ABORTED, TIMED_OUT
 
 
@@ -313,17 +312,7 @@ def render(result: dict[str, Any]) -> str:
 
 def update_doc(path: Path, result: dict[str, Any]) -> None:
     """Replace (or insert, just above the hand-written notes) the chain section of docs/performance.md."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    section = render(result)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    elif NOTES_MARKER in text:
-        head, notes = text.split(NOTES_MARKER, 1)
-        text = head.rstrip("\n") + "\n\n" + section + "\n\n" + NOTES_MARKER + notes
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    replace_section(path, render(result), BEGIN, END)
 
 
 def main(argv: list[str] | None = None) -> int:

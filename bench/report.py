@@ -9,6 +9,22 @@ NOTES_MARKER = (
     "<!-- Everything below this line is hand-written and kept when bench/run.py rewrites the file. -->"
 )
 
+
+def replace_section(path: Path, section: str, begin: str, end: str) -> None:
+    """Write ``section`` (from ``begin`` to ``end``) into docs/performance.md: in place of the old one, else
+    just above the hand-written notes, else at the end. Everything else is kept."""
+    text = path.read_text() if path.exists() else "# Performance\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
+    elif NOTES_MARKER in text:
+        head, notes = text.split(NOTES_MARKER, 1)
+        text = head.rstrip("\n") + "\n\n" + section + "\n\n" + NOTES_MARKER + notes
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
 TARGETS = {
     "startup": 0.5,  # s
     "entities_p95": 20.0,  # ms

@@ -47,9 +47,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from local_chain import NOTES_MARKER, Backend  # noqa: E402
+from local_chain import Backend  # noqa: E402
 from lspwire import LspClient, file_uri  # noqa: E402
 from remote_client import CountingProxy, _proxy_config  # noqa: E402
+from report import replace_section  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 PYTHON = str(VENV_BIN / "python")
@@ -584,17 +585,7 @@ def _flytekit_version() -> str:
 
 def update_doc(path: Path, result: dict[str, Any]) -> None:
     """Replace (or insert, just above the hand-written notes) this section of docs/performance.md."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    section = render(result)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    elif NOTES_MARKER in text:
-        head, notes = text.split(NOTES_MARKER, 1)
-        text = head.rstrip("\n") + "\n\n" + section + "\n\n" + NOTES_MARKER + notes
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    replace_section(path, render(result), BEGIN, END)
 
 
 def run_bench(warm: int = 7, changed: int = 5, peer: int = 7, track: int = 50) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
+import report
 import run_click
 
 pytestmark = pytest.mark.timeout(60)
@@ -67,12 +68,12 @@ def result(warm: float = 0.1, changed: float = 0.4, pyflyte: float = 2.0) -> dic
 
 def test_section_replaces_itself_and_keeps_the_rest(tmp_path: Path) -> None:
     doc = tmp_path / "performance.md"
-    doc.write_text(f"# Performance\n\nother section\n\n{run_click.NOTES_MARKER}\nnotes\n")
+    doc.write_text(f"# Performance\n\nother section\n\n{report.NOTES_MARKER}\nnotes\n")
     run_click.update_doc(doc, result())
     run_click.update_doc(doc, result())
     text = doc.read_text()
     assert text.count(run_click.BEGIN) == 1 and text.count(run_click.END) == 1
-    assert text.index("other section") < text.index(run_click.BEGIN) < text.index(run_click.NOTES_MARKER)
+    assert text.index("other section") < text.index(run_click.BEGIN) < text.index(report.NOTES_MARKER)
     assert text.endswith("notes\n")
     assert (
         "| ours, warm, unchanged code (median of 7) | 0.10 s | 90 ms … 0.12 s | 8 | ≤ 0.30 s | pass |" in text

@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import remote_client
+import report
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -78,14 +79,12 @@ def result() -> dict[str, Any]:
 
 def test_section_replaces_itself_and_keeps_the_rest(tmp_path: Path) -> None:
     doc = tmp_path / "performance.md"
-    doc.write_text(f"# Performance\n\nother section\n\n{remote_client.NOTES_MARKER}\nnotes\n")
+    doc.write_text(f"# Performance\n\nother section\n\n{report.NOTES_MARKER}\nnotes\n")
     remote_client.update_doc(doc, result())
     remote_client.update_doc(doc, result())
     text = doc.read_text()
     assert text.count(remote_client.BEGIN) == 1 and text.count(remote_client.END) == 1
-    assert (
-        text.index("other section") < text.index(remote_client.BEGIN) < text.index(remote_client.NOTES_MARKER)
-    )
+    assert text.index("other section") < text.index(remote_client.BEGIN) < text.index(report.NOTES_MARKER)
     assert text.endswith("notes\n")
     assert "| 25 | 600 | 1/24.0 |" in text
     assert [v.rsplit(" ", 1)[1] for v in remote_client.verdicts(result())] == ["pass", "pass"]
