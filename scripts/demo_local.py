@@ -160,14 +160,19 @@ def main() -> int:
             return 0
         except DemoError as exc:
             print(f"demo failed: {exc}", file=sys.stderr)
-            if log.exists():
-                print("--- backend log (last 40 lines) ---", file=sys.stderr)
-                print("\n".join(log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
+            print_backend_log(log)
             return 1
         finally:
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(5)
+
+
+def print_backend_log(log: Path, lines: int = 40) -> None:
+    """The end of the backend's log on stderr (after a failure), if it wrote one."""
+    if log.exists():
+        print(f"--- backend log (last {lines} lines) ---", file=sys.stderr)
+        print("\n".join(log.read_text(errors="replace").splitlines()[-lines:]), file=sys.stderr)
 
 
 if __name__ == "__main__":

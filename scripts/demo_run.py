@@ -507,9 +507,7 @@ def main() -> int:
             return 0
         except (DemoError, demo_local.DemoError, LspError, subprocess.SubprocessError, OSError) as exc:
             print(f"\ndemo failed: {exc}", file=sys.stderr)
-            if log.exists():
-                print("--- backend log (last 40 lines) ---", file=sys.stderr)
-                print("\n".join(log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
+            demo_local.print_backend_log(log)
             return 1
         finally:
             if proc is not None and proc.poll() is None:
