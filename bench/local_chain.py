@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import replace_section
+from report import replace_section, save_result
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -323,9 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md")
     args = parser.parse_args(argv)
     result = run_bench(args.pool_runs, args.spawn_runs, args.peer_runs)
-    out = HERE / "results" / f"local-chain-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    out = save_result("local-chain", result)
     print(render(result))
     print(f"\nresults: {out}")
     if not args.no_write:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import shutil
 import statistics
@@ -44,7 +43,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from local_chain import Backend  # noqa: E402
-from report import replace_section  # noqa: E402
+from report import replace_section, save_result  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 PYTHON = str(VENV_BIN / "python")
@@ -425,9 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md")
     args = parser.parse_args(argv)
     result = run_bench(args.imports, args.follows, args.executes)
-    out = HERE / "results" / f"remote-client-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str))
+    out = save_result("remote-client", result)
     print(render(result))
     print(f"\nresults: {out}")
     for row in verdicts(result):

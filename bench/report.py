@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,18 @@ def replace_section(path: Path, section: str, begin: str, end: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)
+
+
+def save_result(prefix: str, result: dict[str, Any]) -> Path:
+    """Write a benchmark's raw result to ``bench/results/<prefix>-<timestamp>.json`` and return its path."""
+    out = (
+        Path(__file__).resolve().parent
+        / "results"
+        / f"{prefix}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    )
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str))
+    return out
 
 
 TARGETS = {

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -50,7 +49,7 @@ sys.path.insert(0, str(HERE))
 from local_chain import Backend  # noqa: E402
 from lspwire import LspClient, file_uri  # noqa: E402
 from remote_client import CountingProxy, _proxy_config  # noqa: E402
-from report import replace_section  # noqa: E402
+from report import replace_section, save_result  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 PYTHON = str(VENV_BIN / "python")
@@ -601,9 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md")
     args = parser.parse_args(argv)
     result = run_bench(args.warm, args.changed, args.peer, args.track)
-    out = HERE / "results" / f"run-click-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str))
+    out = save_result("run-click", result)
     print(render(result))
     print(f"\nresults: {out}")
     for row in verdicts(result):
