@@ -2,8 +2,9 @@
 
 `type_string` renders a LiteralType the way a flytekit user wrote it (`List[int]`, `Optional[str]`,
 `Dict[str, float]`, `FlyteFile[csv]`), so error messages and hovers speak the user's language.
-`follow_types` walks a value along its LiteralType (dataclass fields, collections, maps), for the number
-fix-ups both directions need.
+`type_info` describes a LiteralType as plain JSON (``{"kind": "list", "item": {"kind": "int"}}``), so an
+editor can build a typed prompt without parsing `type_string`'s text. `follow_types` walks a value along its
+LiteralType (dataclass fields, collections, maps), for the number fix-ups both directions need.
 """
 
 from __future__ import annotations
@@ -114,6 +115,64 @@ def type_string(lt: types_pb2.LiteralType) -> str:
     if kind == "schema":
         return "FlyteSchema"
     return "unknown"
+
+
+TYPE_INFO_KINDS = {
+    types_pb2.NONE: "none",
+    types_pb2.INTEGER: "int",
+    types_pb2.FLOAT: "float",
+    types_pb2.STRING: "str",
+    types_pb2.BOOLEAN: "bool",
+    types_pb2.DATETIME: "datetime",
+    types_pb2.DURATION: "duration",
+    types_pb2.BINARY: "binary",
+    types_pb2.STRUCT: "struct",
+}
+
+
+def type_info(lt: types_pb2.LiteralType) -> dict[str, Any]:
+    """A LiteralType as JSON for clients: ``{"kind": ...}`` plus what a prompt needs.
+
+    ``kind`` is one of ``int``, ``float``, ``bool``, ``str``, ``datetime``, ``duration``, ``enum``
+    (``choices``), ``list`` (``item``), ``dict`` (``value``: the values' type; keys are strings), ``struct``
+    (``title`` of a dataclass or pydantic model, ``jsonSchema`` when the type carries one), ``file`` and
+    ``directory`` (``format`` when declared), ``structuredDataset`` (``format``), ``schema``, ``union``
+    (``variants``; ``Optional[T]`` is a union with a ``none`` variant), ``none``, ``binary`` or ``unknown``.
+    """
+    kind = lt.WhichOneof("type")
+    if kind == "simple":
+        info: dict[str, Any] = {"kind": TYPE_INFO_KINDS.get(lt.simple, "unknown")}
+        if lt.simple == types_pb2.STRUCT:
+            title = struct_title(lt)
+            if title:
+                info["title"] = title
+            if lt.HasField("metadata") and lt.metadata.fields:
+                from google.protobuf import json_format  # deferred: importing the client stays lean
+
+                info["jsonSchema"] = json_format.MessageToDict(lt.metadata)
+        return info
+    if kind == "collection_type":
+        return {"kind": "list", "item": type_info(lt.collection_type)}
+    if kind == "map_value_type":
+        return {"kind": "dict", "value": type_info(lt.map_value_type)}
+    if kind == "enum_type":
+        return {"kind": "enum", "choices": list(lt.enum_type.values)}
+    if kind == "union_type":
+        return {"kind": "union", "variants": [type_info(v) for v in lt.union_type.variants]}
+    if kind == "blob":
+        multipart = lt.blob.dimensionality == types_pb2.BlobType.MULTIPART
+        info = {"kind": "directory" if multipart else "file"}
+        if lt.blob.format:
+            info["format"] = lt.blob.format
+        return info
+    if kind == "structured_dataset_type":
+        info = {"kind": "structuredDataset"}
+        if lt.structured_dataset_type.format:
+            info["format"] = lt.structured_dataset_type.format
+        return info
+    if kind == "schema":
+        return {"kind": "schema"}
+    return {"kind": "unknown"}
 
 
 def _is_none(lt: types_pb2.LiteralType) -> bool:
