@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all install test lint typecheck pytest demo bench clean
+.PHONY: all install test lint typecheck pytest vscode demo bench clean
 
 all: test
 
@@ -27,8 +27,21 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
-# Python tests, lint and type checks. (The TypeScript tests join when vscode-client/ lands.)
-test: lint typecheck pytest
+# The VS Code extension (vscode-client/): npm ci when package-lock.json changed, then eslint, tsc --noEmit (strict),
+# the unit tests (mocha, a stand-in for the vscode module), the contract tests (the real server over stdio on a
+# local backend, with this checkout's .venv) and the .vsix (vsce, with a wheel of this checkout inside).
+NPM_STAMP := vscode-client/node_modules/.installed-stamp
+$(NPM_STAMP): vscode-client/package.json vscode-client/package-lock.json
+	cd vscode-client && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
+
+vscode: $(STAMP) $(NPM_STAMP)
+	cd vscode-client && npm run --silent lint && npm run --silent typecheck && npm test --silent
+	cd vscode-client && FLYTE_LS_PYTHON=$(abspath $(PY)) npm run --silent test:contract
+	cd vscode-client && FLYTE_LS_PYTHON=$(abspath $(PY)) npm run --silent package
+
+# Every test: Python (ruff, mypy, pytest) and TypeScript (the extension).
+test: lint typecheck pytest vscode
 
 # The main job on the embedded default: lint the example project, a scripted editor session over stdio, then an
 # editor running example workflows through the server on the embedded local Flyte backend (status, outputs, the
@@ -48,3 +61,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf vscode-client/node_modules vscode-client/dist vscode-client/out vscode-client/bundled vscode-client/*.vsix
