@@ -46,6 +46,7 @@ from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, types_pb2
 
 from flyte_ls.remote.entities import walk_nodes
+from flyte_ls.remote.literals_types import type_info
 from flyte_ls.run.failures import frames_from_error
 
 if TYPE_CHECKING:
@@ -105,7 +106,8 @@ class Tracked:
     ``TIMED_OUT``...), ``UNDEFINED`` until first seen, ``UNKNOWN`` when the backend no longer knows it.
     ``error`` = ``{message, kind, node_id, frames: [{file, line, name}], logs: [{name, uri}]}`` (frames as
     the task saw them: map them with :func:`flyte_ls.run.failures.map_to_workspace`). ``gates`` = the gates
-    waiting now: ``[{signal_id, node_id, kind: "approve"|"signal", type}]``. ``inputs`` are those it was
+    waiting now: ``[{signal_id, node_id, kind: "approve"|"signal", type, type_info}]`` (``type_info``:
+    :func:`~flyte_ls.remote.literals_types.type_info` of the signal's type). ``inputs`` are those it was
     launched with (for Re-run)."""
 
     execution: dict[str, str]
@@ -157,6 +159,7 @@ class _Gate:
     node_id: str
     kind: str
     type: str
+    literal_type: types_pb2.LiteralType = field(default_factory=types_pb2.LiteralType)
 
 
 @dataclass
@@ -644,8 +647,10 @@ class ExecutionTracker:
                 continue
             sid = signal.id.signal_id
             gate = shape.gates.get(sid, _Gate("", "signal", type_name(signal.type)))
+            declared = signal.type if signal.HasField("type") else gate.literal_type
             waiting.append({"signal_id": sid, "node_id": gate.node_id, "kind": gate.kind,
-                            "type": gate.type or type_name(signal.type)})  # fmt: skip
+                            "type": gate.type or type_name(signal.type),
+                            "type_info": type_info(declared)})  # fmt: skip
         gates = sorted(waiting, key=lambda g: g["signal_id"])
 
         def apply() -> None:
@@ -846,9 +851,11 @@ def workflow_shape(
                 continue
             gate = node.gate_node
             if gate.HasField("approve"):
-                gates[gate.approve.signal_id] = _Gate(node.id, "approve", "bool")
+                boolean = types_pb2.LiteralType(simple=types_pb2.BOOLEAN)
+                gates[gate.approve.signal_id] = _Gate(node.id, "approve", "bool", boolean)
             elif gate.HasField("signal"):
-                gates[gate.signal.signal_id] = _Gate(node.id, "signal", type_name(gate.signal.type))
+                signal = gate.signal
+                gates[signal.signal_id] = _Gate(node.id, "signal", type_name(signal.type), signal.type)
     return _Shape(total, gates)
 
 

@@ -46,10 +46,23 @@ class Gate:
     node_id: str = ""
     kind: str = ""  # "approve" (approve/reject) or "signal" (an input the user provides)
     type: str = ""  # the signal's type ("bool", "int"...)
+    type_info: dict[str, Any] | None = field(default=None, compare=False)  # literals_types.type_info
 
     @property
     def is_approval(self) -> bool:
         return self.kind.lower() == "approve"
+
+    def to_json(self) -> dict[str, Any]:
+        """A ``gates`` item: ``kind`` is ``approve`` or ``input``; ``typeInfo`` describes the value's type (a
+        gate tracked by an older version has none: ``bool`` for an approval, else ``unknown``)."""
+        info = self.type_info or {"kind": "bool" if self.is_approval else "unknown"}
+        return {
+            "signalId": self.signal_id,
+            "nodeId": self.node_id,
+            "kind": "approve" if self.is_approval else "input",
+            "type": self.type,
+            "typeInfo": info,
+        }
 
 
 @dataclass(frozen=True)
@@ -166,7 +179,10 @@ def view(tracked: Any) -> ExecutionView:
             if isinstance(file, str) and isinstance(line, int):
                 frames.append(Frame(file, line, str(_get(f, "name", ""))))
     gates = tuple(
-        Gate(*(str(_get(g, k, "")) for k in ("signal_id", "node_id", "kind", "type")))
+        Gate(
+            *(str(_get(g, k, "")) for k in ("signal_id", "node_id", "kind", "type")),
+            type_info=info if isinstance(info := _get(g, "type_info"), dict) else None,
+        )
         for g in _get(tracked, "gates", []) or []
     )
     message = _get(error, "message") if error is not None else None
@@ -431,9 +447,7 @@ def execution_json(v: ExecutionView, now: float) -> dict[str, Any]:
         "nodesDone": v.nodes_done,
         "nodesTotal": v.nodes_total,
         "outputs": v.outputs,
-        "gates": [
-            {"signalId": g.signal_id, "nodeId": g.node_id, "kind": g.kind, "type": g.type} for g in v.gates
-        ],
+        "gates": [g.to_json() for g in v.gates],
     }
     if v.error_message is not None or v.frames:
         item["error"] = {

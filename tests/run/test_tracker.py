@@ -259,7 +259,9 @@ async def test_a_gate_approved(env: Env, remote: AsyncFlyteRemote, tmp_path: Pat
     await until(tracker, lambda: bool(tracked.gates) or tracked.is_done)
 
     assert tracked.phase == "RUNNING"
-    assert tracked.gates == [{"signal_id": "go", "node_id": "n1", "kind": "approve", "type": "bool"}]
+    assert tracked.gates == [
+        {"signal_id": "go", "node_id": "n1", "kind": "approve", "type": "bool", "type_info": {"kind": "bool"}}
+    ]
     await remote.approve("go", ex.id.name)
     await until(tracker, lambda: tracked.is_done)
     assert tracked.phase == "SUCCEEDED" and tracked.outputs_summary == "o0=102"

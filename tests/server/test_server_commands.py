@@ -262,7 +262,7 @@ async def test_missing_inputs_are_listed_with_their_types(client: LanguageClient
         await command(client, "flyte.execute", {"uri": FLOWS_URI, "entity": "pipeline"})
     assert err.value.code == types.ErrorCodes.InvalidParams.value
     data = to_json(err.value.data)
-    assert data == {"missingInputs": [{"name": "x", "type": "int"}]}, data
+    assert data == {"missingInputs": [{"name": "x", "type": "int", "typeInfo": {"kind": "int"}}]}, data
     assert "x (int)" in err.value.message
     # The progress ends with the reason, not a bare "failed".
     (token,) = _progress_of(client, before, "pipeline")
@@ -434,10 +434,26 @@ async def _until_accepted(client: LanguageClient, name: str, argument: dict[str,
         await asyncio.sleep(0.5)
 
 
+async def _wait_for_gate(client: LanguageClient, name: str, signal_id: str) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RUN_DEADLINE
+    while loop.time() < deadline:
+        for item in await executions(client):
+            if item["execution"]["name"] == name:
+                for gate in item["gates"]:
+                    if gate["signalId"] == signal_id:
+                        return dict(gate)
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"execution {name} never waited for {signal_id}")
+
+
 async def test_approve_and_set_input_through_the_gates(client: LanguageClient) -> None:
     run = await command(client, "flyte.execute", {"uri": FLOWS_URI, "entity": "gated", "inputs": {"x": 1}})
     execution = run["execution"]
     await _until_accepted(client, "flyte.approve", {"execution": execution, "signalId": "review"})
+    # The input gate waits, with a typed description a client builds its prompt from.
+    waiting = await _wait_for_gate(client, execution["name"], "title")
+    assert waiting["kind"] == "input" and waiting["typeInfo"] == {"kind": "str"}, waiting
     with pytest.raises(JsonRpcException) as err:  # a value of the wrong type is the user's to fix
         await _until_accepted(
             client, "flyte.setInput", {"execution": execution, "signalId": "title", "value": 3}

@@ -231,6 +231,41 @@ def test_execution_json_is_the_notification_shape() -> None:
     assert "error" not in running and running["duration"] == pytest.approx(12)
 
 
+def test_gates_in_the_json_carry_kind_and_type_info() -> None:
+    optional_int = {"kind": "union", "variants": [{"kind": "int"}, {"kind": "none"}]}
+    gates = [
+        {
+            "signal_id": "go",
+            "node_id": "n1",
+            "kind": "approve",
+            "type": "bool",
+            "type_info": {"kind": "bool"},
+        },
+        {
+            "signal_id": "n",
+            "node_id": "n2",
+            "kind": "signal",
+            "type": "int | none",
+            "type_info": optional_int,
+        },
+        {"signal_id": "old", "node_id": "n3", "kind": "signal", "type": "str"},  # tracked by an older version
+        {"signal_id": "old-approve", "kind": "approve", "type": "bool"},
+    ]
+    item = status.execution_json(status.view(tracked("RUNNING", gates=gates)), NOW)
+    assert item["gates"] == [
+        {"signalId": "go", "nodeId": "n1", "kind": "approve", "type": "bool", "typeInfo": {"kind": "bool"}},
+        {"signalId": "n", "nodeId": "n2", "kind": "input", "type": "int | none", "typeInfo": optional_int},
+        {"signalId": "old", "nodeId": "n3", "kind": "input", "type": "str", "typeInfo": {"kind": "unknown"}},
+        {
+            "signalId": "old-approve",
+            "nodeId": "",
+            "kind": "approve",
+            "type": "bool",
+            "typeInfo": {"kind": "bool"},
+        },
+    ]
+
+
 SOURCE = """
 from flytekit import task, workflow
 from flytekit.core.base_task import TaskMetadata

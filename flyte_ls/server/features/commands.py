@@ -27,6 +27,7 @@ from flyte_ls.analysis.modpath import source_root_for
 from flyte_ls.remote.errors import FlyteException
 from flyte_ls.remote.identifiers import Identifier, ResourceType
 from flyte_ls.remote.literals import LiteralConversionError, literal_types, type_string
+from flyte_ls.remote.literals_types import type_info
 from flyte_ls.server import constants as c
 from flyte_ls.server.documents import fs_path
 from flyte_ls.server.features import commands_executions as on_execution
@@ -260,7 +261,8 @@ async def _read_inputs_file(
 
 def _inputs_to_send(command: str, result: Any, given: dict[str, Any]) -> dict[str, Any]:
     """The given inputs plus the signature defaults (as literals) of the others; unknown names are an
-    ``InvalidParams`` error and required inputs without a value one whose ``data`` lists them."""
+    ``InvalidParams`` error and required inputs without a value one whose ``data`` lists them
+    (``{"missingInputs": [{name, type, typeInfo}]}``: ``typeInfo`` is :func:`type_info`'s JSON)."""
     variables = result.interface.inputs
     declared = literal_types(variables)
     unknown = sorted(set(given) - set(declared))
@@ -277,7 +279,12 @@ def _inputs_to_send(command: str, result: Any, given: dict[str, Any]) -> dict[st
             message=f"{command}: missing required inputs: "
             + ", ".join(f"{n} ({type_string(declared[n])})" for n in missing)
             + "; pass them in `inputs` or `inputsFile`.",
-            data={"missingInputs": [{"name": n, "type": type_string(declared[n])} for n in missing]},
+            data={
+                "missingInputs": [
+                    {"name": n, "type": type_string(declared[n]), "typeInfo": type_info(declared[n])}
+                    for n in missing
+                ]
+            },
         )
     values: dict[str, Any] = {n: defaults[n] for n in declared if n not in given}
     values.update(given)
