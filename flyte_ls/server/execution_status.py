@@ -180,7 +180,10 @@ def view(tracked: Any) -> ExecutionView:
                 frames.append(Frame(file, line, str(_get(f, "name", ""))))
     gates = tuple(
         Gate(
-            *(str(_get(g, k, "")) for k in ("signal_id", "node_id", "kind", "type")),
+            signal_id=str(_get(g, "signal_id", "")),
+            node_id=str(_get(g, "node_id", "")),
+            kind=str(_get(g, "kind", "")),
+            type=str(_get(g, "type", "")),
             type_info=info if isinstance(info := _get(g, "type_info"), dict) else None,
         )
         for g in _get(tracked, "gates", []) or []
