@@ -50,6 +50,10 @@ SETTING_CONSOLE_ENDPOINT: Final = "consoleEndpoint"
 SETTING_LOCAL_AUTO_START: Final = "local.autoStart"
 SETTING_CODE_LENS_RUN: Final = "codeLens.run"
 SETTING_CODE_LENS_REGISTER: Final = "codeLens.register"
+SETTING_CODE_LENS_INFO: Final = "codeLens.info"  # task · 2 inputs → 1 output
+SETTING_CODE_LENS_OUTCOME: Final = "codeLens.outcome"  # ✓ SUCCEEDED 12s · 3m ago
+SETTING_CODE_LENS_RERUN: Final = "codeLens.rerun"  # ⟳ Re-run
+SETTING_CODE_LENS_OPEN_CONSOLE: Final = "codeLens.openConsole"  # Open console
 DEFAULT_PROJECT: Final = "flytesnacks"
 DEFAULT_DOMAIN: Final = "development"
 

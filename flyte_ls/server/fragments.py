@@ -20,7 +20,8 @@ class FragmentCache:
         self._by_id: dict[int, tuple[Entity, str]] = {}
 
     def render(self, entities: Sequence[Entity], make: Callable[[Entity], str], compare: bool) -> str:
-        """A JSON array of ``make(entity)`` for every entity; only new or changed entities are rendered."""
+        """A JSON array of ``make(entity)`` (a comma-separated run of JSON values, or "" for none) for every
+        entity; only new or changed entities are rendered."""
         old = self._by_id
         by_name = {e.name: (e, text) for e, text in old.values()} if compare else {}
         new: dict[int, tuple[Entity, str]] = {}
@@ -33,7 +34,8 @@ class FragmentCache:
                 same = by_name.get(e.name)
                 text = same[1] if same is not None and same[0] == e else make(e)
             new[id(e)] = (e, text)
-            parts.append(text)
+            if text:  # an entity may have nothing to show (e.g. every lens kind switched off)
+                parts.append(text)
         self._by_id = new
         return "[" + ",".join(parts) + "]"
 

@@ -51,6 +51,24 @@ class CodeLensSettings:
     register: bool = attrs.field(
         default=True, metadata=doc("Show the `⬆ Register` lens (register without executing) on each entity.")
     )
+    info: bool = attrs.field(
+        default=True,
+        metadata=doc(
+            "Show the information lens (`task · 2 inputs → 1 output`, its entity as JSON) on each entity."
+        ),
+    )
+    outcome: bool = attrs.field(
+        default=True,
+        metadata=doc("After a run, show the newest execution's outcome lens (`✓ SUCCEEDED 12s · 3m ago`)."),
+    )
+    rerun: bool = attrs.field(
+        default=True,
+        metadata=doc("After a run, show the `⟳ Re-run` lens (execute again with the same inputs)."),
+    )
+    open_console: bool = attrs.field(
+        default=True,
+        metadata=doc("After a run, show the `Open console` lens (the newest execution's console page)."),
+    )
 
 
 @attrs.define(frozen=True)

@@ -5,13 +5,13 @@ and ``Open console``.
 With clients that can resolve lenses (``codeLens.resolveSupport`` lists ``command``), the lens request returns
 cheap lenses with ``data`` = ``{uri, name, lens}`` and ``codeLens/resolve`` fills the command; other clients
 get complete lenses at once. ``Run`` and ``Register`` run ``flyte.execute`` / ``flyte.register`` with
-``{uri, entity}`` (settings ``codeLens.run`` / ``codeLens.register`` switch them off); the information lens
-runs ``flyte.entity.info``, which returns the entity's ``flyte/entities`` item; ``Re-run`` runs
-``flyte.execute`` with the inputs of the last execution, the outcome and ``Open console``
-``flyte.openConsole`` ``{execution}``. The per-entity lenses are built as plain JSON and cached per entity
-(500 lsprotocol objects would cost more than the whole rest of the request); the few execution lenses
-are added per request, so they always show the latest state (the executions feature sends
-``workspace/codeLens/refresh`` when one changes).
+``{uri, entity}``; the information lens runs ``flyte.entity.info``, which returns the entity's
+``flyte/entities`` item; ``Re-run`` runs ``flyte.execute`` with the inputs of the last execution, the outcome
+and ``Open console`` ``flyte.openConsole`` ``{execution}``. Each kind has its setting (``codeLens.run``,
+``.register``, ``.info``, ``.outcome``, ``.rerun``, ``.openConsole``; ``codeLens.enabled`` switches them all
+off). The per-entity lenses are built as plain JSON and cached per entity (500 lsprotocol objects would cost
+more than the whole rest of the request); the few execution lenses are added per request, so they always show
+the latest state (the executions feature sends ``workspace/codeLens/refresh`` when one changes).
 """
 
 from __future__ import annotations
@@ -91,14 +91,24 @@ def _command(title: str, uri: str, name: str) -> dict[str, Any]:
 
 
 def static_kinds(entity: Entity, settings: Settings) -> list[str]:
-    """The lenses every entity gets, in display order (``run``, ``register``, ``info``)."""
+    """The lenses every entity gets, in display order (``run``, ``register``, ``info``), as the
+    ``codeLens.*`` settings allow."""
+    lenses = settings.code_lens
     kinds = []
-    if getattr(settings.code_lens, "run", True):
+    if lenses.run:
         kinds.append("run")
-    if getattr(settings.code_lens, "register", True) and entity.kind not in _REFERENCES:
+    if lenses.register and entity.kind not in _REFERENCES:
         kinds.append("register")  # a reference entity is registered by someone else
-    kinds.append("info")
+    if lenses.info:
+        kinds.append("info")
     return kinds
+
+
+def execution_kinds(settings: Settings) -> frozenset[str]:
+    """The lenses after a run (``outcome``, ``rerun``, ``console``) the ``codeLens.*`` settings allow."""
+    lenses = settings.code_lens
+    allowed = {"outcome": lenses.outcome, "rerun": lenses.rerun, "console": lenses.open_console}
+    return frozenset(kind for kind, on in allowed.items() if on)
 
 
 def static_command(kind: str, entity: Entity, uri: str) -> dict[str, Any]:
@@ -173,6 +183,9 @@ def _execution_lenses(server: FlyteLanguageServer, doc: Document, lazy: bool, po
     views = feature.views_for(doc.uri)
     if not views:
         return []
+    allowed = execution_kinds(server.settings)
+    if not allowed:
+        return []
     now = time.time()
     analysis = shown_analysis(doc, server.settings.index.max_file_size_bytes)
     out = []
@@ -184,6 +197,8 @@ def _execution_lenses(server: FlyteLanguageServer, doc: Document, lazy: bool, po
         point = point_of(entity)
         inputs = last_inputs(server, latest, doc.uri, name)
         for kind, command in execution_commands(latest, doc.uri, name, inputs, now):
+            if kind not in allowed:
+                continue
             lens: dict[str, Any] = {
                 "range": {"start": point, "end": point},
                 "data": {"uri": doc.uri, "name": name, "lens": kind},
@@ -230,7 +245,8 @@ def setup(server: FlyteLanguageServer) -> None:
                 lenses.append(json.dumps(lens, separators=(",", ":")))
             return ",".join(lenses)
 
-        flags = (getattr(settings.code_lens, "run", True), getattr(settings.code_lens, "register", True))
+        # One cached rendering per combination of the static lens toggles.
+        flags = (settings.code_lens.run, settings.code_lens.register, settings.code_lens.info)
         variant = ("lenses-lazy" if lazy else "lenses") + "".join("1" if f else "0" for f in flags)
         text = doc.rendered.get(
             variant,
