@@ -1,4 +1,5 @@
-"""``flyte-ls local start|status``: run a local Flyte backend in the foreground, or report where one runs.
+"""``flyte-ls local start|status|stop``: run a local Flyte backend in the foreground, report where one runs,
+or stop it.
 
 Defaults: gRPC on 127.0.0.1:30080 (flytekit's sandbox address, so ``Config.for_sandbox()`` reaches it with no
 config file), HTTP (upload PUTs, console pages) on the gRPC port + 1, state in
@@ -10,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 import urllib.request
 from dataclasses import asdict
 from pathlib import Path
@@ -31,6 +34,8 @@ from flyte_ls.local.state import (
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 30080
 DEFAULT_MAX_UPLOAD_MIB = 1024
+STOP_TIMEOUT_S = 30.0  # a clean stop aborts running executions and closes the store: seconds at most
+KILL_WAIT_S = 10.0  # after SIGKILL, until the process is gone
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +87,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     _state_dir_arg(status)
     status.add_argument("--json", action="store_true", help="one JSON object on stdout, for programs")
+    stop = sub.add_parser(
+        "stop",
+        help="stop the local backend running on the state dir (SIGTERM, then SIGKILL after --timeout); "
+        "exit 0 also when none runs",
+    )
+    _state_dir_arg(stop)
+    stop.add_argument("--json", action="store_true", help="one JSON object on stdout, for programs")
+    stop.add_argument(
+        "--timeout",
+        type=float,
+        default=STOP_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long a clean stop may take before the backend is killed (default {STOP_TIMEOUT_S:g})",
+    )
 
 
 def _state_dir_arg(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +117,11 @@ def run(args: argparse.Namespace) -> int:
         return start(args)
     if args.local_command == "status":
         return status(args)
-    print("usage: flyte-ls local {start,status} [options]  (flyte-ls local start --help)", file=sys.stderr)
+    if args.local_command == "stop":
+        return stop(args)
+    print(
+        "usage: flyte-ls local {start,status,stop} [options]  (flyte-ls local start --help)", file=sys.stderr
+    )
     return 2
 
 
@@ -229,6 +252,68 @@ def status(args: argparse.Namespace) -> int:
     print(f"  Tasks run with:         {st.python} (flytekit {st.flytekit_version})")
     print(f"  Client config:          {st.config}")
     return 0
+
+
+def stop(args: argparse.Namespace) -> int:
+    """Stop the backend that ``status`` finds running on the state dir: SIGTERM (a clean stop: running
+    executions end ABORTED), then SIGKILL when it is still there after ``--timeout`` seconds. Exit 0 when it
+    is gone or none was running, 1 when it could not be stopped. ``--json``: ``{"stopped": true, "pid",
+    "state_dir", "forced", "seconds"}`` or ``{"stopped": false, "state_dir", "reason"}``."""
+    state = StateDir((args.state_dir or default_state_dir()).expanduser().absolute())
+    as_json = getattr(args, "json", False)
+    if args.timeout < 0:
+        return _err("--timeout must not be negative")
+    st, reason = _probe(state)
+    if st is None:
+        if as_json:
+            print(json.dumps({"stopped": False, "state_dir": str(state.root), "reason": reason}, indent=2))
+        else:
+            print(f"nothing to stop: {reason}")
+        return 0
+    started = time.monotonic()
+    forced = False
+    try:
+        os.kill(st.pid, signal.SIGTERM)
+        if not _wait_gone(st.pid, args.timeout):
+            forced = True
+            os.kill(st.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it ended on its own meanwhile
+    except PermissionError as exc:
+        return _err(f"cannot signal the local backend (pid {st.pid}): {exc}")
+    if not _wait_gone(st.pid, KILL_WAIT_S):
+        return _err(f"the local backend (pid {st.pid}) is still running after SIGKILL")
+    seconds = round(time.monotonic() - started, 2)
+    if as_json:
+        report = {"stopped": True, "pid": st.pid, "state_dir": str(state.root), "forced": forced,
+                  "seconds": seconds}  # fmt: skip
+        print(json.dumps(report, indent=2))
+    elif forced:
+        print(f"flyte-ls local backend (pid {st.pid}) killed: it did not stop within {args.timeout:g} s")
+    else:
+        print(f"flyte-ls local backend (pid {st.pid}) stopped ({state.root})")
+    return 0
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``pid`` to end (a zombie waiting for its parent counts as ended)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not pid_alive(pid) or _zombie(pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _zombie(pid: int) -> bool:
+    """Linux: the process has exited and waits to be reaped by its parent (e.g. the editor's server that
+    started it). Elsewhere: False."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _probe(state: StateDir) -> tuple[Status | None, str]:
