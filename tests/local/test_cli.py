@@ -427,7 +427,7 @@ def test_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
 
 def test_no_action_prints_usage() -> None:
     proc = run_cli()
-    assert proc.returncode == 2 and "flyte-ls local {start,status}" in proc.stderr
+    assert proc.returncode == 2 and "flyte-ls local {start,status,stop}" in proc.stderr
 
 
 def test_damaged_store_is_a_clear_error(tmp_path: Path) -> None:
