@@ -19,6 +19,7 @@ import {
   type ProtocolConnection,
   type InitializeResult,
 } from "vscode-languageserver-protocol/node";
+import type { DisposableLike, ServerHost } from "../../src/host";
 
 /** The repository root (the directory with `flyte_ls/` and `examples/`), found upwards from this file. */
 export const REPO = findRepo();
@@ -94,6 +95,11 @@ export async function waitFor<T>(cond: () => T | undefined | null | false, what:
     if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
     await sleep(50);
   }
+}
+
+function remove<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
 }
 
 /** The output of a child process, kept for failure messages. */
@@ -231,6 +237,8 @@ export interface ServerSession {
   request<R>(method: string, params: unknown, ms?: number): Promise<R>;
   /** `workspace/executeCommand` with one argument object. */
   executeCommand<R>(command: string, arg: Record<string, unknown>, ms?: number): Promise<R>;
+  /** Calls `handler` with each later notification of `method` (one of those the harness records). */
+  onNotification(method: string, handler: (params: unknown) => void): DisposableLike;
   /** The first notification (already received or future) of `method` whose params satisfy `match`. */
   waitForNotification<P>(method: string, match: (params: P) => boolean, ms: number): Promise<P>;
   /** Sends `workspace/didChangeConfiguration`; `workspace/configuration` answers with `settings` from now on. */
@@ -286,8 +294,10 @@ export async function startServer(
   const notifications: Received[] = [];
   const shownDocuments: { uri: string; external?: boolean }[] = [];
   const waiters: (() => void)[] = [];
+  const handlers: { method: string; handler: (params: unknown) => void }[] = [];
   const record = (method: string, params: unknown) => {
     notifications.push({ method, params });
+    for (const h of handlers.filter((h) => h.method === method)) h.handler(params);
     for (const w of [...waiters]) w();
   };
   for (const method of [...RECORDED_NOTIFICATIONS, ...(options.extraNotifications ?? [])]) {
@@ -348,10 +358,7 @@ export async function startServer(
       waiters.push(listener);
       listener();
     });
-    return withDeadline(found, ms, `${method}`).finally(() => {
-      const i = waiters.indexOf(listener!);
-      if (i >= 0) waiters.splice(i, 1);
-    });
+    return withDeadline(found, ms, `${method}`).finally(() => remove(waiters, listener!));
   };
 
   const stop = async () => {
@@ -410,6 +417,11 @@ export async function startServer(
       executeCommand: <R>(command: string, arg: Record<string, unknown>, ms = 180_000) =>
         request<R>("workspace/executeCommand", { command, arguments: [arg] }, ms),
       waitForNotification,
+      onNotification: (method, handler) => {
+        const entry = { method, handler };
+        handlers.push(entry);
+        return { dispose: () => remove(handlers, entry) };
+      },
       changeSettings: (next) => {
         current = { pythonPath: py, local: { autoStart: false }, ...next };
         void connection.sendNotification("workspace/didChangeConfiguration", { settings: { flyte: current } });
@@ -422,3 +434,38 @@ export async function startServer(
   }
 }
 
+
+/**
+ * A ServerHost (src/host.ts) around a session, for features under contract test: `executeCommand` sends the
+ * command as is (no prompts: src/runFlow.ts is what adds them in the extension); log lines go to `lines`.
+ */
+export function serverHost(session: ServerSession): ServerHost & { lines: string[] } {
+  const lines: string[] = [];
+  let running = true;
+  const stateListeners: ((running: boolean) => void)[] = [];
+  session.connection.onClose(() => {
+    running = false;
+    for (const l of [...stateListeners]) l(false);
+  });
+  return {
+    lines,
+    log: {
+      info: (m) => lines.push(`[info] ${m}`),
+      warn: (m) => lines.push(`[warn] ${m}`),
+      error: (m) => lines.push(`[error] ${m}`),
+    },
+    showLogs: () => undefined,
+    isRunning: () => running,
+    onDidChangeState: (listener) => {
+      stateListeners.push(listener);
+      return { dispose: () => remove(stateListeners, listener) };
+    },
+    sendRequest: <R>(method: string, params: unknown) => session.request<R>(method, params),
+    executeCommand: <R>(command: string, arg: Record<string, unknown>) => session.executeCommand<R>(command, arg),
+    sendCommand: <R>(command: string, arg: Record<string, unknown>) => session.executeCommand<R>(command, arg),
+    onNotification: (method, handler) => session.onNotification(method, handler),
+    restart: async () => {
+      throw new Error("the contract harness does not restart servers: start a new session");
+    },
+  };
+}
