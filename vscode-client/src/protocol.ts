@@ -101,7 +101,7 @@ export interface MissingInput {
 export interface Gate {
   signalId: string;
   nodeId: string;
-  kind: "approve" | "signal" | string; // approval gate, or an input signal (`flyte.setInput`)
+  kind: "approve" | "input" | "signal" | string; // an approval gate; anything else is an input signal (`flyte.setInput`)
   type: string;
   typeInfo?: TypeInfo;
 }
@@ -123,7 +123,7 @@ export interface ExecutionInfo {
   duration: number | null; // seconds; elapsed while running
   nodesDone: number | null;
   nodesTotal: number | null;
-  outputs: Record<string, unknown> | null;
+  outputs: Record<string, unknown> | string | null; // the server sends a summary string ("o0=2.5")
   gates: Gate[];
   error?: { message: string | null; kind: string | null; frames: Frame[] };
 }
