@@ -150,6 +150,12 @@ function choiceItems(info: TypeInfo, recent: unknown[]): { label: string; descri
   }));
 }
 
+/** A remembered value as a QuickPick label: its text; None; or an empty string made visible. */
+function labelOf(value: unknown, info: TypeInfo): string {
+  if (value === null) return "None";
+  return formatValue(value, info) || '""  (empty text)';
+}
+
 function isLocation(kind: TypeInfo["kind"]): boolean {
   return kind === "file" || kind === "directory" || kind === "structuredDataset" || kind === "schema";
 }
@@ -190,7 +196,7 @@ async function ask(ui: InputUi, info: TypeInfo, name: string, recent: unknown[],
   if (recent.length > 1) {
     // more than one value remembered: offer them first (the InputBox prefills only the last)
     const items = [
-      ...recent.map((value, i) => ({ label: formatValue(value, info) || "None", description: i === 0 ? "last used" : "used before", value })),
+      ...recent.map((value, i) => ({ label: labelOf(value, info), description: i === 0 ? "last used" : "used before", value })),
       { label: "$(edit) Enter a value…", description: hint(info), value: undefined as unknown },
     ];
     const picked = await ui.showQuickPick(items, { title: title(name, info, options), placeHolder: "A value used before, or a new one", ignoreFocusOut: true });
@@ -239,7 +245,7 @@ async function askLocation(
   const either = base.kind === "structuredDataset" || base.kind === "schema";
   type Item = vscode.QuickPickItem & { action: "value" | "browse" | "type"; value?: unknown };
   const items: Item[] = [
-    ...recent.map((value, i): Item => ({ label: formatValue(value, info) || "None", description: i === 0 ? "last used" : "used before", action: "value", value })),
+    ...recent.map((value, i): Item => ({ label: labelOf(value, info), description: i === 0 ? "last used" : "used before", action: "value", value })),
     { label: folderKind ? "$(folder) Choose a folder…" : either ? "$(file) Choose a file or folder…" : "$(file) Choose a file…", action: "browse" },
     { label: "$(edit) Enter a URI or path…", description: "s3://…, gs://…, or a local path", action: "type" },
   ];

@@ -157,6 +157,13 @@ describe("parseValue: what the user types → the JSON the server converts", () 
     assert.deepEqual(value('["5m", 30, "PT1H"]', T("list", { item: T("duration") })), [300, 30, 3600]);
     assert.match(error('["soon"]', T("list", { item: T("duration") })), /^\[0\]: "soon" is not a duration/);
     assert.match(error('["x"]', T("list", { item: T("datetime") })), /^\[0\]: "x" is not a date-time/);
+    assert.equal(error('[true, "x"]', T("list", { item: T("bool") })), '[1]: expected bool, got "x"');
+    assert.equal(error("[1]", T("list", { item: T("str") })), "[0]: expected str, got 1");
+    assert.equal(error("[1]", T("list", { item: T("none") })), "[0]: expected None, got 1");
+    assert.equal(error("[1.5]", T("list", { item: T("union", { variants: [T("int"), T("str")] }) })), "[0]: expected Union[int, str], got 1.5");
+    assert.equal(error("[3]", T("list", { item: T("datetime") })), "[0]: expected a date-time string (use ISO 8601 such as 2024-01-31T12:00:00Z, 2024-01-31 12:00 or 2024-01-31), got 3");
+    assert.equal(error("[true]", T("list", { item: T("duration") })), '[0]: expected a duration (seconds, or text such as "5m"), got true');
+    assert.equal(error("[1e999]", T("list", { item: T("duration") })), "[0]: expected a finite number of seconds");
     assert.equal(error("[1]", T("list", { item: T("binary") })), "[0]: bytes cannot be given as JSON: use a YAML inputs file (`!!binary <base64>`)");
     assert.equal(error("[9007199254740993]", ints).startsWith("[0]: 9007199254740992 is beyond"), true);
   });
@@ -378,6 +385,19 @@ describe("promptForValue", () => {
     assert.deepEqual(await promptForValue(typed, memory, KEY, "d", "timedelta"), { value: 300 });
     assert.equal(typed.calls[1].options.value, "1h", "prefilled with the last used");
     assert.deepEqual(memory.get<Record<string, Record<string, unknown[]>>>(HISTORY_KEY)?.[KEY].d, [300, 3600, 90]);
+  });
+
+  it("shows an empty text used before as such, not as None", async () => {
+    await promptForValue(new ScriptedUi([{ input: [""] }]), memory, KEY, "s", "str");
+    await promptForValue(new ScriptedUi([{ input: ["x"] }]), memory, KEY, "s", "str");
+    const ui = new ScriptedUi([{ pick: "empty" }]);
+    assert.deepEqual(await promptForValue(ui, memory, KEY, "s", "str"), { value: "" });
+    assert.deepEqual(ui.calls[0].labels, ["x", '""  (empty text)', "$(edit) Enter a value…"]);
+    const opt = new ScriptedUi([{ input: [""] }, { pick: "None" }]);
+    await promptForValue(opt, memory, KEY, "o", "Optional[str]");
+    await promptForValue(new ScriptedUi([{ input: ["y"] }]), memory, KEY, "o", "Optional[str]");
+    assert.deepEqual(await promptForValue(opt, memory, KEY, "o", "Optional[str]"), { value: null });
+    assert.deepEqual(opt.calls[1].labels, ["y", "None", "$(edit) Enter a value…"]);
   });
 
   it("keeps remembered values per entity and input, and drops those the type no longer accepts", async () => {
