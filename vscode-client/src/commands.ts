@@ -10,6 +10,7 @@ import {
   DONE_PHASES,
   Methods,
   ServerCommands,
+  type BackendStatus,
   type EntityItem,
   type ExecuteResult,
   type ExecutionId,
@@ -18,7 +19,7 @@ import {
   type Gate,
 } from "./protocol";
 import {
-  describeProfile,
+  describeBackend,
   errorText,
   findConfigFiles,
   readProfileSettings,
@@ -372,7 +373,12 @@ export function commandHandlers(host: ServerHost, deps: CommandDeps): Record<str
       const changes = await selectProfile(p);
       if (!changes?.length) return;
       await refreshStatus();
-      void ui.showInformationMessage(`Flyte profile: ${describeProfile(readProfileSettings(p.get), p.home)}`);
+      // What the server now uses (a config file found by flytekit's discovery outranks the local backend).
+      const s = readProfileSettings(p.get);
+      const status = await request<BackendStatus>(Methods.backendStatus, { refresh: true }).catch(() => undefined);
+      const where = status ? `${status.endpoint ?? "local backend"} (${status.source})` : describeBackend(s, p.home);
+      const problem = status?.error ? ` ${status.error}` : "";
+      void ui.showInformationMessage(`Flyte profile: ${where} · ${s.project}/${s.domain}.${problem}`);
     }),
 
     [ClientCommands.startLocalBackend]: guarded("Start local backend", async () => {

@@ -82,10 +82,19 @@ export function validateEndpoint(text: string): string | undefined {
   return undefined;
 }
 
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "0.0.0.0"]);
+
+/** The same endpoint, `dns:///` or not, `localhost` or `127.0.0.1`. */
+export function sameEndpoint(a: string | null | undefined, b: string | null | undefined): boolean {
+  const canon = (e: string | null | undefined) => normalizeEndpoint(e)?.replace(/^([^:]+|\[[^\]]*\])(?=:\d+$|$)/, (h) => (LOOPBACK.has(h) ? "localhost" : h)) ?? null;
+  const x = canon(a);
+  return x !== null && x === canon(b);
+}
+
 /** Plaintext is the likely answer for a backend on this machine. */
 export function looksLocal(endpoint: string): boolean {
   const host = (normalizeEndpoint(endpoint) ?? "").replace(/:\d+$/, "");
-  return ["localhost", "127.0.0.1", "[::1]", "0.0.0.0"].includes(host);
+  return LOOPBACK.has(host);
 }
 
 // ---- config files ---------------------------------------------------------------------------------------------
@@ -312,11 +321,14 @@ export function validateName(noun: string): (text: string) => string | undefined
   };
 }
 
-/** Whether the server reports the backend `wanted` names (it applies new settings asynchronously). */
+/**
+ * Whether the server reports the backend `wanted` names (it applies new settings asynchronously): the endpoint
+ * or config file chosen, or for the local backend a source that is no longer the endpoint or config-file setting.
+ */
 export function statusShows(status: BackendStatus, wanted: ProfileSettings): boolean {
-  if (wanted.endpoint) return normalizeEndpoint(status.endpoint) === normalizeEndpoint(wanted.endpoint);
-  if (wanted.configFile) return status.configFile === wanted.configFile;
-  return !status.configFile || (status.local.running && normalizeEndpoint(status.endpoint) === normalizeEndpoint(status.local.adminEndpoint));
+  if (wanted.endpoint) return sameEndpoint(status.endpoint, wanted.endpoint);
+  if (wanted.configFile) return status.configFile === wanted.configFile || status.source.includes(wanted.configFile);
+  return !/setting flyte\.(endpoint|configFile)/.test(status.source);
 }
 
 // ---- deadlines ------------------------------------------------------------------------------------------------
@@ -372,7 +384,7 @@ async function waitForServer(deps: ProfileDeps, wanted: ProfileSettings): Promis
   const until = Date.now() + (deps.settleMs ?? 3000);
   while (Date.now() < until) {
     try {
-      const status = await withDeadline(deps.host.sendRequest<BackendStatus>(Methods.backendStatus, {}), Math.max(until - Date.now(), 1), Methods.backendStatus);
+      const status = await withDeadline(deps.host.sendRequest<BackendStatus>(Methods.backendStatus, { refresh: true }), Math.max(until - Date.now(), 1), Methods.backendStatus);
       if (statusShows(status, wanted)) return;
     } catch {
       return; // the projects request will say what is wrong
@@ -482,13 +494,10 @@ export async function selectProfile(deps: ProfileDeps): Promise<SettingChange[] 
   return [...written, ...names];
 }
 
-/** One line naming a profile, for messages: `localhost:30080 · flytesnacks/development`. */
-export function describeProfile(s: ProfileSettings, home: string): string {
-  const backend = s.endpoint ?? (s.configFile ? tildify(s.configFile, home) : "local backend");
-  return `${backend} · ${s.project}/${s.domain}`;
+/** The backend a profile names, for messages: `localhost:30080`, `~/.flyte/config.yaml`, `local backend`. */
+export function describeBackend(s: ProfileSettings, home: string): string {
+  return s.endpoint ?? (s.configFile ? tildify(s.configFile, home) : "local backend");
 }
-
-// ---- VS Code --------------------------------------------------------------------------------------------------
 
 /** Where an update goes: the folder's own settings when it has a value there, else the workspace (or user). */
 export function updateTarget(

@@ -5,7 +5,7 @@
 import * as vscode from "vscode";
 import type { DisposableLike, ServerHost } from "./host";
 import { ClientCommands, Methods, type BackendStatus } from "./protocol";
-import { errorText, normalizeEndpoint, withDeadline } from "./profile";
+import { errorText, sameEndpoint, withDeadline } from "./profile";
 
 export const STATUS_TIMEOUT_MS = 5_000;
 export const STATUS_INTERVAL_MS = 60_000;
@@ -34,7 +34,7 @@ function link(label: string, target: string): string {
 /** Whether the status names the embedded local backend (the default when nothing is configured). */
 export function isLocal(s: BackendStatus): boolean {
   if (s.source.toLowerCase().startsWith("local")) return true;
-  if (s.local.running && s.endpoint && normalizeEndpoint(s.endpoint) === normalizeEndpoint(s.local.adminEndpoint)) return true;
+  if (s.local.running && sameEndpoint(s.endpoint, s.local.adminEndpoint)) return true;
   return !s.endpoint && !s.configFile;
 }
 
@@ -60,7 +60,7 @@ export function statusView(s: BackendStatus): StatusView {
     lines.push(`- Local backend: ${where}; state in ${code(s.local.stateDir)}`);
   }
   if (s.error) {
-    lines.push("", `$(warning) ${md(s.error)}`);
+    lines.push("", `${waitingForFirstRun ? "$(info)" : "$(warning)"} ${md(s.error)}`);
     if (s.setting) lines.push("", `Setting to change: ${code(s.setting)}`);
   }
   lines.push("", `${link("Select Profile…", `command:${ClientCommands.selectProfile}`)} · ${link("Show Logs", `command:${ClientCommands.showLogs}`)}`);
@@ -184,7 +184,7 @@ export class StatusBarController {
     }
     try {
       const status = await withDeadline(
-        this.host.sendRequest<BackendStatus>(Methods.backendStatus, {}),
+        this.host.sendRequest<BackendStatus>(Methods.backendStatus, { refresh: true }),
         this.options.timeoutMs ?? STATUS_TIMEOUT_MS,
         Methods.backendStatus,
       );

@@ -532,14 +532,30 @@ describe("Select profile / local backend / server", () => {
   it("selects a profile, refreshes the status bar and names the new profile", async () => {
     const t = setup();
     const projects = { projects: [{ id: "ml", name: "ml" }], domains: [{ id: "development", name: "development" }] };
-    t.host.answers["flyte/backendStatus"] = () => ({ endpoint: "localhost:30080", configFile: null }) as Partial<BackendStatus>;
+    t.host.answers["flyte/backendStatus"] = () =>
+      ({ endpoint: "localhost:30080", source: "setting flyte.endpoint", configFile: null, reachable: true, error: null }) as Partial<BackendStatus>;
     t.host.answers["flyte/projects"] = () => projects;
     t.ui.picks.push(byLabel(/^Sandbox/), byLabel(/^ml$/), (items) => items[0]);
     await t.run("flyte-ls.selectProfile");
     assert.equal(t.settings.get("endpoint"), "localhost:30080");
     assert.equal(t.settings.get("project"), "ml");
     assert.equal(t.refreshed.count, 1);
-    assert.deepEqual(t.ui.messages("info"), ["Flyte profile: localhost:30080 · ml/development"]);
+    assert.deepEqual(t.ui.messages("info"), ["Flyte profile: localhost:30080 (setting flyte.endpoint) · ml/development."]);
+  });
+
+  it("names the backend the server actually uses after the change, and why it does not answer", async () => {
+    const t = setup();
+    t.settings.set("endpoint", "prod:443");
+    const discovered = "from /home/u/.flyte/config.yaml, found by flytekit's config discovery";
+    t.host.answers["flyte/backendStatus"] = () =>
+      ({ endpoint: "dns:///flyte.acme.io", source: discovered, configFile: "/home/u/.flyte/config.yaml", reachable: false, error: "UNAVAILABLE: start it, or change flyte.endpoint." }) as Partial<BackendStatus>;
+    t.host.answers["flyte/projects"] = () => {
+      throw new Error("down");
+    };
+    t.ui.picks.push(byLabel(/Local backend/), () => undefined);
+    await t.run("flyte-ls.selectProfile");
+    assert.equal(t.settings.get("endpoint"), null);
+    assert.deepEqual(t.ui.messages("info"), [`Flyte profile: dns:///flyte.acme.io (${discovered}) · flytesnacks/development. UNAVAILABLE: start it, or change flyte.endpoint.`]);
   });
 
   it("changes nothing and says nothing when the first step is dismissed", async () => {

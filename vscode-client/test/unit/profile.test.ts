@@ -14,6 +14,7 @@ import {
   readIniPlatform,
   readProfileSettings,
   readYamlAdmin,
+  sameEndpoint,
   selectProfile,
   statusShows,
   updateTarget,
@@ -194,11 +195,24 @@ describe("profile: choices and changes", () => {
   });
 
   it("recognises when the server reports the backend just chosen", () => {
-    assert.ok(statusShows(status({ endpoint: "localhost:30080" }), { ...DEFAULTS, endpoint: "dns:///localhost:30080" }));
+    assert.ok(statusShows(status({ endpoint: "127.0.0.1:30080" }), { ...DEFAULTS, endpoint: "dns:///localhost:30080" }));
     assert.ok(!statusShows(status({ endpoint: "prod:443" }), { ...DEFAULTS, endpoint: "localhost:30080" }));
     assert.ok(statusShows(status({ configFile: "/c.yaml", endpoint: "x:1" }), { ...DEFAULTS, configFile: "/c.yaml" }));
-    assert.ok(!statusShows(status({ configFile: "/old.yaml" }), DEFAULTS));
+    assert.ok(statusShows(status({ source: "from /c.yaml, setting flyte.configFile" }), { ...DEFAULTS, configFile: "/c.yaml" }));
+    // the local backend: once the source is no longer the endpoint or config-file setting
+    assert.ok(!statusShows(status({ endpoint: "prod:443", source: "setting flyte.endpoint" }), DEFAULTS));
+    assert.ok(!statusShows(status({ configFile: "/old.yaml", source: "from /old.yaml, setting flyte.configFile" }), DEFAULTS));
     assert.ok(statusShows(status(), DEFAULTS));
+    assert.ok(statusShows(status({ endpoint: "localhost:30080", source: "sandbox localhost:30080" }), DEFAULTS));
+    assert.ok(statusShows(status({ configFile: "/h/.flyte/config.yaml", source: "from /h/.flyte/config.yaml, found by flytekit's config discovery" }), DEFAULTS));
+  });
+
+  it("compares endpoints with or without dns:/// and localhost or 127.0.0.1", () => {
+    assert.ok(sameEndpoint("dns:///localhost:30080", "127.0.0.1:30080"));
+    assert.ok(sameEndpoint("Flyte.Example.com:443", "dns:///flyte.example.com:443"));
+    assert.ok(!sameEndpoint("localhost:30080", "localhost:30081"));
+    assert.ok(!sameEndpoint("mylocalhost:1", "localhost:1"));
+    assert.ok(!sameEndpoint(null, null));
   });
 
   it("gives up waiting at the deadline", async () => {
@@ -248,8 +262,9 @@ function harness(opts: {
     configFiles: async () => opts.configs ?? [],
     host: {
       log: { info: () => undefined, warn: (m: string) => h.warnings.push(m), error: () => undefined },
-      sendRequest: (async (method: string) => {
+      sendRequest: (async (method: string, params: unknown) => {
         h.requests.push(method);
+        if (method === "flyte/backendStatus") assert.deepEqual(params, { refresh: true });
         if (method === "flyte/backendStatus") {
           return opts.status ? opts.status(settings) : status({ endpoint: (settings.get("endpoint") as string | null) ?? null, configFile: (settings.get("configFile") as string | null) ?? null });
         }

@@ -54,8 +54,9 @@ function fakeHost(answer: () => Promise<BackendStatus>, running = true) {
       listeners.push(l);
       return { dispose: () => listeners.splice(listeners.indexOf(l), 1) };
     },
-    sendRequest: <R>(method: string): Promise<R> => {
+    sendRequest: <R>(method: string, params: unknown): Promise<R> => {
       assert.equal(method, "flyte/backendStatus");
+      assert.deepEqual(params, { refresh: true }); // not the server's few-seconds cache: settings may just have changed
       host.requests += 1;
       return answer() as Promise<R>;
     },
@@ -92,9 +93,11 @@ describe("status bar: what it shows", () => {
   });
 
   it("the local backend not started yet: `local` with no warning, and the tooltip says it starts on the first Run", () => {
-    const v = statusView(status());
+    const v = statusView(status({ setting: "flyte.endpoint", error: "Nothing is configured: the first Run or Register starts the local backend" }));
     assert.equal(v.text, "$(cloud) flytesnacks/development · local");
     assert.match(v.tooltip, /starts on the first Run/);
+    assert.match(v.tooltip, /\$\(info\) Nothing is configured/);
+    assert.doesNotMatch(v.tooltip, /\$\(warning\)/);
     assert.match(v.tooltip, /`\/cache\/flyte-ls\/local`/);
     const running = statusView(
       status({
@@ -106,6 +109,18 @@ describe("status bar: what it shows", () => {
     );
     assert.equal(running.text, "$(cloud) flytesnacks/development · local $(check)");
     assert.match(running.tooltip, /running at `127\.0\.0\.1:30080` \(pid 42\)/);
+    // the sandbox probe answered, and it is the local backend on the sandbox's port
+    const onSandboxPort = statusView(
+      status({
+        endpoint: "localhost:30080",
+        source: "sandbox localhost:30080",
+        reachable: true,
+        local: { stateDir: "/s", running: true, adminEndpoint: "127.0.0.1:30080", consoleUrl: null, pid: 42 },
+      }),
+    );
+    assert.equal(onSandboxPort.text, "$(cloud) flytesnacks/development · local $(check)");
+    const realSandbox = statusView(status({ endpoint: "localhost:30080", source: "sandbox localhost:30080", reachable: true }));
+    assert.equal(realSandbox.text, "$(cloud) flytesnacks/development · localhost:30080 $(check)");
   });
 
   it("a local backend with auto-start off offers to start it", () => {
