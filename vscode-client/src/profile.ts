@@ -322,10 +322,12 @@ export function validateName(noun: string): (text: string) => string | undefined
 }
 
 /**
- * Whether the server reports the backend `wanted` names (it applies new settings asynchronously): the endpoint
- * or config file chosen, or for the local backend a source that is no longer the endpoint or config-file setting.
+ * Whether the server reports the profile `wanted` (it applies new settings asynchronously): its project and
+ * domain, and the endpoint or config file chosen, or for the local backend a source that is no longer the
+ * endpoint or config-file setting.
  */
 export function statusShows(status: BackendStatus, wanted: ProfileSettings): boolean {
+  if (status.project !== wanted.project || status.domain !== wanted.domain) return false;
   if (wanted.endpoint) return sameEndpoint(status.endpoint, wanted.endpoint);
   if (wanted.configFile) return status.configFile === wanted.configFile || status.source.includes(wanted.configFile);
   return !/setting flyte\.(endpoint|configFile)/.test(status.source);
@@ -491,6 +493,8 @@ export async function selectProfile(deps: ProfileDeps): Promise<SettingChange[] 
   );
   const names = changedSettings(current, domain === undefined ? { project } : { project, domain });
   await applyChanges(deps, names);
+  // Whoever asks the server next (the status bar) should see the new profile.
+  if (names.length) await waitForServer(deps, { ...wanted, project, domain: domain ?? current.domain });
   return [...written, ...names];
 }
 

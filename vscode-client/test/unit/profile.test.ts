@@ -205,6 +205,9 @@ describe("profile: choices and changes", () => {
     assert.ok(statusShows(status(), DEFAULTS));
     assert.ok(statusShows(status({ endpoint: "localhost:30080", source: "sandbox localhost:30080" }), DEFAULTS));
     assert.ok(statusShows(status({ configFile: "/h/.flyte/config.yaml", source: "from /h/.flyte/config.yaml, found by flytekit's config discovery" }), DEFAULTS));
+    // and the project and domain chosen
+    assert.ok(!statusShows(status(), { ...DEFAULTS, domain: "staging" }));
+    assert.ok(statusShows(status({ project: "ml", domain: "staging" }), { ...DEFAULTS, project: "ml", domain: "staging" }));
   });
 
   it("compares endpoints with or without dns:/// and localhost or 127.0.0.1", () => {
@@ -266,7 +269,8 @@ function harness(opts: {
         h.requests.push(method);
         if (method === "flyte/backendStatus") assert.deepEqual(params, { refresh: true });
         if (method === "flyte/backendStatus") {
-          return opts.status ? opts.status(settings) : status({ endpoint: (settings.get("endpoint") as string | null) ?? null, configFile: (settings.get("configFile") as string | null) ?? null });
+          const now = { project: settings.get("project") as string, domain: settings.get("domain") as string };
+          return { ...(opts.status ? opts.status(settings) : status({ endpoint: (settings.get("endpoint") as string | null) ?? null, configFile: (settings.get("configFile") as string | null) ?? null })), ...now };
         }
         if (method === "flyte/projects") {
           return opts.projects ? opts.projects() : { projects: [{ id: "flytesnacks", name: "flytesnacks" }, { id: "ml", name: "Machine learning" }], domains: [{ id: "development", name: "development" }, { id: "staging", name: "staging" }] };
@@ -315,7 +319,8 @@ describe("selectProfile", () => {
       ["domain", "staging"],
     ]);
     assert.deepEqual(changes, h.updates);
-    assert.deepEqual(h.requests, ["flyte/backendStatus", "flyte/backendStatus", "flyte/projects"]);
+    // the server shows the endpoint on its second look; then projects; then the new project and domain
+    assert.deepEqual(h.requests, ["flyte/backendStatus", "flyte/backendStatus", "flyte/projects", "flyte/backendStatus"]);
     assert.match(h.picks[1].options?.title ?? "", /2\/3.*project/);
     assert.deepEqual(h.picks[1].items.map((i) => i.label), ["$(check) flytesnacks", "ml", "Enter project…"]);
   });
@@ -363,7 +368,7 @@ describe("selectProfile", () => {
     assert.match(h.picks[1].items[0].detail ?? "", /connection refused/);
     assert.deepEqual(h.picks[2].items.map((i) => i.label), ["$(check) development", "staging", "production", "Enter domain…"]);
     assert.equal(h.warnings.length, 1);
-    assert.deepEqual(h.requests, ["flyte/projects"]); // nothing changed: no wait for the server
+    assert.deepEqual(h.requests, ["flyte/projects", "flyte/backendStatus"]); // the backend unchanged: no wait before projects
   });
 
   it("offers the config files found and switches to one, clearing the endpoint", async () => {
