@@ -73,6 +73,7 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, fallback:
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<T>((resolve) => {
     timer = setTimeout(() => resolve(fallback), ms);
+    timer.unref?.(); // a deadline alone does not keep the process alive (a race decided otherwise leaves it)
   });
   try {
     return await Promise.race([promise.catch(() => fallback), timeout]);
