@@ -190,9 +190,9 @@ export function commandHandlers(host: ServerHost, deps: CommandDeps): Record<str
 
   /** A message with buttons; the buttons act when chosen, without holding the command up. */
   function offer(message: string, actions: Actions): void {
-    void ui.showInformationMessage(message, ...Object.keys(actions)).then((choice) => {
-      if (choice) return actions[choice]?.();
-    });
+    void Promise.resolve(ui.showInformationMessage(message, ...Object.keys(actions)))
+      .then((choice) => (choice ? actions[choice]?.() : undefined))
+      .catch((err: unknown) => host.log.warn(`${message}: ${errorText(err)}`));
   }
 
   const openUrl = (url: string | null | undefined): Actions => (url ? { [OPEN_CONSOLE]: () => ui.openExternal(url) } : {});

@@ -284,6 +284,17 @@ describe("Run / Re-run last / Register", () => {
     assert.deepEqual(t.ui.opened, ["http://c/f1a2"]);
   });
 
+  it("logs a button's failure (no browser) instead of leaving it unhandled", async () => {
+    const t = setup();
+    t.ui.editor = pythonEditor(1);
+    t.host.answers["flyte/entities"] = () => [entity("wf", 0, 8)];
+    t.host.answers["flyte.execute"] = () => ({ execution: { project: "p", domain: "d", name: "x" }, consoleUrl: "http://c/x", version: "v" });
+    t.ui.buttons.push([/^Running/, "Open Console"]);
+    t.ui.openExternal = () => Promise.reject(new Error("no browser"));
+    await t.run("flyte-ls.run");
+    assert.ok(t.host.logs.includes("warn Running wf (x): no browser"), t.host.logs.join("\n"));
+  });
+
   it("Show Executions reveals the Flyte view container", async () => {
     const t = setup();
     t.ui.editor = pythonEditor(1);
