@@ -171,7 +171,9 @@ async def test_expected_errors_are_quiet_and_the_session_ends_cleanly() -> None:
         with pytest.raises(JsonRpcException) as err:
             await _command(client, "flyte.execute", {"uri": uri, "entity": "pipeline"})
         assert err.value.code == types.ErrorCodes.InvalidParams.value
-        assert to_json(err.value.data) == {"missingInputs": [{"name": "x", "type": "int"}]}
+        assert to_json(err.value.data) == {
+            "missingInputs": [{"name": "x", "type": "int", "typeInfo": {"kind": "int"}}]
+        }
         (token,) = _progress_of(client, before, "pipeline")
         end = client.progress_reports[token][-1]
         assert isinstance(end, types.WorkDoneProgressEnd)
