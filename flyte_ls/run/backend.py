@@ -14,6 +14,10 @@ seconds, so the tracker's frequent calls cost nothing):
    in its own session: it outlives the language server, and the next server reuses it). The user is told
    once where it is.
 
+:meth:`Backend.status` reports the same resolution without starting anything (the editor's status bar);
+:meth:`Backend.start_local` / :meth:`Backend.stop_local` start or stop the local backend on request. After a
+stop, only a command (``ensure()``) starts it again, not the tracker (``ensure(start_after_stop=False)``).
+
 "Answers" means a ``GetDomains`` with a short deadline, sent without credentials and without retries: any gRPC
 answer counts (``UNAUTHENTICATED`` too), only ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED`` do not. Nothing here
 blocks the event loop: files are read and processes started in threads or through asyncio.
@@ -22,13 +26,14 @@ blocks the event loop: files are read and processes started in threads or throug
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -47,7 +52,12 @@ log = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 2.0
 START_TIMEOUT_S = 120.0  # the backend checks its task interpreter (`import flytekit`): seconds when busy
 STATUS_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 60.0  # `flyte-ls local stop`: a clean stop (30 s at most), then SIGKILL and its wait
 RECHECK_AFTER_S = 30.0
+# `status()` (the editor's status bar) answers within ~3 s whatever hangs: each check has a shorter deadline
+STATUS_PROBE_S = 2.0
+LOCAL_STATUS_S = 2.5
+STATUS_CACHE_S = 5.0
 _DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
@@ -122,11 +132,14 @@ class Backend:
         """``flyte-ls local status --json`` of the local backend in use, when that is what is used."""
         self.started_process: subprocess.Popen[bytes] | None = None
         """The local backend process this Backend started (it is not stopped with the Backend)."""
+        self.local_held = False
+        """The local backend was stopped on request: only a command (``ensure()``) starts it again."""
         self._remote: AsyncFlyteRemote | None = None
         self._checked_at = 0.0
         self._local: Config | None = None
         self._told: str | None = None
         self._lock = asyncio.Lock()
+        self._status_cache: tuple[float, dict[str, Any]] | None = None  # (when, the last status())
 
     def __repr__(self) -> str:
         endpoint = self._remote.config.endpoint if self._remote is not None else None
@@ -140,16 +153,18 @@ class Backend:
     def invalidate(self) -> None:
         """Check the backend again at the next :meth:`ensure` (e.g. after an RPC found it gone)."""
         self._checked_at = 0.0
+        self._status_cache = None
 
-    async def ensure(self) -> AsyncFlyteRemote:
+    async def ensure(self, *, start_after_stop: bool = True) -> AsyncFlyteRemote:
         """The remote for the backend, after checking that it answers (at most every ``recheck_after``
-        seconds); starts the local backend when nothing is configured and nothing answers. Raises
-        :class:`BackendError` with what to do."""
+        seconds); starts the local backend when nothing is configured and nothing answers (unless
+        it was stopped by :meth:`stop_local` and ``start_after_stop`` is False). Raises :class:`BackendError`
+        with what to do."""
         async with self._lock:
             fresh = time.monotonic() - self._checked_at < self.recheck_after
             if self._remote is not None and fresh:
                 return self._remote
-            config = await self._resolve()
+            config = await self._resolve(start_after_stop)
             if self._remote is None or self._remote.config != config:
                 previous, self._remote = self._remote, AsyncFlyteRemote(config, self.project, self.domain)
                 if previous is not None:
@@ -167,7 +182,7 @@ class Backend:
 
     # -- resolution -----------------------------------------------------------------------------------------
 
-    async def _resolve(self) -> Config:
+    async def _resolve(self, start_after_stop: bool = True) -> Config:
         source = await asyncio.to_thread(self._configured)
         if source is not None:
             problem = await self._probe(source.config)
@@ -183,15 +198,33 @@ class Backend:
             return sandbox
         if self._local is not None and await self._probe(self._local) is None:
             return self._local
-        if not self.auto_start:
-            raise BackendError(
-                "No Flyte backend: nothing is configured (flyte.endpoint, flyte.configFile, FLYTECTL_CONFIG, "
-                f"~/.flyte/config.yaml) and nothing answers at {self.default_endpoint}. Set flyte.endpoint "
-                "or flyte.configFile, start one (`flyte-ls local start`), or turn flyte.local.autoStart on.",
-                setting="flyte.local.autoStart",
-            )
+        if not self.auto_start or self.local_held:
+            # Not started here, but one already running in the state dir is used.
+            status = await self._status()
+            if status is not None:
+                self._local = await self._use_local(status, started=False)
+                return self._local
+            if not (self.auto_start and start_after_stop):
+                raise self._nothing_error()
+            self.local_held = False  # a command after a stop: start it again
+            self._local = await self._use_local(await self._start(), started=True)
+            return self._local
         self._local = await self._local_backend()
         return self._local
+
+    def _nothing_error(self) -> BackendError:
+        if self.auto_start and self.local_held:
+            return BackendError(
+                f"The local Flyte backend ({self.state_dir}) is not running: it was stopped from the editor. "
+                "Run or register an entity, or start it (flyte.startLocalBackend), to start it again.",
+                setting="flyte.local.autoStart",
+            )
+        return BackendError(
+            "No Flyte backend: nothing is configured (flyte.endpoint, flyte.configFile, FLYTECTL_CONFIG, "
+            f"~/.flyte/config.yaml) and nothing answers at {self.default_endpoint}. Set flyte.endpoint "
+            "or flyte.configFile, start one (`flyte-ls local start`), or turn flyte.local.autoStart on.",
+            setting="flyte.local.autoStart",
+        )
 
     def _configured(self) -> _Source | None:
         """The backend the settings, a discovered config file or FLYTE_PLATFORM_URL name (reads files: run
@@ -236,8 +269,10 @@ class Backend:
             changes["console_endpoint"] = self.console_endpoint
         return replace(config, **changes) if changes else config
 
-    async def _probe(self, config: Config) -> str | None:
-        """None when something answers gRPC at ``config.endpoint`` within the probe deadline, else why not."""
+    async def _probe(self, config: Config, timeout: float | None = None) -> str | None:
+        """None when something answers gRPC at ``config.endpoint`` within the probe deadline (``timeout``:
+        at most that), else why not."""
+        deadline = self.probe_timeout if timeout is None else min(timeout, self.probe_timeout)
         try:
             roots = await asyncio.to_thread(_root_certificates, config)
         except OSError as err:
@@ -246,18 +281,18 @@ class Backend:
             config.endpoint,
             insecure=config.insecure,
             root_certificates=roots,
-            deadlines=Deadlines(read=self.probe_timeout),
+            deadlines=Deadlines(read=deadline),
             retry=RetryPolicy(max_attempts=1),
         )
         try:
             request = project_pb2.GetDomainRequest()
-            call = transport.call("GetDomains", request, kind="read", timeout=self.probe_timeout)
-            await asyncio.wait_for(call, self.probe_timeout + 1.0)
+            call = transport.call("GetDomains", request, kind="read", timeout=deadline)
+            await asyncio.wait_for(call, deadline + (1.0 if timeout is None else 0.5))
         except FlyteException as err:
             if err.code in _DOWN:
                 return _first_line(getattr(err, "details", "") or str(err))
         except (TimeoutError, asyncio.TimeoutError):
-            return f"no answer within {self.probe_timeout:g} s"
+            return f"no answer within {deadline:g} s"
         finally:
             await transport.aclose()
         return None
@@ -270,6 +305,10 @@ class Backend:
         started = status is None
         if status is None:
             status = await self._start()
+        return await self._use_local(status, started)
+
+    async def _use_local(self, status: dict[str, Any], started: bool) -> Config:
+        """The config of the local backend ``status`` reports; the notice about it, once."""
         self.local_status = status
         config = await asyncio.to_thread(Config.auto, str(status["config"]), cwd=self.cwd)
         config = self._with_overrides(config)
@@ -284,27 +323,153 @@ class Backend:
 
     async def _status(self) -> dict[str, Any] | None:
         """``flyte-ls local status --json`` for ``state_dir``: the report when a backend runs there."""
+        report = await self._local_cli("status", STATUS_TIMEOUT_S)
+        return report if report.get("running") else None
+
+    async def _local_cli(self, action: str, timeout: float, *extra: str) -> dict[str, Any]:
+        """``flyte-ls local <action> --json --state-dir <state_dir>``: its JSON report (any exit status)."""
         proc = await asyncio.create_subprocess_exec(
-            *self.command, "local", "status", "--json", "--state-dir", str(self.state_dir),
+            *self.command, "local", action, "--json", "--state-dir", str(self.state_dir), *extra,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), STATUS_TIMEOUT_S)
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise
         except (TimeoutError, asyncio.TimeoutError):
             proc.kill()
             await proc.wait()
             raise BackendError(
-                f"`flyte-ls local status` did not answer within {STATUS_TIMEOUT_S:g} s",
+                f"`flyte-ls local {action}` did not answer within {timeout:g} s",
                 setting="flyte.local.autoStart",
             ) from None
         try:
             report: dict[str, Any] = json.loads(out)
         except ValueError:
             raise BackendError(
-                f"`flyte-ls local status` failed (exit {proc.returncode}): {_first_line(err.decode())}",
+                f"`flyte-ls local {action}` failed (exit {proc.returncode}): {_first_line(err.decode())}",
                 setting="flyte.local.autoStart",
             ) from None
-        return report if report.get("running") else None
+        return report
+
+    # -- on request: start, stop, status --------------------------------------------------------------------
+
+    async def start_local(self) -> tuple[dict[str, Any], bool]:
+        """Start the local backend on ``state_dir`` (whatever ``auto_start`` says), or reuse the one running
+        there: its ``flyte-ls local status --json`` report and whether it was started now. Commands use it
+        from now on when nothing else is configured."""
+        async with self._lock:
+            status = await self._status()
+            started = status is None
+            if status is None:
+                status = await self._start()
+            self.local_held = False
+            self._told = str(status["admin_endpoint"])  # the caller reports it: no second notice
+            self._local = await self._use_local(status, started)
+            self._checked_at = 0.0  # the next ensure() resolves again (and finds it)
+            self._status_cache = None
+            return status, started
+
+    async def stop_local(self) -> dict[str, Any]:
+        """Stop the local backend on ``state_dir`` (``flyte-ls local stop``): its report, ``{"stopped": bool,
+        "state_dir", ...}``. Until a command starts it again, the tracker's ``ensure(start_after_stop=False)``
+        does not."""
+        async with self._lock:
+            report = await self._local_cli("stop", STOP_TIMEOUT_S)
+            if "stopped" not in report:
+                raise BackendError(f"`flyte-ls local stop` failed: {report}", setting="flyte.local.autoStart")
+            if self.started_process is not None:
+                await asyncio.to_thread(_reap, self.started_process)
+            self.local_held = True
+            self.local_status = None
+            self._local = None
+            self._told = None  # a backend started again later is announced again
+            self._checked_at = 0.0
+            self._status_cache = None
+            return report
+
+    async def status(self, refresh: bool = False) -> dict[str, Any]:
+        """Which backend commands would use and whether it answers, without starting anything, within ~3 s
+        (a backend that hangs costs the probe's deadline); kept for a few seconds unless ``refresh``.
+
+        ``{endpoint, source, setting, reachable, error, project, domain, consoleUrl, configFile, local:
+        {stateDir, running, adminEndpoint, consoleUrl, pid}, autoStart}`` (README "Status in the editor")."""
+        cached = self._status_cache
+        if not refresh and cached is not None and time.monotonic() - cached[0] < STATUS_CACHE_S:
+            return dict(cached[1])
+        local_task = asyncio.ensure_future(self._quick_local_status())
+        try:
+            result = await self._status_of_configured()
+            if result is None:
+                result = await self._status_unconfigured(local_task)
+            result["local"] = _local_json(self.state_dir, await local_task)
+        finally:
+            local_task.cancel()
+        result |= {"project": self.project, "domain": self.domain, "autoStart": self.auto_start}
+        self._status_cache = (time.monotonic(), result)
+        return dict(result)
+
+    async def _status_of_configured(self) -> dict[str, Any] | None:
+        """The status of the configured backend; None when nothing is configured."""
+        try:
+            source = await asyncio.to_thread(self._configured)
+        except BackendError as err:  # a config file that is missing or wrong
+            if self.endpoint:
+                where = "setting flyte.endpoint"
+            elif self.config_file:
+                where = f"setting flyte.configFile ({self.config_file})"
+            else:
+                where = "flytekit's config discovery"
+            return _status_json(None, where, err.setting, str(err))
+        if source is None:
+            return None
+        config = source.config
+        problem = await self._probe(config, STATUS_PROBE_S)
+        error = None
+        if problem is not None:
+            error = (
+                f"The Flyte backend at {config.endpoint} ({source.where}) does not answer: {problem}. "
+                f"Start it, or change {source.setting}."
+            )
+        return _status_json(config, source.where, source.setting, error)
+
+    async def _status_unconfigured(self, local_task: asyncio.Future[dict[str, Any]]) -> dict[str, Any]:
+        sandbox = self._with_overrides(replace(Config.for_sandbox(), endpoint=self.default_endpoint))
+        if await self._probe(sandbox, STATUS_PROBE_S) is None:
+            return _status_json(sandbox, f"sandbox {self.default_endpoint}", "flyte.endpoint", None)
+        local = await local_task
+        if local.get("running"):
+            console = f"{self.console_endpoint.rstrip('/')}/console" if self.console_endpoint else None
+            return {
+                "endpoint": local.get("admin_endpoint"),
+                "source": f"local backend (flyte-ls local, state in {self.state_dir})",
+                "setting": "flyte.endpoint",
+                "reachable": True,
+                "error": None,
+                "consoleUrl": console or local.get("console_url"),
+                "configFile": local.get("config"),
+            }
+        if self.auto_start and not self.local_held:
+            error = (
+                "Nothing is configured (flyte.endpoint, flyte.configFile, FLYTECTL_CONFIG, "
+                f"~/.flyte/config.yaml) and nothing answers at {self.default_endpoint}: the first Run or "
+                f"Register starts the local backend (state in {self.state_dir}), or start it now "
+                "(flyte.startLocalBackend)."
+            )
+        else:
+            error = str(self._nothing_error())
+        result = _status_json(None, "none", "flyte.endpoint", error)
+        return result
+
+    async def _quick_local_status(self) -> dict[str, Any]:
+        """``flyte-ls local status --json`` of ``state_dir`` within :data:`LOCAL_STATUS_S` (not running
+        when it does not answer in time)."""
+        try:
+            return await self._local_cli("status", LOCAL_STATUS_S)
+        except BackendError as err:
+            return {"running": False, "reason": str(err)}
 
     async def _start(self) -> dict[str, Any]:
         """Start ``flyte-ls local start`` detached and wait until ``status`` reports it (or another one that
@@ -347,6 +512,45 @@ class Backend:
         log.info("%s", message)
         if self.on_message is not None:
             self.on_message(message)
+
+
+def console_base(config: Config) -> str:
+    """The console's base URL for ``config`` (``console.endpoint``, else the endpoint) + ``/console``."""
+    host = config.console_endpoint or f"{'http' if config.insecure else 'https'}://{config.endpoint}"
+    return host.rstrip("/") + "/console"
+
+
+def _status_json(
+    config: Config | None, source: str, setting: str | None, error: str | None
+) -> dict[str, Any]:
+    """The part of :meth:`Backend.status` about one backend (``config`` None: none)."""
+    return {
+        "endpoint": config.endpoint if config is not None else None,
+        "source": source,
+        "setting": setting,
+        "reachable": config is not None and error is None,
+        "error": error,
+        "consoleUrl": console_base(config) if config is not None else None,
+        "configFile": str(config.source) if config is not None and config.source is not None else None,
+    }
+
+
+def _local_json(state_dir: Path, report: Mapping[str, Any]) -> dict[str, Any]:
+    """``local`` of :meth:`Backend.status`, from ``flyte-ls local status --json``."""
+    running = bool(report.get("running"))
+    return {
+        "stateDir": str(state_dir),
+        "running": running,
+        "adminEndpoint": report.get("admin_endpoint") if running else None,
+        "consoleUrl": report.get("console_url") if running else None,
+        "pid": report.get("pid") if running else None,
+    }
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Collect the exit status of a local backend this process started and that was stopped (no zombie)."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
 
 
 def _spawn(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:

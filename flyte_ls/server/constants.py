@@ -13,6 +13,8 @@ SERVER_NAME: Final = "flyte-ls"
 ENTITIES_REQUEST: Final = "flyte/entities"
 EXECUTIONS_REQUEST: Final = "flyte/executions"  # -> the tracked executions (flyte/executionChanged's shape)
 EXECUTION_CHANGED_NOTIFICATION: Final = "flyte/executionChanged"
+BACKEND_STATUS_REQUEST: Final = "flyte/backendStatus"  # {refresh?} -> which backend, does it answer
+PROJECTS_REQUEST: Final = "flyte/projects"  # {} -> {projects: [{id, name}], domains: [{id, name}]}
 
 # Commands (workspace/executeCommand).
 ENTITY_INFO_COMMAND: Final = "flyte.entity.info"  # argument: {"uri": str, "name": str} -> the entity's dict
@@ -29,6 +31,9 @@ DOWNLOAD_OUTPUTS_COMMAND: Final = "flyte.downloadOutputs"  # {execution, to?}
 ACTIVATE_LAUNCH_PLAN_COMMAND: Final = "flyte.activateLaunchPlan"  # {uri, entity}
 BACKFILL_COMMAND: Final = "flyte.backfill"  # {uri, entity, from, to, parallel?}
 TRACK_EXECUTION_COMMAND: Final = "flyte.trackExecution"  # {execution} or {url}
+START_LOCAL_BACKEND_COMMAND: Final = "flyte.startLocalBackend"  # {} -> {adminEndpoint, consoleUrl, stateDir,
+# started}
+STOP_LOCAL_BACKEND_COMMAND: Final = "flyte.stopLocalBackend"  # {} -> {stopped, stateDir}
 
 # Settings: the section in workspace/configuration and the (camelCase, dotted) keys under it.
 SETTINGS_SECTION: Final = "flyte"

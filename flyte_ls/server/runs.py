@@ -86,7 +86,7 @@ class RunService:
         self.state_dir = workspace_state_dir(self.workspace_root())
         self.backend = self._make_backend(settings)
         self.worker = self._make_worker(settings)
-        self.tracker = ExecutionTracker(self.remote, self.state_dir / EXECUTIONS_FILE, self._changed)
+        self.tracker = ExecutionTracker(self._tracker_remote, self.state_dir / EXECUTIONS_FILE, self._changed)
         for tracked in self.tracker.tracked():  # oldest first: the newest inputs of an entity win
             if tracked.inputs is not None:
                 self.remember_inputs(tracked.uri, tracked.entity, tracked.inputs)
@@ -177,6 +177,30 @@ class RunService:
         if self.backend.remote is None:  # not resolved yet: a local backend started now uses the worker's
             self.backend.local_python = self._worker_python(self.server.settings)
         return await self.backend.ensure()
+
+    async def _tracker_remote(self) -> AsyncFlyteRemote:
+        """The tracker's remote: like :meth:`remote`, except that it does not start the local backend again
+        after the user stopped it (``flyte.stopLocalBackend``); the next command does."""
+        self.ensure_started()
+        assert self.backend is not None
+        if self.backend.remote is None:
+            self.backend.local_python = self._worker_python(self.server.settings)
+        return await self.backend.ensure(start_after_stop=False)
+
+    async def start_local_backend(self) -> tuple[dict[str, Any], bool]:
+        """Start (or reuse) the local backend in the user cache, whatever ``flyte.local.autoStart`` says: its
+        ``flyte-ls local status --json`` report and whether it was started now."""
+        self.ensure_started()
+        assert self.backend is not None
+        self.backend.local_python = self._worker_python(self.server.settings)
+        return await self.backend.start_local()
+
+    async def stop_local_backend(self) -> dict[str, Any]:
+        """Stop the local backend in the user cache (``flyte-ls local stop``); tracked executions stay
+        tracked."""
+        self.ensure_started()
+        assert self.backend is not None
+        return await self.backend.stop_local()
 
     def rpc_failed(self, error: BaseException) -> None:
         """A command's RPC failed: when the backend was unreachable (``FlyteSystemUnavailableException``),

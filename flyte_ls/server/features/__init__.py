@@ -6,6 +6,7 @@ The order matters only for the document hooks: diagnostics are scheduled before 
 from __future__ import annotations
 
 from flyte_ls.server.features import (
+    backend,
     code_lens,
     commands,
     configuration,
@@ -27,6 +28,7 @@ FEATURES = (
     diagnostics,
     indexing,
     commands,  # attaches server.runs (register/execute, the tracker) before the features that show runs
+    backend,  # flyte/backendStatus, flyte/projects, start/stop the local backend (uses server.runs)
     executions,  # flyte-exec diagnostics, gate code actions, flyte/executions (after diagnostics: merged)
     hover,
     code_lens,

@@ -53,7 +53,7 @@ def _request_failed(command: str, message: str, data: Any = None) -> JsonRpcExce
     )
 
 
-def _translate(command: str, exc: Exception) -> JsonRpcException:
+def translate(command: str, exc: Exception) -> JsonRpcException:
     """A failure of the worker, the registration or the backend as an LSP error that says what to do."""
     if isinstance(exc, JsonRpcException):
         return exc
@@ -421,17 +421,20 @@ COMMANDS: dict[str, Handler] = {
 }
 
 
-def _wrap(name: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
+def wrap(name: str, handler: Handler, *, optional_argument: bool = False) -> Callable[..., Awaitable[Any]]:
+    """The command handler pygls calls: validates the argument object (``optional_argument``: none is
+    ``{}``), runs ``handler`` and turns its failures into LSP errors that say what to do."""
+
     # Not functools.wraps: pygls reads the signature (``*arguments``: the raw JSON values, validated here).
     async def command(ls: FlyteLanguageServer, *arguments: Any) -> Any:
-        args = Args(name, arguments)
+        args = Args(name, [{}] if optional_argument and not arguments else arguments)
         try:
             return await handler(ls, args)
         except JsonRpcException:
             raise
         except Exception as exc:
             runs_of(ls).rpc_failed(exc)
-            error = _translate(name, exc)  # logs the traceback of an unexpected failure (a bug)
+            error = translate(name, exc)  # logs the traceback of an unexpected failure (a bug)
             log.info("%s", error.message)  # a backend down, a worker error: the user's to fix
             raise error from exc
 
@@ -444,4 +447,4 @@ def setup(server: FlyteLanguageServer) -> None:
 
     runs.setup(server)
     for name, handler in COMMANDS.items():
-        server.command(name)(_wrap(name, handler))
+        server.command(name)(wrap(name, handler))

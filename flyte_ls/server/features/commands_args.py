@@ -32,6 +32,8 @@ FORMS: dict[str, str] = {
     '"parallel"?: false}',
     "flyte.trackExecution": '{"execution": {"project", "domain", "name"}} or {"url": "http://.../console/'
     'projects/p/domains/d/executions/name"}',
+    "flyte.startLocalBackend": "{} (or no argument)",
+    "flyte.stopLocalBackend": "{} (or no argument)",
 }
 
 _CONSOLE_URL = re.compile(r"/projects/([^/?#]+)/domains/([^/?#]+)/executions/([^/?#]+)")
