@@ -258,6 +258,11 @@ async def test_nothing_configured_and_the_local_backend_running_reports_it(env: 
             assert {"id": "flytesnacks", "name": "flytesnacks"} in found["projects"], found
             assert [d["id"] for d in found["domains"]] == ["development", "staging", "production"]
             assert all(set(d) == {"id", "name"} and d["name"] for d in found["domains"])
+        # With auto start off, the one running there is still used (it is not started, only found).
+        async with session(env, {"local": {"autoStart": False}}) as client:
+            status, _ = await timed_status(client)
+            assert status["reachable"] is True and status["autoStart"] is False
+            assert (await request(client, "flyte/projects", {}))["projects"]
     finally:
         local.stop()
     # Nothing configured, nothing running: not reachable, and what the first run will do.
