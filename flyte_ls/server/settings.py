@@ -336,9 +336,31 @@ def unwrap_section(raw: Any) -> Any:
     return None
 
 
-def settings_table() -> list[tuple[str, str, str, str]]:
-    """(key, type, default, meaning) of every setting in declaration order: the README's settings table."""
-    rows: list[tuple[str, str, str, str]] = []
+@attrs.define(frozen=True)
+class SettingField:
+    """One setting as its documentation needs it (the README table, the VS Code extension's settings)."""
+
+    key: str  # dotted camelCase key under the ``flyte`` section
+    type: Any  # the Python type: bool, int, str, list[str], or one of them | None
+    default: Any
+    doc: str
+    minimum: int | None = None  # integers: the smallest accepted value
+
+    @property
+    def optional(self) -> bool:
+        return _optional(self.type)
+
+    @property
+    def base_type(self) -> Any:
+        """The type without ``| None``."""
+        if self.optional:
+            return next(a for a in typing.get_args(self.type) if a is not type(None))
+        return self.type
+
+
+def setting_fields() -> list[SettingField]:
+    """Every setting in declaration order."""
+    out: list[SettingField] = []
 
     def walk(cls: type, prefix: str) -> None:
         hints = typing.get_type_hints(cls)
@@ -348,11 +370,24 @@ def settings_table() -> list[tuple[str, str, str, str]]:
             if attrs.has(ftype):
                 walk(ftype, key + ".")
                 continue
-            default = _default(field)
-            rows.append((key, _type_label(ftype), _json_label(default), field.metadata.get(_DOC, "")))
+            doc_text = field.metadata.get(_DOC, "")
+            out.append(SettingField(key, ftype, _default(field), doc_text, _minimum(field.validator)))
 
     walk(Settings, "")
-    return rows
+    return out
+
+
+def _minimum(validator: Any) -> int | None:
+    """The smallest integer an ``attrs.validators.ge`` / ``gt`` validator accepts (None: no bound)."""
+    bound, op = getattr(validator, "bound", None), getattr(validator, "compare_op", None)
+    if not isinstance(bound, int):
+        return None
+    return bound if op == ">=" else bound + 1 if op == ">" else None
+
+
+def settings_table() -> list[tuple[str, str, str, str]]:
+    """(key, type, default, meaning) of every setting in declaration order: the README's settings table."""
+    return [(f.key, _type_label(f.type), _json_label(f.default), f.doc) for f in setting_fields()]
 
 
 def _type_label(ftype: Any) -> str:
