@@ -103,7 +103,17 @@ export interface ClientUi extends InstallUi {
   showErrorMessage(message: string, ...items: string[]): PromiseLike<string | undefined>;
   showWarningMessage(message: string, ...items: string[]): PromiseLike<string | undefined>;
   executeCommand(command: string, ...args: unknown[]): PromiseLike<unknown>;
+  /** Saves the open document `uri` when it has unsaved changes: false when that failed. */
+  saveDocument(uri: string): PromiseLike<boolean>;
 }
+
+/** Commands that import the entity's file from disk: a lens click saves the open document first. */
+const IMPORTING_COMMANDS: ReadonlySet<string> = new Set([
+  "flyte.execute",
+  "flyte.register",
+  "flyte.activateLaunchPlan",
+  "flyte.backfill",
+]);
 
 export interface ServerClientOptions {
   /** The "Flyte" log channel (`vscode.window.createOutputChannel("Flyte", { log: true })`). */
@@ -131,6 +141,10 @@ export function vscodeClientUi(): ClientUi {
     showErrorMessage: (message, ...items) => vscode.window.showErrorMessage(message, ...items),
     showWarningMessage: (message, ...items) => vscode.window.showWarningMessage(message, ...items),
     executeCommand: (command, ...args) => vscode.commands.executeCommand(command, ...args),
+    saveDocument: async (uri) => {
+      const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+      return !doc || !doc.isDirty || (await doc.save());
+    },
     withProgress: (title, task) =>
       vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
         task((message, increment) => progress.report({ message, increment }), token),
@@ -428,6 +442,9 @@ export class ServerClient implements ServerHost, vscode.Disposable {
   async executeFromEditor(command: string, args: unknown[], next: (command: string, args: unknown[]) => unknown): Promise<unknown> {
     const arg = args.length === 1 && args[0] && typeof args[0] === "object" && !Array.isArray(args[0]) ? (args[0] as Json) : undefined;
     try {
+      if (arg && IMPORTING_COMMANDS.has(command) && typeof arg.uri === "string" && !(await this.ui.saveDocument(arg.uri))) {
+        throw new Error(`${arg.uri} could not be saved, and flyte-ls imports your code from disk: save it, then try again.`);
+      }
       return arg ? await this.executeCommand(command, arg) : await next(command, args);
     } catch (err) {
       if ((err as { code?: unknown } | null)?.code === REQUEST_CANCELLED) return undefined;

@@ -90,6 +90,12 @@ class FakeUi implements ClientUi {
     this.commands.push([command, ...args]);
     return undefined;
   }
+  saved: string[] = [];
+  saveFails = false;
+  async saveDocument(uri: string): Promise<boolean> {
+    this.saved.push(uri);
+    return !this.saveFails;
+  }
   withProgress<T>(): PromiseLike<T> {
     throw new Error("not used: prepare is faked");
   }
@@ -325,6 +331,26 @@ describe("client", () => {
       assert.deepEqual(ui.errors, [{ message: "The backend at localhost:30080 does not answer: start it (Flyte: Start Local Backend).", items: ["Show Logs"] }]);
       await sleep(0);
       assert.equal(log.shown(), 1);
+      await host.dispose();
+    });
+
+    it("save the entity's open document before a command that imports it, and stop when it cannot be saved", async () => {
+      const { host, clients, ui } = setup();
+      await host.start();
+      const sent: string[] = [];
+      clients[0].answer = (_method, params) => {
+        sent.push((params as { command: string }).command);
+        return { version: "v1" };
+      };
+      const middleware = clients[0].clientOptions.middleware!.executeCommand!;
+      await middleware("flyte.register", [{ uri: "file:///ws/wf.py", entity: "wf" }], async () => undefined);
+      await middleware("flyte.terminate", [{ execution: "ex:p:d:n" }], async () => undefined);
+      assert.deepEqual(ui.saved, ["file:///ws/wf.py"]);
+      assert.deepEqual(sent, ["flyte.register", "flyte.terminate"]);
+      ui.saveFails = true;
+      assert.equal(await middleware("flyte.execute", [{ uri: "file:///ws/wf.py", entity: "wf" }], async () => undefined), undefined);
+      assert.deepEqual(sent, ["flyte.register", "flyte.terminate"], "nothing is sent when the file could not be saved");
+      assert.match(ui.errors.at(-1)!.message, /could not be saved/);
       await host.dispose();
     });
 
