@@ -114,7 +114,8 @@ async def session(env: Env, settings: dict[str, Any]) -> AsyncIterator[LanguageC
             workspace_folders=[types.WorkspaceFolder(uri=from_fs_path(str(env.workspace)), name="ws")],
             initialization_options={"pythonPath": VENV_PYTHON, **settings},
         )
-        await asyncio.wait_for(client.initialize_session(params), 30)
+        result = await asyncio.wait_for(client.initialize_session(params), 30)
+        client.init_result = result  # type: ignore[attr-defined]
         yield client
         await asyncio.wait_for(client.shutdown_session(), 30)
     except BaseException:
@@ -297,6 +298,8 @@ async def test_start_and_stop_the_local_backend_from_the_editor(env: Env) -> Non
     """With flyte.local.autoStart off: the command starts it anyway, the commands then use it, the next start
     reuses it; stop ends it and executions stay tracked."""
     async with session(env, {"local": {"autoStart": False}}) as client:
+        provider = client.init_result.capabilities.execute_command_provider  # type: ignore[attr-defined]
+        assert {"flyte.startLocalBackend", "flyte.stopLocalBackend"} <= set(provider.commands)
         before = set(client.progress_reports)
         started = await command(client, "flyte.startLocalBackend", {})
         assert set(started) == {"adminEndpoint", "consoleUrl", "stateDir", "started"}
