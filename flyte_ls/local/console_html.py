@@ -61,12 +61,26 @@ def link(url: str, text: str) -> str:
     return f"<a href='{e(safe)}'>{e(text)}</a>" if safe is not None else e(text)
 
 
-def page(title: str, body: str, *, nav: str = "", reload: bool = False) -> bytes:
+_COMPONENT_CSS: dict[str, str] = {}
+
+
+def register_css(name: str, css: str) -> None:
+    """Adds a component's style rules (the DAG, the timeline...) to every page's inline style sheet."""
+    _COMPONENT_CSS[name] = css
+
+
+def page(
+    title: str, body: str, *, nav: str = "", reload: bool = False, scripts: tuple[str, ...] = ()
+) -> bytes:
+    """A whole page. ``scripts``: names of first-party scripts served under ``/console/static/`` (the only
+    scripts a page may load); ``reload``: the page reloads itself every RELOAD_S seconds (without scripts)."""
     head = f"<meta http-equiv='refresh' content='{RELOAD_S}'>" if reload else ""
+    head += "".join(f"<script src='/console/static/{e(name)}' defer></script>" for name in scripts)
+    style = _STYLE + "".join(_COMPONENT_CSS.values())
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width'>{head}"
-        f"<title>{e(title)} · flyte-ls local</title><style>{_STYLE}</style></head>"
+        f"<title>{e(title)} · flyte-ls local</title><style>{style}</style></head>"
         f"<body><nav><a href='/console'>flyte-ls local</a>{nav}</nav>{body}</body></html>\n"
     ).encode()
 
