@@ -18,6 +18,7 @@ expandable. Every value is escaped (:func:`.console_html.e`), links go through :
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from flyteidl.core import compiler_pb2, condition_pb2, identifier_pb2, literals_pb2, workflow_pb2
 
 from flyte_ls.local.console_dag_layout import Layout, layout
-from flyte_ls.local.console_html import dur, e, href, register_css
+from flyte_ls.local.console_html import dur, e, href, phase_tone, register_css
 
 START, END = "start-node", "end-node"
 KINDS = ("task", "subworkflow", "launchplan", "branch", "gate", "array", "dynamic", "start", "end")
@@ -38,29 +39,14 @@ _GLYPH = {
     "subworkflow": "\u25a3",  # ▣
     "launchplan": "\u2197",  # ↗
     "branch": "\u25c7",  # ◇
-    "gate": "\u29d7",  # ⧗
+    "gate": "\u25d4",  # ◔
     "array": "\u25a6",  # ▦
     "dynamic": "\u2726",  # ✦
     "start": "\u25b7",  # ▷
     "end": "\u25fb",  # ◻
 }
 _KIND_TEXT = {"launchplan": "launch plan"}
-_GROUPS = {  # phase -> colour group (the class p-<group>)
-    "SUCCEEDED": "ok",
-    "RECOVERED": "ok",
-    "CACHE_HIT": "ok",
-    "QUEUED": "run",
-    "RUNNING": "run",
-    "DYNAMIC_RUNNING": "run",
-    "INITIALIZING": "run",
-    "WAITING_FOR_RESOURCES": "run",
-    "FAILING": "bad",
-    "FAILED": "bad",
-    "TIMED_OUT": "bad",
-    "ABORTED": "off",
-    "SKIPPED": "off",
-    "UNDEFINED": "off",
-}
+_MAPPED = re.compile(r"map_(.+)_[0-9a-f]{32}(?:-arraynode)?")
 _OPS = {0: "==", 1: "!=", 2: ">", 3: ">=", 4: "<", 5: "<="}
 
 
@@ -94,7 +80,10 @@ def _key(ident: identifier_pb2.Identifier) -> tuple[str, str, str, str]:
 
 
 def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1] or name
+    """``pkg.mod.double`` -> ``double``; flytekit's ``map_double_<hash>-arraynode`` -> ``double``."""
+    short = name.rsplit(".", 1)[-1] or name
+    mapped = _MAPPED.fullmatch(short)
+    return mapped.group(1) if mapped else short
 
 
 class _Reader:
@@ -119,6 +108,7 @@ class _Reader:
                     graph.edges.extend((up, down) for up in upstream[down].ids if up in graph.nodes)
         else:
             _fallback_edges(graph, protos)
+        _branch_inputs(graph, upstream)
         return graph
 
     def node(self, graph: Graph, proto: workflow_pb2.Node, stack: tuple[tuple[str, ...], ...]) -> DagNode:
@@ -193,6 +183,29 @@ class _Reader:
         return DagNode(node_id, "task", fallback, target or "node")
 
 
+def _branch_inputs(graph: Graph, upstream: Mapping[str, compiler_pb2.ConnectionSet.IdList]) -> None:
+    """Edges into a branch node from what its cases read: the compiler lists them for the then-nodes only."""
+    have = set(graph.edges)
+    for node_id, node in graph.nodes.items():
+        inner = graph.children.get(node_id)
+        if node.kind != "branch" or inner is None:
+            continue
+        for child in _all_ids(inner):
+            for up in upstream[child].ids if child in upstream else ():
+                if up in graph.nodes and up != node_id and (up, node_id) not in have:
+                    have.add((up, node_id))
+                    graph.edges.append((up, node_id))
+
+
+def _all_ids(graph: Graph) -> list[str]:
+    """The node ids of a branch's inner graph, and of the branches inside it."""
+    out = list(graph.nodes)
+    for node_id, node in graph.nodes.items():
+        if node.kind == "branch" and node_id in graph.children:
+            out += _all_ids(graph.children[node_id])
+    return out
+
+
 def _fallback_edges(graph: Graph, protos: list[workflow_pb2.Node]) -> None:
     """Edges of an uncompiled template: ``upstream_node_ids`` and the promises in the bindings."""
     seen: set[tuple[str, str]] = set()
@@ -236,7 +249,7 @@ def build_graph(
 def _operand(op: condition_pb2.Operand) -> str:
     kind = op.WhichOneof("val")
     if kind == "var":
-        return op.var
+        return op.var.lstrip(".")  # flytekit writes a workflow input as ".x"
     if kind == "primitive":
         value = op.primitive.WhichOneof("value")
         return repr(getattr(op.primitive, value)) if value else "?"
@@ -339,7 +352,7 @@ class _Renderer:
         nested = "".join(
             self.details(graph.nodes[n], keys[n], inner[n], anchors[n]) for n in lay.order if n in inner
         )
-        return f"<div class='dag-graph'>{svg}{listing}{nested}</div>"
+        return f"<div class='dag-graph'><div class='dag-scroll'>{svg}</div>{listing}{nested}</div>"
 
     def details(self, node: DagNode, key: str, sub: Graph, anchor: str) -> str:
         kind = _kind(node, key, self.dynamic)
@@ -387,7 +400,7 @@ class _Renderer:
         b = lay.boxes[node.id]
         kind = _kind(node, key, self.dynamic)
         phase = self.phases.get(key, "")
-        group = _GROUPS.get(phase, "none") if phase else "none"
+        group = phase_tone(phase) if phase else "none"
         cls = f"dag-node k-{kind} p-{group}"
         x, y = b.x, b.y
         if node.kind in ("start", "end"):
@@ -459,14 +472,14 @@ class _Renderer:
             kind = _kind(node, key, self.dynamic)
             phase = self.phases.get(key, "")
             text = _name(node, kind, phase)
-            after = ", ".join(u for u in ups[n]) or "nothing"
+            after = f"; after {', '.join(ups[n])}" if ups[n] else ""
             extra = f"; {node.condition}" if node.condition else ""
             extra += f"; cases: {'; '.join(node.cases)}" if node.cases else ""
             url = self.links.get(key) or f"#node-{key}"
             safe = url if url.startswith("#") else href(url)
             name = f"<a href='{e(safe)}'>{e(text)}</a>" if safe is not None else e(text)
             inner = f" (<a href='#{e(anchors[n])}'>inner graph</a>)" if n in anchors else ""
-            items.append(f"<li>{name}{inner}; after {e(after)}{e(extra)}</li>")
+            items.append(f"<li>{name}{inner}{e(after)}{e(extra)}</li>")
         return (
             "<details class='dag-list'><summary>The graph as a list</summary>"
             f"<ol>{''.join(items)}</ol></details>"
@@ -495,29 +508,24 @@ def render_dag(
     return f"<figure class='dag-figure'>{renderer.graph(graph, title, '')}</figure>"
 
 
+# Colours are the page theme's custom properties (console_html: light and dark sets, text >= 4.5:1 on fills).
 DAG_CSS = (
-    ".dag-figure{margin:.5em 0;--dag-fg:#1f2328;--dag-bg:#ffffff;--dag-edge:#6e7781;--dag-box:#f6f8fa;"
-    "--dag-line:#8c959f;--dag-ok:#dafbe1;--dag-ok-line:#1a7f37;--dag-run:#ddf4ff;--dag-run-line:#0969da;"
-    "--dag-bad:#ffebe9;--dag-bad-line:#cf222e;--dag-off:#eaeef2;--dag-off-line:#6e7781;--dag-focus:#0969da}"
-    "@media (prefers-color-scheme: dark){.dag-figure{--dag-fg:#e6edf3;--dag-bg:#0d1117;--dag-edge:#8b949e;"
-    "--dag-box:#161b22;--dag-line:#6e7681;--dag-ok:#0f2d1a;--dag-ok-line:#3fb950;--dag-run:#0c2d48;"
-    "--dag-run-line:#58a6ff;--dag-bad:#3d1114;--dag-bad-line:#f85149;--dag-off:#21262d;"
-    "--dag-off-line:#8b949e;--dag-focus:#58a6ff}}"
-    ".dag-graph{overflow:auto;max-height:80vh;max-width:100%}"
-    "svg.dag{display:block;background:var(--dag-bg);font-family:sans-serif}"
-    ".dag-edges path{fill:none;stroke:var(--dag-edge);stroke-width:1.4}.dag-head{fill:var(--dag-edge)}"
-    ".dag-node rect{fill:var(--dag-box);stroke:var(--dag-line);stroke-width:1.5}"
-    ".dag-node text{fill:var(--dag-fg);font-size:11px}.dag-node text.dag-l{font-size:12.5px;font-weight:bold}"
-    ".dag-node text.dag-p{font-weight:bold}"
-    ".p-ok rect{fill:var(--dag-ok);stroke:var(--dag-ok-line)}"
-    ".p-run rect{fill:var(--dag-run);stroke:var(--dag-run-line);stroke-dasharray:5 3}"
-    ".p-bad rect{fill:var(--dag-bad);stroke:var(--dag-bad-line);stroke-width:2.5}"
-    ".p-off rect{fill:var(--dag-off);stroke:var(--dag-off-line)}"
+    ".dag-figure{margin:.5em 0}.dag-scroll{overflow:auto;max-height:80vh;max-width:100%}"
+    "svg.dag{display:block;font-family:system-ui,sans-serif}"
+    ".dag-edges path{fill:none;stroke:var(--muted);stroke-width:1.4}.dag-head{fill:var(--muted)}"
+    ".dag-node rect{fill:var(--surface);stroke:var(--border);stroke-width:1.5}"
+    ".dag-node text{fill:var(--fg);font-size:11px}.dag-node text.dag-l{font-size:12.5px;font-weight:600}"
+    ".dag-node text.dag-p{font-weight:600}"
+    ".p-ok rect{fill:var(--ok-bg);stroke:var(--ok)}.p-ok text.dag-p{fill:var(--ok)}"
+    ".p-run rect{fill:var(--run-bg);stroke:var(--run);stroke-dasharray:5 3}.p-run text.dag-p{fill:var(--run)}"
+    ".p-fail rect{fill:var(--fail-bg);stroke:var(--fail);stroke-width:2.5}"
+    ".p-fail text.dag-p{fill:var(--fail)}"
+    ".p-idle rect{fill:var(--idle-bg);stroke:var(--idle)}.p-idle text.dag-p{fill:var(--idle)}"
     "a.dag-node:focus,a.dag-open:focus{outline:none}"
-    "a.dag-node:focus rect,a.dag-node:hover rect{stroke:var(--dag-focus);stroke-width:3}"
-    ".dag-open circle{fill:var(--dag-bg);stroke:var(--dag-line)}.dag-open text{fill:var(--dag-fg);"
-    "font-size:13px;font-weight:bold}a.dag-open:focus circle,a.dag-open:hover circle{stroke:var(--dag-focus);"
-    "stroke-width:3}"
+    "a.dag-node:focus rect,a.dag-node:hover rect{stroke:var(--focus);stroke-width:3}"
+    ".dag-open circle{fill:var(--bg);stroke:var(--border)}"
+    ".dag-open text{fill:var(--fg);font-size:13px;font-weight:600}"
+    "a.dag-open:focus circle,a.dag-open:hover circle{stroke:var(--focus);stroke-width:3}"
     ".dag-sub{margin:.4em 0 .4em 1em}.dag-list ol{margin:.2em 0}"
 )
 register_css("dag", DAG_CSS)
