@@ -1,9 +1,9 @@
 """The local backend's console: server-rendered pages at FlyteConsole's paths (reference local-backend.md §9),
 so the URLs flytekit and flyte-ls print open here.
 
-- ``/console``, ``/console/select-project``: the projects; ``/console/projects/<p>``: its domains.
-- ``/console/projects/<p>/domains/<d>/executions`` and ``/console/projects/<p>/executions?domain=<d>``: the
-  executions, newest first, paged (``limit``, ``token``; ``phase`` filters).
+- ``/console``, ``/console/select-project``: the projects; ``/console/projects/<p>`` (``?domain=<d>``),
+  ``/console/projects/<p>/domains/<d>/executions``: the project page, its executions with filters and paging
+  (:mod:`.console_lists`).
 - ``/console/projects/<p>/domains/<d>/executions/<name>``: phase, inputs, outputs, signals and the node list
   (:mod:`.console_nodes`); ``.../<name>/nodeId/<unique node id>/nodes`` (propeller's ``FLYTE_EXECUTION_URL``)
   adds that node's inputs, outputs and attempts. A page of an unfinished execution reloads itself.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 from flyteidl.admin import (
     common_pb2,
@@ -30,7 +30,7 @@ from flyteidl.admin import (
 )
 from flyteidl.core import identifier_pb2, literals_pb2
 
-from flyte_ls.local import console_entities
+from flyte_ls.local import console_entities, console_lists
 from flyte_ls.local.console_entities import type_name
 from flyte_ls.local.console_html import (
     HTML,
@@ -61,8 +61,6 @@ from flyte_ls.local.errors import AdminError, InvalidArgument, NotFound
 from flyte_ls.local.flyte_urls import call_rpc
 
 Response = tuple[int, str, bytes]
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 _MODE = execution_pb2.ExecutionMetadata.ExecutionMode
 
 
@@ -101,20 +99,18 @@ class Console:
     def _dispatch(self, parts: list[str], q: dict[str, str]) -> bytes:
         n = len(parts)
         if n == 0 or parts == ["select-project"] or parts == ["projects"]:
-            return self.projects()
+            return console_lists.projects(self)
         if parts[0] != "projects" or n < 2:
             raise NotFound(f"there is no console page at /console/{'/'.join(parts)}")
         project = parts[1]
-        if n == 2:
-            return self.project(project)
-        if n == 3 and parts[2] == "executions":
-            return self.executions(project, q.get("domain", "development"), q)
+        if n == 2 or (n == 3 and parts[2] == "executions"):
+            return console_lists.project_page(self, project, q.get("domain", ""), q)
         if n == 3 and parts[2] in console_entities.LIST_KINDS:
             return console_entities.entity_list(self, project, q.get("domain", "development"), parts[2])
         if n >= 4 and parts[2] == "domains":
             domain, rest = parts[3], parts[4:]
             if not rest or rest == ["executions"]:
-                return self.executions(project, domain, q)
+                return console_lists.project_page(self, project, domain, q)
             if rest[0] == "executions" and len(rest) == 2:
                 return self.execution(project, domain, rest[1])
             if rest[0] == "executions" and len(rest) in (4, 5) and rest[2] == "nodeId":
@@ -126,7 +122,7 @@ class Console:
                 if len(rest) == 2:
                     return console_entities.versions_page(self, project, domain, rest[0], rest[1], q)
                 if len(rest) == 4 and rest[2] == "version":
-                    return console_entities.version_page(self, project, domain, rest[0], rest[1], rest[3])
+                    return console_entities.version_page(self, project, domain, rest[0], rest[1], rest[3], q)
         raise NotFound(f"there is no console page at /console/{'/'.join(parts)}")
 
     def call(self, method: str, request: Any) -> Any:
@@ -179,68 +175,6 @@ class Console:
         size = f"{blob.bytes / (1024 * 1024):.1f} MiB"
         where = f": {link(url, 'the literal map file')}" if url else ""
         return f"<p class='muted'>too large to show here ({size}){where}</p>"
-
-    # -- projects ----------------------------------------------------------------------------------------
-    def projects(self) -> bytes:
-        listed = self.call("ListProjects", project_pb2.ProjectListRequest(limit=500)).projects
-        rows = [
-            f"<tr><td>{link(f'/console/projects/{seg(p.id)}', p.id)}</td><td>{e(p.name)}</td>"
-            f"<td>{e(p.description)}</td><td>{self._domain_links(p)}</td></tr>"
-            for p in listed
-        ]
-        body = "<h1>flyte-ls local Flyte backend</h1><h2>Projects</h2>"
-        body += table(["project", "name", "description", "executions"], rows, "no projects")
-        return page("projects", body)
-
-    @staticmethod
-    def _domain_links(p: project_pb2.Project) -> str:
-        return " ".join(
-            link(f"/console/projects/{seg(p.id)}/domains/{seg(d.id)}/executions", d.id) for d in p.domains
-        )
-
-    def project(self, project: str) -> bytes:
-        self.check_project(project)
-        p = self.call("GetProject", project_pb2.ProjectGetRequest(id=project))
-        rows = []
-        for d in p.domains:
-            base = f"/console/projects/{seg(project)}/domains/{seg(d.id)}"
-            links = [link(f"{base}/{kind}", kind) for kind in console_entities.LIST_KINDS]
-            links.insert(0, link(f"{base}/executions", "executions"))
-            rows.append(f"<tr><th>{e(d.id)}</th><td>{' '.join(links)}</td></tr>")
-        body = f"<h1>Project {e(project)}</h1><p>{e(p.description)}</p>"
-        body += table(["domain", "pages"], rows, "no domains")
-        return page(project, body, nav=project_nav(project))
-
-    # -- executions --------------------------------------------------------------------------------------
-    def executions(self, project: str, domain: str, q: dict[str, str]) -> bytes:
-        self.check_project(project, domain)
-        limit = _limit(q.get("limit", ""))
-        filters = ""
-        phase = q.get("phase", "")
-        if phase:
-            if phase not in WF_PHASE.keys():
-                raise InvalidArgument(f"unknown phase {phase!r}; one of {', '.join(WF_PHASE.keys())}")
-            filters = f"eq(phase,{phase})"
-        req = common_pb2.ResourceListRequest(
-            id=common_pb2.NamedEntityIdentifier(project=project, domain=domain),
-            limit=limit,
-            token=q.get("token", ""),
-            filters=filters,
-            sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING),
-        )
-        listed = self.call("ListExecutions", req)
-        base = f"/console/projects/{seg(project)}/domains/{seg(domain)}/executions"
-        body = f"<h1>{e(project)} / {e(domain)}: executions</h1>"
-        shown = [link(base, "all") if phase else "<b>all</b>"]
-        for name in ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"):
-            shown.append(f"<b>{name}</b>" if name == phase else link(f"{base}?phase={name}", name))
-        body += f"<p>show: {' &middot; '.join(shown)}</p>" + execution_table(listed.executions)
-        if listed.token:
-            more = {"limit": str(limit), "token": listed.token, **({"phase": phase} if phase else {})}
-            body += f"<p>{link(f'{base}?{urlencode(more)}', 'next page')}</p>"
-        if q.get("token"):
-            body += f"<p>{link(base, 'first page')}</p>"
-        return page(f"{project}/{domain} executions", body, nav=project_nav(project, domain))
 
     def execution(self, project: str, domain: str, name: str, node: str = "") -> bytes:
         ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
@@ -350,19 +284,6 @@ class Console:
         return out
 
 
-def execution_table(executions: Any) -> str:
-    rows = []
-    for ex in executions:
-        phase = WF_PHASE.Name(ex.closure.phase)
-        i, lp = ex.id, ex.spec.launch_plan
-        rows.append(
-            f"<tr><td>{link(exec_url(i.project, i.domain, i.name), i.name)}</td><td>{phase_span(phase)}</td>"
-            f"<td>{link(entity_url(lp), lp.name) if lp.name else ''}</td><td>{ts(ex.closure.created_at)}</td>"
-            f"<td>{dur(ex.closure.duration)}</td></tr>"
-        )
-    return table(["execution", "phase", "launch plan", "created", "duration"], rows, "no executions yet")
-
-
 def signals_table(signals: Signals, execution: str, running: bool) -> str:
     """The execution's signals: id, type, value (or waiting, with how to set it from flytekit)."""
     rows = []
@@ -381,11 +302,3 @@ def signals_table(signals: Signals, execution: str, running: bool) -> str:
             state = "<span class='muted'>never set</span>"
         rows.append(f"<tr><td><code>{e(sid)}</code></td><td>{e(type_name(type_))}</td><td>{state}</td></tr>")
     return table(["signal", "type", "value"], rows, "no signals")
-
-
-def _limit(raw: str) -> int:
-    try:
-        value = int(raw) if raw else DEFAULT_LIMIT
-    except ValueError:
-        raise InvalidArgument(f"limit must be a number, got {raw!r}") from None
-    return max(1, min(value, MAX_LIMIT))

@@ -27,7 +27,7 @@ import html
 from urllib.parse import quote
 
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from flyteidl.core import literals_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 HTML = "text/html; charset=utf-8"
@@ -166,6 +166,22 @@ def link(url: str, text: str) -> str:
     """``<a>`` to ``url``, or just the escaped text when the URL is not a safe link."""
     safe = href(url)
     return f"<a href='{e(safe)}'>{e(text)}</a>" if safe is not None else e(text)
+
+
+def exec_url(project: str, domain: str, name: str) -> str:
+    """The console page of an execution."""
+    return f"/console/projects/{seg(project)}/domains/{seg(domain)}/executions/{seg(name)}"
+
+
+def entity_url(ident: identifier_pb2.Identifier) -> str:
+    """The console page of a task, workflow or launch plan version (the URL form flytekit prints)."""
+    kind = {identifier_pb2.TASK: "task", identifier_pb2.WORKFLOW: "workflow"}.get(
+        ident.resource_type, "launch_plan"
+    )
+    return (
+        f"/console/projects/{seg(ident.project)}/domains/{seg(ident.domain)}/{kind}/{seg(ident.name)}"
+        f"/version/{seg(ident.version)}"
+    )
 
 
 _COMPONENT_CSS: dict[str, str] = {}
