@@ -72,7 +72,7 @@ class Graph:
     children: dict[str, Graph] = field(default_factory=dict)
 
 
-# -- reading a compiled workflow ----------------------------------------------------------------------
+# -- reading a compiled workflow -----------------------------------------------------------------------------
 
 
 def _key(ident: identifier_pb2.Identifier) -> tuple[str, str, str, str]:
@@ -296,7 +296,7 @@ def gate_text(gate: workflow_pb2.GateNode) -> str:
     return "gate"
 
 
-# -- drawing ------------------------------------------------------------------------------------------
+# -- drawing -------------------------------------------------------------------------------------------------
 
 
 def _clip(text: str, limit: int) -> str:
@@ -359,7 +359,7 @@ class _Renderer:
         phase = self.phases.get(key, "")
         summary = e(_name(node, kind, phase))
         if node.cases:
-            summary += " &middot; " + e("; ".join(node.cases))
+            summary += e(" \u00b7 " + "; ".join(node.cases))
         body = self.graph(sub, f"{node.id}: {sub.name}", f"{key}/")
         return f"<details class='dag-sub' id='{e(anchor)}'><summary>{summary}</summary>{body}</details>"
 
@@ -375,7 +375,9 @@ class _Renderer:
         real = [n for n in graph.nodes.values() if n.kind not in ("start", "end")]
         counts = Counter(self.phases.get(keys[n.id], "") for n in real)
         if self.phases:
-            by_phase = ", ".join(f"{c} {p or 'not started'}" for p, c in sorted(counts.items()))
+            by_phase = ", ".join(
+                f"{c} {p or 'not started'}" for p, c in sorted(counts.items(), key=_last_unset)
+            )
             desc = f"{len(real)} nodes ({by_phase}), {len(lay.paths)} edges"
         else:
             desc = f"{len(real)} nodes, {len(lay.paths)} edges"
@@ -484,6 +486,10 @@ class _Renderer:
             "<details class='dag-list'><summary>The graph as a list</summary>"
             f"<ol>{''.join(items)}</ol></details>"
         )
+
+
+def _last_unset(item: tuple[str, int]) -> tuple[bool, str]:
+    return (item[0] == "", item[0])
 
 
 def _num(v: float) -> str:

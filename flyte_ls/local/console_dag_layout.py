@@ -252,13 +252,13 @@ class _Graph:
 
     def _fit(self, layer: list[int], want: list[float]) -> None:
         """Centres for ``layer`` closest to ``want`` (least squares) that keep the order and spacing."""
+        if not layer:
+            return
         offsets = [0.0]
         for a, b in itertools.pairwise(layer):
             gap = GAP_Y if a < self.n and b < self.n else GAP_VIRTUAL
             offsets.append(offsets[-1] + (self.h[a] + self.h[b]) / 2 + gap)
         target = [w - o for w, o in zip(want, offsets, strict=True)]
-        if not want:
-            return
         # With no wishes (the first placement) centre the column on 0.
         if all(w == 0.0 for w in want):
             fitted = [-offsets[-1] / 2] * len(layer)
