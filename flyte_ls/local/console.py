@@ -4,12 +4,18 @@ so the URLs flytekit and flyte-ls print open here.
 - ``/console``, ``/console/select-project``: the projects; ``/console/projects/<p>`` (``?domain=<d>``),
   ``/console/projects/<p>/domains/<d>/executions``: the project page, its executions with filters and paging
   (:mod:`.console_lists`).
-- ``/console/projects/<p>/domains/<d>/executions/<name>``: phase, inputs, outputs, signals and the node list
-  (:mod:`.console_nodes`); ``.../<name>/nodeId/<unique node id>/nodes`` (propeller's ``FLYTE_EXECUTION_URL``)
-  adds that node's inputs, outputs and attempts. A page of an unfinished execution reloads itself.
+- ``/console/projects/<p>/domains/<d>/executions/<name>``: the summary, the DAG (:mod:`.console_dag`, nodes
+  coloured by phase), the timeline (:mod:`.console_timeline`, from GetExecutionMetrics), signals, the node
+  table (:mod:`.console_nodes`), inputs and outputs; ``.../<name>/nodeId/<unique node id>/nodes`` (propeller's
+  ``FLYTE_EXECUTION_URL``) adds that node's inputs, outputs and attempts. ``?part=live`` answers only the
+  page's live part (``<div id='live' data-terminal='true|false'>``): a page of an unfinished execution loads
+  ``/console/static/live.js``, which fetches it every LIVE_MS and swaps it in place until the execution ends
+  (without scripts, a ``<noscript>`` refresh reloads the page instead). A finished execution's page loads no
+  script.
 - Task, workflow and launch plan pages (:mod:`.console_entities`).
 
-Plain HTML, no JavaScript, nothing loaded from elsewhere, every value escaped (:mod:`.console_html`). Data
+Plain HTML, nothing loaded from elsewhere, no script but the console's own live.js, every value escaped
+(:mod:`.console_html`). Data
 comes from the AdminService's and the SignalService's own RPCs, called in-process; unknown things get a 404
 page that says what is missing and links to what exists.
 """
@@ -28,13 +34,15 @@ from flyteidl.admin import (
     signal_pb2,
     workflow_pb2,
 )
-from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 
 from flyte_ls.local import console_entities, console_lists
+from flyte_ls.local.console_dag import Graph, build_graph, render_dag
 from flyte_ls.local.console_entities import type_name
 from flyte_ls.local.console_html import (
     HTML,
     NODE_PHASE,
+    RELOAD_S,
     WF_PHASE,
     WF_TERMINAL,
     dur,
@@ -49,6 +57,7 @@ from flyte_ls.local.console_html import (
     ts,
 )
 from flyte_ls.local.console_nodes import (
+    MAX_DEPTH,
     NodeTree,
     Scope,
     Signals,
@@ -57,11 +66,15 @@ from flyte_ls.local.console_nodes import (
     exec_url,
     node_kind,
 )
+from flyte_ls.local.console_timeline import render_timeline
 from flyte_ls.local.errors import AdminError, InvalidArgument, NotFound
 from flyte_ls.local.flyte_urls import call_rpc
 
 Response = tuple[int, str, bytes]
 _MODE = execution_pb2.ExecutionMetadata.ExecutionMode
+LIVE_MS = 1500  # how often live.js fetches a running execution's live part
+LIVE_PART = "live"
+METRICS_DEPTH = 2 * MAX_DEPTH + 4  # GetExecutionMetrics: each nesting level takes one or two
 
 
 def project_nav(project: str, domain: str = "") -> str:
@@ -112,10 +125,10 @@ class Console:
             if not rest or rest == ["executions"]:
                 return console_lists.project_page(self, project, domain, q)
             if rest[0] == "executions" and len(rest) == 2:
-                return self.execution(project, domain, rest[1])
+                return self.execution(project, domain, rest[1], part=q.get("part", ""))
             if rest[0] == "executions" and len(rest) in (4, 5) and rest[2] == "nodeId":
                 if len(rest) == 4 or rest[4] == "nodes":
-                    return self.execution(project, domain, rest[1], node=rest[3])
+                    return self.execution(project, domain, rest[1], node=rest[3], part=q.get("part", ""))
             if rest[0] in console_entities.KINDS:
                 if len(rest) == 1:
                     return console_entities.entity_list(self, project, domain, rest[0])
@@ -176,23 +189,57 @@ class Console:
         where = f": {link(url, 'the literal map file')}" if url else ""
         return f"<p class='muted'>too large to show here ({size}){where}</p>"
 
-    def execution(self, project: str, domain: str, name: str, node: str = "") -> bytes:
+    def execution(self, project: str, domain: str, name: str, node: str = "", part: str = "") -> bytes:
+        """The execution page (or of one of its nodes); ``part='live'``: only its live part."""
+        if part not in ("", LIVE_PART):
+            raise InvalidArgument(f"unknown part {part!r} of an execution page (there is {LIVE_PART!r})")
         ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
         ex = self.call("GetExecution", execution_pb2.WorkflowExecutionGetRequest(id=ident))
-        c = ex.closure
+        phase = WF_PHASE.Name(ex.closure.phase)
+        title = f"{name} {phase}" + (f" · {node}" if node else "")
+        live = self._live(ex, node, title)
+        if part == LIVE_PART:
+            return live.encode()
+        nav = project_nav(project, domain) + f" / {e(name)}"
+        if phase in WF_TERMINAL:
+            return page(title, live, nav=nav)
+        # without scripts the page reloads itself; live.js swaps the live part in place instead
+        body = (
+            f"<noscript><meta http-equiv='refresh' content='{RELOAD_S}'></noscript>{live}"
+            "<p id='live-status' class='vh' role='status' aria-live='polite'></p>"
+        )
+        return page(title, body, nav=nav, scripts=("live.js",))
+
+    def _live(self, ex: execution_pb2.Execution, node: str, title: str) -> str:
+        """What changes while the execution runs: the phase header, summary, DAG, timeline, signals, node
+        table, inputs and outputs, in ``<div id='live'>`` marked terminal or not."""
+        ident, c = ex.id, ex.closure
         phase = WF_PHASE.Name(c.phase)
-        tree = NodeTree(self.admin, ident, self._scope(c.workflow_id), self.file_link, self._signals(ident))
+        running = phase not in WF_TERMINAL
+        scope, signals = self._scope(c.workflow_id), self._signals(ident)
+        tree = NodeTree(self.admin, ident, scope, self.file_link, signals, self.data_table)
         nodes = tree.render(highlight=node)
-        parts = [f"<h1>Execution {e(name)} {phase_span(phase)}</h1>", self._summary(ex)]
+        parts = [f"<h1>Execution {e(ident.name)} {phase_span(phase)}</h1>", self._summary(ex)]
         if node:
             if node not in tree.found:
-                raise NotFound(f"execution [{project}/{domain}/{name}] has no node execution [{node}]")
+                raise NotFound(
+                    f"execution [{ident.project}/{ident.domain}/{ident.name}] has no node execution [{node}]"
+                )
             parts.append(self._node_section(tree, node))
         if c.HasField("error"):
             parts.append(f"<h2>Error</h2>{error_html(c.error)}")
         if c.abort_metadata.cause or c.abort_cause:
             who = f" by {c.abort_metadata.principal}" if c.abort_metadata.principal else ""
             parts.append(f"<h2>Aborted{e(who)}</h2><pre>{e(c.abort_metadata.cause or c.abort_cause)}</pre>")
+        parts.append(f"<section id='graph'><h2>Graph</h2>{self._dag(c.workflow_id, tree)}</section>")
+        parts.append(f"<section id='timeline'><h2>Timeline</h2>{self._timeline(ident)}</section>")
+        if tree.signals.by_id:
+            parts.append(
+                "<section id='signals'><h2>Signals</h2>"
+                + signals_table(tree.signals, ident.name, running=running)
+                + "</section>"
+            )
+        parts.append(f"<section id='nodes'><h2>Nodes</h2>{nodes}</section>")
         try:
             data = self.call("GetExecutionData", execution_pb2.WorkflowExecutionGetDataRequest(id=ident))
         except AdminError:
@@ -203,16 +250,49 @@ class Console:
             if phase == "SUCCEEDED":
                 whose = "Execution o" if node else "O"
                 parts.append(f"<h2>{whose}utputs</h2>" + self.data_table(data.full_outputs, data.outputs))
-        if tree.signals.by_id:
-            parts.append(
-                "<h2>Signals</h2>" + signals_table(tree.signals, name, running=phase not in WF_TERMINAL)
-            )
-        parts.append("<h2>Nodes</h2>" + nodes)
-        running = phase not in WF_TERMINAL
         if running:
-            parts.append("<p class='muted'>This page reloads itself while the execution runs.</p>")
-        title = f"{name} {phase}" + (f" · {node}" if node else "")
-        return page(title, "".join(parts), nav=project_nav(project, domain) + f" / {e(name)}", reload=running)
+            parts.append("<p class='muted'>This page updates itself while the execution runs.</p>")
+        terminal = "false" if running else "true"
+        return (
+            f"<div id='live' data-terminal='{terminal}' data-phase='{e(phase)}' data-title='{e(title)}' "
+            f"data-interval='{LIVE_MS}'>{''.join(parts)}</div>"
+        )
+
+    def _dag(self, workflow_id: identifier_pb2.Identifier, tree: NodeTree) -> str:
+        """The workflow's graph with each node's phase from its node execution, linked to its row (a launch
+        plan node to its child execution), dynamic nodes expanded into the workflow they generated."""
+        closure = self._closure(workflow_id)
+        if closure is None:
+            return "<p class='muted'>the workflow definition is not available</p>"
+        try:
+            graph = build_graph(closure)
+        except LookupError as exc:
+            return f"<p class='muted'>{e(exc)}</p>"
+        phases: dict[str, str] = {}
+        links: dict[str, str] = {}
+        for key, record in tree.by_key.items():
+            phases[key] = NODE_PHASE.Name(record.closure.phase)
+            child = record.closure.workflow_node_metadata.executionId
+            if child.name:
+                links[key] = exec_url(child.project, child.domain, child.name)
+            else:
+                links[key] = f"#node-{seg(record.id.node_id)}"
+        dynamic: dict[str, Graph] = {}
+        for key, generated in tree.dynamic.items():
+            try:
+                dynamic[key] = build_graph(generated)
+            except LookupError:
+                continue
+        wf = workflow_id
+        return render_dag(graph, phases=phases, links=links, dynamic=dynamic, title=f"Graph of {wf.name}")
+
+    def _timeline(self, ident: identifier_pb2.WorkflowExecutionIdentifier) -> str:
+        req = execution_pb2.WorkflowExecutionGetMetricsRequest(id=ident, depth=METRICS_DEPTH)
+        try:
+            span = self.call("GetExecutionMetrics", req).span
+        except AdminError as exc:
+            return f"<p class='muted'>no timeline: {e(exc.message)}</p>"
+        return render_timeline(span)
 
     def _summary(self, ex: execution_pb2.Execution) -> str:
         c, meta = ex.closure, ex.spec.metadata
@@ -258,14 +338,19 @@ class Console:
         out.append("<h3>Attempts</h3>" + (tree.attempts(record.id) or "<p class='muted'>none</p>"))
         return "".join(out)
 
-    def _scope(self, workflow_id: identifier_pb2.Identifier) -> Scope:
+    def _closure(self, workflow_id: identifier_pb2.Identifier) -> compiler_pb2.CompiledWorkflowClosure | None:
+        """The compiled workflow (read once per request: the node table and the DAG both use it)."""
         if not workflow_id.name:
-            return Scope()
+            return None
         try:
             wf: workflow_pb2.Workflow = self.call("GetWorkflow", common_pb2.ObjectGetRequest(id=workflow_id))
         except AdminError:
-            return Scope()
-        return Scope.of(wf.closure.compiled_workflow)
+            return None
+        return wf.closure.compiled_workflow
+
+    def _scope(self, workflow_id: identifier_pb2.Identifier) -> Scope:
+        closure = self._closure(workflow_id)
+        return Scope() if closure is None else Scope.of(closure)
 
     def _signals(self, ident: identifier_pb2.WorkflowExecutionIdentifier) -> Signals:
         out = Signals()

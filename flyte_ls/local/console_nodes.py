@@ -1,11 +1,15 @@
-"""The node list of an execution's console page: every node execution, nested under its subworkflow,
+"""The node table of an execution's console page: every node execution, nested under its subworkflow,
 @dynamic, branch or array parent, with its kind (from the compiled workflow), phase, start time, duration,
-error, cache status, deck, child execution (launch-plan nodes), gate wait (signal id and type) and the task
-attempts with their log links.
+the task attempts with their phases, durations and log links, error, cache status, deck, child execution
+(launch-plan nodes), gate wait (signal id and type), and its inputs and outputs (a short line, the tables
+folded in a ``<details>``).
 
 Records are read through the AdminService (ListNodeExecutions with ``unique_parent_id``, ListTaskExecutions,
-GetNodeExecutionData for the workflow a dynamic node generated); the node kinds come from the execution's
-compiled workflow (its subworkflows and the dynamic workflows), matched by ``metadata.spec_node_id``.
+GetNodeExecutionData for the data and for the workflow a dynamic node generated); the node kinds come from
+the execution's compiled workflow (its subworkflows and the dynamic workflows), matched by
+``metadata.spec_node_id``. While rendering, the tree also collects what the DAG picture needs: each node's
+graph key (``n1/n0`` for node ``n0`` inside ``n1``, see :mod:`.console_dag`), phase and child execution, and
+the workflows the dynamic nodes generated.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flyteidl.admin import common_pb2, node_execution_pb2, task_execution_pb2
-from flyteidl.core import catalog_pb2, compiler_pb2, identifier_pb2, workflow_pb2
+from flyteidl.core import catalog_pb2, compiler_pb2, identifier_pb2, literals_pb2, workflow_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 
 from flyte_ls.local.console_entities import type_name
@@ -36,6 +40,8 @@ from flyte_ls.local.flyte_urls import call_rpc
 
 MAX_DEPTH = 12
 MAX_ROWS = 2000  # node rows on one page; a larger execution says what was left out
+MAX_DATA_ROWS = 500  # rows whose inputs and outputs are read; later rows link to the node's page
+BRIEF_CHARS = 60  # of the one-line inputs / outputs summary
 _PAGE = 200
 _HIDDEN = ("start-node", "end-node")
 _WAITING = {"UNDEFINED", "QUEUED", "RUNNING"}
@@ -57,6 +63,9 @@ def entity_url(ident: identifier_pb2.Identifier) -> str:
 
 def _key(ident: identifier_pb2.Identifier) -> tuple[str, str, str, str]:
     return (ident.project, ident.domain, ident.name, ident.version)
+
+
+DataTable = Callable[[literals_pb2.LiteralMap, common_pb2.UrlBlob], str]
 
 
 @dataclass
@@ -151,23 +160,45 @@ class NodeTree:
         scope: Scope,
         file_link: Callable[[str], str | None],
         signals: Signals,
+        data_table: DataTable | None = None,
     ) -> None:
         self.admin = admin
         self.exec_id = exec_id
         self.scope = scope
         self.file_link = file_link
         self.signals = signals
+        self.data_table = data_table  # renders inputs / outputs; None: no data column
         self.rows = 0
+        self.data_rows = 0
         self.truncated = False
         self.found: dict[str, tuple[node_execution_pb2.NodeExecution, workflow_pb2.Node | None]] = {}
+        # for the DAG picture, by graph key ("n1/n0"): the unique node id, and the dynamic workflows
+        self.by_key: dict[str, node_execution_pb2.NodeExecution] = {}
+        self.dynamic: dict[str, compiler_pb2.CompiledWorkflowClosure] = {}
+        self._data: dict[str, node_execution_pb2.NodeExecutionGetDataResponse | None] = {}
 
     def render(self, highlight: str = "") -> str:
-        body = list(self._rows("", self.scope, 0, highlight))
+        body = list(self._rows("", "", self.scope, 0, highlight))
         head = ["node", "kind", "phase", "started", "duration", "details", "attempts and logs"]
-        out = table(head, body, "no nodes have started yet")
+        if self.data_table is not None:
+            head.append("inputs and outputs")
+        out = table(head, body, "no nodes have started yet", caption="Node executions")
         if self.truncated:
             out += f"<p class='muted'>only the first {MAX_ROWS} nodes are listed</p>"
         return out
+
+    def node_data(
+        self, n: node_execution_pb2.NodeExecution
+    ) -> node_execution_pb2.NodeExecutionGetDataResponse | None:
+        """GetNodeExecutionData of a node (read once per render), or None when it fails."""
+        uid = n.id.node_id
+        if uid not in self._data:
+            try:
+                req = node_execution_pb2.NodeExecutionGetDataRequest(id=n.id)
+                self._data[uid] = call_rpc(self.admin, "GetNodeExecutionData", req)
+            except AdminError:
+                self._data[uid] = None
+        return self._data[uid]
 
     def _list(self, parent: str) -> list[node_execution_pb2.NodeExecution]:
         out: list[node_execution_pb2.NodeExecution] = []
@@ -189,7 +220,7 @@ class NodeTree:
             if not token or len(out) >= MAX_ROWS:
                 return out
 
-    def _rows(self, parent: str, scope: Scope, depth: int, highlight: str) -> Iterator[str]:
+    def _rows(self, parent: str, parent_key: str, scope: Scope, depth: int, highlight: str) -> Iterator[str]:
         for n in self._list(parent):
             if n.id.node_id in _HIDDEN or n.metadata.spec_node_id in _HIDDEN:
                 continue
@@ -197,25 +228,25 @@ class NodeTree:
                 self.truncated = True
                 return
             self.rows += 1
-            spec = scope.nodes.get(n.metadata.spec_node_id or n.id.node_id)
+            spec_id = n.metadata.spec_node_id or n.id.node_id
+            spec = scope.nodes.get(spec_id)
+            key = f"{parent_key}/{spec_id}" if parent_key else spec_id
             self.found[n.id.node_id] = (n, spec)
+            self.by_key[key] = n
             yield self._row(n, spec, depth, highlight)
             if n.metadata.is_parent_node and depth < MAX_DEPTH:
-                yield from self._rows(n.id.node_id, self._child_scope(n, spec, scope), depth + 1, highlight)
+                child_scope = self._child_scope(n, key, spec, scope)
+                yield from self._rows(n.id.node_id, key, child_scope, depth + 1, highlight)
 
     def _child_scope(
-        self, n: node_execution_pb2.NodeExecution, spec: workflow_pb2.Node | None, scope: Scope
+        self, n: node_execution_pb2.NodeExecution, key: str, spec: workflow_pb2.Node | None, scope: Scope
     ) -> Scope:
         if n.metadata.is_dynamic:
-            try:
-                data = call_rpc(
-                    self.admin,
-                    "GetNodeExecutionData",
-                    node_execution_pb2.NodeExecutionGetDataRequest(id=n.id),
-                )
-            except AdminError:
+            data = self.node_data(n)
+            if data is None:
                 return Scope(subs=scope.subs)
             if data.HasField("dynamic_workflow"):
+                self.dynamic[key] = data.dynamic_workflow.compiled_workflow
                 return Scope.of(data.dynamic_workflow.compiled_workflow, scope)
         if spec is None:
             return Scope(subs=scope.subs)
@@ -244,12 +275,39 @@ class NodeTree:
         name = link(node_href, uid) + (f"<br><span class='muted'>{e(label)}</span>" if label else "")
         details = self._details(n, spec, phase)
         cls = " class='hl'" if uid == highlight else ""
+        data = f"<td class='io'>{self._io(n, node_href)}</td>" if self.data_table is not None else ""
         return (
             f"<tr id='node-{e(uid)}'{cls}><td class='node' style='padding-left:{0.5 + 1.5 * depth:.1f}em'>"
             f"{name}</td><td class='kind'>{node_kind(spec, n)}</td><td>{phase_span(phase)}</td>"
             f"<td class='t'>{ts(c.started_at)}</td><td class='t'>{dur(c.duration)}</td><td>{details}</td>"
-            f"<td>{self.attempts(n.id)}</td></tr>"
+            f"<td>{self.attempts(n.id)}</td>{data}</tr>"
         )
+
+    def _io(self, n: node_execution_pb2.NodeExecution, node_href: str) -> str:
+        """The node's inputs and outputs: one short line, the whole tables folded under it."""
+        if self.data_table is None:
+            return ""
+        if self.data_rows >= MAX_DATA_ROWS:
+            return link(node_href, "on the node's page")
+        self.data_rows += 1
+        data = self.node_data(n)
+        if data is None:
+            return ""
+        parts = []
+        for label, literals, blob in (
+            ("in", data.full_inputs, data.inputs),
+            ("out", data.full_outputs, data.outputs),
+        ):
+            if literals.literals or blob.bytes > 0:
+                parts.append((label, brief(literals) or "(large)", self.data_table(literals, blob)))
+        if not parts:
+            return ""
+        summary = " · ".join(f"{label}: {text}" for label, text, _ in parts)
+        tables = "".join(
+            f"<div class='muted'>{'inputs' if label == 'in' else 'outputs'}</div>{body}"
+            for label, _, body in parts
+        )
+        return f"<details><summary>{e(summary)}</summary>{tables}</details>"
 
     def _details(
         self, n: node_execution_pb2.NodeExecution, spec: workflow_pb2.Node | None, phase: str
@@ -307,6 +365,12 @@ class NodeTree:
             line += _subtasks(c.metadata.external_resources)
             lines.append(line)
         return "<br>".join(lines)
+
+
+def brief(literals: literals_pb2.LiteralMap) -> str:
+    """``x=1, s='hi'``, cut at BRIEF_CHARS characters (unescaped)."""
+    text = ", ".join(f"{k}={literal(v)}" for k, v in sorted(literals.literals.items()))
+    return text if len(text) <= BRIEF_CHARS else text[: BRIEF_CHARS - 1] + "…"
 
 
 def _subtasks(resources: Any) -> str:

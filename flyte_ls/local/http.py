@@ -3,7 +3,8 @@
 grpcio cannot serve HTTP on its port, so ``console.endpoint`` in the generated config points here
 (local-backend.md §9). A threaded ``http.server`` is enough for one machine. Other modules add GET routes
 with :meth:`HttpServer.add_route` (:mod:`flyte_ls.local.console` serves ``/console``; without it,
-``/console/...`` answers a small page naming what the URL refers to).
+``/console/...`` answers a small page naming what the URL refers to). The console's own scripts (files of
+``console_static/``, shipped with the package) are served at ``/console/static/<name>``.
 """
 
 from __future__ import annotations
@@ -38,17 +39,38 @@ _CONTENT_TYPES = {
 }
 
 
-# Console pages run no script and load nothing from anywhere (their style sheet is inline): the browser is
+# Console pages load nothing from anywhere else (their style sheet is inline); the only scripts they may run
+# are the console's own files under /console/static/ (a running execution's page loads live.js, which
+# fetches the page's live part from this origin: connect-src). No inline script, no eval: the browser is
 # told so, which also defuses any markup that escaping might have missed.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+        "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+# The console's scripts: /console/static/<name> serves console_static/<name> (no subdirectories).
+STATIC_PREFIX = "/console/static/"
+STATIC_DIR = Path(__file__).resolve().parent / "console_static"
+_STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+def static_file(name: str) -> tuple[bytes, str] | None:
+    """The content and content type of the console's static file ``name``, or None if there is none."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    ctype = _STATIC_TYPES.get(Path(name).suffix.lower())
+    if ctype is None:
+        return None
+    try:
+        return (STATIC_DIR / name).read_bytes(), ctype
+    except OSError:
+        return None
 
 
 def _content_type(path: Path) -> str:
@@ -137,6 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.startswith(FILES_PREFIX):
             self._send_file(url.path[len(FILES_PREFIX) :])
             return
+        if url.path.startswith(STATIC_PREFIX):
+            self._send_static(unquote(url.path[len(STATIC_PREFIX) :]))
+            return
         status, ctype, body = self.server.app.handle_get(url.path, parse_qs(url.query))
         self._reply(
             status,
@@ -163,6 +188,16 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("POST %s failed", url.path)
             status, ctype, out, headers = 500, "text/plain; charset=utf-8", b"internal error\n", {}
         self._reply(status, out, ctype, headers)
+
+    def _send_static(self, name: str) -> None:
+        found = static_file(name)
+        if found is None:
+            self._text(404, f"no console file {STATIC_PREFIX}{name}")
+            return
+        body, ctype = found
+        # no-cache: revalidated on every load, so a page never runs a script older than the backend
+        headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+        self._reply(200, body, ctype, headers)
 
     def _send_file(self, raw: str) -> None:
         try:

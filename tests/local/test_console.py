@@ -103,9 +103,15 @@ class _Checker(HTMLParser):
         self.problems: list[str] = []
         self.hrefs: list[str] = []
         self.text: list[str] = []
+        self.scripts = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "iframe", "object", "embed", "img", "link", "base"):
+        if tag == "script":
+            # the one script a page may load: the console's own live.js, deferred (no inline script)
+            if attrs != [("src", "/console/static/live.js"), ("defer", None)]:
+                self.problems.append(f"<script> element {attrs}")
+            self.scripts += 1
+        elif tag in ("iframe", "object", "embed", "img", "link", "base"):
             self.problems.append(f"<{tag}> element")
         if tag == "form" and dict(attrs).get("method") != "get":  # filters: GET forms to this origin only
             self.problems.append("<form> that is not method='get'")
@@ -151,7 +157,9 @@ class Console_:
                 assert headers["Content-Security-Policy"].startswith("sandbox")
         elif headers.get("Content-Type", "").startswith("text/html"):
             check_page(body)
-            assert "default-src 'none'" in headers["Content-Security-Policy"]
+            csp = headers["Content-Security-Policy"]
+            assert "default-src 'none'" in csp and "script-src 'self';" in csp and "unsafe-eval" not in csp
+            assert "script-src 'self' " not in csp  # nothing but this origin's files
         return resp.status, body, headers
 
     def ok(self, target: str) -> str:
