@@ -314,6 +314,8 @@ def running(console: Console_) -> identifier_pb2.WorkflowExecutionIdentifier:
     c, r = console, console.records
     e = launch(c, "flows.everything", "erun", x=2, s=EVIL)
     r.set_execution_phase(e, WorkflowPhase.RUNNING)
+    r.start_node(e, "start-node")  # as the executor records it: the timeline's spans start from it
+    r.finish_node(e, "start-node", NodePhase.SUCCEEDED)
     deck = c.state / "executions" / "deck.html"
     deck.parent.mkdir(parents=True, exist_ok=True)
     deck.write_text("<html>deck</html>")
@@ -444,7 +446,7 @@ def test_running_execution_page(
 ) -> None:
     body = console.ok(page_of(running))
     assert "<h1>Execution erun <span class='RUNNING'>RUNNING</span></h1>" in body
-    assert "<meta http-equiv='refresh'" in body  # reloads itself while running
+    assert "<noscript><meta http-equiv='refresh' content='2'></noscript>" in body  # without scripts
     # inputs, with the hostile string escaped
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body
     assert "<h2>Outputs</h2>" not in body
@@ -525,6 +527,137 @@ def test_finished_pages(
         "<a href='/console/projects/flytesnacks/domains/development/launch_plan/flows.inner/version/v1'>"
         in body
     )
+
+
+def live_part(body: str) -> str:
+    """The page's ``<div id='live'>`` (it ends where the page's status line or its main element begins)."""
+    found = re.search(r"<div id='live' .*</div>(?=<p id='live-status'|</main>)", body, re.S)
+    assert found is not None, body[:2000]
+    return found.group(0)
+
+
+def test_running_page_updates_live(
+    console: Console_, running: identifier_pb2.WorkflowExecutionIdentifier
+) -> None:
+    """A running execution's page loads live.js (and only it); ?part=live answers the same live part alone."""
+    status, body, headers = console.get(page_of(running))
+    assert status == 200 and check_page(body).scripts == 1
+    head = body.split("</head>")[0]
+    assert "<script src='/console/static/live.js' defer></script>" in head
+    assert "<meta http-equiv='refresh'" not in head  # the script updates the page; only <noscript> reloads
+    assert "<p id='live-status' class='vh' role='status' aria-live='polite'></p>" in body
+    live = live_part(body)
+    assert live.startswith(
+        "<div id='live' data-terminal='false' data-phase='RUNNING' data-title='erun RUNNING' "
+        "data-interval='1500'><h1>Execution erun <span class='RUNNING'>RUNNING</span></h1>"
+    )
+    assert "This page updates itself while the execution runs." in live
+    status, part, headers = console.get(page_of(running) + "?part=live")
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert part == live  # the same markup: the script swaps one for the other
+    assert check_page(part).scripts == 0 and "<html" not in part
+    # summary, graph, timeline, signals, node table, inputs: in this order, all inside the live part
+    marks = ["<h1>", "<section id='graph'>", "<section id='timeline'>", "<section id='signals'>"]
+    marks += ["<section id='nodes'>", "<h2>Inputs</h2>"]
+    where = [part.index(m) for m in marks]
+    assert where == sorted(where)
+    # a node's deep link has its own live part, with the node's section
+    part = console.ok(page_of(running) + "/nodeId/n0/nodes?part=live")
+    assert part.startswith("<div id='live' data-terminal='false'") and "<h2 id='node'>Node n0 " in part
+    assert "data-title='erun RUNNING · n0'" in part
+
+
+def test_finished_pages_load_no_script(
+    console: Console_,
+    failed: identifier_pb2.WorkflowExecutionIdentifier,
+    succeeded: identifier_pb2.WorkflowExecutionIdentifier,
+) -> None:
+    for ex, phase in [(failed, "FAILED"), (succeeded, "SUCCEEDED")]:
+        body = console.ok(page_of(ex))
+        assert check_page(body).scripts == 0
+        assert "refresh" not in body and "live-status" not in body and "updates itself" not in body
+        part = console.ok(page_of(ex) + "?part=live")
+        assert part.startswith(f"<div id='live' data-terminal='true' data-phase='{phase}'")
+        assert part == live_part(body)
+    assert "<h2>Outputs</h2>" in console.ok(page_of(succeeded) + "?part=live")
+
+
+def test_live_part_not_found_and_bad_requests(
+    console: Console_, running: identifier_pb2.WorkflowExecutionIdentifier
+) -> None:
+    status, body, _ = console.get(page_of(ex_id("nope")) + "?part=live")
+    assert status == 404 and "[flytesnacks/development/nope] does not exist" in body
+    status, body, _ = console.get(page_of(running) + "/nodeId/n42/nodes?part=live")
+    assert status == 404 and "has no node execution [n42]" in body
+    status, body, _ = console.get(page_of(running) + "?part=" + quote(EVIL, safe=""))
+    assert status == 400 and "unknown part &#x27;&lt;script&gt;" in body
+    # a hostile execution's live part is escaped as its page is (check_page runs on every response)
+    name = "live'><b>" + EVIL
+    e, lp = ex_id(name), ident(identifier_pb2.LAUNCH_PLAN, "flows.inner")
+    console.records.create_execution(e, execution_pb2.ExecutionSpec(launch_plan=lp), lp, lp, lm(), lm())
+    console.records.set_execution_phase(e, WorkflowPhase.RUNNING)
+    console.records.start_node(e, EVIL)
+    part = console.ok(page_of(e) + "?part=live")
+    assert "data-title='live&#x27;&gt;&lt;b&gt;&lt;script&gt;" in part and "<b>" not in part
+    assert "<tr id='node-&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in part  # its node, as text
+
+
+def test_console_static_files(console: Console_) -> None:
+    status, body, headers = console.get("/console/static/live.js")
+    assert status == 200 and headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["Cache-Control"] == "no-cache"
+    assert "part" in body and "data-terminal" in body and "Content-Security-Policy" not in headers
+    assert not re.search(r"https?://", body)  # it fetches this page only, nothing from elsewhere
+    assert "eval(" not in body and "innerHTML" not in body
+    bad_names = ["nope.js", "..%2fhttp.py", "../http.py", "%2e%2e/http.py", ".live.js", "live.js/x", ""]
+    for bad in [*bad_names, "x.py"]:
+        status, body, _ = console.get("/console/static/" + bad)
+        assert status == 404, bad
+    assert console.get("/console/static")[0] == 404  # a console path, not a file
+
+
+def test_timeline_graph_and_node_data_on_the_page(
+    console: Console_, running: identifier_pb2.WorkflowExecutionIdentifier
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    svg_ns = "{http://www.w3.org/2000/svg}"
+    body = console.ok(page_of(running))
+    # the timeline, from GetExecutionMetrics: a row per node span, with bars
+    timeline = body.split("<section id='timeline'>")[1].split("</section>")[0]
+    found = re.search(r"<svg class='tl'.*?</svg>", timeline, re.S)
+    assert found is not None, timeline
+    svg = ET.fromstring(found.group(0))
+    rows = {g.get("data-span"): g for g in svg.iter(f"{svg_ns}g") if g.get("class") == "tl-row"}
+    assert "execution erun" in rows
+    assert {f"node n{i}" for i in range(10)} <= set(rows), list(rows)
+    assert "attempt 0 of n0 (task flows.double)" in rows and "attempt 1 of n0 (task flows.double)" in rows
+    bars = [r for r in svg.iter(f"{svg_ns}rect") if r.get("class", "").startswith("tl-bar ")]
+    assert len(bars) >= 10 and all(float(b.get("width", "0")) > 0 for b in bars)
+    link = rows["node n0"].find(f"{svg_ns}a")
+    assert link is not None and link.get("href") == "#node-n0"
+    assert "<details class='tl-alt'><summary>the timeline as a table</summary>" in timeline
+    # the graph: every node with its phase, linked to its row (a launch-plan node to its child execution)
+    graph = body.split("<section id='graph'>")[1].split("</section>")[0]
+    names = re.findall(r"<a class='dag-node[^']*' href='([^']+)' aria-label='([^']+)'", graph)
+    assert ("#node-n0", "node n0 (task double): SUCCEEDED") in names
+    assert ("#node-n5", "node n5 (gate count): RUNNING") in names
+    assert (page_of(ex_id("erun-child")), "node n2 (launch plan inner_lp): SUCCEEDED") in names
+    # nested nodes: the subworkflow's task and the dynamic node's generated tasks, linked to their rows
+    assert "href='#node-n1-0-n0' aria-label='node n0 (task double): SUCCEEDED'" in graph
+    assert "href='#node-n7-0-dn0' aria-label='node dn0 (task double): SUCCEEDED'" in graph
+    assert "href='#node-n7-0-dn1' aria-label='node dn1 (task double): RUNNING'" in graph
+    # the node table: inputs and outputs per node, short, the tables folded
+    nodes = rows_of_table(body)
+    assert "<td class='io'><details><summary>in: x=1 · out: o0=4</summary>" in nodes["n0"]
+    assert "<div class='muted'>outputs</div><table><tr><th>o0</th><td><pre>4</pre>" in nodes["n0"]
+    assert "<summary>out: o0=&#x27;HI&#x27;</summary>" in nodes["n9"]  # a cache hit has no inputs here
+    assert "<td class='io'></td>" in nodes["n4"]  # a gate without data
+
+
+def rows_of_table(body: str) -> dict[str, str]:
+    return dict(re.findall(r"<tr id='node-([^']+)'[^>]*>(.*?)</tr>(?=<tr|</tbody>)", body, re.S))
 
 
 def test_node_deep_link(console: Console_, running: identifier_pb2.WorkflowExecutionIdentifier) -> None:
