@@ -5,6 +5,8 @@ local backend's 20-task chain (bench/local_chain.py).
 
 Peer: jedi-language-server (``textDocument/documentSymbol`` on the same file after the same edits, and its own
 start-up), in the same run; the remote client against flytekit's FlyteRemote (bench/remote_client.py);
+the console's execution page of a 500-node execution against MessageToJson of its node executions
+(bench/console_render.py);
 click → execution created against ``pyflyte run --remote``, and the RPCs of tracking executions
 (bench/run_click.py).
 Results go to docs/performance.md and bench/results/<timestamp>.json.
@@ -32,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import console_render  # noqa: E402
 import local_chain  # noqa: E402
 import remote_client  # noqa: E402
 import run_click  # noqa: E402
@@ -51,8 +54,9 @@ DIAGNOSTIC_EDITS = 24  # each waits for a debounced lint pass of the whole modul
 PACE = 0.1
 PAUSE = 0.5
 BURST = 5
-SECTIONS = ["startup", "edits", "indexing", "local", "remote", "click"]
-OWN_SECTIONS = {"local", "remote", "click"}  # sections that write their own part of docs/performance.md
+SECTIONS = ["startup", "edits", "indexing", "local", "remote", "click", "console"]
+# sections that write their own part of docs/performance.md
+OWN_SECTIONS = {"local", "remote", "click", "console"}
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -424,6 +428,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await section(results, "remote_client", lambda: remote(args))
     if "click" in only:
         await section(results, "run_click", lambda: click(args))
+    if "console" in only:
+        await section(results, "console_render", lambda: console(args))
     return results
 
 
@@ -454,6 +460,13 @@ async def click(args: argparse.Namespace) -> dict[str, Any]:
         raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
 
 
+async def console(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return await asyncio.to_thread(console_render.run_bench, args.console_runs)
+    except Exception as exc:  # grpc errors, timeouts...: this section fails, the others' results are kept
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--edits", type=int, default=100, help="edits per latency measurement (default 100)")
@@ -475,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--click-changed", type=int, default=5, help="clicks after a code change (default 5)")
     p.add_argument("--click-peer", type=int, default=7, help="`pyflyte run --remote` runs (default 7)")
     p.add_argument("--click-track", type=int, default=50, help="executions tracked (default 50)")
+    p.add_argument("--console-runs", type=int, default=20, help="fetches of each console page (default 20)")
     p.add_argument("--no-peer", action="store_true", help="skip jedi-language-server")
     p.add_argument("--no-write", action="store_true", help="print only; do not write docs/performance.md")
     args = p.parse_args(argv)
@@ -504,7 +518,11 @@ def main(argv: list[str] | None = None) -> int:
         )  # its own section
     if "run_click" in results and not args.no_write and (doc is not None or only_own):
         run_click.update_doc(REPO / "docs" / "performance.md", results["run_click"])  # its own section
+    if "console_render" in results and not args.no_write and (doc is not None or only_own):
+        # its own section
+        console_render.update_doc(REPO / "docs" / "performance.md", results["console_render"])
     verdicts += remote_client.verdicts(results.get("remote_client") or {})
+    verdicts += console_render.verdicts(results.get("console_render") or {})
     verdicts += run_click.verdicts(results.get("run_click") or {})
     chain = results.get("local_chain") or {}
     if "pool" in chain:

@@ -346,7 +346,7 @@ class _Renderer:
             sub = self.dynamic.get(keys[n]) or graph.children.get(n)
             if sub is not None:
                 inner[n] = sub
-        anchors = {n: f"{gid}-{k}" for k, n in enumerate(inner)}
+        anchors = {n: f"{gid}-in{k}" for k, n in enumerate(inner)}
         svg = self.svg(graph, lay, title, gid, keys, anchors)
         listing = self.listing(graph, lay, keys, anchors)
         nested = "".join(
@@ -360,7 +360,7 @@ class _Renderer:
         summary = e(_name(node, kind, phase))
         if node.cases:
             summary += e(" \u00b7 " + "; ".join(node.cases))
-        body = self.graph(sub, f"{node.id}: {sub.name}", f"{key}/")
+        body = self.graph(sub, f"inner graph of node {node.id} ({sub.name})", f"{key}/")
         return f"<details class='dag-sub' id='{e(anchor)}'><summary>{summary}</summary>{body}</details>"
 
     def svg(
@@ -385,7 +385,7 @@ class _Renderer:
         parts = [
             f"<svg xmlns='http://www.w3.org/2000/svg' class='dag' role='img' width='{w}' height='{h}' "
             f"viewBox='0 0 {w} {h}' aria-labelledby='{gid}-t {gid}-d'>",
-            f"<title id='{gid}-t'>{e(title or graph.name)}: workflow graph</title>",
+            f"<title id='{gid}-t'>{e(title or f'{graph.name}: workflow graph')}</title>",
             f"<desc id='{gid}-d'>{e(desc)}</desc>",
             f"<defs><marker id='{gid}-arrow' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' "
             "markerHeight='7' orient='auto-start-reverse'><path d='M0,0L10,5L0,10z' class='dag-head'/>"
@@ -393,8 +393,8 @@ class _Renderer:
         ]
         parts += [f"<path d='{d}' marker-end='url(#{gid}-arrow)'/>" for _, _, d in lay.paths]
         parts.append("</g><g class='dag-nodes'>")
-        for n in graph.nodes.values():
-            parts.append(self.box(n, keys[n.id], lay, anchors.get(n.id)))
+        for n in lay.order:  # the keyboard's order: left to right
+            parts.append(self.box(graph.nodes[n], keys[n], lay, anchors.get(n)))
         parts.append("</g></svg>")
         return "".join(parts)
 
@@ -508,8 +508,9 @@ def render_dag(
 ) -> str:
     """The graph as an HTML fragment: the SVG, the list, the inner graphs (keys: see the module docstring).
 
-    ``id_prefix`` names the element ids of the fragment (``dag``, ``dag-1``...): give another one when two
-    graphs share a page."""
+    ``title`` is the SVG's ``<title>`` (its accessible name; default ``<workflow name>: workflow graph``).
+    ``id_prefix`` starts the element ids of the fragment (``dag-t``, ``dag-in0``, ``dag-1-t``...): give
+    another one when two graphs share a page. Node links come in topological order (the Tab order)."""
     renderer = _Renderer(phases or {}, links or {}, dynamic or {}, id_prefix)
     return f"<figure class='dag-figure'>{renderer.graph(graph, title, '')}</figure>"
 

@@ -273,8 +273,14 @@ def test_rendering_a_real_workflow(real: compiler_pb2.CompiledWorkflowClosure) -
     desc = top.find(f"{SVG}desc")
     assert title is not None and desc is not None
     assert (title.get("id"), desc.get("id")) == (title_id, desc_id)
-    assert title.text == "big: workflow graph"
+    assert title.text == "big"
+    assert next(t.text for svg in nested for t in svg.iter(f"{SVG}title")) == (
+        "inner graph of node n1 (dagpkg.flows.inner)"
+    )
     assert desc.text == "9 nodes (1 FAILED, 1 RUNNING, 2 SUCCEEDED, 5 not started), 15 edges"
+    # the keyboard meets the nodes in topological order
+    tab = [a.get("href") for a in top.iter(f"{SVG}a") if a.get("class") != "dag-open"]
+    assert tab.index("#node-n0") < tab.index("#node-n1") < tab.index("#node-n3") < tab.index("#node-n8")
     # phase as text in the box, not colour alone; the box's class carries the tone
     n5 = next(a for a in node_links(top) if a.get("href") == "#node-n5")
     assert "p-fail" in n5.get("class", "") and "FAILED" in [t.text for t in n5.iter(f"{SVG}text")]
@@ -342,7 +348,7 @@ def test_hostile_names_are_escaped() -> None:
     ET.fromstring(html)
     assert "p-idle" in html  # an unknown phase gets the neutral tone, and its text escaped
     title = top.find(f"{SVG}title")
-    assert title is not None and title.text == f"{EVIL}: workflow graph"
+    assert title is not None and title.text == EVIL
 
 
 def test_rendering_is_deterministic_across_processes() -> None:
