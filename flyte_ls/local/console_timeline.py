@@ -72,7 +72,7 @@ TIMELINE_CSS = (
     f":root{{{_vars(_LIGHT)};--tl-band:rgba(127,127,127,.09);--tl-grid:rgba(127,127,127,.45)}}"
     f"@media (prefers-color-scheme:dark){{:root{{{_vars(_DARK)}}}}}"
     "svg.tl{display:block;max-width:100%;height:auto;font:11px sans-serif;margin:.3em 0}"
-    ".tl text{fill:currentColor}.tl a text{text-decoration:underline}"
+    ".tl text{fill:currentColor}.tl a text{fill:var(--link);text-decoration:underline}"
     ".tl a:focus{outline:none}.tl a:focus text,.tl a:hover text{font-weight:bold}"
     ".tl a:focus-visible{outline:2px solid currentColor}"
     ".tl-grid{stroke:var(--tl-grid);stroke-width:1}.tl-band{fill:var(--tl-band)}.tl-extent{fill:var(--tl-grid)}"

@@ -162,6 +162,10 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.startswith(STATIC_PREFIX):
             self._send_static(unquote(url.path[len(STATIC_PREFIX) :]))
             return
+        if url.path == "/favicon.ico":
+            # browsers ask for it with every page; there is none (a 404 would be an error in their console)
+            self._reply(204, b"", "image/x-icon", {"Cache-Control": "max-age=86400"})
+            return
         status, ctype, body = self.server.app.handle_get(url.path, parse_qs(url.query))
         self._reply(
             status,

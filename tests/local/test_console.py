@@ -615,6 +615,7 @@ def test_console_static_files(console: Console_) -> None:
         status, body, _ = console.get("/console/static/" + bad)
         assert status == 404, bad
     assert console.get("/console/static")[0] == 404  # a console path, not a file
+    assert console.get("/favicon.ico")[0] == 204  # browsers ask for it: no icon, and no error either
 
 
 def test_timeline_graph_and_node_data_on_the_page(
