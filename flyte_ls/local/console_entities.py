@@ -214,7 +214,8 @@ def _variables(
 ) -> str:
     """A table of an interface's inputs or outputs: name, type, default (when ``defaults`` is given),
     description (when any has one)."""
-    described = any(v.description for v in vm.variables.values())
+    # flytekit describes a variable by its own name when the docstring does not: that says nothing
+    described = any(v.description not in ("", k) for k, v in vm.variables.items())
     head = (
         [what[:-1], "type"]
         + (["default"] if defaults is not None else [])
@@ -227,9 +228,9 @@ def _variables(
             param = defaults.get(k)
             cells += f"<td>{_default(param) if param is not None else ''}</td>"
         if described:
-            cells += f"<td>{e(v.description)}</td>"
+            cells += f"<td>{e(v.description) if v.description != k else ''}</td>"
         rows.append(f"<tr>{cells}</tr>")
-    return f"<h2>{what.capitalize()}</h2>" + table(head, rows, "none", caption=what.capitalize())
+    return f"<h2 id='{what}'>{what.capitalize()}</h2>" + table(head, rows, "none", caption=what.capitalize())
 
 
 def _interface(
@@ -257,7 +258,8 @@ def _task_body(entity: Any) -> str:
         rows.append(("interruptible", "yes"))
     runs = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return (
-        _interface(template.interface) + f"<h2>Runs</h2><table><caption>Task settings</caption>{runs}</table>"
+        _interface(template.interface)
+        + f"<h2 id='runs'>Runs</h2><table><caption>Task settings</caption>{runs}</table>"
     )
 
 
@@ -293,7 +295,7 @@ def _launch_plan_body(console: Console, entity: Any) -> str:
     closure: launch_plan_pb2.LaunchPlanClosure = entity.closure
     state = "ACTIVE" if closure.state == launch_plan_pb2.ACTIVE else "INACTIVE"
     wf = spec.workflow_id
-    runs = link(_version_url(WORKFLOW, wf), f"workflow {wf.name} @ {wf.version}")
+    runs = link(entity_url(wf), f"workflow {wf.name} @ {wf.version}")
     out = f"<p>state {state} &middot; runs {runs}{_schedule(spec.entity_metadata.schedule)}"
     out += "</p>"
     params = spec.default_inputs.parameters
@@ -306,7 +308,9 @@ def _launch_plan_body(console: Console, entity: Any) -> str:
             f"<tr><th>{e(k)}</th><td><code>{e(clip(literal(v), 300))}</code></td></tr>"
             for k, v in spec.fixed_inputs.literals.items()
         ]
-        out += "<h2>Fixed inputs</h2>" + table(["input", "value"], rows, "none", caption="Fixed inputs")
+        out += "<h2 id='fixed-inputs'>Fixed inputs</h2>" + table(
+            ["input", "value"], rows, "none", caption="Fixed inputs"
+        )
     out += _variables("outputs", closure.expected_outputs)
     try:
         wf_entity = console.call("GetWorkflow", common_pb2.ObjectGetRequest(id=wf))
