@@ -4,7 +4,11 @@ GetExecutionMetrics builds them: rows, bars by category, the axis, links, the te
 from __future__ import annotations
 
 import re
+import subprocess
+import time
+import urllib.error
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from flyteidl.core import identifier_pb2, metrics_pb2
@@ -270,3 +274,109 @@ def test_units() -> None:
 def test_css_is_on_every_page() -> None:
     body = page("t", "x").decode()
     assert "--tl-runtime:" in body and "@media (prefers-color-scheme:dark)" in body
+
+
+# --- on a real backend: a real run's page while it runs and once it ended -------------------------------
+
+REAL_FLOWS = """
+import os
+import time
+
+from flytekit import task, workflow
+
+
+@task
+def wait(x: int) -> int:
+    while not os.path.exists(GO):
+        time.sleep(0.1)
+    return x + 1
+
+
+@task
+def double(x: int) -> int:
+    return x * 2
+
+
+@workflow
+def inner(x: int) -> int:
+    return double(x=x)
+
+
+@workflow
+def wf(x: int = 1) -> int:
+    return double(x=inner(x=wait(x=x)))
+"""
+
+
+def _get(url: str) -> tuple[int, str, dict[str, str]]:
+    from local_backend import NO_PROXY
+
+    try:
+        with NO_PROXY.open(url, timeout=30) as resp:
+            return resp.status, resp.read().decode(), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), dict(exc.headers)
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(300)
+def test_live_page_of_a_real_run(tmp_path: Path) -> None:
+    """`pyflyte run --remote` on `flyte-ls local start`: while the first task waits for a file, the page loads
+    live.js under a CSP that allows only this origin's scripts and its live part says not terminal; once the
+    file exists the live part turns terminal, and the page then loads no script. The timeline comes from the
+    backend's own GetExecutionMetrics (a row per node and attempt, nested), the graph shows the phases."""
+    from local_backend import VENV_PYTHON, start_backend
+
+    go = tmp_path / "go"
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "flows.py").write_text(f"GO = {str(go)!r}\n" + REAL_FLOWS)
+    backend = start_backend(tmp_path / "state")
+    try:
+        pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
+        cmd = [pyflyte, "--config", str(backend.config), "run", "--remote", "flows.py", "wf"]
+        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        url = re.findall(r"http://\S+/console/projects/\S+/executions/[a-z0-9]+", proc.stdout)[-1]
+        deadline = time.monotonic() + 120
+        while True:  # until the waiting task runs
+            status, body, headers = _get(url)
+            assert status == 200
+            if "<span class='RUNNING'>RUNNING</span></td>" in body or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert "<div id='live' data-terminal='false'" in body
+        assert "<script src='/console/static/live.js' defer></script>" in body
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self';" in csp and "connect-src 'self';" in csp and "default-src 'none'" in csp
+        status, script, headers = _get(f"{backend.http}/console/static/live.js")
+        assert status == 200 and headers["Content-Type"] == "text/javascript; charset=utf-8"
+        assert "searchParams.set(\"part\", \"live\")" in script
+        status, part, _ = _get(url + "?part=live")
+        assert status == 200 and part.startswith("<div id='live' data-terminal='false'")
+        go.write_text("go")
+        deadline = time.monotonic() + 120
+        while part.startswith("<div id='live' data-terminal='false'") and time.monotonic() < deadline:
+            time.sleep(0.3)
+            status, part, _ = _get(url + "?part=live")
+            assert status == 200
+        assert part.startswith("<div id='live' data-terminal='true' data-phase='SUCCEEDED'"), part[:300]
+        status, body, _ = _get(url)
+        assert "<script" not in body and "refresh" not in body and part in body
+    finally:
+        backend.stop()
+    # the timeline of the finished run
+    found = re.search(r"<svg class='tl'.*?</svg>", body, re.S)
+    assert found is not None
+    svg = ET.fromstring(found.group(0))
+    keys = [g.get("data-span") for g in svg.iter(f"{SVG}g") if g.get("class") == "tl-row"]
+    assert [k for k in keys if k and k.startswith(("node", "attempt"))] == [
+        "node n0", "attempt 0 of n0 (task flows.wait)", "node n1", "node n1-0-n0",
+        "attempt 0 of n1-0-n0 (task flows.double)", "node n2", "attempt 0 of n2 (task flows.double)",
+    ]  # fmt: skip
+    rows = rows_of(svg)
+    runtime = [b for b in bars_of(rows["attempt 0 of n0 (task flows.wait)"]) if b[0] == "tl-runtime"]
+    assert len(runtime) == 1 and runtime[0][2] > 10  # it waited for the file: a visible share of the run
+    # the graph: each node SUCCEEDED, linked to its row
+    for node, label in [("n0", "task wait"), ("n1", "subworkflow inner"), ("n2", "task double")]:
+        assert f"href='#node-{node}' aria-label='node {node} ({label}): SUCCEEDED'" in body
