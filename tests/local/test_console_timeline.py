@@ -351,7 +351,7 @@ def test_live_page_of_a_real_run(tmp_path: Path) -> None:
         assert "script-src 'self';" in csp and "connect-src 'self';" in csp and "default-src 'none'" in csp
         status, script, headers = _get(f"{backend.http}/console/static/live.js")
         assert status == 200 and headers["Content-Type"] == "text/javascript; charset=utf-8"
-        assert "searchParams.set(\"part\", \"live\")" in script
+        assert 'searchParams.set("part", "live")' in script
         status, part, _ = _get(url + "?part=live")
         assert status == 200 and part.startswith("<div id='live' data-terminal='false'")
         go.write_text("go")
