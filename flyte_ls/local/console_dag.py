@@ -59,7 +59,7 @@ class DagNode:
     label: str
     title: str = ""
     cases: tuple[str, ...] = ()  # a branch node's cases, as text
-    condition: str = ""  # a node inside a branch's inner graph: when it runs
+    condition: str = ""  # when it runs: a branch case's condition, "on failure" for the failure node
 
 
 @dataclass
@@ -100,7 +100,7 @@ class _Reader:
         for proto in protos:
             self.node(graph, proto, stack)
         if t.HasField("failure_node") and t.failure_node.id in graph.nodes:
-            graph.nodes[t.failure_node.id].title += " (runs when the workflow fails)"
+            graph.nodes[t.failure_node.id].condition = "on failure"
         upstream = compiled.connections.upstream
         if upstream:
             for down in graph.nodes:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, tasks_pb2, types_pb2, workflow_pb2
-from test_compiler import Registry, _load, _package
+from test_compiler import Registry, _load, _package, corpus, corpus_references, examples, shapes  # noqa: F401
 
 from flyte_ls.local.compiler import compile_workflow
 from flyte_ls.local.console_dag import DAG_CSS, Graph, build_graph, render_dag
@@ -304,6 +304,43 @@ def test_rendering_a_real_workflow(real: compiler_pb2.CompiledWorkflowClosure) -
     # ids are unique on the page
     ids = re.findall(r" id='([^']*)'", html)
     assert len(ids) == len(set(ids))
+
+
+def _count_nodes(graph: Graph) -> int:
+    inner = sum(_count_nodes(g) for g in graph.children.values())
+    return sum(1 for n in graph.nodes.values() if n.kind not in ("start", "end")) + inner
+
+
+@pytest.mark.flytekit
+@pytest.mark.timeout(200)
+def test_every_workflow_of_the_examples_and_the_corpus_renders(
+    examples: Registry,  # noqa: F811
+    corpus: Registry,  # noqa: F811
+    corpus_references: Registry,  # noqa: F811
+    shapes: Registry,  # noqa: F811
+) -> None:
+    """Failure nodes, nested and failing branches, map tasks, references, gates: every node drawn once."""
+    merged = Registry(
+        tasks={**corpus.tasks, **corpus_references.tasks},
+        workflows=corpus.workflows,
+        launch_plans={**corpus.launch_plans, **corpus_references.launch_plans},
+    )
+    kinds: set[str] = set()
+    for registry in (examples, merged, shapes):
+        for name in registry.workflows:
+            closure = registry.compile(name)
+            for wf in [None, *(s.template.id for s in closure.sub_workflows)]:
+                g = build_graph(closure, wf)
+                html = render_dag(g)
+                ET.fromstring(html)
+                drawn = sum(len(node_links(svg)) for svg in svgs(html))
+                assert drawn == _count_nodes(g), name
+                kinds |= {n.kind for n in g.nodes.values()}
+                failure = closure.primary.template.failure_node.id
+                if wf is None and failure:
+                    assert g.nodes[failure].condition == "on failure"
+                    assert "; on failure" in html
+    assert kinds >= {"task", "subworkflow", "launchplan", "branch", "gate", "array", "start", "end"}
 
 
 @pytest.mark.flytekit
