@@ -145,7 +145,11 @@ def entity_list(console: Console, project: str, domain: str, word: str) -> bytes
     rows = [f"<tr><td>{link(_name_url(kind, project, domain, n.name), n.name)}</td></tr>" for n in listed]
     body = f"<h1>{e(project)} / {e(domain)}: {e(kind.plural)}</h1>"
     body += table(
-        [kind.title.lower()], rows, f"no {kind.plural} registered", caption=f"{kind.title}s by name"
+        [kind.title.lower()],
+        rows,
+        f"no {kind.plural} registered",
+        caption=f"{kind.title}s by name",
+        show_caption=False,
     )
     return page(f"{project}/{domain} {kind.plural}", body, nav=_nav(project, domain, kind))
 
@@ -230,7 +234,9 @@ def _variables(
         if described:
             cells += f"<td>{e(v.description) if v.description != k else ''}</td>"
         rows.append(f"<tr>{cells}</tr>")
-    return f"<h2 id='{what}'>{what.capitalize()}</h2>" + table(head, rows, "none", caption=what.capitalize())
+    return f"<h2 id='{what}'>{what.capitalize()}</h2>" + table(
+        head, rows, "none", caption=what.capitalize(), show_caption=False
+    )
 
 
 def _interface(
@@ -259,7 +265,7 @@ def _task_body(entity: Any) -> str:
     runs = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return (
         _interface(template.interface)
-        + f"<h2 id='runs'>Runs</h2><table><caption>Task settings</caption>{runs}</table>"
+        + f"<h2 id='runs'>Runs</h2><table><caption class='vh'>Task settings</caption>{runs}</table>"
     )
 
 
@@ -309,7 +315,7 @@ def _launch_plan_body(console: Console, entity: Any) -> str:
             for k, v in spec.fixed_inputs.literals.items()
         ]
         out += "<h2 id='fixed-inputs'>Fixed inputs</h2>" + table(
-            ["input", "value"], rows, "none", caption="Fixed inputs"
+            ["input", "value"], rows, "none", caption="Fixed inputs", show_caption=False
         )
     out += _variables("outputs", closure.expected_outputs)
     try:
@@ -344,7 +350,7 @@ def _graph(closure: compiler_pb2.CompiledWorkflowClosure, title: str) -> str:
     return (
         out
         + "<h3>Nodes</h3>"
-        + table(["node", "kind", "runs", "upstream"], rows, "no nodes", caption=caption)
+        + table(["node", "kind", "runs", "upstream"], rows, "no nodes", caption=caption, show_caption=False)
     )
 
 
@@ -444,7 +450,13 @@ def _versions(
             f"<tr{attrs}><th scope='row'>{link(_version_url(kind, v.id), v.id.version)}{mark}</th>"
             f"<td class='t'>{ts(v.closure.created_at)}</td></tr>"
         )
-    out = table(["version", "registered"], rows, "no versions on this page", caption="Versions, newest first")
+    out = table(
+        ["version", "registered"],
+        rows,
+        "no versions on this page",
+        caption="Versions, newest first",
+        show_caption=False,
+    )
     here = _name_url(kind, ident.project, ident.domain, ident.name)
     if not latest:
         here += f"/version/{seg(ident.version)}"

@@ -288,11 +288,15 @@ def literal_table(lm: literals_pb2.LiteralMap) -> str:
     return f"<table>{rows}</table>"
 
 
-def table(head: list[str], rows: list[str], empty: str, *, caption: str = "") -> str:
+def table(
+    head: list[str], rows: list[str], empty: str, *, caption: str = "", show_caption: bool = True
+) -> str:
     """A table with column headers (``head``, escaped here) over ``rows`` (``<tr>`` markup), or ``empty`` as a
-    note when there are no rows. ``caption`` (text) names the table for screen readers and on the page."""
+    note when there are no rows. ``caption`` (text) names the table; ``show_caption`` False keeps it for
+    screen readers only (when a heading right above already says it on the page)."""
     if not rows:
         return f"<p class='muted'>{e(empty)}</p>"
     cells = "".join(f"<th scope='col'>{e(h)}</th>" for h in head)
-    cap = f"<caption>{e(caption)}</caption>" if caption else ""
+    hidden = "" if show_caption else " class='vh'"
+    cap = f"<caption{hidden}>{e(caption)}</caption>" if caption else ""
     return f"<table>{cap}<thead><tr>{cells}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

@@ -75,7 +75,13 @@ def projects(console: Console) -> bytes:
         for p in listed
     ]
     body = "<h1>flyte-ls local Flyte backend</h1><h2>Projects</h2>"
-    body += table(["project", "name", "description", "executions"], rows, "no projects", caption="Projects")
+    body += table(
+        ["project", "name", "description", "executions"],
+        rows,
+        "no projects",
+        caption="Projects",
+        show_caption=False,
+    )
     return page("projects", body)
 
 

@@ -89,7 +89,7 @@ def next_link(body: str, text: str = "next page") -> str | None:
 
 def test_projects_page(s: Site) -> None:
     body = s.ok("/console")
-    assert "<caption>Projects</caption>" in body and "<th scope='col'>project</th>" in body
+    assert "<caption class='vh'>Projects</caption>" in body and "<th scope='col'>project</th>" in body
     assert "<th scope='row'><a href='/console/projects/flytesnacks'>flytesnacks</a></th>" in body
     for domain in ("development", "staging", "production"):
         assert f"<a href='/console/projects/flytesnacks/domains/{domain}/executions'>{domain}</a>" in body
