@@ -133,7 +133,7 @@ _STYLE = (
     "td,th{border:1px solid var(--border);padding:.25em .5em;text-align:left;vertical-align:top}"
     "th{background:var(--surface)}caption{text-align:left;font-weight:600;padding:.2em 0}"
     "code,pre{font-family:ui-monospace,monospace}" + _phase_rules() + ".waiting{background:var(--warn-bg)}"
-    "pre{white-space:pre-wrap;max-width:70em;margin:0}.err{color:var(--fail)}.muted{color:var(--muted)}"
+    "pre{white-space:pre-wrap;overflow-wrap:anywhere;max-width:70em;margin:0}.err{color:var(--fail)}.muted{color:var(--muted)}"
     "td.node,td.kind{overflow-wrap:anywhere;max-width:24em}td.t,.nw{white-space:nowrap}.hl{background:var(--hl)}"
     "summary{cursor:pointer}details ul{margin:.2em 0;padding-left:1.2em}"
     ".vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}"
