@@ -3,9 +3,9 @@
 The picture is an inline SVG laid out on the server (:mod:`.console_dag_layout`), left to right from
 ``start-node`` to ``end-node``: one box per node with its label (truncated; the full name in the box's
 ``<title>``), its kind (a glyph and a word), its phase (a colour *and* the phase's name) and a link. Below the
-SVG: the graph as a list (topological order, upstream nodes, phases: the text alternative), then one
-``<details>`` per subworkflow, branch and dynamic node holding its inner graph, drawn the same way; the node
-box has a small second link to it.
+SVG: the graph as a list (the text alternative: in topological order, column by column as drawn, with each
+node's upstream nodes and phase), then one ``<details>`` per subworkflow, branch and dynamic node holding its
+inner graph, drawn the same way; the node's box has a small second link to it.
 
 Keys of ``phases``, ``links`` and ``dynamic``: a node of the graph passed in is keyed by its node id
 (``n0``); a node inside the inner graph of node ``n2`` by ``n2/<its id>`` (``n2/n0``), and so on down
@@ -393,7 +393,7 @@ class _Renderer:
         ]
         parts += [f"<path d='{d}' marker-end='url(#{gid}-arrow)'/>" for _, _, d in lay.paths]
         parts.append("</g><g class='dag-nodes'>")
-        for n in lay.order:  # the keyboard's order: left to right
+        for n in lay.order:  # the keyboard's order: column by column, top to bottom
             parts.append(self.box(graph.nodes[n], keys[n], lay, anchors.get(n)))
         parts.append("</g></svg>")
         return "".join(parts)
@@ -510,7 +510,8 @@ def render_dag(
 
     ``title`` is the SVG's ``<title>`` (its accessible name; default ``<workflow name>: workflow graph``).
     ``id_prefix`` starts the element ids of the fragment (``dag-t``, ``dag-in0``, ``dag-1-t``...): give
-    another one when two graphs share a page. Node links come in topological order (the Tab order)."""
+    another one when two graphs share a page. Node links (the Tab order) and the list come column by column,
+    top to bottom: a topological order that follows the picture."""
     renderer = _Renderer(phases or {}, links or {}, dynamic or {}, id_prefix)
     return f"<figure class='dag-figure'>{renderer.graph(graph, title, '')}</figure>"
 

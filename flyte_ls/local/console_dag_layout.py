@@ -52,7 +52,7 @@ class Layout:
     height: float
     boxes: dict[str, Box]
     paths: list[tuple[str, str, str]]
-    order: list[str]  # topological
+    order: list[str]  # reading order: column by column, top to bottom (topological when there is no cycle)
     layers: dict[str, int]
     crossings: int
 
@@ -120,7 +120,8 @@ def layout(
     g.place()
     paths = [(u, v, g.path(chain)) for (u, v), chain in zip(edges, chains, strict=True)]
     boxes = {n: g.box(i) for i, n in enumerate(ids)}
-    return Layout(g.width, g.height, boxes, paths, order, layer, crossings)
+    reading = sorted(ids, key=lambda n: (layer[n], boxes[n].y, index[n]))
+    return Layout(g.width, g.height, boxes, paths, reading, layer, crossings)
 
 
 class _Graph:
