@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all install test lint typecheck pytest vscode demo bench clean
+.PHONY: all install test lint typecheck pytest vscode demo bench screenshots clean
 
 all: test
 
@@ -58,6 +58,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# docs/images/console-*.png (the README's pictures of the local console): a fresh local backend runs the browser
+# tests' workflows, headless Chromium (/usr/bin/chromium, driven by Playwright) shoots their pages.
+screenshots: $(STAMP)
+	$(PY) scripts/console_screenshots.py --out docs/images
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,98 @@
+"""Real headless Chromium (Debian's ``/usr/bin/chromium``) driven by Python Playwright: where it is, how it is
+launched, and :class:`Browse`, a browser context that records what its pages did."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = os.environ.get("FLYTE_LS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+LAUNCH_TIMEOUT_MS = 60_000
+ACTION_TIMEOUT_MS = 20_000
+
+# Runs in every document before the page's own code: CSP violations are reported to the test.
+_CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (ev) => {
+  window.__flyteLsCsp(`${ev.violatedDirective} blocked ${ev.blockedURI} (${ev.sourceFile}:${ev.lineNumber})`);
+});
+"""
+
+
+def require_chromium() -> str:
+    if CHROMIUM is None or not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed, and CI must run the browser tests (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it in CI)")
+    return CHROMIUM
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "about", "blob"):
+        return True
+    return parts.hostname in LOCAL_HOSTS
+
+
+@dataclass
+class Browse:
+    """One browser context and what its pages did."""
+
+    context: Any  # playwright BrowserContext
+    requests: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # console errors and uncaught exceptions
+    csp: list[str] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)  # URL prefixes outside this machine a test expects
+
+    def new_page(self) -> Any:
+        page = self.context.new_page()
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        return page
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        self.requests.append(url)
+        if is_local(url):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort("blockedbyclient")
+
+    def allow_outside(self, prefix: str) -> None:
+        """Requests to URLs under ``prefix`` (still aborted) and the load errors they log are expected."""
+        self.allowed.append(prefix)
+
+    def problems(self) -> list[str]:
+        outside = [u for u in self.outside if not u.startswith(tuple(self.allowed))]
+        errors = self.errors
+        if self.allowed and len(outside) < len(self.outside):  # an aborted request logs a load error
+            errors = [x for x in errors if "net::ERR_BLOCKED_BY_CLIENT" not in x]
+        out = [f"request outside this machine: {u}" for u in outside]
+        return out + errors + [f"CSP violation: {v}" for v in self.csp]
+
+
+def open_context(browser: Any, **options: Any) -> Browse:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    browse = Browse(context)
+    context.expose_function("__flyteLsCsp", lambda text: browse.csp.append(str(text)))
+    context.add_init_script(_CSP_LISTENER)
+    context.route("**/*", browse._route)
+    return browse
