@@ -3,9 +3,10 @@
 as ``flyte.<key>``, or check that it is there (``--check``: exit 1 with a diff when not).
 
 Each entry gets its JSON-schema type (``boolean``, ``integer`` with ``minimum``, ``string``, arrays of
-strings, ``["string", "null"]``...), its default, the server's documentation as ``markdownDescription`` and a
-``scope`` (``machine-overridable`` for the interpreter and the config file, which are paths on one machine;
-``resource`` for the others, which may differ per folder). Everything else in package.json — other keys, the
+strings, ``["string", "null"]``..., an ``enum`` for a setting validated by ``attrs.validators.in_``), its
+default, the server's documentation as ``markdownDescription`` and a ``scope`` (``machine-overridable`` for
+the interpreter and the config file, which are paths on one machine; ``resource`` for the others, which may
+differ per folder). Everything else in package.json — other keys, the
 extension's own properties such as ``flyte.interpreter`` or ``flyte.trace.server``, their order — is left as
 it is, and the file keeps its 2-space JSON formatting.
 
@@ -36,6 +37,8 @@ def property_of(field: SettingField) -> dict[str, Any]:
     if base is None:
         raise TypeError(f"setting {field.key}: no JSON schema type for {field.type!r}")
     entry: dict[str, Any] = {"type": [base, "null"] if field.optional else base}
+    if field.choices is not None:
+        entry["enum"] = [*field.choices, None] if field.optional else list(field.choices)
     if field.base_type == list[str]:
         entry["items"] = {"type": "string"}
     if field.minimum is not None:

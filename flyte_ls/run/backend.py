@@ -14,6 +14,10 @@ seconds, so the tracker's frequent calls cost nothing):
    in its own session: it outlives the language server, and the next server reuses it). The user is told
    once where it is.
 
+With ``local_only`` (``flyte.backend`` = ``"local"``) none of that is looked at: always the local backend in
+``<user cache>/flyte-ls/local``, reused when it runs, else started whatever ``flyte.local.autoStart`` says
+(the user chose it) — except by the tracker after a stop, as below.
+
 :meth:`Backend.status` reports the same resolution without starting anything (the editor's status bar);
 :meth:`Backend.start_local` / :meth:`Backend.stop_local` start or stop the local backend on request. After a
 stop, only a command (``ensure()``) starts it again, not the tracker (``ensure(start_after_stop=False)``).
@@ -83,6 +87,7 @@ class _Source:
 class Backend:
     """One :class:`AsyncFlyteRemote` for the backend the settings name (module docstring).
 
+    ``local_only``: always the local backend, whatever is configured (``flyte.backend`` = ``"local"``).
     ``on_message`` is called once with the notice about a local backend that was started (or found running).
     ``state_dir``, ``local_python`` (the interpreter that runs tasks; default: the backend's own discovery),
     ``command`` (how to run ``flyte-ls``), ``default_endpoint`` and ``cwd`` (where ``./flytekit.config`` is
@@ -99,6 +104,7 @@ class Backend:
         domain: str = "development",
         auto_start: bool = True,
         *,
+        local_only: bool = False,
         on_message: Callable[[str], None] | None = None,
         state_dir: str | os.PathLike[str] | None = None,
         local_python: str | None = None,
@@ -116,6 +122,7 @@ class Backend:
         self.project = project
         self.domain = domain
         self.auto_start = auto_start
+        self.local_only = local_only
         self.on_message = on_message
         self.state_dir = Path(state_dir) if state_dir is not None else local_backend_dir()
         self.local_python = local_python
@@ -183,6 +190,8 @@ class Backend:
     # -- resolution -----------------------------------------------------------------------------------------
 
     async def _resolve(self, start_after_stop: bool = True) -> Config:
+        if self.local_only:
+            return await self._resolve_local(start_after_stop)
         source = await asyncio.to_thread(self._configured)
         if source is not None:
             problem = await self._probe(source.config)
@@ -212,12 +221,32 @@ class Backend:
         self._local = await self._local_backend()
         return self._local
 
+    async def _resolve_local(self, start_after_stop: bool) -> Config:
+        """``local_only``: the local backend in ``state_dir``, reused or started (``auto_start`` does not
+        matter); after a stop, only a command starts it again."""
+        if self._local is not None and await self._probe(self._local) is None:
+            return self._local
+        status = await self._status()
+        if status is not None:
+            self._local = await self._use_local(status, started=False)
+            return self._local
+        if self.local_held and not start_after_stop:
+            raise self._nothing_error()
+        self.local_held = False
+        self._local = await self._use_local(await self._start(), started=True)
+        return self._local
+
+    @property
+    def _local_setting(self) -> str:
+        """The setting that decides about the local backend: ``flyte.backend`` when it chose it."""
+        return "flyte.backend" if self.local_only else "flyte.local.autoStart"
+
     def _nothing_error(self) -> BackendError:
-        if self.auto_start and self.local_held:
+        if self.local_held and (self.auto_start or self.local_only):
             return BackendError(
                 f"The local Flyte backend ({self.state_dir}) is not running: it was stopped from the editor. "
                 "Run or register an entity, or start it (flyte.startLocalBackend), to start it again.",
-                setting="flyte.local.autoStart",
+                setting=self._local_setting,
             )
         return BackendError(
             "No Flyte backend: nothing is configured (flyte.endpoint, flyte.configFile, FLYTECTL_CONFIG, "
@@ -312,6 +341,8 @@ class Backend:
         self.local_status = status
         config = await asyncio.to_thread(Config.auto, str(status["config"]), cwd=self.cwd)
         config = self._with_overrides(config)
+        if self.local_only:  # FLYTE_PLATFORM_URL & co. would win over the file: they name another backend
+            config = replace(config, endpoint=str(status["admin_endpoint"]), insecure=True)
         verb = "Started" if started else "Using"
         where = f"{status['admin_endpoint']} (console {status['console_url']})"
         self._tell(
@@ -343,14 +374,14 @@ class Backend:
             await proc.wait()
             raise BackendError(
                 f"`flyte-ls local {action}` did not answer within {timeout:g} s",
-                setting="flyte.local.autoStart",
+                setting=self._local_setting,
             ) from None
         try:
             report: dict[str, Any] = json.loads(out)
         except ValueError:
             raise BackendError(
                 f"`flyte-ls local {action}` failed (exit {proc.returncode}): {_first_line(err.decode())}",
-                setting="flyte.local.autoStart",
+                setting=self._local_setting,
             ) from None
         return report
 
@@ -359,7 +390,7 @@ class Backend:
     async def start_local(self) -> tuple[dict[str, Any], bool]:
         """Start the local backend on ``state_dir`` (whatever ``auto_start`` says), or reuse the one running
         there: its ``flyte-ls local status --json`` report and whether it was started now. Commands use it
-        from now on when nothing else is configured."""
+        from now on when nothing else is configured (always with ``local_only``)."""
         async with self._lock:
             status = await self._status()
             started = status is None
@@ -379,7 +410,7 @@ class Backend:
         async with self._lock:
             report = await self._local_cli("stop", STOP_TIMEOUT_S)
             if "stopped" not in report:
-                raise BackendError(f"`flyte-ls local stop` failed: {report}", setting="flyte.local.autoStart")
+                raise BackendError(f"`flyte-ls local stop` failed: {report}", setting=self._local_setting)
             if self.started_process is not None:
                 await asyncio.to_thread(_reap, self.started_process)
             self.local_held = True
@@ -401,9 +432,13 @@ class Backend:
             return dict(cached[1])
         local_task = asyncio.ensure_future(self._quick_local_status())
         try:
-            result = await self._status_of_configured()
-            if result is None:
-                result = await self._status_unconfigured(local_task)
+            result: dict[str, Any] | None
+            if self.local_only:
+                result = await self._status_chosen_local(local_task)
+            else:
+                result = await self._status_of_configured()
+                if result is None:
+                    result = await self._status_unconfigured(local_task)
             result["local"] = _local_json(self.state_dir, await local_task)
         finally:
             local_task.cancel()
@@ -441,16 +476,8 @@ class Backend:
             return _status_json(sandbox, f"sandbox {self.default_endpoint}", "flyte.endpoint", None)
         local = await local_task
         if local.get("running"):
-            console = f"{self.console_endpoint.rstrip('/')}/console" if self.console_endpoint else None
-            return {
-                "endpoint": local.get("admin_endpoint"),
-                "source": f"local backend (flyte-ls local, state in {self.state_dir})",
-                "setting": "flyte.endpoint",
-                "reachable": True,
-                "error": None,
-                "consoleUrl": console or local.get("console_url"),
-                "configFile": local.get("config"),
-            }
+            source = f"local backend (flyte-ls local, state in {self.state_dir})"
+            return self._running_local_json(local, source, "flyte.endpoint")
         if self.auto_start and not self.local_held:
             error = (
                 "Nothing is configured (flyte.endpoint, flyte.configFile, FLYTECTL_CONFIG, "
@@ -462,6 +489,34 @@ class Backend:
             error = str(self._nothing_error())
         result = _status_json(None, "none", "flyte.endpoint", error)
         return result
+
+    async def _status_chosen_local(self, local_task: asyncio.Future[dict[str, Any]]) -> dict[str, Any]:
+        """``local_only``: the status of the local backend, whatever else is configured."""
+        source = f"local backend chosen by flyte.backend (flyte-ls local, state in {self.state_dir})"
+        local = await local_task
+        if local.get("running"):
+            return self._running_local_json(local, source, "flyte.backend")
+        if self.local_held:
+            error = str(self._nothing_error())
+        else:
+            error = (
+                "The local Flyte backend (chosen by flyte.backend) is not running: the first Run or "
+                f"Register starts it (state in {self.state_dir}), or start it now (flyte.startLocalBackend)."
+            )
+        return _status_json(None, source, "flyte.backend", error)
+
+    def _running_local_json(self, local: Mapping[str, Any], source: str, setting: str) -> dict[str, Any]:
+        """The part of :meth:`status` about the running local backend ``local`` (its status report)."""
+        console = f"{self.console_endpoint.rstrip('/')}/console" if self.console_endpoint else None
+        return {
+            "endpoint": local.get("admin_endpoint"),
+            "source": source,
+            "setting": setting,
+            "reachable": True,
+            "error": None,
+            "consoleUrl": console or local.get("console_url"),
+            "configFile": local.get("config"),
+        }
 
     async def _quick_local_status(self) -> dict[str, Any]:
         """``flyte-ls local status --json`` of ``state_dir`` within :data:`LOCAL_STATUS_S` (not running
@@ -489,18 +544,24 @@ class Backend:
             if status is not None:
                 return status
             if exited:  # a start that lost the race to another one is fine: the status above found it
+                instead = (
+                    'set flyte.backend to "auto" and configure a backend with flyte.endpoint or '
+                    "flyte.configFile"
+                    if self.local_only
+                    else "configure a backend with flyte.endpoint or flyte.configFile, or turn "
+                    "flyte.local.autoStart off"
+                )
                 raise BackendError(
                     f"The local Flyte backend did not start (exit {proc.returncode}): "
-                    f"{await asyncio.to_thread(_tail, log_path)} (log: {log_path}). Fix that, configure a "
-                    "backend with flyte.endpoint or flyte.configFile, or turn flyte.local.autoStart off.",
-                    setting="flyte.local.autoStart",
+                    f"{await asyncio.to_thread(_tail, log_path)} (log: {log_path}). Fix that, or {instead}.",
+                    setting=self._local_setting,
                 )
             if time.monotonic() > deadline:
                 proc.kill()
                 raise BackendError(
                     f"The local Flyte backend did not become ready within {self.start_timeout:g} s "
                     f"(log: {log_path}).",
-                    setting="flyte.local.autoStart",
+                    setting=self._local_setting,
                 )
             await asyncio.sleep(0.3)
 

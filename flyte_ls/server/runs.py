@@ -3,7 +3,8 @@
 One :class:`RunService` per server, attached in ``setup`` and started on ``initialized``:
 
 * ``backend`` (:class:`flyte_ls.run.backend.Backend`): the configured Flyte backend, or the local one it
-  starts; ``await runs.remote()`` is its :class:`~flyte_ls.remote.remote.AsyncFlyteRemote`;
+  starts (always the local one with ``flyte.backend`` = ``"local"``); ``await runs.remote()`` is its
+  :class:`~flyte_ls.remote.remote.AsyncFlyteRemote`;
 * ``worker`` (:class:`flyte_ls.run.worker_client.WorkerClient`): serializes entities in the user's
   interpreter;
 * ``tracker`` (:class:`flyte_ls.run.tracker.ExecutionTracker`): follows executions in the background and calls
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyte_ls.run.paths import workspace_state_dir
+from flyte_ls.server.constants import BACKEND_LOCAL
 from flyte_ls.server.documents import fs_path
 from flyte_ls.server.settings import Settings
 
@@ -48,6 +50,7 @@ ExecutionHook = Callable[["Tracked"], None]
 def backend_settings(settings: Settings) -> tuple[Any, ...]:
     """The settings a backend is built from: a change to any of them rebuilds it."""
     return (
+        settings.backend,
         settings.config_file,
         settings.endpoint,
         settings.insecure,
@@ -137,6 +140,7 @@ class RunService:
             project=settings.project,
             domain=settings.domain,
             auto_start=settings.local.auto_start,
+            local_only=settings.backend == BACKEND_LOCAL,  # the user chose it: nothing else is looked at
             on_message=self._backend_message,
             cwd=self.workspace_root(),  # where ./flytekit.config is looked for
             # the interpreter that runs the local backend's tasks: the worker's (it has flytekit)

@@ -20,7 +20,13 @@ from typing import Any
 import attrs
 import cattrs
 
-from flyte_ls.server.constants import DEFAULT_DOMAIN, DEFAULT_MAX_FILE_SIZE, DEFAULT_PROJECT
+from flyte_ls.server.constants import (
+    BACKEND_AUTO,
+    BACKEND_CHOICES,
+    DEFAULT_DOMAIN,
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_PROJECT,
+)
 
 _DOC = "doc"
 
@@ -111,7 +117,8 @@ class LocalSettings:
         metadata=doc(
             "When no backend is configured and none answers, start the local backend "
             "(`flyte-ls local start`, "
-            "state in the user cache directory) for Run and Register."
+            "state in the user cache directory) for Run and Register. With `backend` `local` it is started "
+            "whatever this says."
         ),
     )
 
@@ -132,6 +139,17 @@ class Settings:
         metadata=doc(
             "The Python interpreter (with flytekit) that imports and serializes your code for Run and "
             "Register; `null`: the interpreter the editor passes, else the first `python3` that has flytekit."
+        ),
+    )
+    backend: str = attrs.field(
+        default=BACKEND_AUTO,
+        validator=attrs.validators.in_(BACKEND_CHOICES),
+        metadata=doc(
+            "Which backend Run and Register use. `auto`: `endpoint`, else `configFile`, else the config "
+            "flytekit discovers (`$FLYTECTL_CONFIG`, `~/.flyte/config.yaml`, ...), else whatever answers "
+            "at `localhost:30080`, else the local backend (`local.autoStart`). `local`: always the local "
+            "backend (`flyte-ls local`, state in the user cache directory), started when it is not running; "
+            "`endpoint`, `configFile` and discovered configs are ignored."
         ),
     )
     config_file: str | None = attrs.field(
@@ -283,7 +301,9 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[SettingProblem], unk
             if field.validator is not None:
                 field.validator(None, field, converted)
         except (TypeError, ValueError, cattrs.BaseValidationError) as exc:
-            problems.append(SettingProblem(key, value, _reason(exc), default))
+            choices = _choices(field.validator)
+            reason = _reason(exc) if choices is None or isinstance(exc, TypeError) else _one_of(choices)
+            problems.append(SettingProblem(key, value, reason, default))
             continue
         values[field.name] = converted
     unknown.extend(prefix + str(k) for k in raw if k not in known)
@@ -293,6 +313,16 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[SettingProblem], unk
 def _default(field: attrs.Attribute[Any]) -> Any:
     default: Any = field.default
     return default.factory() if isinstance(default, attrs.Factory) else default  # type: ignore[arg-type]
+
+
+def _choices(validator: Any) -> tuple[Any, ...] | None:
+    """The values an ``attrs.validators.in_`` validator accepts (None: any other validator, or none)."""
+    options = getattr(validator, "options", None)
+    return tuple(options) if isinstance(options, (tuple, list, frozenset, set)) else None
+
+
+def _one_of(choices: tuple[Any, ...]) -> str:
+    return "must be one of " + ", ".join(_short(c) for c in choices)
 
 
 def _optional(ftype: Any) -> bool:
@@ -345,6 +375,7 @@ class SettingField:
     default: Any
     doc: str
     minimum: int | None = None  # integers: the smallest accepted value
+    choices: tuple[Any, ...] | None = None  # the only values accepted (an ``attrs.validators.in_``)
 
     @property
     def optional(self) -> bool:
@@ -371,7 +402,16 @@ def setting_fields() -> list[SettingField]:
                 walk(ftype, key + ".")
                 continue
             doc_text = field.metadata.get(_DOC, "")
-            out.append(SettingField(key, ftype, _default(field), doc_text, _minimum(field.validator)))
+            out.append(
+                SettingField(
+                    key,
+                    ftype,
+                    _default(field),
+                    doc_text,
+                    _minimum(field.validator),
+                    _choices(field.validator),
+                )
+            )
 
     walk(Settings, "")
     return out
@@ -387,10 +427,12 @@ def _minimum(validator: Any) -> int | None:
 
 def settings_table() -> list[tuple[str, str, str, str]]:
     """(key, type, default, meaning) of every setting in declaration order: the README's settings table."""
-    return [(f.key, _type_label(f.type), _json_label(f.default), f.doc) for f in setting_fields()]
+    return [(f.key, _type_label(f.type, f.choices), _json_label(f.default), f.doc) for f in setting_fields()]
 
 
-def _type_label(ftype: Any) -> str:
+def _type_label(ftype: Any, choices: tuple[Any, ...] | None = None) -> str:
+    if choices:
+        return " or ".join(f"`{c}`" for c in choices)
     labels = {bool: "boolean", int: "integer", str: "string", list[str]: "list of strings"}
     if _optional(ftype):
         inner = next(a for a in typing.get_args(ftype) if a is not type(None))

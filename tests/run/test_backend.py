@@ -211,3 +211,66 @@ async def test_auto_start_off_is_an_error(clean_env: Path) -> None:
     assert "flyte.local.autoStart" in str(err.value) and backend.default_endpoint in str(err.value)
     assert err.value.setting == "flyte.local.autoStart"
     assert backend.started_process is None
+
+
+@pytest.mark.timeout(240)
+async def test_local_only_ignores_what_is_configured(
+    clean_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started: list[subprocess.Popen[bytes]]
+) -> None:
+    """``flyte.backend`` = ``"local"``: a discovered config file (FLYTECTL_CONFIG), FLYTE_PLATFORM_URL and an
+    endpoint setting that point where nothing answers are ignored; the local backend is started although
+    auto start is off; status reports it as chosen by flyte.backend; after a stop only a command starts it."""
+    down = nothing_there()
+    config = tmp_path / "cluster.yaml"
+    config.write_text(f"admin:\n  endpoint: dns:///{down}\n  insecure: true\n")
+    monkeypatch.setenv("FLYTECTL_CONFIG", str(config))
+    monkeypatch.setenv("FLYTE_PLATFORM_URL", down)
+    source = f"local backend chosen by flyte.backend (flyte-ls local, state in {local_backend_dir()})"
+
+    auto = make(clean_env, auto_start=False)  # today's resolution: the discovered file, which does not answer
+    with pytest.raises(BackendError, match="does not answer"):
+        await auto.ensure()
+
+    messages: list[str] = []
+    backend = make(clean_env, endpoint=down, auto_start=False, local_only=True, on_message=messages.append)
+    try:
+        before = await backend.status(refresh=True)  # nothing started by a status
+        assert (before["source"], before["setting"], before["reachable"]) == (source, "flyte.backend", False)
+        assert before["endpoint"] is None and "the first Run or Register starts it" in before["error"]
+        assert not (local_backend_dir() / "status.json").exists()
+
+        try:
+            remote = await backend.ensure()
+        finally:
+            if backend.started_process is not None:
+                started.append(backend.started_process)
+        status = backend.local_status
+        assert status is not None and backend.started_process is not None
+        assert remote.config.endpoint == status["admin_endpoint"] and remote.config.insecure is True
+        assert messages and messages[0].startswith(
+            f"Started the local Flyte backend at {status['admin_endpoint']}"
+        )
+        assert {d.id for d in await remote.get_domains()} >= {"development"}
+
+        now = await backend.status(refresh=True)
+        assert (now["source"], now["setting"], now["reachable"], now["error"]) == (
+            source,
+            "flyte.backend",
+            True,
+            None,
+        )
+        assert now["endpoint"] == status["admin_endpoint"] and now["local"]["running"] is True
+
+        # Stopped from the editor: the tracker's ensure does not start it again, a command does.
+        assert (await backend.stop_local())["stopped"] is True
+        with pytest.raises(BackendError, match="stopped from the editor") as err:
+            await backend.ensure(start_after_stop=False)
+        assert err.value.setting == "flyte.backend"
+        held = await backend.status(refresh=True)
+        assert held["setting"] == "flyte.backend" and "stopped from the editor" in held["error"]
+        again = await backend.ensure()
+        started.append(backend.started_process)  # type: ignore[arg-type]
+        assert backend.local_status is not None and backend.local_status["pid"] != status["pid"]
+        assert again.config.endpoint == backend.local_status["admin_endpoint"]
+    finally:
+        await backend.aclose()

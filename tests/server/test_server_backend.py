@@ -4,7 +4,8 @@
 Real server processes (pytest-lsp) in a clean environment (a fresh HOME and user cache, no FLYTE_*
 variables), real ``flyte-ls local`` backends: a configured endpoint that hangs (a TCP listener that never
 answers), nothing configured with the local backend running in the auto-start state dir, a backend answering
-at the sandbox address, and the local backend started and stopped from the editor.
+at the sandbox address, the local backend started and stopped from the editor, and the local backend chosen by
+``flyte.backend`` over a config file found by flytekit's discovery.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from local_backend import VENV_PYTHON, Backend, run_cli, start_backend
-from lsp_helpers import make_client, to_json
+from local_backend import VENV_PYTHON, Backend, free_port, run_cli, start_backend
+from lsp_helpers import make_client, to_json, wait_until
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
@@ -380,3 +381,82 @@ def test_the_stop_cli_is_what_the_server_runs(env: Env) -> None:
         env=env.vars,
     )
     assert proc.returncode == 0 and json.loads(proc.stdout)["stopped"] is False
+
+
+def _discovered_config(env: Env) -> tuple[Path, str]:
+    """A ``~/.flyte/config.yaml`` (HOME is the server's) naming a cluster where nothing answers."""
+    down = f"127.0.0.1:{free_port()}"
+    path = env.home / ".flyte" / "config.yaml"
+    path.parent.mkdir()
+    path.write_text(f"admin:\n  endpoint: dns:///{down}\n  insecure: true\n")
+    return path, down
+
+
+async def test_backend_local_wins_over_a_discovered_config(env: Env) -> None:
+    """``flyte.backend: "local"``: a ``~/.flyte/config.yaml`` flytekit's discovery finds is ignored; the
+    status names the local backend chosen by the setting without starting it; a Run starts it (auto start
+    off: the user chose it) and runs there; ``flyte/projects`` lists its projects. Back to ``auto``: the
+    config file again."""
+    config, down = _discovered_config(env)
+    source = f"local backend chosen by flyte.backend (flyte-ls local, state in {env.local_dir})"
+    settings = {"backend": "local", "local": {"autoStart": False}}
+    async with session(env, settings) as client:
+        status, took = await timed_status(client)
+        assert took < STATUS_DEADLINE_S, took
+        assert _keys(status) == STATUS_KEYS, status
+        assert (status["source"], status["setting"], status["reachable"]) == (source, "flyte.backend", False)
+        assert status["endpoint"] is None and "the first Run or Register starts it" in status["error"]
+        assert env.local_status()[0] == 1  # a status starts nothing
+
+        run = await command(
+            client, "flyte.execute", {"uri": env.flows_uri, "entity": "add_one", "inputs": {"x": 41}}
+        )
+        code, report = env.local_status()
+        assert code == 0, report
+        assert run["consoleUrl"].startswith(report["console_url"]), run
+        assert await wait_for_phase(client, run["execution"]["name"], {"SUCCEEDED", "FAILED"}) == "SUCCEEDED"
+        assert any("Started the local Flyte backend" in m.message for m in client.messages)
+
+        status, _ = await timed_status(client)
+        assert (status["source"], status["setting"], status["reachable"], status["error"]) == (
+            source,
+            "flyte.backend",
+            True,
+            None,
+        )
+        assert status["endpoint"] == report["admin_endpoint"] and status["local"]["pid"] == report["pid"]
+        found = await request(client, "flyte/projects", {})
+        assert {"id": "flytesnacks", "name": "flytesnacks"} in found["projects"], found
+
+        # flyte.backend back to auto (as Select Profile writes it): the discovered config file wins again.
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={
+                    "flyte": {"pythonPath": VENV_PYTHON, "backend": "auto", "local": {"autoStart": False}}
+                }
+            )
+        )
+        deadline = time.monotonic() + 30
+        while (status := (await timed_status(client))[0])["setting"] == "flyte.backend":
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.2)
+        assert status["endpoint"] == down and status["reachable"] is False, status
+        assert str(config) in status["source"] and "discovery" in status["source"]
+
+
+async def test_a_bad_backend_value_is_reported_and_auto_used(env: Env) -> None:
+    config, down = _discovered_config(env)
+    async with session(env, {"backend": "cluster"}) as client:
+        warnings = await wait_until(
+            lambda: [m.message for m in client.messages if "flyte.backend" in m.message], "a settings warning"
+        )
+        assert 'Invalid setting flyte.backend = "cluster": must be one of "auto", "local"' in warnings[0]
+        assert 'Using the default ("auto")' in warnings[0]
+        status, _ = await timed_status(client)
+        assert status["endpoint"] == down and status["reachable"] is False, status
+        assert status["source"] == f"from {config}, found by flytekit's config discovery"
+        # Like a command, flyte/projects goes to the discovered backend: an error naming it, nothing started.
+        with pytest.raises(JsonRpcException) as err:
+            await request(client, "flyte/projects", {})
+        assert down in err.value.message
+        assert env.local_status()[0] == 1

@@ -59,6 +59,9 @@ def test_camel_case_snake_case_and_dotted_keys() -> None:
         ({"lint": {"select": "FL"}}, "lint.select", "list of strings"),
         ({"index": {"maxFileSizeBytes": 0}}, "index.maxFileSizeBytes", "> 0"),
         ({"index": 5}, "index", "expected an object"),
+        ({"backend": "remote"}, "backend", 'must be one of "auto", "local"'),
+        ({"backend": "Local"}, "backend", 'must be one of "auto", "local"'),
+        ({"backend": True}, "backend", "expected a string"),
     ],
 )
 def test_a_bad_value_is_reported_and_replaced_by_its_default(raw: dict, key: str, reason: str) -> None:
@@ -148,6 +151,7 @@ def test_every_setting_is_documented_in_the_table() -> None:
         "lint.select",
         "index.maxFileSizeBytes",
         "pythonPath",
+        "backend",
         "configFile",
         "endpoint",
         "insecure",
@@ -165,6 +169,7 @@ def test_every_setting_is_documented_in_the_table() -> None:
     assert rows["insecure"] == ("boolean or null", "null")
     assert rows["project"] == ("string", "flytesnacks")
     assert rows["local.autoStart"] == ("boolean", "true")
+    assert rows["backend"] == ("`auto` or `local`", "auto")
 
 
 def test_run_settings_parse_and_validate() -> None:
@@ -178,6 +183,15 @@ def test_run_settings_parse_and_validate() -> None:
     )
     assert settings.project == "flytesnacks" and [p.key for p in problems] == ["project"]
     assert Settings().domain == "development" and Settings().python_path is None
+    assert Settings().backend == "auto"
+    settings, problems, _ = parse_settings({"backend": "local", "endpoint": "prod:443"})
+    assert (settings.backend, settings.endpoint, problems) == ("local", "prod:443", [])
+    settings, problems, _ = parse_settings({"backend": "cluster"})
+    assert settings.backend == "auto" and [p.key for p in problems] == ["backend"]
+    assert problems[0].message == (
+        'Invalid setting flyte.backend = "cluster": must be one of "auto", "local". '
+        'Using the default ("auto"); fix the value in your editor\'s flyte settings.'
+    )
 
 
 def test_settings_markdown_has_a_row_per_setting() -> None:

@@ -70,6 +70,14 @@ def test_property_shapes() -> None:
     )
     assert props["flyte.lint.select"]["items"] == {"type": "string"}
     assert props["flyte.endpoint"]["type"] == ["string", "null"]
+    assert props["flyte.backend"] == {  # attrs.validators.in_ -> an enum
+        "type": "string",
+        "enum": ["auto", "local"],
+        "default": "auto",
+        "scope": "resource",
+        "markdownDescription": next(f.doc for f in setting_fields() if f.key == "backend"),
+    }
+    assert all("enum" not in p for key, p in props.items() if key != "flyte.backend")
     assert props["flyte.insecure"]["type"] == ["boolean", "null"]
     assert props["flyte.project"] == {**props["flyte.project"], "type": "string", "default": "flytesnacks"}
     scopes = {key: p["scope"] for key, p in props.items()}

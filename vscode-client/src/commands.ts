@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as vscode from "vscode";
 import type { ServerHost } from "./host";
 import {
+  chosenLocal,
   ClientCommands,
   DONE_PHASES,
   Methods,
@@ -20,9 +21,11 @@ import {
 } from "./protocol";
 import {
   describeBackend,
+  describeStatus,
   errorText,
   findConfigFiles,
   readProfileSettings,
+  sameEndpoint,
   selectProfile,
   updateTarget,
   withDeadline,
@@ -373,10 +376,11 @@ export function commandHandlers(host: ServerHost, deps: CommandDeps): Record<str
       const changes = await selectProfile(p);
       if (!changes?.length) return;
       await refreshStatus();
-      // What the server now uses (a config file found by flytekit's discovery outranks the local backend).
+      // What the server now uses, as it says (with flyte.backend = auto, a config file found by flytekit's
+      // discovery outranks the local backend).
       const s = readProfileSettings(p.get);
       const status = await request<BackendStatus>(Methods.backendStatus, { refresh: true }).catch(() => undefined);
-      const where = status ? `${status.endpoint ?? "local backend"} (${status.source})` : describeBackend(s, p.home);
+      const where = status ? describeStatus(status) : describeBackend(s, p.home);
       const problem = status?.error ? ` ${status.error}` : "";
       void ui.showInformationMessage(`Flyte profile: ${where} · ${s.project}/${s.domain}.${problem}`);
     }),
@@ -388,8 +392,13 @@ export function commandHandlers(host: ServerHost, deps: CommandDeps): Record<str
       );
       await refreshStatus();
       const where = `Admin at ${result.adminEndpoint ?? "?"}${result.consoleUrl ? `, console at ${result.consoleUrl}` : ""}`;
+      // Whether Run and Register use it: the server says (a discovered config file may name another backend).
       const s = readProfileSettings(profileDeps().get);
-      const elsewhere = s.endpoint || s.configFile ? " Your profile names another backend: Select Profile → Local backend to use this one." : "";
+      const status = await request<BackendStatus>(Methods.backendStatus, { refresh: true }).catch(() => undefined);
+      const usesIt = status
+        ? chosenLocal(status) || sameEndpoint(status.endpoint, result.adminEndpoint)
+        : s.backend === "local" || !(s.endpoint || s.configFile);
+      const elsewhere = usesIt ? "" : " Your profile names another backend: Select Profile → Local backend to use this one.";
       offer(`${result.started ? "Local Flyte backend started" : "The local Flyte backend is already running"}: ${where}.${elsewhere}`, {
         ...openUrl(result.consoleUrl),
         ...(elsewhere ? { "Select Profile": () => ui.executeCommand(ClientCommands.selectProfile) } : {}),

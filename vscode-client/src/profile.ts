@@ -6,7 +6,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import * as path from "node:path";
 import type * as vscode from "vscode";
 import type { ServerHost } from "./host";
-import { Methods, type BackendStatus, type ProjectsResult } from "./protocol";
+import { chosenLocal, Methods, type BackendMode, type BackendStatus, type ProjectsResult } from "./protocol";
 
 export const SANDBOX_ENDPOINT = "localhost:30080";
 export const DEFAULT_PROJECT = "flytesnacks";
@@ -15,10 +15,11 @@ export const DEFAULT_DOMAINS = ["development", "staging", "production"];
 
 /** The `flyte` settings a profile changes (keys as in package.json, under `flyte.`). */
 export interface ProfileSettings {
+  /** `local`: the embedded local backend whatever else is configured (a discovered config file, the sandbox). */
+  backend: BackendMode;
   endpoint: string | null;
   insecure: boolean | null;
   configFile: string | null;
-  "local.autoStart": boolean;
   project: string;
   domain: string;
 }
@@ -29,10 +30,10 @@ export function readProfileSettings(get: (key: ProfileKey) => unknown): ProfileS
   const str = (v: unknown): string | null => (typeof v === "string" && v.trim() ? v.trim() : null);
   const bool = (v: unknown): boolean | null => (typeof v === "boolean" ? v : null);
   return {
+    backend: get("backend") === "local" ? "local" : "auto",
     endpoint: str(get("endpoint")),
     insecure: bool(get("insecure")),
     configFile: str(get("configFile")),
-    "local.autoStart": bool(get("local.autoStart")) ?? true,
     project: str(get("project")) ?? DEFAULT_PROJECT,
     domain: str(get("domain")) ?? DEFAULT_DOMAIN,
   };
@@ -232,6 +233,7 @@ export interface ProfileChoice extends vscode.QuickPickItem {
 
 /** Which choice the current settings are. */
 export function currentChoiceId(s: ProfileSettings): string {
+  if (s.backend === "local") return "local";
   if (s.endpoint) {
     return normalizeEndpoint(s.endpoint) === SANDBOX_ENDPOINT && s.insecure === true && !s.configFile ? "sandbox" : "endpoint";
   }
@@ -253,14 +255,15 @@ export function profileChoices(current: ProfileSettings, configs: ConfigFile[], 
       label: "Local backend",
       description: "flyte-ls local, started on the first Run",
       detail: "Runs everything on this machine: no Docker, no cluster.",
-      settings: { endpoint: null, insecure: null, configFile: null, "local.autoStart": true },
+      // flyte.backend = local: a config file flytekit's discovery finds (~/.flyte/config.yaml) no longer wins.
+      settings: { backend: "local", endpoint: null, insecure: null, configFile: null },
     },
     {
       id: "sandbox",
       label: `Sandbox ${SANDBOX_ENDPOINT}`,
       description: "insecure",
       detail: "flytectl demo / a port-forwarded Flyte sandbox.",
-      settings: { endpoint: SANDBOX_ENDPOINT, insecure: true, configFile: null },
+      settings: { backend: "auto", endpoint: SANDBOX_ENDPOINT, insecure: true, configFile: null },
     },
   ];
   const configPaths = new Set(configs.map((c) => c.path));
@@ -274,7 +277,7 @@ export function profileChoices(current: ProfileSettings, configs: ConfigFile[], 
       label: tildify(c.path, home),
       description: c.origin,
       detail: c.endpoint ? `${c.endpoint}${c.insecure ? " (insecure)" : ""}` : "no admin endpoint found in the file",
-      settings: { endpoint: null, insecure: null, configFile: c.path },
+      settings: { backend: "auto", endpoint: null, insecure: null, configFile: c.path },
     });
   }
   choices.push({
@@ -323,11 +326,13 @@ export function validateName(noun: string): (text: string) => string | undefined
 
 /**
  * Whether the server reports the profile `wanted` (it applies new settings asynchronously): its project and
- * domain, and the endpoint or config file chosen, or for the local backend a source that is no longer the
- * endpoint or config-file setting.
+ * domain, and for the local backend the status of the one `flyte.backend` chose (its `setting`), else not that,
+ * and the endpoint or config file chosen, or nothing that the endpoint or config-file setting named.
  */
 export function statusShows(status: BackendStatus, wanted: ProfileSettings): boolean {
   if (status.project !== wanted.project || status.domain !== wanted.domain) return false;
+  if (wanted.backend === "local") return chosenLocal(status);
+  if (chosenLocal(status)) return false;
   if (wanted.endpoint) return sameEndpoint(status.endpoint, wanted.endpoint);
   if (wanted.configFile) return status.configFile === wanted.configFile || status.source.includes(wanted.configFile);
   return !/setting flyte\.(endpoint|configFile)/.test(status.source);
@@ -454,7 +459,7 @@ export async function selectProfile(deps: ProfileDeps): Promise<SettingChange[] 
       placeHolder: "How to connect",
     });
     if (!security) return undefined;
-    backend = { endpoint: value, insecure: security.insecure, configFile: null };
+    backend = { backend: "auto", endpoint: value, insecure: security.insecure, configFile: null };
   }
   const written = changedSettings(current, backend);
   await applyChanges(deps, written);
@@ -500,7 +505,18 @@ export async function selectProfile(deps: ProfileDeps): Promise<SettingChange[] 
 
 /** The backend a profile names, for messages: `localhost:30080`, `~/.flyte/config.yaml`, `local backend`. */
 export function describeBackend(s: ProfileSettings, home: string): string {
+  if (s.backend === "local") return "local backend";
   return s.endpoint ?? (s.configFile ? tildify(s.configFile, home) : "local backend");
+}
+
+/**
+ * The backend the server reports, for messages: `127.0.0.1:30080 (setting flyte.endpoint)`; the local backend
+ * chosen by `flyte.backend` as `local backend at 127.0.0.1:30080 (chosen by flyte.backend)`, without `at …` when
+ * it is not running yet.
+ */
+export function describeStatus(status: BackendStatus): string {
+  if (chosenLocal(status)) return `local backend${status.endpoint ? ` at ${status.endpoint}` : ""} (chosen by ${status.setting})`;
+  return `${status.endpoint ?? "local backend"} (${status.source})`;
 }
 
 /** Where an update goes: the folder's own settings when it has a value there, else the workspace (or user). */

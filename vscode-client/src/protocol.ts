@@ -55,6 +55,12 @@ export const ClientCommands = {
 export const EXECUTIONS_VIEW_ID = "flyte-ls.executions";
 export const SETTINGS_SECTION = "flyte";
 
+/** `flyte.backend`: `auto` (the settings, a discovered config file, the sandbox, else the local backend) or
+ * `local` (always the embedded local backend, whatever else is configured). */
+export type BackendMode = "auto" | "local";
+/** The `setting` of a `flyte/backendStatus` that reports the local backend chosen by `flyte.backend`. */
+export const BACKEND_SETTING = "flyte.backend";
+
 export interface ExecutionId {
   project: string;
   domain: string;
@@ -167,6 +173,11 @@ export interface BackendStatus {
   configFile: string | null;
   local: { stateDir: string; running: boolean; adminEndpoint: string | null; consoleUrl: string | null; pid: number | null };
   autoStart: boolean;
+}
+
+/** Whether the status reports the local backend chosen by `flyte.backend` = `local` (running or not). */
+export function chosenLocal(s: Pick<BackendStatus, "setting">): boolean {
+  return s.setting === BACKEND_SETTING;
 }
 
 /** `flyte/projects`'s result. */

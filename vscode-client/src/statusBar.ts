@@ -4,7 +4,7 @@
 // window has focus, on demand) with a deadline per request; `createStatusBar` wires it to VS Code.
 import * as vscode from "vscode";
 import type { DisposableLike, ServerHost } from "./host";
-import { ClientCommands, Methods, type BackendStatus } from "./protocol";
+import { chosenLocal, ClientCommands, Methods, type BackendStatus } from "./protocol";
 import { errorText, sameEndpoint, withDeadline } from "./profile";
 
 export const STATUS_TIMEOUT_MS = 5_000;
@@ -31,8 +31,10 @@ function link(label: string, target: string): string {
   return `[${md(label)}](${target.replace(/[()\s]/g, encodeURIComponent)})`;
 }
 
-/** Whether the status names the embedded local backend (the default when nothing is configured). */
+/** Whether the status names the embedded local backend (chosen by `flyte.backend`, or the default when nothing
+ * is configured). */
 export function isLocal(s: BackendStatus): boolean {
+  if (chosenLocal(s)) return true;
   if (s.source.toLowerCase().startsWith("local")) return true;
   if (s.local.running && sameEndpoint(s.endpoint, s.local.adminEndpoint)) return true;
   return !s.endpoint && !s.configFile;
@@ -40,7 +42,9 @@ export function isLocal(s: BackendStatus): boolean {
 
 export function statusView(s: BackendStatus): StatusView {
   const local = isLocal(s);
-  const waitingForFirstRun = local && !s.reachable && !s.local.running && s.autoStart;
+  // The first Run starts it: with flyte.local.autoStart, or whatever that says when flyte.backend chose it.
+  const startsOnRun = chosenLocal(s) || s.autoStart;
+  const waitingForFirstRun = local && !s.reachable && !s.local.running && startsOnRun;
   const where = local ? "local" : s.endpoint ? s.endpoint.replace(/^dns:\/\/\//, "") : "no backend";
   const icon = s.reachable ? " $(check)" : waitingForFirstRun ? "" : " $(warning)";
   const lines: string[] = [];
@@ -54,7 +58,7 @@ export function statusView(s: BackendStatus): StatusView {
   if (local || s.local.running) {
     const where = s.local.running
       ? `running at ${code(s.local.adminEndpoint ?? "?")}${s.local.pid ? ` (pid ${s.local.pid})` : ""}`
-      : s.autoStart
+      : startsOnRun
         ? "not running; starts on the first Run or Register"
         : `not running, and ${code("flyte.local.autoStart")} is off: ${link("Start Local Backend", `command:${ClientCommands.startLocalBackend}`)}`;
     lines.push(`- Local backend: ${where}; state in ${code(s.local.stateDir)}`);

@@ -3,13 +3,16 @@ the local backend.
 
 - ``flyte/backendStatus`` (params ``{}`` or ``{refresh: true}``) says which backend the commands would use,
   where that choice came from, whether it answers and, if not, what to change; it never starts anything and
-  answers within ~3 s (:meth:`flyte_ls.run.backend.Backend.status`). For a status bar.
+  answers within ~3 s (:meth:`flyte_ls.run.backend.Backend.status`). For a status bar. With
+  ``flyte.backend`` = ``"local"`` it reports the local backend (``source`` "local backend chosen by
+  flyte.backend (...)", ``setting`` ``flyte.backend``), running or not, whatever else is configured.
 - ``flyte/projects`` lists the projects and domains of that backend (``ListProjects``, ``GetDomains``); like a
-  command, it may start the local backend.
+  command, it may start the local backend (with ``flyte.backend`` = ``"local"``: whatever else is
+  configured).
 - ``flyte.startLocalBackend`` starts (or reuses) the local backend in the user cache whatever
   ``flyte.local.autoStart`` says, with work-done progress; the commands use it from then on when nothing else
-  is configured. ``flyte.stopLocalBackend`` stops it (``flyte-ls local stop``); tracked executions stay
-  tracked, and only a command starts it again.
+  is configured (or ``flyte.backend`` is ``"local"``). ``flyte.stopLocalBackend`` stops it (``flyte-ls local
+  stop``); tracked executions stay tracked, and only a command starts it again.
 
 Failures are LSP errors in the commands' style (:func:`.commands.translate`).
 """

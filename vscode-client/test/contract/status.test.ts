@@ -2,9 +2,10 @@
 // flyte/projects and flyte.startLocalBackend / flyte.stopLocalBackend really answer, through src/statusBar.ts,
 // src/profile.ts and src/commands.ts (with a scripted UI). Settings changes reach the server as VS Code sends
 // them (workspace/didChangeConfiguration, then its workspace/configuration pull), so the wait in selectProfile
-// for the server to apply a new backend is exercised for real.
+// for the server to apply a new backend is exercised for real — also Local backend over a ~/.flyte/config.yaml
+// that flytekit's discovery finds (flyte.backend = local).
 import * as assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as vscode from "vscode";
@@ -55,11 +56,11 @@ describe("status bar and profiles on the real server", function () {
   let session: ServerSession;
   let home: string;
   const saved = { HOME: process.env.HOME, FLYTECTL_CONFIG: process.env.FLYTECTL_CONFIG };
-  const settings = new Map<ProfileKey, unknown>([["local.autoStart", true]]);
+  const settings = new Map<ProfileKey, unknown>();
 
   /** The `flyte` section the server pulls: the harness's defaults plus what the profile wrote. */
   function section(): Record<string, unknown> {
-    const out: Record<string, unknown> = { pythonPath: python() };
+    const out: Record<string, unknown> = { pythonPath: python(), local: { autoStart: true } };
     for (const [key, value] of settings) out[key] = value;
     return out;
   }
@@ -83,7 +84,8 @@ describe("status bar and profiles on the real server", function () {
     }
   });
 
-  it("shows the local backend, starts it, switches the profile to its endpoint and back, and stops it", async () => {
+  /** The status bar and the commands over the session, with the scripted UI and the settings map. */
+  function extension() {
     const host = serverHost(session);
     const item: StatusItemLike = { text: "", tooltip: undefined, command: undefined, show: () => undefined, dispose: () => undefined };
     const bar = new StatusBarController(item, host);
@@ -102,6 +104,11 @@ describe("status bar and profiles on the real server", function () {
         configFiles: async () => [],
       },
     });
+    return { host, item, bar, ui, handlers };
+  }
+
+  it("shows the local backend, starts it, switches the profile to its endpoint and back, and stops it", async () => {
+    const { host, item, bar, ui, handlers } = extension();
     try {
       // Nothing configured, nothing started: the local backend will start on the first Run (no warning).
       await bar.refresh();
@@ -128,17 +135,60 @@ describe("status bar and profiles on the real server", function () {
       assert.equal(ui.messages.at(-1), `Flyte profile: ${endpoint} (setting flyte.endpoint) · flytesnacks/staging.`);
       assert.equal(item.text, `$(cloud) flytesnacks/staging · local $(check)`, String(item.tooltip));
 
-      // Back to the local backend by default: the endpoint setting is cleared.
+      // Back to the local backend: flyte.backend = local, the endpoint setting cleared.
       ui.picks.push(label(/Local backend/), label(/flytesnacks/), label(/development/));
       await handlers["flyte-ls.selectProfile"]();
+      assert.equal(settings.get("backend"), "local");
       assert.equal(settings.get("endpoint"), null);
       assert.equal(settings.get("domain"), "development");
-      assert.match(ui.messages.at(-1) ?? "", /^Flyte profile: 127\.0\.0\.1:\d+ \(local backend \(flyte-ls local, state in .*\)\) · flytesnacks\/development\.$/);
+      assert.equal(ui.messages.at(-1), `Flyte profile: local backend at ${endpoint} (chosen by flyte.backend) · flytesnacks/development.`);
 
       await handlers["flyte-ls.stopLocalBackend"]();
       assert.match(ui.messages.at(-1) ?? "", /^Local Flyte backend stopped \(its state stays in .+\)\.$/, ui.messages.join("\n"));
       assert.doesNotMatch(item.text, /\$\(check\)/);
       assert.match(item.text, /· local/);
+      assert.deepEqual(host.lines.filter((l) => l.startsWith("[error]")), []);
+    } finally {
+      bar.dispose();
+    }
+  });
+
+  it("chooses the local backend over a ~/.flyte/config.yaml that flytekit's discovery finds", async () => {
+    const { host, item, bar, ui, handlers } = extension();
+    try {
+      // The user's cluster, where nothing answers (port 1), found by discovery: with flyte.backend = auto it wins.
+      const cluster = join(home, ".flyte", "config.yaml");
+      mkdirSync(join(home, ".flyte"), { recursive: true });
+      writeFileSync(cluster, "admin:\n  endpoint: dns:///127.0.0.1:1\n  insecure: true\n");
+      settings.set("backend", "auto");
+      settings.set("endpoint", null);
+      session.changeSettings(section());
+      const until = Date.now() + 30_000;
+      let status = await host.sendRequest<BackendStatus>("flyte/backendStatus", { refresh: true });
+      while (!status.source.includes(cluster) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 200));
+        status = await host.sendRequest<BackendStatus>("flyte/backendStatus", { refresh: true });
+      }
+      assert.equal(status.source, `from ${cluster}, found by flytekit's config discovery`, JSON.stringify(status));
+      await bar.refresh();
+      assert.equal(item.text, "$(cloud) flytesnacks/development · 127.0.0.1:1 $(warning)", String(item.tooltip));
+
+      // Select Profile → Local backend: the server reports the local backend chosen by flyte.backend; the project
+      // step lists the local backend's projects (flyte/projects starts it, like a Run).
+      ui.picks.push(label(/Local backend/), label(/flytesnacks/), label(/development/));
+      await handlers["flyte-ls.selectProfile"]();
+      assert.equal(settings.get("backend"), "local");
+      assert.ok(ui.pickItems.at(-2)?.some((i) => /flytesnacks/.test(i.label)), "projects from the local backend");
+      const local = await host.sendRequest<BackendStatus>("flyte/backendStatus", { refresh: true });
+      assert.equal(local.setting, "flyte.backend");
+      assert.equal(local.source, `local backend chosen by flyte.backend (flyte-ls local, state in ${local.local.stateDir})`);
+      assert.ok(local.reachable && local.endpoint, JSON.stringify(local));
+      assert.equal(ui.messages.at(-1), `Flyte profile: local backend at ${local.endpoint} (chosen by flyte.backend) · flytesnacks/development.`);
+      assert.equal(item.text, "$(cloud) flytesnacks/development · local $(check)", String(item.tooltip));
+
+      // Start Local Backend finds it running and does not send the user to Select Profile.
+      await handlers["flyte-ls.startLocalBackend"]();
+      assert.match(ui.messages.at(-1) ?? "", /^The local Flyte backend is already running: Admin at \S+, console at \S+\.$/);
       assert.deepEqual(host.lines.filter((l) => l.startsWith("[error]")), []);
     } finally {
       bar.dispose();

@@ -569,6 +569,30 @@ describe("Select profile / local backend / server", () => {
     assert.deepEqual(t.ui.messages("info"), [`Flyte profile: dns:///flyte.acme.io (${discovered}) · flytesnacks/development. UNAVAILABLE: start it, or change flyte.endpoint.`]);
   });
 
+  it("names the local backend chosen by flyte.backend after Local backend, over a discovered config file", async () => {
+    const t = setup();
+    t.settings.set("endpoint", "prod:443");
+    t.host.answers["flyte/backendStatus"] = () =>
+      ({
+        endpoint: null,
+        source: "local backend chosen by flyte.backend (flyte-ls local, state in /c)",
+        setting: "flyte.backend",
+        configFile: null,
+        reachable: false,
+        error: "The local Flyte backend (chosen by flyte.backend) is not running: the first Run or Register starts it.",
+        project: "flytesnacks",
+        domain: "development",
+      }) as Partial<BackendStatus>;
+    t.host.answers["flyte/projects"] = () => ({ projects: [], domains: [] });
+    t.ui.picks.push(byLabel(/Local backend/), () => undefined);
+    await t.run("flyte-ls.selectProfile");
+    assert.equal(t.settings.get("backend"), "local");
+    assert.equal(t.settings.get("endpoint"), null);
+    assert.deepEqual(t.ui.messages("info"), [
+      "Flyte profile: local backend (chosen by flyte.backend) · flytesnacks/development. The local Flyte backend (chosen by flyte.backend) is not running: the first Run or Register starts it.",
+    ]);
+  });
+
   it("changes nothing and says nothing when the first step is dismissed", async () => {
     const t = setup();
     t.ui.picks.push(() => undefined);
@@ -598,6 +622,25 @@ describe("Select profile / local backend / server", () => {
     await t.run("flyte-ls.startLocalBackend");
     assert.match(t.ui.messages("info")[0], /^The local Flyte backend is already running: Admin at 127\.0\.0\.1:30080\. Your profile names another backend/);
     assert.deepEqual(t.ui.executed, [["flyte-ls.selectProfile"]]);
+  });
+
+  it("asks the server whether Run uses the local backend just started", async () => {
+    const start = () => ({ adminEndpoint: "127.0.0.1:30080", consoleUrl: null, stateDir: "/s", started: true });
+    // nothing in the settings, but a config file found by flytekit's discovery wins: say so
+    const discovered = setup();
+    discovered.host.answers["flyte.startLocalBackend"] = start;
+    discovered.host.answers["flyte/backendStatus"] = () =>
+      ({ endpoint: "dns:///prod", source: "from /home/u/.flyte/config.yaml, found by flytekit's config discovery", setting: "flyte.endpoint or flyte.configFile" }) as Partial<BackendStatus>;
+    await discovered.run("flyte-ls.startLocalBackend");
+    assert.match(discovered.ui.messages("info")[0], /Your profile names another backend: Select Profile → Local backend/);
+    // flyte.backend = local (an endpoint setting left over is ignored): nothing to say
+    const chosen = setup();
+    chosen.settings.set("endpoint", "prod:443");
+    chosen.settings.set("backend", "local");
+    chosen.host.answers["flyte.startLocalBackend"] = start;
+    chosen.host.answers["flyte/backendStatus"] = () => ({ endpoint: "127.0.0.1:30080", source: "local backend chosen by flyte.backend (…)", setting: "flyte.backend" }) as Partial<BackendStatus>;
+    await chosen.run("flyte-ls.startLocalBackend");
+    assert.deepEqual(chosen.ui.messages("info"), ["Local Flyte backend started: Admin at 127.0.0.1:30080."]);
   });
 
   it("stops the local backend, or says none ran", async () => {

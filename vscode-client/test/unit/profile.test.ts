@@ -8,6 +8,8 @@ import {
   changedSettings,
   currentChoiceId,
   DeadlineError,
+  describeBackend,
+  describeStatus,
   findConfigFiles,
   namedChoices,
   profileChoices,
@@ -27,10 +29,10 @@ import {
 } from "../../src/profile";
 
 const DEFAULTS: ProfileSettings = {
+  backend: "auto",
   endpoint: null,
   insecure: null,
   configFile: null,
-  "local.autoStart": true,
   project: "flytesnacks",
   domain: "development",
 };
@@ -147,14 +149,18 @@ describe("profile: choices and changes", () => {
     assert.equal(choices[2].label, "~/.flyte/config.yaml");
     assert.equal(choices[2].detail, "dns:///prod.example.com");
     assert.ok(!choices.slice(1).some((c) => c.label.startsWith("$(check)")));
-    assert.deepEqual(choices[0].settings, { endpoint: null, insecure: null, configFile: null, "local.autoStart": true });
-    assert.deepEqual(choices[1].settings, { endpoint: "localhost:30080", insecure: true, configFile: null });
+    // The local backend is chosen with flyte.backend = local (a discovered config file would win over "nothing
+    // configured"); every other choice sets it back to auto.
+    assert.deepEqual(choices[0].settings, { backend: "local", endpoint: null, insecure: null, configFile: null });
+    assert.deepEqual(choices[1].settings, { backend: "auto", endpoint: "localhost:30080", insecure: true, configFile: null });
+    assert.deepEqual(choices[2].settings, { backend: "auto", endpoint: null, insecure: null, configFile: "/home/u/.flyte/config.yaml" });
     assert.equal(choices[3].settings, undefined);
   });
 
   it("knows the current choice from the settings, listing a configured file that discovery did not find", () => {
     assert.equal(currentChoiceId({ ...DEFAULTS, endpoint: "dns:///localhost:30080", insecure: true }), "sandbox");
     assert.equal(currentChoiceId({ ...DEFAULTS, endpoint: "localhost:30080", insecure: false }), "endpoint");
+    assert.equal(currentChoiceId({ ...DEFAULTS, backend: "local", endpoint: "prod:443", configFile: "/c.yaml" }), "local");
     const custom = profileChoices({ ...DEFAULTS, configFile: "/etc/flyte.yaml" }, configs, "/home/u");
     assert.equal(custom[2].id, "config:/etc/flyte.yaml");
     assert.match(custom[2].label, /^\$\(check\) \/etc\/flyte\.yaml/);
@@ -168,13 +174,15 @@ describe("profile: choices and changes", () => {
       ["endpoint", "localhost:30080"],
       ["insecure", true],
     ]);
-    assert.deepEqual(changedSettings(DEFAULTS, { endpoint: null, configFile: null, "local.autoStart": true }), []);
-    assert.deepEqual(changedSettings({ ...DEFAULTS, "local.autoStart": false }, { "local.autoStart": true, project: "flytesnacks" }), [["local.autoStart", true]]);
+    assert.deepEqual(changedSettings(DEFAULTS, { backend: "auto", endpoint: null, configFile: null }), []);
+    assert.deepEqual(changedSettings({ ...DEFAULTS, backend: "local" }, { backend: "auto", project: "flytesnacks" }), [["backend", "auto"]]);
+    assert.deepEqual(changedSettings(DEFAULTS, { backend: "local", endpoint: null }), [["backend", "local"]]);
   });
 
   it("reads settings with their defaults, ignoring blank and mistyped values", () => {
-    const values: Record<string, unknown> = { endpoint: "  ", insecure: "yes", project: "ml", "local.autoStart": false };
-    assert.deepEqual(readProfileSettings((k) => values[k]), { ...DEFAULTS, project: "ml", "local.autoStart": false });
+    const values: Record<string, unknown> = { endpoint: "  ", insecure: "yes", project: "ml", backend: "cluster" };
+    assert.deepEqual(readProfileSettings((k) => values[k]), { ...DEFAULTS, project: "ml" });
+    assert.equal(readProfileSettings((k) => (k === "backend" ? "local" : undefined)).backend, "local");
   });
 
   it("lists projects with the current one first and marked, keeping it when the backend gave none", () => {
@@ -205,9 +213,28 @@ describe("profile: choices and changes", () => {
     assert.ok(statusShows(status(), DEFAULTS));
     assert.ok(statusShows(status({ endpoint: "localhost:30080", source: "sandbox localhost:30080" }), DEFAULTS));
     assert.ok(statusShows(status({ configFile: "/h/.flyte/config.yaml", source: "from /h/.flyte/config.yaml, found by flytekit's config discovery" }), DEFAULTS));
+    // the local backend chosen by flyte.backend: only a status whose setting is flyte.backend (running or not)
+    const chosen = status({ source: "local backend chosen by flyte.backend (flyte-ls local, state in /c)", setting: "flyte.backend" });
+    const LOCAL: ProfileSettings = { ...DEFAULTS, backend: "local" };
+    assert.ok(statusShows(chosen, LOCAL));
+    assert.ok(statusShows({ ...chosen, endpoint: "127.0.0.1:4000", reachable: true }, LOCAL));
+    assert.ok(!statusShows(status({ configFile: "/h/.flyte/config.yaml", source: "from /h/.flyte/config.yaml, found by flytekit's config discovery", setting: "flyte.endpoint or flyte.configFile (or edit /h/.flyte/config.yaml)" }), LOCAL));
+    assert.ok(!statusShows(status({ source: "local backend (flyte-ls local, state in /c)", setting: "flyte.endpoint" }), LOCAL));
+    // ... and any other choice: not while the server still reports the one flyte.backend chose
+    assert.ok(!statusShows(chosen, DEFAULTS));
+    assert.ok(!statusShows({ ...chosen, endpoint: "127.0.0.1:4000" }, { ...DEFAULTS, endpoint: "127.0.0.1:4000" }));
     // and the project and domain chosen
     assert.ok(!statusShows(status(), { ...DEFAULTS, domain: "staging" }));
     assert.ok(statusShows(status({ project: "ml", domain: "staging" }), { ...DEFAULTS, project: "ml", domain: "staging" }));
+  });
+
+  it("names the backend the server reports, the local one chosen by flyte.backend as such", () => {
+    const chosen = status({ source: "local backend chosen by flyte.backend (flyte-ls local, state in /c)", setting: "flyte.backend" });
+    assert.equal(describeStatus(chosen), "local backend (chosen by flyte.backend)");
+    assert.equal(describeStatus({ ...chosen, endpoint: "127.0.0.1:4000" }), "local backend at 127.0.0.1:4000 (chosen by flyte.backend)");
+    assert.equal(describeStatus(status({ endpoint: "prod:443", source: "setting flyte.endpoint" })), "prod:443 (setting flyte.endpoint)");
+    assert.equal(describeBackend({ ...DEFAULTS, backend: "local", endpoint: "prod:443" }, "/home/u"), "local backend");
+    assert.equal(describeBackend({ ...DEFAULTS, configFile: "/home/u/c.yaml" }, "/home/u"), "~/c.yaml");
   });
 
   it("compares endpoints with or without dns:/// and localhost or 127.0.0.1", () => {
@@ -242,6 +269,12 @@ interface Harness {
   warnings: string[];
 }
 
+/** What a server that applied `settings` reports. */
+function applied(settings: Map<ProfileKey, unknown>): BackendStatus {
+  if (settings.get("backend") === "local") return status({ source: "local backend chosen by flyte.backend (flyte-ls local, state in /c)", setting: "flyte.backend" });
+  return status({ endpoint: (settings.get("endpoint") as string | null) ?? null, configFile: (settings.get("configFile") as string | null) ?? null });
+}
+
 function harness(opts: {
   picks: Pick[];
   inputs?: Input[];
@@ -270,7 +303,7 @@ function harness(opts: {
         if (method === "flyte/backendStatus") assert.deepEqual(params, { refresh: true });
         if (method === "flyte/backendStatus") {
           const now = { project: settings.get("project") as string, domain: settings.get("domain") as string };
-          return { ...(opts.status ? opts.status(settings) : status({ endpoint: (settings.get("endpoint") as string | null) ?? null, configFile: (settings.get("configFile") as string | null) ?? null })), ...now };
+          return { ...(opts.status ? opts.status(settings) : applied(settings)), ...now };
         }
         if (method === "flyte/projects") {
           return opts.projects ? opts.projects() : { projects: [{ id: "flytesnacks", name: "flytesnacks" }, { id: "ml", name: "Machine learning" }], domains: [{ id: "development", name: "development" }, { id: "staging", name: "staging" }] };
@@ -352,6 +385,7 @@ describe("selectProfile", () => {
 
   it("keeps the current project on offer when the backend does not list projects, and takes a typed one", async () => {
     const h = harness({
+      settings: { backend: "local" },
       picks: [byId("local"), byId(null), byId("development")],
       inputs: [(o) => {
         assert.equal(o?.value, "flytesnacks");
@@ -384,6 +418,40 @@ describe("selectProfile", () => {
       ["configFile", "/home/u/.flyte/config.yaml"],
     ]);
     assert.match(h.picks[0].items[1].label, /^\$\(check\) Sandbox/);
+  });
+
+  it("chooses the local backend over a config file flytekit discovers, and waits until the server reports it", async () => {
+    const home = "/home/u/.flyte/config.yaml";
+    const discovered = status({ endpoint: "dns:///prod.example.com", configFile: home, source: `from ${home}, found by flytekit's config discovery`, setting: `flyte.endpoint or flyte.configFile (or edit ${home})` });
+    const chosen = status({ source: "local backend chosen by flyte.backend (flyte-ls local, state in /c)", setting: "flyte.backend", error: "not running: the first Run or Register starts it" });
+    let looks = 0;
+    const h = harness({
+      settings: { endpoint: "prod:443", insecure: false },
+      configs: [{ path: home, origin: "home", endpoint: "dns:///prod.example.com", insecure: null }],
+      picks: [byId("local"), escape],
+      status: (s) => (s.get("backend") === "local" && ++looks > 1 ? chosen : discovered), // applied on the second look
+    });
+    const changes = await selectProfile(h.deps);
+    assert.deepEqual(changes, [
+      ["backend", "local"],
+      ["endpoint", null],
+      ["insecure", null],
+    ]);
+    assert.deepEqual(h.requests, ["flyte/backendStatus", "flyte/backendStatus", "flyte/projects"]);
+
+    // From there, any other choice sets flyte.backend back to auto; the local backend is marked current.
+    const back = harness({ settings: { backend: "local" }, configs: [{ path: home, origin: "home", endpoint: null, insecure: null }], picks: [byId(`config:${home}`), escape] });
+    assert.deepEqual(await selectProfile(back.deps), [
+      ["backend", "auto"],
+      ["configFile", home],
+    ]);
+    assert.match(back.picks[0].items[0].label, /^\$\(check\) Local backend/);
+    const sandbox = harness({ settings: { backend: "local" }, picks: [byId("sandbox"), escape] });
+    assert.deepEqual(await selectProfile(sandbox.deps), [
+      ["backend", "auto"],
+      ["endpoint", "localhost:30080"],
+      ["insecure", true],
+    ]);
   });
 
   it("stops waiting for the server after settleMs and still asks for projects", async () => {

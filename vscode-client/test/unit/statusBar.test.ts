@@ -129,6 +129,18 @@ describe("status bar: what it shows", () => {
     assert.match(v.tooltip, /\(command:flyte-ls\.startLocalBackend\)/);
   });
 
+  it("the local backend chosen by flyte.backend starts on the first Run whatever auto-start says", () => {
+    const chosen = { source: "local backend chosen by flyte.backend (flyte-ls local, state in /c)", setting: "flyte.backend", autoStart: false };
+    const waiting = statusView(status({ ...chosen, error: "The local Flyte backend (chosen by flyte.backend) is not running: the first Run or Register starts it." }));
+    assert.equal(waiting.text, "$(cloud) flytesnacks/development · local");
+    assert.match(waiting.tooltip, /starts on the first Run/);
+    assert.doesNotMatch(waiting.tooltip, /autoStart/);
+    const running = statusView(
+      status({ ...chosen, endpoint: "127.0.0.1:4000", reachable: true, local: { stateDir: "/c", running: true, adminEndpoint: "127.0.0.1:4000", consoleUrl: null, pid: 7 } }),
+    );
+    assert.equal(running.text, "$(cloud) flytesnacks/development · local $(check)");
+  });
+
   it("a configured backend that does not answer: ⚠, the error (escaped) and the setting to change", () => {
     const v = statusView(
       status({ endpoint: "prod:443", source: "setting flyte.endpoint", setting: "flyte.endpoint", error: "UNAVAILABLE *prod:443* [refused]; fix flyte.endpoint" }),
