@@ -22,6 +22,7 @@ page that says what is missing and links to what exists.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -72,6 +73,12 @@ from flyte_ls.local.flyte_urls import call_rpc
 
 Response = tuple[int, str, bytes]
 _MODE = execution_pb2.ExecutionMetadata.ExecutionMode
+LIVE_MS = 1500  # how often live.js fetches a running execution's live part
+LIVE_PART = "live"
+METRICS_DEPTH = 2 * MAX_DEPTH + 4  # GetExecutionMetrics: each nesting level takes one or two
+NODE_DONE = frozenset(
+    NODE_PHASE.Value(p) for p in ("SUCCEEDED", "FAILED", "ABORTED", "SKIPPED", "TIMED_OUT", "RECOVERED")
+)
 LIVE_MS = 1500  # how often live.js fetches a running execution's live part
 LIVE_PART = "live"
 METRICS_DEPTH = 2 * MAX_DEPTH + 4  # GetExecutionMetrics: each nesting level takes one or two
@@ -232,7 +239,8 @@ class Console:
             who = f" by {c.abort_metadata.principal}" if c.abort_metadata.principal else ""
             parts.append(f"<h2>Aborted{e(who)}</h2><pre>{e(c.abort_metadata.cause or c.abort_cause)}</pre>")
         parts.append(f"<section id='graph'><h2>Graph</h2>{self._dag(c.workflow_id, tree)}</section>")
-        parts.append(f"<section id='timeline'><h2>Timeline</h2>{self._timeline(ident)}</section>")
+        timeline = self._timeline(ident, tree if running else None)
+        parts.append(f"<section id='timeline'><h2>Timeline</h2>{timeline}</section>")
         if tree.signals.by_id:
             parts.append(
                 "<section id='signals'><h2>Signals</h2>"
@@ -286,13 +294,18 @@ class Console:
         wf = workflow_id
         return render_dag(graph, phases=phases, links=links, dynamic=dynamic, title=f"Graph of {wf.name}")
 
-    def _timeline(self, ident: identifier_pb2.WorkflowExecutionIdentifier) -> str:
+    def _timeline(self, ident: identifier_pb2.WorkflowExecutionIdentifier, running: NodeTree | None) -> str:
+        """The timeline from GetExecutionMetrics; while the execution runs (``running``: its node tree), the
+        spans of the nodes not finished yet are drawn up to now."""
         req = execution_pb2.WorkflowExecutionGetMetricsRequest(id=ident, depth=METRICS_DEPTH)
         try:
             span = self.call("GetExecutionMetrics", req).span
         except AdminError as exc:
             return f"<p class='muted'>no timeline: {e(exc.message)}</p>"
-        return render_timeline(span)
+        if running is None:
+            return render_timeline(span)
+        going = {uid for uid, (n, _) in running.found.items() if n.closure.phase not in NODE_DONE}
+        return render_timeline(span, now=time.time_ns(), running=going)
 
     def _summary(self, ex: execution_pb2.Execution) -> str:
         c, meta = ex.closure, ex.spec.metadata

@@ -12,6 +12,8 @@ AdminService's own GetExecutionMetrics returns (reference local-backend.md §7, 
 - A time axis with ticks in seconds since the execution was created; node labels link to the node's row of
   the node table (``#node-<id>``, or ``links[node id]`` for this execution's nodes).
 - A text alternative: the same rows and breakdowns as a table, in a ``<details>``.
+- While the execution runs, the spans still going on (they end at their last recorded event) are drawn up to
+  now (``now``, ``running``): the bar of what a running node or attempt is doing gets ``tl-open``.
 
 Markup that tests (and the browser tests) rely on: ``svg.tl``; one ``g.tl-row`` per row with ``data-span``
 ("node n0", "attempt 1 of n0", "execution <name>"); one ``rect.tl-bar`` per bar with ``tl-<category>``.
@@ -21,7 +23,7 @@ Colours are CSS custom properties ``--tl-<category>`` with a light and a dark se
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from flyteidl.core import identifier_pb2, metrics_pb2
@@ -75,6 +77,7 @@ TIMELINE_CSS = (
     ".tl text{fill:currentColor}.tl a text{fill:var(--link);text-decoration:underline}"
     ".tl a:focus{outline:none}.tl a:focus text,.tl a:hover text{font-weight:bold}"
     ".tl a:focus-visible{outline:2px solid currentColor}"
+    ".tl-open{stroke:currentColor;stroke-width:1;stroke-dasharray:3 2}"
     ".tl-grid{stroke:var(--tl-grid);stroke-width:1}.tl-band{fill:var(--tl-band)}.tl-extent{fill:var(--tl-grid)}"
     + "".join(f".tl-{c}{{fill:var(--tl-{c});background:var(--tl-{c})}}" for c in _LIGHT)
     + ".tl-legend{list-style:none;padding:0;margin:.2em 0;display:flex;flex-wrap:wrap;gap:.4em 1.2em}"
@@ -96,6 +99,7 @@ class Bar:
     category: str
     start: int  # ns since the epoch
     end: int
+    open: bool = False  # still going on: drawn up to now
 
 
 @dataclass
@@ -109,6 +113,7 @@ class Row:
     end: int
     url: str | None = None
     bars: list[Bar] = field(default_factory=list)
+    open: bool = False  # still going on: its extent is drawn up to now
 
 
 def _ns(span: metrics_pb2.Span) -> tuple[int, int]:
@@ -120,14 +125,21 @@ class _Rows:
     """Flattens a span tree into rows (depth first, in the tree's order)."""
 
     def __init__(
-        self, root: identifier_pb2.WorkflowExecutionIdentifier | None, links: Mapping[str, str]
+        self,
+        root: identifier_pb2.WorkflowExecutionIdentifier | None,
+        links: Mapping[str, str],
+        now: int | None = None,
+        running: Collection[str] = (),
     ) -> None:
         self.root = root
         self.links = links
+        self.now = now
+        self.running = running
         self.rows: list[Row] = []
         self.truncated = False
 
-    def walk(self, span: metrics_pb2.Span, depth: int) -> None:
+    def walk(self, span: metrics_pb2.Span, depth: int, is_open: bool = False) -> None:
+        """Rows of ``span`` and below; ``is_open``: the span is still going on (drawn up to ``now``)."""
         which = span.WhichOneof("id")
         if which == "operation_id":
             return
@@ -135,15 +147,32 @@ class _Rows:
             self.truncated = True
             return
         row = self._row(span, which, depth)
+        inner = [c for c in span.spans if c.WhichOneof("id") != "operation_id"]
         for child in span.spans:
             if child.WhichOneof("id") == "operation_id":
                 start, end = _ns(child)
                 row.bars.append(Bar(child.operation_id, category(child.operation_id), start, end))
         if not row.bars:
             row.bars.append(Bar("", "other", row.start, row.end))
+        if is_open and self.now is not None:
+            row.end, row.open = max(row.end, self.now), True
+            if not inner or which == "task_id":  # the row's own last operation is what goes on
+                last = row.bars[-1]
+                last.end, last.open = max(last.end, self.now), True
         self.rows.append(row)
+        attempts = [c for c in inner if c.WhichOneof("id") == "task_id"]
         for child in span.spans:
-            self.walk(child, depth + 1)
+            self.walk(child, depth + 1, is_open and self._child_open(child, attempts))
+
+    def _child_open(self, child: metrics_pb2.Span, attempts: list[metrics_pb2.Span]) -> bool:
+        which = child.WhichOneof("id")
+        if which == "node_id":
+            return child.node_id.node_id in self.running and (
+                self.root is None or child.node_id.execution_id == self.root
+            )
+        if which == "task_id":
+            return child is attempts[-1]  # a running node's last attempt
+        return which == "workflow_id"  # a running launch-plan node's child execution
 
     def _row(self, span: metrics_pb2.Span, which: str | None, depth: int) -> Row:
         start, end = _ns(span)
@@ -213,13 +242,22 @@ def _clip(text: str, room: float) -> str:
     return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
-def render_timeline(span: metrics_pb2.Span, *, links: Mapping[str, str] | None = None) -> str:
+def render_timeline(
+    span: metrics_pb2.Span,
+    *,
+    links: Mapping[str, str] | None = None,
+    now: int | None = None,
+    running: Collection[str] = (),
+) -> str:
     """The timeline of one execution's span tree (GetExecutionMetrics): an SVG Gantt chart, its legend and a
     text alternative. ``links``: node id → URL for this execution's node labels (default: the node table's
-    row ``#node-<id>``)."""
+    row ``#node-<id>``). For an execution still running, ``now`` (ns since the epoch) and ``running`` (ids of
+    its nodes not finished yet): their spans, which end at their last recorded event, are drawn up to now —
+    the execution's, each running node's and its last attempt's, and what each is doing (its last
+    operation)."""
     root = span.workflow_id if span.WhichOneof("id") == "workflow_id" else None
-    walker = _Rows(root, links or {})
-    walker.walk(span, 0)
+    walker = _Rows(root, links or {}, now, running)
+    walker.walk(span, 0, now is not None)
     rows = walker.rows
     if not rows:
         return "<p class='muted'>no timeline yet</p>"
@@ -287,10 +325,12 @@ def _svg(rows: list[Row], t0: int, total: int, name: str, used: list[str]) -> st
         for bar in row.bars:
             bx0, bx1 = x(bar.start), x(bar.end)
             what = bar.operation or "whole span"
-            when = f"starts at +{seconds(bar.start - t0)}, takes {seconds(bar.end - bar.start)}"
-            tip = f"{what} of {row.key}: {when}"
+            length = seconds(bar.end - bar.start)
+            took = f"going on for {length} so far" if bar.open else f"takes {length}"
+            tip = f"{what} of {row.key}: starts at +{seconds(bar.start - t0)}, {took}"
+            cls = f"tl-bar tl-{bar.category}" + (" tl-open" if bar.open else "")
             out.append(
-                f"<rect class='tl-bar tl-{bar.category}' x='{bx0:.1f}' y='{mid - _BAR_H / 2:.1f}' "
+                f"<rect class='{cls}' x='{bx0:.1f}' y='{mid - _BAR_H / 2:.1f}' "
                 f"width='{max(bx1 - bx0, _MIN_BAR):.1f}' height='{_BAR_H}'><title>{e(tip)}</title></rect>"
             )
         out.append("</g>")
@@ -314,12 +354,13 @@ def _table(rows: list[Row], t0: int, name: str) -> str:
             label = bar.operation.lower() or "whole span"
             parts[label] = parts.get(label, 0) + bar.end - bar.start
         breakdown = " · ".join(f"{k} {seconds(v)}" for k, v in parts.items())
+        so_far = " so far" if row.open else ""
         label = e(row.key)
         if row.url:
             label = f"<a href='{e(row.url)}'>{label}</a>"
         body.append(
             f"<tr><td class='tl-name' style='padding-left:{0.5 + row.depth:.1f}em'>{label}</td>"
-            f"<td>+{seconds(row.start - t0)}</td><td>{seconds(row.end - row.start)}</td>"
+            f"<td>+{seconds(row.start - t0)}</td><td>{seconds(row.end - row.start)}{so_far}</td>"
             f"<td>{e(breakdown)}</td></tr>"
         )
     return (

@@ -380,3 +380,40 @@ def test_live_page_of_a_real_run(tmp_path: Path) -> None:
     # the graph: each node SUCCEEDED, linked to its row
     for node, label in [("n0", "task wait"), ("n1", "subworkflow inner"), ("n2", "task double")]:
         assert f"href='#node-{node}' aria-label='node {node} ({label}): SUCCEEDED'" in body
+
+
+def test_running_spans_are_drawn_up_to_now() -> None:
+    """A running execution's spans end at their last recorded event: with ``now`` and the running nodes, the
+    execution, the running node and its last attempt reach now, and the attempt's current operation (its
+    last recorded operation) is drawn open; finished nodes and operations keep their ends."""
+    span = metrics_pb2.Span(
+        start_time=ts(0),
+        end_time=ts(1),
+        workflow_id=EX,
+        spans=[
+            op("WORKFLOW_SETUP", 0, 0.2),
+            node("n0", 0.2, 0.4, op("NODE_SETUP", 0.2, 0.4)),
+            node(
+                "n1", 0.5, 1, op("NODE_SETUP", 0.5, 0.6), attempt("n1", 0, 0.6, 0.8), attempt("n1", 1, 0.9, 1)
+            ),
+        ],
+    )
+    html = render_timeline(span, now=T0 + 5 * 10**9, running={"n1"})
+    rows = rows_of(svg_of(html))
+    full = 220 + 720  # the axis now ends at 5 s
+
+    def ends(key: str) -> list[tuple[str, float]]:
+        return [(b[0], round(b[1] + b[2], 1)) for b in bars_of(rows[key])]
+
+    last = bars_of(rows["attempt 1 of n1 (task flows.double)"])[-1]
+    assert last[0] == "tl-teardown" and round(last[1] + last[2]) == full
+    assert "going on for 4.05 s so far" in last[3]
+    assert ends("attempt 0 of n1 (task flows.double)")[-1][1] < 400  # an earlier attempt ended
+    assert ends("node n1")[-1][1] < 400  # its setup ended; the attempts are its own rows
+    assert ends("node n0") == [("tl-setup", round(220 + 0.4 / 5 * 720, 1))]  # finished: not extended
+    assert "tl-open" in html and html.count("tl-bar tl-teardown tl-open") == 1
+    extent = next(r for r in rows["node n1"].iter(f"{SVG}rect") if r.get("class") == "tl-extent")
+    assert round(float(extent.get("x", "")) + float(extent.get("width", ""))) == full
+    assert "<td>+0.50 s</td><td>4.50 s so far</td>" in html
+    # without now, the same tree is drawn as recorded
+    assert "tl-open" not in render_timeline(span) and "so far" not in render_timeline(span)
