@@ -1,7 +1,7 @@
 """Real headless Chromium (Debian's ``/usr/bin/chromium``) driven by Python Playwright, for the console tests.
 
 Playwright only drives the browser here: it never downloads one (no ``playwright install``). Each test gets
-a fresh browser context (its own cookies, cache and storage) on one browser per session, launched with a
+a fresh browser context (its own cookies, cache and storage) on one browser per module, launched with a
 fresh temporary profile. A :class:`Browse` records what the pages did: every request (and aborts those that
 leave this machine), console errors, uncaught exceptions and Content-Security-Policy violations; the fixture
 fails the test when any of them happened.
@@ -24,8 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))  # local_
 from chromium_browser import CHROMIUM_ARGS, LAUNCH_TIMEOUT_MS, Browse, open_context, require_chromium
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module. Not per session: between its calls Playwright's sync API marks its own
+    event loop as the thread's running loop, which the asyncio tests of later modules must not meet."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
