@@ -163,6 +163,9 @@ def render(url: str, tmp: Path) -> tuple[str, list[str]]:
         "--no-first-run",
         "--disable-component-update",
         "--disable-sync",
+        # Chromium asks Google's autofill server about any page with a form field (the project page's
+        # filters): the browser's request, not the page's, but the net log files it under the page
+        "--disable-features=AutofillServerCommunication",
         f"--user-data-dir={tmp / 'profile'}",
         f"--log-net-log={netlog}",
         "--dump-dom",
