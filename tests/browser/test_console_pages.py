@@ -210,28 +210,46 @@ def test_deck_requests_nothing_outside_this_machine(runs: Runs, browse: Browse) 
 
 
 def test_keyboard_reaches_and_follows_a_dag_node(runs: Runs, browse: Browse) -> None:
-    """Tab from the top of the page: the skip link first, then (in order) the DAG's node links; Enter on one
-    follows it to its node row."""
+    """Tab from the top of the page: the skip link first, then the DAG's node links, every top-level node
+    once, in reading order (column by column, top to bottom); Enter on one follows it to its node row."""
     page = browse.new_page()
     goto(page, runs.site.execution_url(runs.finished))
+    # the focused link of the DAG: [name, x, y (of its box in the picture), in a nested graph]; name "" for
+    # its other links (an inner graph's "+"); null outside the DAG
+    focused = """() => { const a = document.activeElement;
+        if (!a || !a.closest('main svg.dag')) return null;
+        const r = a.querySelector('rect') ? a.querySelector('rect').getBBox() : {x: 0, y: 0};
+        const name = a.matches('a.dag-node') ? a.getAttribute('aria-label') : '';
+        return [name, Math.round(r.x), Math.round(r.y), !!a.closest('details')]; }"""
     page.keyboard.press("Tab")
     assert "skip" in page.evaluate("document.activeElement.textContent").lower()
-    name = ""
-    for _ in range(60):
+    visited: list[tuple[str, int, int]] = []
+    for _ in range(120):
         page.keyboard.press("Tab")
-        name = page.evaluate(
-            "(() => { const a = document.activeElement;"
-            " return a && a.closest('svg.dag') ? a.getAttribute('aria-label') : ''; })()"
-        )
-        if name:
+        got = page.evaluate(focused)
+        if got is None and visited:
             break
-    m = NODE_NAME.match(" ".join(name.split()))
-    assert m, f"Tab never reached a DAG node link (last focus: {name!r})"
-    page.keyboard.press("Enter")
-    page.wait_for_function(
-        f"location.hash === '#node-{m.group(1)}' || location.pathname.includes('/nodeId/')"
+        if got is not None and got[0] and not got[3]:  # a node of the top-level graph
+            m = NODE_NAME.match(" ".join(got[0].split()))
+            assert m, got
+            visited.append((m.group(1), got[1], got[2]))
+    ids = [node for node, _, _ in visited]
+    assert sorted(ids) == sorted(SHOWCASE_NODES), f"Tab visited {ids}"
+    assert visited == sorted(visited, key=lambda v: (v[1], v[2])), (
+        f"Tab order is not reading order: {visited}"
     )
-    assert m.group(1) in page.url
+    first = visited[0][0]
+    for _ in range(len(visited) + 8):  # back to the first node link (inner-graph links sit in between)
+        page.keyboard.press("Shift+Tab")
+        got = page.evaluate(focused)
+        if got is not None and got[0].startswith(f"node {first} "):
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"location.hash === '#node-{first}'")
+    target = page.locator(f"tr#node-{first}")
+    assert target.evaluate("el => el.matches(':target')") and target.is_visible()
+    where = target.evaluate("el => [el.getBoundingClientRect().top, innerHeight, scrollY]")
+    assert -1 <= where[0] < where[1], f"the node row is not scrolled into view: {where}"
 
 
 def test_dark_colour_scheme(runs: Runs, browse: Browse, browse_dark: Browse) -> None:
