@@ -279,9 +279,10 @@ def _wait(admin: admin_pb2_grpc.AdminServiceStub, ident: identifier_pb2.Workflow
         time.sleep(0.3)
 
 
-def test_waiting_gate_page_reloads_until_approved(run: Run, tmp_path: Path) -> None:
-    """A real execution waiting at an approve gate: its page says which signal it waits for and reloads
-    itself; once SetSignal approves it, the page shows the end and stops reloading."""
+def test_waiting_gate_page_updates_until_approved(run: Run, tmp_path: Path) -> None:
+    """A real execution waiting at an approve gate: its page says which signal it waits for and updates
+    itself (live.js; a <noscript> refresh without scripts); once SetSignal approves it, the page shows the
+    end and loads no script."""
     for admin, signals in _admin(run.backend):
         pyflyte = str(Path(VENV_PYTHON).parent / "pyflyte")
         cmd = [pyflyte, "--config", str(run.backend.config), "run", "--remote", "flows.py", "gated"]
@@ -297,7 +298,8 @@ def test_waiting_gate_page_reloads_until_approved(run: Run, tmp_path: Path) -> N
             time.sleep(0.3)
         dom, requested = render(url, tmp_path)
         assert_local(requested)
-        assert '<meta http-equiv="refresh" content="2">' in dom
+        assert '<script src="/console/static/live.js" defer=""></script>' in dom
+        assert '<div id="live" data-terminal="false"' in dom
         assert "waiting for approval: signal <code>go &lt;now&gt;</code> (bool)" in dom
         assert "remote.approve('go &lt;now&gt;'" in dom
         value = literals_pb2.Literal(
@@ -308,6 +310,7 @@ def test_waiting_gate_page_reloads_until_approved(run: Run, tmp_path: Path) -> N
         assert _wait(admin, ident) == WF.SUCCEEDED
         page = fetch(url)
         assert "<span class='SUCCEEDED'>SUCCEEDED</span>" in page and "refresh" not in page
+        assert "<script" not in page and "<div id='live' data-terminal='true'" in page
         assert "<tr><td><code>go &lt;now&gt;</code></td><td>bool</td><td><pre>True</pre></td></tr>" in page
 
 
