@@ -21,6 +21,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # The browser's own background requests (account, autofill and check-in queries) resolve no name: not
+    # even a DNS query leaves this machine. Pages reach only 127.0.0.1 / localhost.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 ]
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 LAUNCH_TIMEOUT_MS = 60_000

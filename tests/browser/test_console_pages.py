@@ -7,6 +7,8 @@ console error and violate no Content-Security-Policy (the ``browse`` fixture che
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 import subprocess
 import time
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 from browser_flows import LOG_LINE
 from browser_site import WF, Site, start_site
-from chromium_browser import Browse, require_chromium
+from chromium_browser import CHROMIUM_ARGS, Browse, require_chromium
 from local_backend import VENV_PYTHON
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(180)]
@@ -87,6 +89,14 @@ def assert_fragments_land(page: Any) -> None:
               .filter(id => id && !document.getElementById(decodeURIComponent(id)))"""
     )
     assert not missing, missing
+
+
+def load_script(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def luminance(css: str) -> float:
@@ -439,6 +449,34 @@ def test_the_checks_see_csp_violations_and_outside_requests(runs: Runs, browse: 
     browse.errors.clear()
 
 
+def test_the_browser_itself_sends_nothing_outside(runs: Runs, browser: Any, tmp_path: Path) -> None:
+    """Chromium as launched here (its net log): opening the pages, typing into the project page's filter form
+    (which makes Chromium want to ask its autofill server), it resolves no name and connects only to this
+    machine."""
+    netlog = tmp_path / "net.json"
+    args = [*CHROMIUM_ARGS, f"--log-net-log={netlog}"]
+    logged = browser.browser_type.launch(executable_path=require_chromium(), args=args, timeout=60_000)
+    try:
+        page = logged.new_page()
+        goto(page, runs.site.execution_url(runs.finished))
+        goto(page, runs.site.url("/console/projects/flytesnacks/domains/development/executions"))
+        page.locator("input[name='entity']").fill("browser_flows")
+        page.wait_for_timeout(2000)
+    finally:
+        logged.close()  # writes the net log
+    log = json.loads(netlog.read_text())
+    names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+    dns, remote = [], []
+    for event in log["events"]:
+        kind, params = names.get(event["type"], ""), event.get("params", {})
+        if kind == "DNS_TRANSACTION" and "hostname" in params:
+            dns.append(params["hostname"])
+        if kind == "TCP_CONNECT" and "remote_address" in params:
+            remote.append(params["remote_address"])
+    assert not dns, f"Chromium sent DNS queries for {sorted(set(dns))}"
+    assert remote and all(a.rsplit(":", 1)[0] in ("127.0.0.1", "[::1]") for a in remote), remote
+
+
 # -- screenshots --------------------------------------------------------------------------------------------
 
 
@@ -454,6 +492,7 @@ def test_screenshot_script_writes_the_pictures(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=280, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert load_script(script).CHROMIUM_ARGS == CHROMIUM_ARGS, "the script launches Chromium as the tests do"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for name in SCREENSHOTS:
         data = (out / name).read_bytes()
