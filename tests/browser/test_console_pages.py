@@ -291,11 +291,18 @@ def node_phase(page: Any, node: str) -> str:
     return (m.group(3) or "") if m else ""
 
 
+def open_seconds(page: Any) -> float:
+    """The longest "going on for <n> s so far" of the timeline's open bars (what is running now), or -1."""
+    titles = page.locator("svg.tl rect.tl-open").evaluate_all("els => els.map(r => r.textContent)")
+    got = [float(m.group(1)) for t in titles if (m := re.search(r"going on for ([\d.]+) s so far", t))]
+    return max(got, default=-1.0)
+
+
 def test_live_update_from_running_to_succeeded(runs: Runs, browse: Browse, tmp_path: Path) -> None:
-    """A run that waits for a file: its page loads the first-party live script and shows n0 RUNNING; once the
-    file exists the same document (no reload: a window marker and one navigation entry survive) shows the
-    execution and its nodes SUCCEEDED, keeps an opened <details> open and the focused DAG node focused,
-    and then stops polling."""
+    """A run that waits for a file: its page loads the first-party live script and shows n0 RUNNING, its
+    timeline's open bars growing; once the file exists the same document (no reload: a window marker and one
+    navigation entry survive) shows the execution and its nodes SUCCEEDED, keeps an opened <details> open and
+    the focused DAG node focused, and then stops polling."""
     go = tmp_path / "go"
     name = runs.site.launch("waiting", path=str(go), timeout_s=120)
     runs.site.wait(name, frozenset({WF.RUNNING}), limit_s=60)
@@ -313,6 +320,15 @@ def test_live_update_from_running_to_succeeded(runs: Runs, browse: Browse, tmp_p
         page.wait_for_timeout(200)
     assert page.locator("[data-terminal]").first.get_attribute("data-terminal") == "false"
     assert node_phase(page, "n3") not in ("RUNNING", "SUCCEEDED")
+    # the timeline of what runs grows with each update (its open bars end at "now")
+    before = open_seconds(page)
+    assert before >= 0, "no open bar in the running execution's timeline"
+    deadline = time.monotonic() + 20
+    while open_seconds(page) < before + 1:  # no reload: the live updates redraw it
+        assert time.monotonic() < deadline, (
+            f"the open bars stayed at {open_seconds(page)} s (from {before} s)"
+        )
+        page.wait_for_timeout(300)
     opened = page.locator("[data-terminal] details").first
     opened.locator("summary").first.click()
     page.locator("main svg.dag a.dag-node[href='#node-n3']").first.focus()
