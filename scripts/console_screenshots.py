@@ -128,6 +128,7 @@ def shoot_all(out: Path, chromium: str, work: Path, config: Path) -> None:
     go = work / "go"
     running = pyflyte_run(work, config, "waiting", "--path", str(go), wait=False)
     wait_for(running, r"<title>[^<]*RUNNING", r"wait_for_file")
+    time.sleep(2)  # the running task's bar has some length in the picture
     base = finished.split("/console/", 1)[0]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
