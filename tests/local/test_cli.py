@@ -347,15 +347,25 @@ def test_pyflyte_register_against_started_backend(backend: Backend, tmp_path: Pa
 
     # the console pages of the registered versions (the URLs flytekit prints for entities)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    base = f"http://127.0.0.1:{backend.http_port}/console/projects/flytesnacks/domains/development"
+    dev = "/console/projects/flytesnacks/domains/development"
+    base = f"http://127.0.0.1:{backend.http_port}{dev}"
+    double = f"<a href='{dev}/task/wfpkg.flows.double/version/v1'>wfpkg.flows.double</a>"
     for kind, name, expect in [
-        ("task", "wfpkg.flows.double", "<th>x</th><td>int</td>"),
-        ("workflow", "wfpkg.flows.pipeline", "<li>n1</li>"),
-        ("launch_plan", "wfpkg.flows.pipeline", "workflow wfpkg.flows.pipeline @ v1"),
+        ("task", "wfpkg.flows.double", ["<th>x</th><td>int</td>"]),
+        (
+            "workflow",
+            "wfpkg.flows.pipeline",
+            [  # the node table: each node, its kind, the task version it runs, the nodes it waits for
+                f"<tr id='node-n0'><th scope='row'>n0</th><td>task</td><td>{double}</td><td></td></tr>",
+                f"<tr id='node-n1'><th scope='row'>n1</th><td>task</td><td>{double}</td><td>n0</td></tr>",
+            ],
+        ),
+        ("launch_plan", "wfpkg.flows.pipeline", ["workflow wfpkg.flows.pipeline @ v1"]),
     ]:
         with opener.open(f"{base}/{kind}/{name}/version/v1", timeout=30) as resp:
             page = resp.read().decode()
-        assert resp.status == 200 and name in page and expect in page, page
+        assert resp.status == 200 and name in page, page
+        assert all(x in page for x in expect), (expect, page)
     with pytest.raises(urllib.error.HTTPError) as err:
         opener.open(f"{base}/task/wfpkg.flows.double/version/v9", timeout=30)
     assert err.value.code == 404
