@@ -268,7 +268,8 @@ class Console:
 
     def _dag(self, workflow_id: identifier_pb2.Identifier, tree: NodeTree) -> str:
         """The workflow's graph with each node's phase from its node execution, linked to its row (a launch
-        plan node to its child execution), dynamic nodes expanded into the workflow they generated."""
+        plan node to its child execution; a node that never ran to nothing), dynamic nodes expanded into the
+        workflow they generated."""
         closure = self._closure(workflow_id)
         if closure is None:
             return "<p class='muted'>the workflow definition is not available</p>"
@@ -291,8 +292,9 @@ class Console:
                 dynamic[key] = build_graph(generated)
             except LookupError:
                 continue
-        wf = workflow_id
-        return render_dag(graph, phases=phases, links=links, dynamic=dynamic, title=f"Graph of {wf.name}")
+        # a node that never ran (a branch case not taken, a node not started yet) has no row: no link
+        title = f"Graph of {workflow_id.name}"
+        return render_dag(graph, phases=phases, links=links, dynamic=dynamic, title=title, link_rows=False)
 
     def _timeline(self, ident: identifier_pb2.WorkflowExecutionIdentifier, running: NodeTree | None) -> str:
         """The timeline from GetExecutionMetrics; while the execution runs (``running``: its node tree), the

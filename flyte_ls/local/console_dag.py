@@ -9,11 +9,13 @@ inner graph, drawn the same way; the node's box has a small second link to it.
 
 Keys of ``phases``, ``links`` and ``dynamic``: a node of the graph passed in is keyed by its node id
 (``n0``); a node inside the inner graph of node ``n2`` by ``n2/<its id>`` (``n2/n0``), and so on down
-(``n2/n1/n0``). A branch's inner graph holds its cases' then-nodes (``n3/n3-n0``). Links default to the
-node's row in the execution page's node list, ``#node-<key>``; ``links`` overrides (a launch plan node's
-child execution, for example). ``dynamic`` gives the workflow a ``@dynamic`` node generated
-(:func:`build_graph` of its ``dynamic_workflow.compiled_workflow``): the node is then shown as dynamic and
-expandable. Every value is escaped (:func:`.console_html.e`), links go through :func:`.console_html.href`.
+(``n2/n1/n0``). A branch's inner graph holds its cases' then-nodes (``n3/n3-n0``). A node links
+``links[key]`` (its row, a launch plan node's child execution...); a node not in ``links`` links its row in a
+node table whose rows are ``#node-<key>`` (the workflow pages'), or nothing when ``link_rows`` is False (the
+execution page: its rows are unique node ids, which the caller maps, and a node that never ran has none).
+``dynamic`` gives the workflow a ``@dynamic`` node generated (:func:`build_graph` of its
+``dynamic_workflow.compiled_workflow``): the node is then shown as dynamic and expandable. Every value is
+escaped (:func:`.console_html.e`), links go through :func:`.console_html.href`.
 """
 
 from __future__ import annotations
@@ -327,10 +329,20 @@ class _Renderer:
         links: Mapping[str, str],
         dynamic: Mapping[str, Graph],
         prefix: str,
+        link_rows: bool,
     ) -> None:
         self.phases, self.links, self.dynamic = phases, links, dynamic
         self.prefix = prefix
+        self.link_rows = link_rows
         self.count = 0
+
+    def target(self, key: str, *, row: bool = True) -> str | None:
+        """Where node ``key`` links (an in-page fragment or a safe URL), or None. ``row`` False: no default
+        row link (the start and end nodes have no row)."""
+        url = self.links.get(key) or (f"#node-{key}" if row and self.link_rows else "")
+        if not url:
+            return None
+        return url if url.startswith("#") else href(url)
 
     def new_id(self) -> str:
         self.count += 1
@@ -411,8 +423,7 @@ class _Renderer:
                 f"<text x='{_num(x + b.w / 2)}' y='{_num(y + 18)}' text-anchor='middle'>"
                 f"{e(_GLYPH[kind])} {e(node.label)}</text>"
             )
-            url = self.links.get(key)
-            safe = href(url) if url else None
+            safe = self.target(key, row=False)
             if safe is None:
                 return f"<g class='{cls}' aria-hidden='true'><title>{e(node.title)}</title>{inner}</g>"
             return f"<a class='{cls}' href='{e(safe)}'><title>{e(node.title)}</title>{inner}</a>"
@@ -440,8 +451,7 @@ class _Renderer:
             title_text += "\n" + "\n".join(node.cases)
         if phase:
             title_text += f"\n{phase}"
-        url = self.links.get(key) or f"#node-{key}"
-        safe = href(url) if not url.startswith("#") else url
+        safe = self.target(key)
         target = f" href='{e(safe)}'" if safe is not None else ""
         out = (
             f"<a class='{cls}'{target} aria-label='{e(_name(node, kind, phase))}'>"
@@ -477,8 +487,7 @@ class _Renderer:
             after = f"; after {', '.join(ups[n])}" if ups[n] else ""
             extra = f"; {node.condition}" if node.condition else ""
             extra += f"; cases: {'; '.join(node.cases)}" if node.cases else ""
-            url = self.links.get(key) or f"#node-{key}"
-            safe = url if url.startswith("#") else href(url)
+            safe = self.target(key)
             name = f"<a href='{e(safe)}'>{e(text)}</a>" if safe is not None else e(text)
             inner = f" (<a href='#{e(anchors[n])}'>inner graph</a>)" if n in anchors else ""
             items.append(f"<li>{name}{inner}{e(after)}{e(extra)}</li>")
@@ -505,14 +514,16 @@ def render_dag(
     dynamic: Mapping[str, Graph] | None = None,
     title: str = "",
     id_prefix: str = "dag",
+    link_rows: bool = True,
 ) -> str:
     """The graph as an HTML fragment: the SVG, the list, the inner graphs (keys: see the module docstring).
 
     ``title`` is the SVG's ``<title>`` (its accessible name; default ``<workflow name>: workflow graph``).
     ``id_prefix`` starts the element ids of the fragment (``dag-t``, ``dag-in0``, ``dag-1-t``...): give
-    another one when two graphs share a page. Node links (the Tab order) and the list come column by column,
-    top to bottom: a topological order that follows the picture."""
-    renderer = _Renderer(phases or {}, links or {}, dynamic or {}, id_prefix)
+    another one when two graphs share a page. ``link_rows`` False: a node not in ``links`` links nothing
+    (instead of ``#node-<key>``). Node links (the Tab order) and the list come column by column, top to
+    bottom: a topological order that follows the picture."""
+    renderer = _Renderer(phases or {}, links or {}, dynamic or {}, id_prefix, link_rows)
     return f"<figure class='dag-figure'>{renderer.graph(graph, title, '')}</figure>"
 
 

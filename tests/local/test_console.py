@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 from flyteidl.admin import execution_pb2, node_execution_pb2, project_pb2
@@ -102,6 +102,7 @@ class _Checker(HTMLParser):
         super().__init__()
         self.problems: list[str] = []
         self.hrefs: list[str] = []
+        self.ids: set[str] = set()
         self.text: list[str] = []
         self.scripts = 0
 
@@ -116,6 +117,8 @@ class _Checker(HTMLParser):
         if tag == "form" and dict(attrs).get("method") != "get":  # filters: GET forms to this origin only
             self.problems.append("<form> that is not method='get'")
         for name, value in attrs:
+            if name == "id" and value is not None:
+                self.ids.add(value)
             if name.startswith("on"):
                 self.problems.append(f"{name} handler on <{tag}>")
             if name in ("href", "src", "action") and value is not None:
@@ -129,9 +132,12 @@ class _Checker(HTMLParser):
 
 
 def check_page(body: str) -> _Checker:
+    """Escaping (see the module docstring), and every in-page link (``#id``) lands on an element."""
     checker = _Checker()
     checker.feed(body)
     assert not checker.problems, checker.problems
+    missing = [h for h in checker.hrefs if len(h) > 1 and h[0] == "#" and unquote(h[1:]) not in checker.ids]
+    assert not missing, f"in-page links without a target: {missing}"
     return checker
 
 
@@ -653,6 +659,8 @@ def test_timeline_graph_and_node_data_on_the_page(
     assert "href='#node-n1-0-n0' aria-label='node n0 (task double): SUCCEEDED'" in graph
     assert "href='#node-n7-0-dn0' aria-label='node dn0 (task double): SUCCEEDED'" in graph
     assert "href='#node-n7-0-dn1' aria-label='node dn1 (task double): RUNNING'" in graph
+    # the branch's then case never ran: drawn and named, but it has no row to link (check_page: links land)
+    assert re.search(r"<a class='dag-node[^']*' aria-label='node n3-n0 \(task double\)'>", graph), graph
     # the node table: inputs and outputs per node, short, the tables folded
     nodes = rows_of_table(body)
     assert "<td class='io'><details><summary>in: x=1 · out: o0=4</summary>" in nodes["n0"]

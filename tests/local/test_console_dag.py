@@ -306,6 +306,26 @@ def test_rendering_a_real_workflow(real: compiler_pb2.CompiledWorkflowClosure) -
     assert len(ids) == len(set(ids))
 
 
+@pytest.mark.flytekit
+def test_nodes_without_a_row_link_nothing(real: compiler_pb2.CompiledWorkflowClosure) -> None:
+    """link_rows=False (the execution page: rows by unique node id, none for a node that never ran): a node
+    links only what ``links`` gives, in the picture and in the list; the others are named but not links."""
+    links = {"n0": "#node-n0", "n1/n0": "#node-n1-0-n0", "n2": "/console/projects/p/x"}
+    html = render_dag(build_graph(real), phases={"n0": "SUCCEEDED"}, links=links, link_rows=False)
+    named = [(a.get("aria-label"), a.get("href")) for svg in svgs(html) for a in node_links(svg)]
+    linked = sorted((str(h), str(name)) for name, h in named if h is not None)
+    assert linked == [
+        ("#node-n0", "node n0 (task double): SUCCEEDED"),
+        ("#node-n1-0-n0", "node n0 (task double)"),  # inside n1: the row id the caller mapped
+        ("/console/projects/p/x", "node n2 (launch plan leaf_lp)"),
+    ]
+    assert ("node n3 (branch pick)", None) in named and ("node n3-n0 (task square)", None) in named
+    assert len(named) > 10
+    in_page = re.findall(r"href='#node-([^']*)'", html)
+    assert sorted(in_page) == ["n0", "n0", "n1-0-n0", "n1-0-n0"]  # each in the picture and in the list
+    assert "<li>node n3 (branch pick)" in html  # the list names it, unlinked
+
+
 def _count_nodes(graph: Graph) -> int:
     inner = sum(_count_nodes(g) for g in graph.children.values())
     return sum(1 for n in graph.nodes.values() if n.kind not in ("start", "end")) + inner

@@ -153,8 +153,7 @@ def test_links_of_entity_pages_open(s: Site) -> None:
         checker = check_page(s.ok(path))
         own = {unescape(h) for h in checker.hrefs if same_origin(h)} - seen
         for h in sorted(own):
-            # execution pages are other tests' subject: here only that they open, escaped
-            status, body, _ = s.get(h, check="/executions/" not in h)
+            status, body, _ = s.get(h)  # execution pages too: a branch case that never ran among them
             assert status == 200, (path, h, status, body[-500:])
         seen |= own
     assert len(seen) > 15
