@@ -286,9 +286,13 @@ def test_dark_colour_scheme(runs: Runs, browse: Browse, browse_dark: Browse) -> 
 
 def node_phase(page: Any, node: str) -> str:
     """The phase the top-level DAG shows for ``node`` ("" while it has none)."""
-    label = page.locator(f"main svg.dag a.dag-node[href='#node-{node}']").first.get_attribute("aria-label")
-    m = NODE_NAME.match(" ".join((label or "").split()))
-    return (m.group(3) or "") if m else ""
+    return dag_nodes(page.locator("main svg.dag").first).get(node, ("", ""))[1]
+
+
+def node_href(page: Any, node: str) -> str | None:
+    """Where the top-level DAG's box of ``node`` links (None: nowhere)."""
+    box = page.locator(f"main svg.dag a.dag-node[aria-label^='node {node} (']").first
+    return box.get_attribute("href")
 
 
 def open_seconds(page: Any) -> float:
@@ -320,6 +324,9 @@ def test_live_update_from_running_to_succeeded(runs: Runs, browse: Browse, tmp_p
         page.wait_for_timeout(200)
     assert page.locator("[data-terminal]").first.get_attribute("data-terminal") == "false"
     assert node_phase(page, "n3") not in ("RUNNING", "SUCCEEDED")
+    # n3 has not started: it has no row yet, so its box links nothing (no fragment that lands nowhere)
+    assert node_href(page, "n3") is None and node_href(page, "n0") == "#node-n0"
+    assert_fragments_land(page)
     # the timeline of what runs grows with each update (its open bars end at "now")
     before = open_seconds(page)
     assert before >= 0, "no open bar in the running execution's timeline"
@@ -331,7 +338,7 @@ def test_live_update_from_running_to_succeeded(runs: Runs, browse: Browse, tmp_p
         page.wait_for_timeout(300)
     opened = page.locator("[data-terminal] details").first
     opened.locator("summary").first.click()
-    page.locator("main svg.dag a.dag-node[href='#node-n3']").first.focus()
+    page.locator("main svg.dag a.dag-node[href='#node-n0']").first.focus()
     go.write_text("hello")
     page.locator("h1").filter(has_text="SUCCEEDED").wait_for(timeout=60_000)
     assert page.evaluate("window.__flyteLsMarker") == "kept", "the page was reloaded, not updated in place"
@@ -344,7 +351,9 @@ def test_live_update_from_running_to_succeeded(runs: Runs, browse: Browse, tmp_p
     assert page.locator("[data-terminal] details").first.evaluate("d => d.open"), (
         "the update closed a <details>"
     )
-    assert page.evaluate("document.activeElement.getAttribute('href')") == "#node-n3", "the update lost focus"
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "#node-n0", "the update lost focus"
+    assert node_href(page, "n3") == "#node-n3"  # it ran: its row exists now
+    assert_fragments_land(page)
     seen = len(live)
     page.wait_for_timeout(4000)
     assert len(live) == seen, "the page kept polling after the execution ended"
