@@ -43,7 +43,6 @@ from flyte_ls.local.console_entities import type_name
 from flyte_ls.local.console_html import (
     HTML,
     NODE_PHASE,
-    RELOAD_S,
     WF_PHASE,
     WF_TERMINAL,
     dur,
@@ -79,9 +78,6 @@ METRICS_DEPTH = 2 * MAX_DEPTH + 4  # GetExecutionMetrics: each nesting level tak
 NODE_DONE = frozenset(
     NODE_PHASE.Value(p) for p in ("SUCCEEDED", "FAILED", "ABORTED", "SKIPPED", "TIMED_OUT", "RECOVERED")
 )
-LIVE_MS = 1500  # how often live.js fetches a running execution's live part
-LIVE_PART = "live"
-METRICS_DEPTH = 2 * MAX_DEPTH + 4  # GetExecutionMetrics: each nesting level takes one or two
 
 
 def project_nav(project: str, domain: str = "") -> str:
@@ -210,12 +206,9 @@ class Console:
         nav = project_nav(project, domain) + f" / {e(name)}"
         if phase in WF_TERMINAL:
             return page(title, live, nav=nav)
-        # without scripts the page reloads itself; live.js swaps the live part in place instead
-        body = (
-            f"<noscript><meta http-equiv='refresh' content='{RELOAD_S}'></noscript>{live}"
-            "<p id='live-status' class='vh' role='status' aria-live='polite'></p>"
-        )
-        return page(title, body, nav=nav, scripts=("live.js",))
+        # live.js swaps the live part in place; without scripts the page reloads itself (<noscript>)
+        body = f"{live}<p id='live-status' class='vh' role='status' aria-live='polite'></p>"
+        return page(title, body, nav=nav, reload=True, scripts=("live.js",))
 
     def _live(self, ex: execution_pb2.Execution, node: str, title: str) -> str:
         """What changes while the execution runs: the phase header, summary, DAG, timeline, signals, node

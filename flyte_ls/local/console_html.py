@@ -196,8 +196,12 @@ def page(
     title: str, body: str, *, nav: str = "", reload: bool = False, scripts: tuple[str, ...] = ()
 ) -> bytes:
     """A whole page. ``scripts``: names of first-party scripts served under ``/console/static/`` (the only
-    scripts a page may load); ``reload``: the page reloads itself every RELOAD_S seconds (without scripts)."""
+    scripts a page may load); ``reload``: the page reloads itself every RELOAD_S seconds -- with ``scripts``,
+    only in a browser that runs no script (they update the page instead): the refresh is then in a
+    ``<noscript>`` of the head, the one place HTML allows a meta in a noscript."""
     head = f"<meta http-equiv='refresh' content='{RELOAD_S}'>" if reload else ""
+    if head and scripts:
+        head = f"<noscript>{head}</noscript>"
     head += "".join(f"<script src='/console/static/{e(name)}' defer></script>" for name in scripts)
     style = _STYLE + "".join(_COMPONENT_CSS.values())
     return (

@@ -33,6 +33,7 @@ from test_admin_entities import hydrate
 
 from flyte_ls.local.admin import AdminServicer
 from flyte_ls.local.console import Console
+from flyte_ls.local.console_html import page
 from flyte_ls.local.executions.records import ExecutionRecords, NodePhase, TaskPhase, WorkflowPhase
 from flyte_ls.local.flyte_urls import call_rpc
 from flyte_ls.local.http import HttpServer
@@ -551,9 +552,12 @@ def test_running_page_updates_live(
     """A running execution's page loads live.js (and only it); ?part=live answers the same live part alone."""
     status, body, headers = console.get(page_of(running))
     assert status == 200 and check_page(body).scripts == 1
-    head = body.split("</head>")[0]
+    head, rest = body.split("</head>")
     assert "<script src='/console/static/live.js' defer></script>" in head
-    assert "<meta http-equiv='refresh'" not in head  # the script updates the page; only <noscript> reloads
+    # the script updates the page; only a browser without scripts reloads it (<noscript>: in the head, the
+    # only place HTML allows its meta)
+    assert "<noscript><meta http-equiv='refresh' content='2'></noscript>" in head
+    assert head.count("refresh") == 1 and "noscript" not in rest and "refresh" not in rest
     assert "<p id='live-status' class='vh' role='status' aria-live='polite'></p>" in body
     live = live_part(body)
     assert live.startswith(
@@ -576,6 +580,22 @@ def test_running_page_updates_live(
     part = console.ok(page_of(running) + "/nodeId/n0/nodes?part=live")
     assert part.startswith("<div id='live' data-terminal='false'") and "<h2 id='node'>Node n0 " in part
     assert "data-title='erun RUNNING · n0'" in part
+
+
+@pytest.mark.timeout(10)
+def test_page_reloads_with_or_without_scripts() -> None:
+    """page(reload=True): a meta refresh in the head; with scripts, the refresh is only the fallback of a
+    browser without them: a <noscript> in the head (HTML allows meta in noscript only there), then them."""
+    script = "<script src='/console/static/live.js' defer></script>"
+    head, rest = page("t", "<p>b</p>", reload=True, scripts=("live.js",)).decode().split("</head>")
+    assert f"<noscript><meta http-equiv='refresh' content='2'></noscript>{script}" in head
+    assert (
+        "noscript" not in rest and "refresh" not in rest and "<main id='main' tabindex='-1'><p>b</p>" in rest
+    )
+    head, rest = page("t", "<p>b</p>", reload=True).decode().split("</head>")
+    assert "<meta http-equiv='refresh' content='2'>" in head and "noscript" not in head + rest
+    head, rest = page("t", "<p>b</p>", scripts=("live.js",)).decode().split("</head>")
+    assert script in head and "refresh" not in head + rest and "noscript" not in head + rest
 
 
 def test_finished_pages_load_no_script(
