@@ -54,6 +54,13 @@ PAGE_HEADERS = {
 }
 
 
+# A deck (HTML under /files/) is the user's HTML and may run scripts: sandboxed, it gets an opaque origin of
+# its own, so that it cannot reach the console pages of this origin. It loads nothing from elsewhere either:
+# flytekit's deck template is self-contained (inline scripts and styles, plots and images inline or as data:
+# URLs) but for its Google Fonts stylesheet, which the browser then does not fetch (system fonts instead).
+DECK_CSP = "sandbox allow-scripts allow-popups; default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:"
+
+
 # The console's scripts: /console/static/<name> serves console_static/<name> (no subdirectories).
 STATIC_PREFIX = "/console/static/"
 STATIC_DIR = Path(__file__).resolve().parent / "console_static"
@@ -221,9 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(size))
             self.send_header("X-Content-Type-Options", "nosniff")
             if _content_type(path).startswith("text/html"):
-                # a deck is the user's HTML (it may run scripts): give it an origin of its own, so that
-                # it cannot reach the console pages served from this origin
-                self.send_header("Content-Security-Policy", "sandbox allow-scripts allow-popups")
+                self.send_header("Content-Security-Policy", DECK_CSP)  # a deck: see DECK_CSP
             self.end_headers()
             if self.command == "HEAD":
                 return

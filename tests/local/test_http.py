@@ -278,6 +278,13 @@ def test_data_files_are_served(backend: Backend, stub: dataproxy_pb2_grpc.DataPr
     status, text, headers = request(backend, "GET", path)
     assert status == 200 and text == body.decode()
     assert headers["Content-Type"].startswith("text/html")
+    # a deck: sandboxed (an origin of its own) and loading nothing from elsewhere (flytekit's template links
+    # Google Fonts); its inline scripts and styles run
+    directives = [d.strip() for d in headers["Content-Security-Policy"].split(";")]
+    assert directives == [
+        "sandbox allow-scripts allow-popups",
+        "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:",
+    ]
     assert request(backend, "HEAD", path)[:2] == (200, "")
 
 
