@@ -47,6 +47,8 @@ from flyte_ls.local.console_html import (
     WF_TERMINAL,
     dur,
     e,
+    entity_url,
+    exec_url,
     link,
     literal,
     literal_table,
@@ -56,16 +58,7 @@ from flyte_ls.local.console_html import (
     table,
     ts,
 )
-from flyte_ls.local.console_nodes import (
-    MAX_DEPTH,
-    NodeTree,
-    Scope,
-    Signals,
-    entity_url,
-    error_html,
-    exec_url,
-    node_kind,
-)
+from flyte_ls.local.console_nodes import MAX_DEPTH, NodeTree, Scope, Signals, error_html, node_kind
 from flyte_ls.local.console_timeline import render_timeline
 from flyte_ls.local.errors import AdminError, InvalidArgument, NotFound
 from flyte_ls.local.flyte_urls import call_rpc

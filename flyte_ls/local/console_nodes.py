@@ -30,6 +30,8 @@ from flyte_ls.local.console_html import (
     TASK_PHASE,
     dur,
     e,
+    entity_url,
+    exec_url,
     link,
     literal,
     phase_span,
@@ -47,20 +49,6 @@ BRIEF_CHARS = 60  # of the one-line inputs / outputs summary
 _PAGE = 200
 _HIDDEN = ("start-node", "end-node")
 _WAITING = {"UNDEFINED", "QUEUED", "RUNNING"}
-
-
-def exec_url(project: str, domain: str, name: str) -> str:
-    return f"/console/projects/{seg(project)}/domains/{seg(domain)}/executions/{seg(name)}"
-
-
-def entity_url(ident: identifier_pb2.Identifier) -> str:
-    kind = {identifier_pb2.TASK: "task", identifier_pb2.WORKFLOW: "workflow"}.get(
-        ident.resource_type, "launch_plan"
-    )
-    return (
-        f"/console/projects/{seg(ident.project)}/domains/{seg(ident.domain)}/{kind}/{seg(ident.name)}"
-        f"/version/{seg(ident.version)}"
-    )
 
 
 def _key(ident: identifier_pb2.Identifier) -> tuple[str, str, str, str]:

@@ -828,6 +828,22 @@ def test_registered_projects_with_markup(console: Console_) -> None:
     assert "evilproj" in body and "&lt;script&gt;" in body
 
 
+@pytest.mark.timeout(10)
+def test_console_urls_have_one_definition() -> None:
+    """The URL of an execution's or an entity's page is built in one place, console_html, which the other
+    console modules import (a copy would drift)."""
+    import ast
+
+    from flyte_ls.local import console_html
+
+    defined: dict[str, list[str]] = {}
+    for path in sorted(Path(console_html.__file__).parent.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name in ("exec_url", "entity_url"):
+                defined.setdefault(node.name, []).append(path.name)
+    assert defined == {"exec_url": ["console_html.py"], "entity_url": ["console_html.py"]}, defined
+
+
 def test_no_console_route_is_a_plain_page() -> None:
     server = HttpServer("127.0.0.1", 0)
     server.start()
