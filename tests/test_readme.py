@@ -49,3 +49,11 @@ def test_make_targets_named_in_the_readme_exist() -> None:
 
 def test_documented_neovim_setup_exists() -> None:
     assert (ROOT / "editors" / "neovim" / "flyte-ls.lua").is_file()
+
+
+def test_layout_names_the_test_suites_that_do_not_mirror_the_package() -> None:
+    """Unit tests mirror flyte_ls/; the Layout section names the other suites (end to end, real browser)."""
+    text = README.read_text(encoding="utf-8")
+    layout = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    for suite in ("tests/e2e/", "tests/browser/"):
+        assert (ROOT / suite).is_dir() and suite in layout, suite
