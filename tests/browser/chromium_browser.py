@@ -1,31 +1,15 @@
-"""Real headless Chromium (Debian's ``/usr/bin/chromium``) driven by Python Playwright: where it is, how it is
-launched, and :class:`Browse`, a browser context that records what its pages did."""
+"""Real headless Chromium (Debian's ``/usr/bin/chromium``) driven by Python Playwright (where it is and its
+flags: tests/local/chromium_launch.py, shared with the tests that run it without Playwright): its timeouts and
+:class:`Browse`, a browser context that records what its pages did."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
+from chromium_launch import LOCAL_HOSTS
 
-CHROMIUM = os.environ.get("FLYTE_LS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI runs as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # The browser's own background requests (account, autofill and check-in queries) resolve no name: not
-    # even a DNS query leaves this machine. Pages reach only 127.0.0.1 / localhost.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-]
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 LAUNCH_TIMEOUT_MS = 60_000
 ACTION_TIMEOUT_MS = 20_000
 
@@ -35,14 +19,6 @@ document.addEventListener('securitypolicyviolation', (ev) => {
   window.__flyteLsCsp(`${ev.violatedDirective} blocked ${ev.blockedURI} (${ev.sourceFile}:${ev.lineNumber})`);
 });
 """
-
-
-def require_chromium() -> str:
-    if CHROMIUM is None or not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed, and CI must run the browser tests (.ci/run installs it)")
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it in CI)")
-    return CHROMIUM
 
 
 def is_local(url: str) -> bool:

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))  # local_backend (start_backend)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))  # local_backend, chromium_launch
 
-from chromium_browser import CHROMIUM_ARGS, LAUNCH_TIMEOUT_MS, Browse, open_context, require_chromium
+from chromium_browser import LAUNCH_TIMEOUT_MS, Browse, open_context
+from chromium_launch import CHROMIUM_ARGS, require_chromium
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from browser_flows import LOG_LINE
 from browser_site import WF, Site, start_site
-from chromium_browser import CHROMIUM_ARGS, Browse, is_local, require_chromium
+from chromium_browser import Browse, is_local
+from chromium_launch import CHROMIUM_ARGS, require_chromium
 from local_backend import VENV_PYTHON
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(180)]

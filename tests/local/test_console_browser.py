@@ -2,15 +2,15 @@
 (subworkflow, a task with a deck, a task that fails once then succeeds on retry, a cached task), and the
 console URL it prints -- and the ones FlyteRemote.generate_console_url builds for the execution and the
 registered task, workflow and launch plan, from the generated config and from a config without
-console.endpoint (the gRPC port) -- open real pages. Real headless Chromium renders them: the DOM has the
-expected content and the page requested nothing outside this machine."""
+console.endpoint (the gRPC port) -- open real pages. Real headless Chromium (launched with the flags of every
+browser test, chromium_launch.py) renders them: the DOM has the expected content, the page requested nothing
+outside this machine, and the browser sent no DNS query and connected only to this machine."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import grpc
 import pytest
+from chromium_launch import CHROMIUM_ARGS, LOCAL_HOSTS, disable_features, require_chromium
 from flyteidl.admin import execution_pb2, signal_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
@@ -29,9 +30,7 @@ from local_backend import VENV_PYTHON, Backend, start_backend
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 WF = core_execution_pb2.WorkflowExecution
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 FLOWS = """
 import os
@@ -149,41 +148,40 @@ def fetch(url: str) -> str:
 
 def render(url: str, tmp: Path) -> tuple[str, list[str]]:
     """The DOM headless Chromium built from ``url``, and every URL the page itself requested."""
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed, and CI must run the browser test (.ci/run installs it)")
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does it in CI)")
     netlog = tmp / "net.json"
     cmd = [
-        CHROMIUM,
+        require_chromium(),
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_ARGS,  # as every browser test launches it
         # Chromium asks Google's autofill server about any page with a form field (the project page's
         # filters): the browser's request, not the page's, but the net log files it under the page
-        "--disable-features=AutofillServerCommunication",
+        disable_features("AutofillServerCommunication"),
         f"--user-data-dir={tmp / 'profile'}",
         f"--log-net-log={netlog}",
         "--dump-dom",
         url,
     ]
+    assert sum(a.startswith("--disable-features=") for a in cmd) == 1  # Chromium keeps only the last one
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=90, env={**os.environ, "http_proxy": ""}
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     log = json.loads(netlog.read_text())
-    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
     page_site = f"http://{urlsplit(url).hostname}"
-    requested = []
+    requested, dns, remote = [], [], []
     for event in log["events"]:
-        params = event.get("params", {})
+        kind, params = names.get(event["type"], ""), event.get("params", {})
         # requests of the page (its frame's isolation key), not the browser's own background fetches
-        if event["type"] == start and page_site in params.get("network_isolation_key", ""):
+        if kind == "URL_REQUEST_START_JOB" and page_site in params.get("network_isolation_key", ""):
             requested.append(params["url"])
+        if kind == "DNS_TRANSACTION" and "hostname" in params:
+            dns.append(params["hostname"])
+        if kind == "TCP_CONNECT" and "remote_address" in params:
+            remote.append(params["remote_address"])
+    # nor does the browser itself reach out (launched as the browser tests launch it: no name resolves)
+    assert not dns, f"Chromium sent DNS queries for {sorted(set(dns))}"
+    assert all(a.rsplit(":", 1)[0] in ("127.0.0.1", "[::1]") for a in remote), remote
     return proc.stdout, requested
 
 
