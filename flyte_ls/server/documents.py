@@ -78,14 +78,35 @@ class Document:
         return self.path is not None and self.path.endswith(PYTHON_SUFFIXES)
 
 
+@dataclass(frozen=True)
+class CellSpan:
+    """Where a notebook cell's lines sit in its notebook's module text (a cell line is one module line)."""
+
+    uri: str
+    start: int  # the module line of the cell's first line
+    lines: int
+
+    def holds(self, line: int) -> bool:
+        return self.start <= line < self.start + self.lines
+
+
 class DocumentStore:
-    """The open documents, by normalised URI."""
+    """The open documents, by normalised URI.
+
+    A notebook is one document (under the notebook's URI) whose text is its code cells concatenated; the spans
+    of its cells map that text back to the cell URIs the client knows.
+    """
 
     def __init__(self) -> None:
         self._docs: dict[str, Document] = {}
+        self._cells: dict[str, list[CellSpan]] = {}  # notebook key -> its code cells, in order
+        self._owner: dict[str, str] = {}  # cell key -> notebook key
 
-    def open(self, uri: str, source: str, version: int | None, language_id: str) -> Document:
-        path = fs_path(uri)
+    def open(
+        self, uri: str, source: str, version: int | None, language_id: str, notebook: bool = False
+    ) -> Document:
+        # A notebook's module is no file on disk: no path (the index and the lints must not read the .ipynb).
+        path = None if notebook else fs_path(uri)
         doc = Document(
             uri=uri,
             path=path,
@@ -115,6 +136,38 @@ class DocumentStore:
 
     def get(self, uri: str) -> Document | None:
         return self._docs.get(uri_key(uri))
+
+    def set_cells(self, notebook_uri: str, spans: list[CellSpan]) -> list[CellSpan]:
+        """Record a notebook's cells; returns the cells it had that are gone now."""
+        key = uri_key(notebook_uri)
+        old = self._cells.get(key, [])
+        kept = {uri_key(s.uri) for s in spans}
+        for span in old:
+            self._owner.pop(uri_key(span.uri), None)
+        for span in spans:
+            self._owner[uri_key(span.uri)] = key
+        self._cells[key] = spans
+        return [s for s in old if uri_key(s.uri) not in kept]
+
+    def drop_cells(self, notebook_uri: str) -> list[CellSpan]:
+        gone = self.set_cells(notebook_uri, [])
+        del self._cells[uri_key(notebook_uri)]
+        return gone
+
+    def cells_of(self, uri: str) -> list[CellSpan] | None:
+        """The cells of a notebook document; None when ``uri`` is not a notebook."""
+        return self._cells.get(uri_key(uri))
+
+    def cell(self, uri: str) -> tuple[Document, CellSpan] | None:
+        """The notebook document holding the cell ``uri``, and where the cell sits in it."""
+        key = self._owner.get(uri_key(uri))
+        doc = self._docs.get(key) if key is not None else None
+        if doc is None or key is None:
+            return None
+        for span in self._cells.get(key, []):
+            if uri_key(span.uri) == uri_key(uri):
+                return doc, span
+        return None
 
     def get_by_path(self, path: str) -> Document | None:
         for doc in self._docs.values():

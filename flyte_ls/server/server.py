@@ -29,6 +29,14 @@ T = TypeVar("T")
 # The lint worker yields the CPU to the server when both want it (on a busy machine a request would otherwise
 # wait for a lint pass's time slice): diagnostics can be a little late, a request cannot.
 LINT_WORKER_NICE = 10
+# Jupyter notebooks with Python cells are synced as notebooks (features/notebooks.py analyses them).
+NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
+    notebook_selector=[
+        types.NotebookDocumentFilterWithCells(
+            notebook="jupyter-notebook", cells=[types.NotebookCellLanguage(language="python")]
+        )
+    ]
+)
 DocumentHook = Callable[[Document], None]
 SettingsHook = Callable[[Settings, Settings], None]
 
@@ -37,7 +45,9 @@ class FlyteLanguageServer(LanguageServer):
     """pygls server plus the state every feature shares. Features attach to it in their ``setup(server)``."""
 
     def __init__(self) -> None:
-        super().__init__(SERVER_NAME, __version__, protocol_cls=FlyteProtocol)
+        super().__init__(
+            SERVER_NAME, __version__, protocol_cls=FlyteProtocol, notebook_document_sync=NOTEBOOK_SYNC
+        )
         self.settings = Settings()
         self.init_options: Any = None  # raw initializationOptions (the flyte section)
         self.client_settings: Any = None  # the latest flyte section from the client (pulled or pushed)

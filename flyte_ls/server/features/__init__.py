@@ -17,6 +17,7 @@ from flyte_ls.server.features import (
     hover,
     indexing,
     lifecycle,
+    notebooks,
     workspace_symbols,
 )
 from flyte_ls.server.server import FlyteLanguageServer
@@ -25,6 +26,7 @@ FEATURES = (
     lifecycle,
     configuration,
     documents,
+    notebooks,  # a notebook is a document too: its events go through the same hooks
     diagnostics,
     indexing,
     commands,  # attaches server.runs (register/execute, the tracker) before the features that show runs

@@ -37,6 +37,7 @@ from flyte_ls.server.constants import (
 from flyte_ls.server.convert import count
 from flyte_ls.server.documents import Document, shown_analysis, uri_key
 from flyte_ls.server.execution_status import ExecutionView
+from flyte_ls.server.features import notebooks
 from flyte_ls.server.features.entities import entity_item
 from flyte_ls.server.features.executions import feature_of
 from flyte_ls.server.protocol import JSONText, RawJSON
@@ -214,6 +215,12 @@ def setup(server: FlyteLanguageServer) -> None:
     def code_lens(ls: FlyteLanguageServer, params: types.CodeLensParams) -> RawJSON | JSONText:
         uri = params.text_document.uri
         doc = ls.documents.get(uri)
+        cell = ls.documents.cell(uri) if doc is None else None
+        if cell is not None:  # a notebook cell: the notebook's lenses that are in it
+            nb_params = types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=cell[0].uri))
+            result = code_lens(ls, nb_params)
+            lenses = json.loads(result.text) if isinstance(result, JSONText) else result.value
+            return RawJSON(notebooks.to_cell(lenses, cell[1]))
         if doc is None:
             log.info("Code lenses for %s, which is not open: none.", uri)
             return RawJSON([])

@@ -32,6 +32,7 @@ from flyte_ls.server.analysis_worker import LintResult
 from flyte_ls.server.constants import SOURCE_LINT
 from flyte_ls.server.convert import code_selected, diagnostic
 from flyte_ls.server.documents import Document, uri_key
+from flyte_ls.server.features import notebooks
 from flyte_ls.server.positions import Text
 from flyte_ls.server.remap import through_changes
 from flyte_ls.server.server import FlyteLanguageServer
@@ -41,7 +42,11 @@ log = logging.getLogger(__name__)
 
 
 def publish(server: FlyteLanguageServer, uri: str, version: int | None = None) -> None:
-    """Send the merged diagnostics of every source for ``uri``."""
+    """Send the merged diagnostics of every source for ``uri`` (a notebook's: per cell)."""
+    spans = server.documents.cells_of(uri)
+    if spans is not None:
+        notebooks.publish(server, uri, spans)
+        return
     server.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=uri, diagnostics=server.diagnostics.merged(uri), version=version)
     )

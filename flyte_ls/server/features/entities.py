@@ -21,6 +21,7 @@ from flyte_ls.analysis.model import Entity
 from flyte_ls.server.constants import ENTITIES_REQUEST
 from flyte_ls.server.convert import entity_dict
 from flyte_ls.server.documents import Document, fs_path, module_for_path, shown_analysis
+from flyte_ls.server.features import notebooks
 from flyte_ls.server.positions import Codec, Text
 from flyte_ls.server.protocol import EntitiesParams, JSONText, RawJSON
 from flyte_ls.server.server import FlyteLanguageServer
@@ -103,6 +104,10 @@ class EntitiesFeature:
         doc = self.server.documents.get(uri)
         if doc is not None:
             return render_entities(self.server, doc, details)
+        cell = self.server.documents.cell(uri)
+        if cell is not None:  # a notebook cell: the notebook's entities defined in it
+            items = json.loads(render_entities(self.server, cell[0], details).text)
+            return RawJSON(notebooks.to_cell(items, cell[1]))
         path = fs_path(uri)
         if path is None:
             log.warning("%s for %s: not open and not a file URI.", ENTITIES_REQUEST, uri)

@@ -160,6 +160,18 @@ def setup(server: FlyteLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(ls: FlyteLanguageServer, params: types.HoverParams) -> types.Hover | None:
         doc = ls.documents.get(params.text_document.uri)
+        cell = ls.documents.cell(params.text_document.uri) if doc is None else None
+        if cell is not None:  # a notebook cell: hover on the notebook's module, moved to the cell's lines
+            doc, span = cell
+            at = types.Position(line=params.position.line + span.start, character=params.position.character)
+            result = hover(ls, types.HoverParams(types.TextDocumentIdentifier(uri=doc.uri), at))
+            if result is not None and result.range is not None:
+                r = result.range
+                result.range = types.Range(
+                    types.Position(r.start.line - span.start, r.start.character),
+                    types.Position(r.end.line - span.start, r.end.character),
+                )
+            return result
         if doc is None:
             log.info("Hover for %s, which is not open: no result.", params.text_document.uri)
             return None
