@@ -88,6 +88,13 @@ def edit_cell(
 def test_magics_blanked_lines_kept() -> None:
     assert cell_code("%time x = 1\ny = 2\n  !ls") == ["", "y = 2", ""]
     assert cell_code("%%bash\necho hi") == ["", ""]
+    assert cell_code("files = !ls\na, b = %time f()\n?len\nx = 1 != 2\ny = a % b") == [
+        "",
+        "",
+        "",
+        "x = 1 != 2",
+        "y = a % b",
+    ]
     text, spans = module_text([("a", "x = 1\n"), ("b", "%%time\ny = 2")])
     assert text == "x = 1\n\n\n\n"
     assert spans == [CellSpan("a", 0, 2), CellSpan("b", 2, 2)]

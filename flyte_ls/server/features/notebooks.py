@@ -11,6 +11,7 @@ filtered to the cell and moved to its lines (:func:`to_cell`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,13 +22,20 @@ from flyte_ls.server.server import FlyteLanguageServer
 
 log = logging.getLogger(__name__)
 
+# IPython syntax, not Python: ``%magic``, ``!shell``, ``?help`` lines and ``files = !ls`` / ``t = %time f()``.
+_IPYTHON_LINE = re.compile(r"\s*([%!?]|[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!])")
+
 
 def cell_code(source: str) -> list[str]:
-    """A cell's lines as Python: magics and shell escapes blanked (a ``%%`` cell magic blanks it all)."""
+    """A cell's lines as Python: magics and shell escapes blanked (a ``%%`` cell magic blanks it all).
+
+    Line by line, like IPython's own first pass: a ``%`` that starts a continuation line (``(a\n % b)``)
+    is blanked too, a rare false positive that costs a syntax error in that cell only.
+    """
     lines = source.split("\n")
     if source.lstrip().startswith("%%"):
         return [""] * len(lines)
-    return ["" if line.lstrip().startswith(("%", "!")) else line for line in lines]
+    return ["" if _IPYTHON_LINE.match(line) else line for line in lines]
 
 
 def module_text(cells: Iterable[tuple[str, str]]) -> tuple[str, list[CellSpan]]:
