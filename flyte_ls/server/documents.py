@@ -85,6 +85,7 @@ class CellSpan:
     uri: str
     start: int  # the module line of the cell's first line
     lines: int
+    source: str = field(default="", compare=False)  # the cell's text as the client has it (magics kept)
 
     def holds(self, line: int) -> bool:
         return self.start <= line < self.start + self.lines

@@ -19,7 +19,8 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from flyte_ls.server.documents import CellSpan
-from flyte_ls.server.features.notebooks import cell_code, module_text, to_cell
+from flyte_ls.server.features.notebooks import cell_code, entity_cells, module_text, to_cell
+from flyte_ls.server.server import FlyteLanguageServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from lsp_helpers import (
@@ -103,6 +104,23 @@ def test_magics_blanked_lines_kept() -> None:
         {"range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 4}}}
     ]
     assert to_cell([lens], spans[0]) == []
+
+
+def test_entity_cells() -> None:
+    server = FlyteLanguageServer()
+    sources = [
+        "%pip install flytekit\nfrom flytekit import task",
+        "x = 1",
+        "@task\ndef t(a: int) -> int:\n    return a",
+    ]
+    text, spans = module_text((f"cell:{i}", s) for i, s in enumerate(sources))
+    server.documents.set_cells("file:///nb.ipynb", spans)
+    server.documents.open("file:///nb.ipynb", text, 1, "python", notebook=True)
+    assert entity_cells(server, "file:///nb.ipynb", "t") == (sources, 2)
+    assert entity_cells(server, "file:///nb.ipynb", "missing") is None
+    assert entity_cells(server, "file:///other.ipynb", "t") is None
+    found = server.documents.cell("cell:2")
+    assert found is not None and found[1].start == 3
 
 
 @pytest_lsp.fixture(config=SERVER, params=["visual-studio-code", "neovim"])

@@ -17,7 +17,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from flyte_ls.server.documents import CellSpan
+from flyte_ls.server.documents import CellSpan, shown_analysis
 from flyte_ls.server.server import FlyteLanguageServer
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def module_text(cells: Iterable[tuple[str, str]]) -> tuple[str, list[CellSpan]]:
     spans: list[CellSpan] = []
     for uri, source in cells:
         lines = cell_code(source)
-        spans.append(CellSpan(uri, len(out), len(lines)))
+        spans.append(CellSpan(uri, len(out), len(lines), source))
         out.extend(lines)
     return "\n".join(out) + "\n", spans
 
@@ -105,6 +105,22 @@ def publish(server: FlyteLanguageServer, notebook_uri: str, spans: list[CellSpan
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
         )
+
+
+def entity_cells(server: FlyteLanguageServer, notebook_uri: str, name: str) -> tuple[list[str], int] | None:
+    """What running an entity of a notebook needs: the code cells' sources (as the client has them, magics
+    kept) and the index of the cell that defines ``name``; None when ``notebook_uri`` is no open notebook or
+    has no such entity."""
+    doc, spans = server.documents.get(notebook_uri), server.documents.cells_of(notebook_uri)
+    if doc is None or spans is None:
+        return None
+    entity = shown_analysis(doc, server.settings.index.max_file_size_bytes).entity(name)
+    if entity is None:
+        return None
+    for index, span in enumerate(spans):
+        if span.holds(entity.range.start.line):
+            return [s.source for s in spans], index
+    return None
 
 
 def _cells(server: FlyteLanguageServer, notebook_uri: str) -> list[tuple[str, str]]:
