@@ -1,5 +1,6 @@
 """Register what the worker serialized: package the loaded source files, upload the archive, register the
-tasks, workflows and launch plans under a version derived from their content.
+tasks, workflows and launch plans under a version derived from their content. An entity defined in
+notebook cells (:func:`register_notebook_entity`) uploads the worker's ``pkl.gz`` instead of an archive.
 
 The version is a hash of the archive's md5, every spec's deterministic protobuf bytes, the image and the
 project/domain: the same code and settings give the same version on any machine (so registering unchanged
@@ -32,6 +33,8 @@ from flyte_ls.remote.identifiers import Identifier, ResourceType
 
 if TYPE_CHECKING:
     from flyte_ls.remote.remote import AsyncFlyteRemote
+
+NOTEBOOK_PICKLE = "pkl.gz"  # the name flytekit's task runtime downloads and its notebook resolver opens
 
 Step = Callable[[str], None]
 """Progress callback: called with "packaging", "uploading", then "registering"."""
@@ -131,6 +134,47 @@ async def register(
         packaged_files=list(package.files),
         digest=package.digest,
         package_url=package_url,
+    )
+
+
+async def register_notebook_entity(
+    remote: AsyncFlyteRemote,
+    result: Serialized,
+    pickle_path: str | Path,
+    *,
+    project: str,
+    domain: str,
+    version: str | None = None,
+    on_step: Step | None = None,
+) -> Registration:
+    """Register an entity defined in notebook cells, as flytekit's interactive mode does: upload the
+    worker's ``pkl.gz`` (the pickled entities; it is the tasks' distribution, which their runtime
+    downloads and the notebook task resolver loads) and register ``result``'s specs with its URL, under
+    ``version`` (default: :func:`version_of` the ``pkl.gz``'s md5 — the same cells give the same pickle —
+    the specs, image, project and domain). Registering identical entities again is not an error."""
+    step = on_step or (lambda _name: None)
+    kind, name = target_of(result)
+    path = Path(pickle_path)
+    if path.name != NOTEBOOK_PICKLE:
+        raise RegistrationError(
+            f"{path} is not a notebook pickle: the task runtime loads only a file named {NOTEBOOK_PICKLE}"
+        )
+    if not path.is_file():
+        raise RegistrationError(f"the pickle of {name} is gone ({path}): serialize the notebook again")
+    step("uploading")
+    md5, pickle_url = await remote.upload_file(path, project, domain)
+    version = version or version_of(md5, result, project, domain)
+    step("registering")
+    entities = await _register_all(remote, result, project, domain, version, pickle_url)
+    target = Identifier(kind, project, domain, name, version)
+    return Registration(
+        version=version,
+        target=target,
+        entities=entities,
+        console_url=remote.generate_console_url(target),
+        packaged_files=[],
+        digest=md5.hex(),
+        package_url=pickle_url,
     )
 
 

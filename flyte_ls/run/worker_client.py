@@ -24,7 +24,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -91,6 +91,26 @@ class WorkerResult:
     image: str  # the default image's full name
     interface: interface_pb2.TypedInterface  # the target's (a launch plan's: without its fixed inputs)
     defaults: dict[str, literals_pb2.Literal]  # default inputs (launch plan defaults / signature defaults)
+
+
+@dataclass(frozen=True)
+class PickleFile:
+    """The ``pkl.gz`` the worker wrote for a notebook entity: its path, the md5 (hex) of the pickle in it,
+    its size in bytes and the Python version that pickled it (``3.11.7``)."""
+
+    path: str
+    md5: str
+    size: int
+    python_version: str
+
+
+@dataclass(frozen=True)
+class NotebookResult(WorkerResult):
+    """An entity defined in notebook cells, serialized with flytekit's notebook task resolver (its tasks'
+    container args: ``--resolver ...default_notebook_task_resolver -- entity-name <name>``), and its
+    pickle, which the registration uploads as the tasks' distribution. ``files`` is empty."""
+
+    pickle: PickleFile
 
 
 @dataclass(frozen=True)
@@ -172,20 +192,62 @@ class WorkerClient:
             "image": image,
             "timeout": timeout,
         }
-        what = f"serializing {entity}"
+        return _result(await self._call("serialize", params, timeout, what=f"serializing {entity}"))
+
+    async def serialize_notebook(
+        self,
+        cells: Sequence[str],
+        entity: str,
+        up_to: int | None = None,
+        image: str | None = None,
+        *,
+        python_version_check: str | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 60.0,
+    ) -> NotebookResult:
+        """Run the notebook's code ``cells`` 0..``up_to`` (default: all) afresh, as a kernel would, and
+        pickle ``entity`` (its Python name) in flytekit's interactive-mode format into
+        ``<out_dir>/pkl.gz`` (default: a new temporary directory), with its specs for ``image``, which run
+        it through flytekit's notebook task resolver. ``python_version_check``: the task interpreter's
+        Python (``"3.11"``), refused early when the notebook's differs. Raises :class:`WorkerError` (a
+        failing cell: kind ``"import"``, the message names the cell and line)."""
+        params = {
+            "cells": list(cells),
+            "upTo": len(cells) - 1 if up_to is None else up_to,
+            "entity": entity,
+            "image": image,
+            "pythonVersionCheck": python_version_check,
+            "outDir": None if out_dir is None else os.path.abspath(out_dir),
+            "timeout": timeout,
+        }
+        reply = await self._call("serializeNotebook", params, timeout, what=f"pickling {entity}")
+        pickle = reply["pickle"]
+        return NotebookResult(
+            **vars(_result(reply)),
+            pickle=PickleFile(
+                path=str(pickle["path"]),
+                md5=str(pickle["md5"]),
+                size=int(pickle["size"]),
+                python_version=str(pickle["pythonVersion"]),
+            ),
+        )
+
+    async def _call(self, method: str, params: dict[str, Any], timeout: float, *, what: str) -> Any:
+        """One request answered in a child of the worker, started if need be; a worker that died while
+        idle is replaced once."""
         async with self._lock:
             reused = self.running and self.info is not None
             await self._ensure()
             try:
-                reply = await self._request("serialize", params, timeout + GRACE_S, what=what)
+                reply = await self._request(method, params, timeout + GRACE_S, what=what)
             except WorkerError as err:
                 if not (reused and err.kind == "worker" and not self.running):
                     raise
                 # it had died while idle (killed, out of memory): once more with a new worker
                 await self._ensure()
-                reply = await self._request("serialize", params, timeout + GRACE_S, what=what)
+                reply = await self._request(method, params, timeout + GRACE_S, what=what)
         self._quick_deaths = 0
-        return _result(reply)
+        return reply
 
     async def close(self) -> None:
         """Ask the worker to exit (killed after a short wait) and stop reading it."""

@@ -1,7 +1,9 @@
 """The worker's loop: newline-delimited JSON-RPC 2.0 over stdin/stdout.
 
 Methods: ``hello`` → ``{python, flytekitVersion, pid}``; ``serialize`` ``{file, entity, sourceRoot, image?,
-timeout?}`` → see :func:`.serialize.serialize` (answered in a child process, :mod:`.isolate`); ``shutdown``
+timeout?}`` → see :func:`.serialize.serialize`; ``serializeNotebook`` ``{cells, upTo, entity, image?,
+pythonVersionCheck?, outDir?, timeout?}`` → see :func:`.notebook.serialize_notebook` (both answered in a child
+process, :mod:`.isolate`); ``shutdown``
 → ``null``, then the worker exits. The real stdout carries only the protocol: file descriptor 1 and
 ``sys.stdout`` point at stderr, so whatever the user's code prints cannot corrupt it.
 
@@ -55,9 +57,9 @@ def _handle(request: dict[str, Any], version: str, reply_fd: int) -> tuple[dict[
     if method == "hello":
         info = {"python": sys.executable, "flytekitVersion": version, "pid": os.getpid()}
         return {"result": info}, False
-    if method == "serialize":
+    if method in isolate.HANDLERS:
         timeout = float(params.get("timeout") or DEFAULT_TIMEOUT_S)
-        return isolate.run(params, timeout, close_fds=(reply_fd,)), False
+        return isolate.run(params, timeout, close_fds=(reply_fd,), method=str(method)), False
     if method == "shutdown":
         return {"result": None}, True
     return {"error": {"code": -32601, "message": f"unknown method {method!r}"}}, False

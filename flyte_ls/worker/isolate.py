@@ -1,5 +1,6 @@
-"""Run one serialize request in a process of its own, so the user's code is imported afresh each time and
-whatever it does (edits, ``os._exit``, an endless loop at import) never touches the worker.
+"""Run one serialize (or serializeNotebook) request in a process of its own, so the user's code is imported
+(or the notebook's cells run) afresh each time and whatever it does (edits, ``os._exit``, an endless loop at
+import) never touches the worker.
 
 A forked child where ``os.fork`` exists (it shares the worker's warm flytekit import), else a fresh
 ``python -m <this package>.isolate`` (set ``FLYTE_LS_WORKER_ISOLATION=subprocess`` to choose it). The child
@@ -15,25 +16,36 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
+from .notebook import serialize_notebook
 from .serialize import IMPORT_ERROR, SERIALIZE_ERROR, RequestError, frames, serialize
 
 TIMEOUT_ERROR = -32004
 
+HANDLERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "serialize": serialize,
+    "serializeNotebook": serialize_notebook,
+}
+"""The requests answered in a child process, by method."""
 
-def run(params: dict[str, Any], timeout: float, close_fds: tuple[int, ...] = ()) -> dict[str, Any]:
-    """Answer ``params`` (a serialize request) in a child process within ``timeout`` seconds; the child is
-    killed past it. ``close_fds`` are closed in a forked child (the worker's protocol pipe)."""
+
+def run(
+    params: dict[str, Any], timeout: float, close_fds: tuple[int, ...] = (), method: str = "serialize"
+) -> dict[str, Any]:
+    """Answer ``params`` (a request of one of the :data:`HANDLERS`) in a child process within ``timeout``
+    seconds; the child is killed past it. ``close_fds`` are closed in a forked child (the worker's protocol
+    pipe)."""
     if hasattr(os, "fork") and os.environ.get("FLYTE_LS_WORKER_ISOLATION") != "subprocess":
-        return _forked(params, timeout, close_fds)
-    return _subprocess(params, timeout)
+        return _forked(params, timeout, close_fds, method)
+    return _subprocess(params, timeout, method)
 
 
-def answer(params: dict[str, Any]) -> dict[str, Any]:
+def answer(params: dict[str, Any], method: str = "serialize") -> dict[str, Any]:
     """The reply object for ``params``, never raising."""
     try:
-        return {"result": serialize(params)}
+        return {"result": HANDLERS[method](params)}
     except RequestError as exc:
         return {"error": exc.to_json()}
     except BaseException as exc:  # anything else is a serialization failure with its traceback
@@ -45,7 +57,9 @@ def answer(params: dict[str, Any]) -> dict[str, Any]:
         return {"error": {"code": SERIALIZE_ERROR, "message": message, "data": data}}
 
 
-def _forked(params: dict[str, Any], timeout: float, close_fds: tuple[int, ...]) -> dict[str, Any]:
+def _forked(
+    params: dict[str, Any], timeout: float, close_fds: tuple[int, ...], method: str
+) -> dict[str, Any]:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into the worker's loop
@@ -56,7 +70,7 @@ def _forked(params: dict[str, Any], timeout: float, close_fds: tuple[int, ...]) 
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)  # the user's code must not read the worker's requests
             sys.dont_write_bytecode = True
-            data = json.dumps(answer(params)).encode()
+            data = json.dumps(answer(params, method)).encode()
             view = memoryview(len(data).to_bytes(8, "big") + data)
             while view:
                 view = view[os.write(write_fd, view) :]
@@ -95,14 +109,14 @@ def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
     return bytes(buffer[8:]), True
 
 
-def _subprocess(params: dict[str, Any], timeout: float) -> dict[str, Any]:
+def _subprocess(params: dict[str, Any], timeout: float, method: str) -> dict[str, Any]:
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     try:
         proc = subprocess.run(
             [sys.executable, "-m", f"{__package__}.isolate"],
-            input=json.dumps(params).encode(),
+            input=json.dumps({"method": method, "params": params}).encode(),
             stdout=subprocess.PIPE,
             env=env,
             timeout=timeout,
@@ -115,20 +129,23 @@ def _subprocess(params: dict[str, Any], timeout: float) -> dict[str, Any]:
     return _died(params, proc.returncode)
 
 
+def _doing(params: dict[str, Any]) -> str:
+    if "cells" in params:
+        return f"running the notebook's cells and pickling {params.get('entity')}"
+    return f"importing {params.get('file')} and serializing {params.get('entity')}"
+
+
 def _timeout(params: dict[str, Any], timeout: float) -> dict[str, Any]:
     message = (
-        f"importing {params.get('file')} and serializing {params.get('entity')} took longer than "
-        f"{timeout:g} s and was stopped: does the module do slow work when it is imported?"
+        f"{_doing(params)} took longer than {timeout:g} s and was stopped: "
+        "does the code do slow work when it runs?"
     )
     return {"error": {"code": TIMEOUT_ERROR, "message": message, "data": _data("timeout")}}
 
 
 def _died(params: dict[str, Any], code: int) -> dict[str, Any]:
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-    message = (
-        f"the process importing {params.get('file')} and serializing {params.get('entity')} {how} "
-        "(os._exit or a crash in the imported code?)"
-    )
+    message = f"the process {_doing(params)} {how} (os._exit or a crash in the user's code?)"
     return {"error": {"code": IMPORT_ERROR, "message": message, "data": _data("import")}}
 
 
@@ -137,14 +154,15 @@ def _data(kind: str) -> dict[str, Any]:
 
 
 def _main() -> None:
-    """The subprocess form: the request's params on stdin, the reply on stdout (user prints go to stderr)."""
-    params = json.loads(sys.stdin.read())
+    """The subprocess form: ``{method, params}`` on stdin, the reply on stdout (user prints go to stderr)."""
+    request = json.loads(sys.stdin.read())
+    method, params = request["method"], request["params"]
     reply_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    data = json.dumps(answer(params)).encode()
+    data = json.dumps(answer(params, method)).encode()
     with os.fdopen(reply_fd, "wb") as out:
         out.write(data)
 
