@@ -27,6 +27,7 @@ from flyte_ls.local.compiler import compile_dynamic_job
 from flyte_ls.local.errors import AdminError
 from flyte_ls.local.executor.cache import cache_key, cache_serializable, lookup, node_metadata, populate
 from flyte_ls.local.executor.config import IdKey, Scope, entity_key
+from flyte_ls.local.executor.notebook import explain_error, missing_pickle
 from flyte_ls.local.executor.observer import IndexRun, NodeRef, RunObserver
 from flyte_ls.local.executor.recovery import recovered_futures
 from flyte_ls.local.executor.result import NodeResult as _Result
@@ -150,6 +151,9 @@ class TaskNodes:
             return _failed("TaskNotFound", f"task [{node.task_node.reference_id.name}] is not in the closure")
         if not template.HasField("container"):
             return _failed("Unimplemented", f"tasks of type [{template.type}] are not supported locally yet")
+        missing = missing_pickle(template)
+        if missing is not None:  # not a crashing pyflyte-fast-execute retried as a system error
+            return _failed("NotebookPickleNotFound", missing, USER)
         return template
 
     async def _task_node(
@@ -438,7 +442,7 @@ class TaskNodes:
                     )
                 return _Result(NodePhase.ABORTED, error=error, attempt=attempt)
             else:
-                error = result.error.to_execution_error()
+                error = explain_error(template, result.error.to_execution_error(), self.config.python)
                 retryable, origin = result.error.recoverable, result.error.origin
             if report:
                 self.observer.attempt_finished(ref, attempt, TaskPhase.FAILED, error=error, log=paths.log)
