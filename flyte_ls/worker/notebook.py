@@ -22,6 +22,7 @@ import hashlib
 import itertools
 import linecache
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -48,18 +49,22 @@ PICKLE_NAME = "pkl.gz"  # flytekit.core.python_auto_container.PICKLE_FILE_PATH: 
 NOTEBOOK_RESOLVER = "flytekit.core.python_auto_container.default_notebook_task_resolver"
 
 
+# IPython syntax, not Python: ``%magic``, ``!shell``, ``?help`` lines and ``files = !ls`` / ``t = %time f()``
+# (the rule of flyte_ls.server.features.notebooks, which maps the same cells for lenses and lints).
+_IPYTHON_LINE = re.compile(r"\s*([%!?]|[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!])")
+
+
 def code_cell_source(source: str) -> str:
-    """A code cell as plain Python: a cell magic (``%%...``) blanks the whole cell, a line magic (``%...``)
-    or shell escape (``!...``) blanks its line (and its ``\\`` continuations); the line count is kept, so
-    line numbers still point into the cell."""
+    """A code cell as plain Python: a cell magic (``%%...``) blanks the whole cell, an IPython line
+    (``%magic``, ``!shell``, ``?help``, ``x = !ls``, ``t = %time f()``) blanks its line and its ``\\``
+    continuations; the line count is kept, so line numbers still point into the cell."""
     lines = source.split("\n")
     if source.lstrip().startswith("%%"):
         return "\n".join("" for _ in lines)
     out: list[str] = []
     continued = False
     for line in lines:
-        stripped = line.lstrip()
-        if continued or stripped.startswith(("%", "!")):
+        if continued or _IPYTHON_LINE.match(line):
             continued = line.rstrip().endswith("\\")
             out.append("")
         else:
