@@ -35,7 +35,7 @@ FAILED = 6
 
 # The cells of the notebook, then what its last cells do with FlyteRemote, chosen by argv[2].
 _NOTEBOOK = """
-import gzip, json, sys
+import gzip, json, os, sys
 from datetime import timedelta
 
 import cloudpickle
@@ -121,7 +121,6 @@ elif mode == "missing":
     registered = remote.register_task(quadruple)
     pkl = args(registered)[args(registered).index("--additional-distribution") + 1]
     result["pickle"] = pkl
-    import os
     os.unlink(pkl)
     result["task"] = run(registered, x=1)
 print("RESULT " + json.dumps(result))
