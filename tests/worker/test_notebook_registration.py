@@ -1,7 +1,7 @@
 """register_notebook_entity on a real local backend: the worker's pkl.gz is uploaded and the specs are
 registered with its URL as the tasks' distribution, under the content version; registering the same cells
-again is success (the same version, nothing new); an edited cell gives a new version. (Running the tasks
-is the local backend's part: tests/local/test_notebook_tasks.py.)"""
+again is success (the same version, nothing new); an edited cell gives a new version; what is registered
+runs to SUCCEEDED on the local backend (flytekit's entrypoint loads the worker's pickle)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flyteidl.core import execution_pb2
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
@@ -73,6 +74,34 @@ async def test_a_notebook_workflow_registers_with_its_pickle(backend: Backend, t
             remote, changed, changed.pickle.path, project=PROJECT, domain=DOMAIN
         )
         assert reg3.version != reg.version and reg3.package_url != reg.package_url
+
+        # what was registered runs: wf(x=3) = double(double(3)); the edited cells' double is x + x, the same
+        for target in (reg.target, reg3.target):
+            lp = type(target)(ResourceType.LAUNCH_PLAN, PROJECT, DOMAIN, "wf", target.version)
+            done = await remote.execute(lp, {"x": 5}, wait=True, timeout=180)
+            assert done.closure.phase == execution_pb2.WorkflowExecution.SUCCEEDED, done.closure.error
+            assert dict((await remote.sync_execution(done)).outputs or {}) == {"o0": 20}
+    finally:
+        await worker.close()
+        await remote.aclose()
+
+
+async def test_a_notebook_task_registers_and_runs(backend: Backend, tmp_path: Path) -> None:
+    worker = WorkerClient(VENV_PYTHON, cache_dir=tmp_path / "cache")
+    remote = AsyncFlyteRemote(
+        Config.auto(str(backend.config)), default_project=PROJECT, default_domain=DOMAIN
+    )
+    try:
+        cells = [IMPORTS, "FACTOR = 7\n", "@task\ndef scale(x: int) -> int:\n    return FACTOR * x\n"]
+        result = await worker.serialize_notebook(cells, "scale", out_dir=tmp_path / "nb")
+        reg = await register_notebook_entity(
+            remote, result, result.pickle.path, project=PROJECT, domain=DOMAIN
+        )
+        assert [(e.resource_type, e.name) for e in reg.entities] == [(ResourceType.TASK, "scale")]
+        done = await remote.execute(reg.target, {"x": 6}, wait=True, timeout=180)
+        assert done.closure.phase == execution_pb2.WorkflowExecution.SUCCEEDED, done.closure.error
+        # the cell's global came along in the pickle
+        assert dict((await remote.sync_execution(done)).outputs or {}) == {"o0": 42}
     finally:
         await worker.close()
         await remote.aclose()
