@@ -1,14 +1,15 @@
 """Pickle an entity defined in notebook cells, in the format of flytekit's interactive mode.
 
 :func:`serialize_notebook` answers the worker's ``serializeNotebook`` request ``{cells: [source...], upTo,
-entity, image?, pythonVersionCheck?, outDir?}`` in a forked child (:mod:`.isolate`): it runs the code cells
-``0..upTo`` in order (magics and shell escapes blanked) in a fresh ``__main__`` namespace, as a kernel
-would, finds the entity, gives it and every task it calls flytekit's notebook task resolver, cloudpickles
-them as flytekit's ``PickledEntity`` (``metadata.python_version``, ``entities{name: task}``) into
-``<outDir>/pkl.gz`` (the name the task's runtime looks for), and serializes the specs with the fast
-registration placeholders, as :func:`.serialize.serialize` does. The result is ``serialize``'s plus
-``pickle: {path, md5, size, pythonVersion}``; the registration uploads ``pkl.gz`` as the task's
-distribution and derives the version from the pickle's md5.
+entity, image?, pythonVersionCheck?, outDir?, cwd?}`` in a forked child (:mod:`.isolate`): it runs the code
+cells ``0..upTo`` in order (magics and shell escapes blanked) in a fresh ``__main__`` namespace, as a kernel
+would (in ``cwd``, the notebook's folder, when given), finds the entity, gives it and every task it runs
+flytekit's notebook task resolver, cloudpickles them as flytekit's ``PickledEntity``
+(``metadata.python_version``, ``entities{name: task}``) into ``<outDir>/pkl.gz`` (the name the task's
+runtime looks for), and serializes the specs with the fast registration placeholders, as
+:func:`.serialize.serialize` does. The result is ``serialize``'s plus ``pickle: {path, md5, size,
+pythonVersion}``; the registration uploads ``pkl.gz`` as the tasks' distribution and derives the version
+from its md5.
 
 flytekit names an entity defined in a notebook by its bare function name (``t1``, not ``module.t1``)
 because it detects the kernel; the child has none, so it tells flytekit's module tracking it is one.
@@ -89,6 +90,8 @@ def serialize_notebook(params: dict[str, Any]) -> dict[str, Any]:
     flytekit_models = _interactive_mode()
     _check_python_version(params.get("pythonVersionCheck"))
     _pretend_kernel()
+    if params.get("cwd"):
+        _enter(str(params["cwd"]))
     namespace = _run_cells(cells[: up_to + 1])
     if name not in namespace:
         raise RequestError(ENTITY_ERROR, "entity", f"cells 0..{up_to} define no {name!r}")
@@ -160,6 +163,18 @@ def _check_python_version(expected: Any) -> None:
             f"Python {expected}: a pickle loads only on the same major.minor version — select an "
             "interpreter or an image with the same Python version",
         )
+
+
+def _enter(folder: str) -> None:
+    """Run the cells where the notebook is, as Jupyter does (relative paths in cells), with that folder
+    importable (a kernel puts it first on ``sys.path``)."""
+    try:
+        os.chdir(folder)
+    except OSError as exc:
+        raise RequestError(
+            IMPORT_ERROR, "import", f"cannot run the cells in {folder}: {_one_line(exc)}"
+        ) from None
+    sys.path.insert(0, folder)
 
 
 def _pretend_kernel() -> None:

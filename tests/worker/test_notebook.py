@@ -209,3 +209,52 @@ async def test_a_subprocess_isolated_worker_pickles_the_same(client: WorkerClien
         await other.close()
     mine = await client.serialize_notebook(CELLS[:3], "wf", out_dir=tmp_path / "a")
     assert Path(mine.pickle.path).read_bytes() == Path(theirs.pickle.path).read_bytes()
+
+
+async def test_cells_run_in_the_notebook_folder(client: WorkerClient, tmp_path: Path) -> None:
+    """As in Jupyter: relative paths and modules next to the notebook resolve."""
+    folder = tmp_path / "nbdir"
+    folder.mkdir()
+    (folder / "factor.txt").write_text("7")
+    (folder / "helpers_nb.py").write_text("OFFSET = 1\n")
+    cells = [
+        IMPORTS,
+        "from helpers_nb import OFFSET\nFACTOR = int(open('factor.txt').read())\n",
+        "@task\ndef scale(x: int) -> int:\n    return FACTOR * x + OFFSET\n",
+    ]
+    result = await client.serialize_notebook(cells, "scale", cwd=folder, out_dir=tmp_path / "out")
+    assert result.target.name == "scale"
+    # the values the task uses travel in the pickle (OFFSET is an int in the cells' namespace): the task
+    # loads where neither factor.txt nor helpers_nb.py exists
+    (folder / "helpers_nb.py").unlink()
+    out = load_with_flytekit(tmp_path / "out", "scale", "t(x=6)")
+    assert out.splitlines()[1] == "scale DefaultNotebookTaskResolver 43"
+
+
+async def test_map_tasks_and_called_launch_plans_pickle_the_tasks_they_run(
+    client: WorkerClient, tmp_path: Path
+) -> None:
+    cells = [
+        "from flytekit import task, workflow, map_task, LaunchPlan\n",
+        DOUBLE,
+        "@task\ndef inc(x: int) -> int:\n    return x + 1\n",
+        "@workflow\ndef inner(x: int) -> int:\n    return double(x=x)\n\n"
+        "inner_lp = LaunchPlan.get_or_create(inner, name='inner_lp')\n",
+        "@workflow\ndef mapped(xs: list[int]) -> list[int]:\n    return map_task(inc)(x=xs)\n\n"
+        "@workflow\ndef calls(x: int) -> int:\n    return inc(x=inner_lp(x=x))\n",
+    ]
+    mapped = await client.serialize_notebook(cells, "mapped", out_dir=tmp_path / "m")
+    assert [t.template.container.args[-2:] for t in mapped.tasks] == [["entity-name", "inc"]]
+    assert "['inc']" in load_with_flytekit(tmp_path / "m", "inc", "t(x=1)")
+    calls = await client.serialize_notebook(cells, "calls", out_dir=tmp_path / "c")
+    assert names(calls.tasks) == {"double", "inc"}
+    assert "['double', 'inc']" in load_with_flytekit(tmp_path / "c", "double", "t(x=1)")
+
+
+async def test_endless_cells_are_stopped(client: WorkerClient, tmp_path: Path) -> None:
+    with pytest.raises(WorkerError) as info:
+        await client.serialize_notebook(
+            [IMPORTS, "while True:\n    pass\n"], "x", out_dir=tmp_path, timeout=2
+        )
+    assert info.value.kind == "timeout"
+    assert "running the notebook's cells and pickling x took longer than 2 s" in info.value.message
