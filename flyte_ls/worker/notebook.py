@@ -81,8 +81,10 @@ def cell_name(index: int) -> str:
 def serialize_notebook(params: dict[str, Any]) -> dict[str, Any]:
     """The ``serializeNotebook`` request (see the module docstring). Raises :class:`RequestError`."""
     cells = [str(c) for c in params.get("cells") or []]
-    up_to = int(params.get("upTo", len(cells) - 1))
+    up_to = len(cells) - 1 if params.get("upTo") is None else int(params["upTo"])
     name = str(params["entity"])
+    if not cells:
+        raise RequestError(ENTITY_ERROR, "entity", f"no code cells to run: {name} is defined in none")
     if not 0 <= up_to < len(cells):
         raise RequestError(
             ENTITY_ERROR, "entity", f"cell {up_to} is not one of the notebook's {len(cells)} code cells"

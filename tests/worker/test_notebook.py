@@ -186,6 +186,9 @@ async def test_a_missing_entity_and_a_bad_cell_index(client: WorkerClient, tmp_p
     with pytest.raises(WorkerError) as info:
         await client.serialize_notebook(CELLS, "double", up_to=9, out_dir=tmp_path)
     assert info.value.message == "cell 9 is not one of the notebook's 5 code cells"
+    with pytest.raises(WorkerError) as info:
+        await client.serialize_notebook([], "double", out_dir=tmp_path)
+    assert info.value.message == "no code cells to run: double is defined in none"
 
 
 async def test_another_python_for_the_tasks_is_refused_early(client: WorkerClient, tmp_path: Path) -> None:
