@@ -12,9 +12,11 @@ outputs, console, tracking) live in :mod:`.commands_executions`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -28,10 +30,12 @@ from flyte_ls.remote.errors import FlyteException
 from flyte_ls.remote.identifiers import Identifier, ResourceType
 from flyte_ls.remote.literals import LiteralConversionError, literal_types, type_string
 from flyte_ls.remote.literals_types import type_info
+from flyte_ls.run.paths import user_cache_dir
 from flyte_ls.server import constants as c
 from flyte_ls.server.documents import fs_path
 from flyte_ls.server.features import commands_executions as on_execution
 from flyte_ls.server.features.commands_args import Args, execution_json
+from flyte_ls.server.features.notebooks import entity_cells
 from flyte_ls.server.runs import RunService, runs_of
 from flyte_ls.server.server import FlyteLanguageServer
 
@@ -147,11 +151,29 @@ async def _with_timeout(awaitable: Awaitable[Any], timeout: float) -> Any:
 
 # -- shared steps ----------------------------------------------------------------------------------------
 class EntityTarget:
-    """``{uri, entity, project?, domain?}``: the file, its source root, where it goes."""
+    """``{uri, entity, project?, domain?}``: the file (or the open notebook: ``uri`` is the notebook's or
+    one of its cells'), its source root, where it goes."""
 
     def __init__(self, server: FlyteLanguageServer, args: Args) -> None:
         self.uri = args.required("uri")
         self.entity = args.required("entity")
+        self.project = args.string("project", required=False) or server.settings.project
+        self.domain = args.string("domain", required=False) or server.settings.domain
+        self.notebook: tuple[list[str], int] | None = None
+        notebook_uri = _notebook_of(server, self.uri)
+        if notebook_uri is not None:
+            # Tracked under the notebook's URI: its status diagnostics are published per cell.
+            self.uri = notebook_uri
+            self.notebook = entity_cells(server, notebook_uri, self.entity)
+            if self.notebook is None:
+                raise JsonRpcInvalidParams(
+                    f"{args.command}: no task or workflow named {self.entity!r} in the notebook "
+                    f"{notebook_uri}."
+                )
+            path = fs_path(notebook_uri)
+            self.path = path or ""
+            self.source_root = os.path.dirname(path) if path else os.getcwd()
+            return
         path = fs_path(self.uri)
         if path is None or not os.path.isfile(path):
             raise JsonRpcInvalidParams(
@@ -160,14 +182,42 @@ class EntityTarget:
             )
         self.path = path
         self.source_root = str(source_root_for(path))
-        self.project = args.string("project", required=False) or server.settings.project
-        self.domain = args.string("domain", required=False) or server.settings.domain
+
+
+def _notebook_of(server: FlyteLanguageServer, uri: str) -> str | None:
+    """The open notebook ``uri`` is (or holds as a cell), else None."""
+    if server.documents.cells_of(uri) is not None:
+        doc = server.documents.get(uri)
+        return doc.uri if doc is not None else uri
+    owner = server.documents.cell(uri)
+    return owner[0].uri if owner is not None else None
+
+
+def _notebook_out_dir(target: EntityTarget) -> Path:
+    """A folder of the user cache for this notebook entity's pickle, emptied for each request (a pickle
+    left from an earlier run is never registered by mistake)."""
+    key = hashlib.sha256(f"{target.uri}\0{target.entity}".encode()).hexdigest()[:16]
+    out = user_cache_dir() / "notebooks" / key
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 async def _serialize(runs: RunService, target: EntityTarget, progress: Progress) -> Any:
     progress.step(f"serializing {target.entity}")
     runs.ensure_started()
     assert runs.worker is not None
+    if target.notebook is not None:
+        cells, up_to = target.notebook
+        out_dir = await runs.server.in_thread(None, _notebook_out_dir, target)
+        return await runs.worker.serialize_notebook(
+            cells,
+            target.entity,
+            up_to,
+            runs.server.settings.image,
+            cwd=target.source_root,
+            out_dir=out_dir,
+        )
     return await runs.worker.serialize(
         target.path,
         target.entity,
@@ -181,19 +231,30 @@ async def _serialize(runs: RunService, target: EntityTarget, progress: Progress)
 async def _register(
     runs: RunService, target: EntityTarget, result: Any, progress: Progress, version: str | None = None
 ) -> Registration:
-    from flyte_ls.run.registration import register
+    from flyte_ls.run.registration import register, register_notebook_entity
 
     remote = await runs.remote()
     progress.check()
-    registration = await register(
-        remote,
-        result,
-        source_root=target.source_root,
-        project=target.project,
-        domain=target.domain,
-        version=version,
-        on_step=progress.step,
-    )
+    if target.notebook is not None:
+        registration = await register_notebook_entity(
+            remote,
+            result,
+            result.pickle.path,
+            project=target.project,
+            domain=target.domain,
+            version=version,
+            on_step=progress.step,
+        )
+    else:
+        registration = await register(
+            remote,
+            result,
+            source_root=target.source_root,
+            project=target.project,
+            domain=target.domain,
+            version=version,
+            on_step=progress.step,
+        )
     runs.registrations[(target.uri, target.entity)] = registration
     log.info(
         "Registered %s as %s (%d entities; packaged %s)",

@@ -96,7 +96,9 @@ class ExecutionsFeature:
             return list(self._seen.values())
 
     def views_for(self, uri: str, entity: str | None = None) -> list[ExecutionView]:
-        key = uri_key(uri)
+        """The executions tracked for the document ``uri`` (a notebook cell's: its notebook's)."""
+        owner = self.server.documents.cell(uri)
+        key = uri_key(owner[0].uri if owner is not None else uri)
         return [v for v in self.views() if uri_key(v.uri) == key and (entity is None or v.entity == entity)]
 
     def latest(self, uri: str, entity: str) -> ExecutionView | None:
@@ -200,10 +202,14 @@ class ExecutionsFeature:
     # -- where things are
     # --------------------------------------------------------------------------------------------
     async def entity_place(self, uri: str, entity: str) -> Located | None:
-        """The entity's name: from the open document's latest analysis, else the index, else the disk."""
+        """The entity's name: from the open document's latest analysis, else the index, else the disk. An
+        entity tracked under a notebook cell's URI is placed in its notebook's module (published per cell)."""
         server = self.server
         max_size = server.settings.index.max_file_size_bytes
         doc = server.documents.get(uri)
+        owner = server.documents.cell(uri) if doc is None else None
+        if owner is not None:
+            doc = owner[0]
         if doc is not None:
             e = shown_analysis(doc, max_size).entity(entity)
             return None if e is None else (doc.uri, lsp_range(server.codec, doc.text, e.selection_range))

@@ -1,0 +1,160 @@
+"""Run from a notebook cell over stdio (pytest-lsp): the notebook (a copy of tests/server/data/flows.ipynb)
+is opened with notebook sync, ``flyte.execute`` on a cell's task pickles it in the worker, registers it on a
+real local backend and launches it; the tracked execution's ``flyte-exec`` status lands in that cell, on the
+entity's line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from local_backend import VENV_PYTHON, Backend, start_backend
+from lsp_helpers import make_client, to_json, wait_until
+
+pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
+
+CACHE = Path(tempfile.mkdtemp(prefix="flyte-ls-nbruns-cache-"))
+WORKSPACE = Path(tempfile.mkdtemp(prefix="flyte-ls-nbruns-ws-"))
+NOTEBOOK = WORKSPACE / "flows.ipynb"
+NB_URI = NOTEBOOK.as_uri()
+CONFIG = ClientServerConfig(
+    server_command=[sys.executable, "-m", "flyte_ls", "serve", "-v"],
+    client_factory=make_client,
+    server_env={**os.environ, "XDG_CACHE_HOME": str(CACHE)},
+)
+COMMAND_TIMEOUT = 180.0
+RUN_DEADLINE = 180.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def backend(tmp_path_factory: pytest.TempPathFactory):
+    shutil.copy(Path(__file__).parent / "data" / "flows.ipynb", NOTEBOOK)
+    started = start_backend(tmp_path_factory.mktemp("backend") / "state")
+    try:
+        yield started
+    finally:
+        started.stop()
+        for folder in (CACHE, WORKSPACE):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest_lsp.fixture(config=CONFIG, scope="module")
+async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
+    backend: Backend = request.getfixturevalue("backend")
+    params = types.InitializeParams(
+        capabilities=types.ClientCapabilities(
+            window=types.WindowClientCapabilities(work_done_progress=True),
+            notebook_document=types.NotebookDocumentClientCapabilities(
+                synchronization=types.NotebookDocumentSyncClientCapabilities()
+            ),
+        ),
+        root_uri=WORKSPACE.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=WORKSPACE.as_uri(), name="ws")],
+        initialization_options={
+            "endpoint": f"127.0.0.1:{backend.port}",
+            "insecure": True,
+            "pythonPath": VENV_PYTHON,
+            "local": {"autoStart": False},
+        },
+    )
+    await asyncio.wait_for(lsp_client.initialize_session(params), 30)
+    yield
+    await asyncio.wait_for(lsp_client.shutdown_session(), 30)
+
+
+_OPENED: list[str] = []
+
+
+def open_notebook(client: LanguageClient) -> list[str]:
+    """didOpen the notebook with its cells (once per session); the cell URIs (markdown ones included, by
+    index)."""
+    if _OPENED:
+        return list(_OPENED)
+    nb = json.loads(NOTEBOOK.read_text())
+    uris, cells, docs = [], [], []
+    for i, c in enumerate(nb["cells"]):
+        uri = f"vscode-notebook-cell:{NOTEBOOK}#C{i}"
+        code = c["cell_type"] == "code"
+        uris.append(uri)
+        cells.append(
+            types.NotebookCell(
+                kind=types.NotebookCellKind.Code if code else types.NotebookCellKind.Markup, document=uri
+            )
+        )
+        docs.append(
+            types.TextDocumentItem(
+                uri=uri, language_id="python" if code else "markdown", version=1, text="".join(c["source"])
+            )
+        )
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=NB_URI, notebook_type="jupyter-notebook", version=1, cells=cells
+            ),
+            cell_text_documents=docs,
+        )
+    )
+    _OPENED.extend(uris)
+    return uris
+
+
+async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
+    params = types.ExecuteCommandParams(command=name, arguments=list(arguments))
+    return to_json(await asyncio.wait_for(client.workspace_execute_command_async(params), COMMAND_TIMEOUT))
+
+
+def exec_diagnostics(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
+    return [d for d in client.diagnostics.get(uri, []) if d.source == "flyte-exec"]
+
+
+@pytest.mark.asyncio
+async def test_execute_from_a_cell_puts_its_status_in_that_cell(client: LanguageClient) -> None:
+    cell_uris = open_notebook(client)
+    add_cell = cell_uris[2]  # `add` is defined at line 4 of cell 2 (after `!pip list` and the decorator)
+
+    registered = await command(client, "flyte.register", {"uri": add_cell, "entity": "add"})
+    assert registered["entities"][0]["name"].endswith("add"), registered
+    again = await command(client, "flyte.register", {"uri": NB_URI, "entity": "add"})
+    assert again["version"] == registered["version"]  # the same cells pickle the same
+
+    launched = await command(client, "flyte.execute", {"uri": add_cell, "entity": "add", "inputs": {"x": 41}})
+    assert launched["version"] == registered["version"]
+    name = launched["execution"]["name"]
+
+    def succeeded() -> list[types.Diagnostic]:
+        return [d for d in exec_diagnostics(client, add_cell) if "SUCCEEDED" in d.message]
+
+    found = await wait_until(succeeded, f"the SUCCEEDED status of {name} in cell 2", RUN_DEADLINE)
+    assert [d.range.start.line for d in found] == [4], found
+    assert found[0].message.startswith("add: SUCCEEDED") and "o0=42" in found[0].message, found[0].message
+    assert found[0].data["execution"]["name"] == name  # type: ignore[index]
+    for other in cell_uris[:2] + cell_uris[3:]:
+        assert not exec_diagnostics(client, other), other
+
+    # flyte/executions of the cell: its notebook's (tracked under the notebook's URI).
+    listed = await asyncio.wait_for(
+        client.protocol.send_request_async("flyte/executions", {"uri": add_cell}), 30
+    )
+    items = to_json(listed)
+    items = items if isinstance(items, list) else items.get("executions", [])
+    assert [i["execution"]["name"] for i in items] == [name], items
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_entity_of_a_notebook_is_invalid_params(client: LanguageClient) -> None:
+    open_notebook(client)
+    with pytest.raises(Exception, match="no task or workflow named 'missing'"):
+        await command(client, "flyte.execute", {"uri": NB_URI, "entity": "missing"})
