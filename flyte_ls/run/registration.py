@@ -106,7 +106,7 @@ async def register(
     A launch plan is activated only when its spec asks for it (``auto_activate``), as ``pyflyte run``.
     Registering identical entities again is not an error."""
     step = on_step or (lambda _name: None)
-    kind, name = target_of(result)
+    name = target_of(result)[1]
     if not result.files:
         raise RegistrationError(
             f"nothing to package for {name}: the import loaded no source file under {source_root}; "
@@ -122,19 +122,10 @@ async def register(
         md5, package_url = await remote.upload_file(package.path, project, domain)
     finally:
         await asyncio.to_thread(shutil.rmtree, tmp, True)
-    version = version or version_of(md5, result, project, domain)
-    step("registering")
-    entities = await _register_all(remote, result, project, domain, version, package_url)
-    target = Identifier(kind, project, domain, name, version)
-    return Registration(
-        version=version,
-        target=target,
-        entities=entities,
-        console_url=remote.generate_console_url(target),
-        packaged_files=list(package.files),
-        digest=package.digest,
-        package_url=package_url,
-    )
+    return await _register_uploaded(
+        remote, result, project, domain, version, md5, package_url, step,
+        packaged_files=list(package.files), digest=package.digest,
+    )  # fmt: skip
 
 
 async def register_notebook_entity(
@@ -153,7 +144,7 @@ async def register_notebook_entity(
     ``version`` (default: :func:`version_of` the ``pkl.gz``'s md5 — the same cells give the same pickle —
     the specs, image, project and domain). Registering identical entities again is not an error."""
     step = on_step or (lambda _name: None)
-    kind, name = target_of(result)
+    name = target_of(result)[1]
     path = Path(pickle_path)
     if path.name != NOTEBOOK_PICKLE:
         raise RegistrationError(
@@ -163,18 +154,39 @@ async def register_notebook_entity(
         raise RegistrationError(f"the pickle of {name} is gone ({path}): serialize the notebook again")
     step("uploading")
     md5, pickle_url = await remote.upload_file(path, project, domain)
+    return await _register_uploaded(
+        remote, result, project, domain, version, md5, pickle_url, step, packaged_files=[], digest=md5.hex()
+    )
+
+
+async def _register_uploaded(
+    remote: AsyncFlyteRemote,
+    result: Serialized,
+    project: str,
+    domain: str,
+    version: str | None,
+    md5: bytes,
+    url: str,
+    step: Step,
+    *,
+    packaged_files: list[str],
+    digest: str,
+) -> Registration:
+    """Register ``result``'s specs with the uploaded distribution ``url`` under ``version`` (default: the
+    content version of its ``md5``): what both the file and the notebook paths end with."""
+    kind, name = target_of(result)
     version = version or version_of(md5, result, project, domain)
     step("registering")
-    entities = await _register_all(remote, result, project, domain, version, pickle_url)
+    entities = await _register_all(remote, result, project, domain, version, url)
     target = Identifier(kind, project, domain, name, version)
     return Registration(
         version=version,
         target=target,
         entities=entities,
         console_url=remote.generate_console_url(target),
-        packaged_files=[],
-        digest=md5.hex(),
-        package_url=pickle_url,
+        packaged_files=packaged_files,
+        digest=digest,
+        package_url=url,
     )
 
 
