@@ -58,12 +58,13 @@ def through_edit(
             out.append(d)
         elif not _before(r.start, end):  # starts after the edit
             moved = types.Range(start=_shift(r.start, end, new_end), end=_shift(r.end, end, new_end))
-            out.append(_with_range(d, moved))
+            out.append(with_range(d, moved))
         # else: it overlaps the edited text, which changed: dropped
     return out
 
 
-def _with_range(d: types.Diagnostic, rng: types.Range) -> types.Diagnostic:
+def with_range(d: types.Diagnostic, rng: types.Range) -> types.Diagnostic:
+    """The same diagnostic at ``rng``."""
     return types.Diagnostic(
         range=rng,
         message=d.message,

@@ -18,6 +18,7 @@ from typing import Any
 from lsprotocol import types
 
 from flyte_ls.server.documents import CellSpan, shown_analysis
+from flyte_ls.server.remap import with_range
 from flyte_ls.server.server import FlyteLanguageServer
 
 log = logging.getLogger(__name__)
@@ -78,24 +79,10 @@ def split_diagnostics(
                 end = d.range.end
                 if not span.holds(end.line):  # clipped to the cell's end
                     end = types.Position(line=span.start + span.lines - 1, character=0)
-                mine.append(
-                    types.Diagnostic(
-                        range=types.Range(
-                            start=types.Position(
-                                line=d.range.start.line - span.start, character=d.range.start.character
-                            ),
-                            end=types.Position(line=end.line - span.start, character=end.character),
-                        ),
-                        message=d.message,
-                        severity=d.severity,
-                        code=d.code,
-                        code_description=d.code_description,
-                        source=d.source,
-                        tags=d.tags,
-                        related_information=d.related_information,
-                        data=d.data,
-                    )
-                )
+                first = d.range.start
+                start = types.Position(line=first.line - span.start, character=first.character)
+                moved_end = types.Position(line=end.line - span.start, character=end.character)
+                mine.append(with_range(d, types.Range(start=start, end=moved_end)))
         out.append((span.uri, mine))
     return out
 
