@@ -116,7 +116,9 @@ def test_entity_cells() -> None:
     text, spans = module_text((f"cell:{i}", s) for i, s in enumerate(sources))
     server.documents.set_cells("file:///nb.ipynb", spans)
     server.documents.open("file:///nb.ipynb", text, 1, "python", notebook=True)
-    assert entity_cells(server, "file:///nb.ipynb", "t") == (sources, 2)
+    found = entity_cells(server, "file:///nb.ipynb", "t")
+    assert found is not None and (found.sources, found.index) == (sources, 2)
+    assert found.uris == [f"cell:{i}" for i in range(3)]
     assert entity_cells(server, "file:///nb.ipynb", "missing") is None
     assert entity_cells(server, "file:///other.ipynb", "t") is None
     found = server.documents.cell("cell:2")

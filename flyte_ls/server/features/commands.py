@@ -35,7 +35,7 @@ from flyte_ls.server import constants as c
 from flyte_ls.server.documents import fs_path
 from flyte_ls.server.features import commands_executions as on_execution
 from flyte_ls.server.features.commands_args import Args, execution_json
-from flyte_ls.server.features.notebooks import entity_cells
+from flyte_ls.server.features.notebooks import NotebookCells, entity_cells
 from flyte_ls.server.runs import RunService, runs_of
 from flyte_ls.server.server import FlyteLanguageServer
 
@@ -159,7 +159,7 @@ class EntityTarget:
         self.entity = args.required("entity")
         self.project = args.string("project", required=False) or server.settings.project
         self.domain = args.string("domain", required=False) or server.settings.domain
-        self.notebook: tuple[list[str], int] | None = None
+        self.notebook: NotebookCells | None = None
         notebook_uri = _notebook_of(server, self.uri)
         if notebook_uri is not None:
             # Tracked under the notebook's URI: its status diagnostics are published per cell.
@@ -208,12 +208,12 @@ async def _serialize(runs: RunService, target: EntityTarget, progress: Progress)
     runs.ensure_started()
     assert runs.worker is not None
     if target.notebook is not None:
-        cells, up_to = target.notebook
+        cells = target.notebook
         out_dir = await runs.server.in_thread(None, _notebook_out_dir, target)
         return await runs.worker.serialize_notebook(
-            cells,
+            cells.sources,
             target.entity,
-            up_to,
+            cells.index,
             runs.server.settings.image,
             cwd=target.source_root,
             out_dir=out_dir,

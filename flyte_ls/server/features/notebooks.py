@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
@@ -94,10 +95,20 @@ def publish(server: FlyteLanguageServer, notebook_uri: str, spans: list[CellSpan
         )
 
 
-def entity_cells(server: FlyteLanguageServer, notebook_uri: str, name: str) -> tuple[list[str], int] | None:
+@dataclass(frozen=True)
+class NotebookCells:
     """What running an entity of a notebook needs: the code cells' sources (as the client has them, magics
-    kept) and the index of the cell that defines ``name``; None when ``notebook_uri`` is no open notebook or
-    has no such entity."""
+    kept), their URIs (a failing cell is reported by its index) and the index of the cell that defines the
+    entity."""
+
+    sources: list[str]
+    uris: list[str]
+    index: int
+
+
+def entity_cells(server: FlyteLanguageServer, notebook_uri: str, name: str) -> NotebookCells | None:
+    """The :class:`NotebookCells` of ``name``; None when ``notebook_uri`` is no open notebook or has no such
+    entity."""
     doc, spans = server.documents.get(notebook_uri), server.documents.cells_of(notebook_uri)
     if doc is None or spans is None:
         return None
@@ -106,7 +117,7 @@ def entity_cells(server: FlyteLanguageServer, notebook_uri: str, name: str) -> t
         return None
     for index, span in enumerate(spans):
         if span.holds(entity.range.start.line):
-            return [s.source for s in spans], index
+            return NotebookCells([s.source for s in spans], [s.uri for s in spans], index)
     return None
 
 
