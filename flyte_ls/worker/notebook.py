@@ -23,7 +23,6 @@ import hashlib
 import itertools
 import linecache
 import os
-import re
 import sys
 import tempfile
 import traceback
@@ -32,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from .ipython import code_lines
 from .serialize import (
     ENTITY_ERROR,
     IMPORT_ERROR,
@@ -50,27 +50,10 @@ PICKLE_NAME = "pkl.gz"  # flytekit.core.python_auto_container.PICKLE_FILE_PATH: 
 NOTEBOOK_RESOLVER = "flytekit.core.python_auto_container.default_notebook_task_resolver"
 
 
-# IPython syntax, not Python: ``%magic``, ``!shell``, ``?help`` lines and ``files = !ls`` / ``t = %time f()``
-# (the rule of flyte_ls.server.features.notebooks, which maps the same cells for lenses and lints).
-_IPYTHON_LINE = re.compile(r"\s*([%!?]|[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!])")
-
-
 def code_cell_source(source: str) -> str:
-    """A code cell as plain Python: a cell magic (``%%...``) blanks the whole cell, an IPython line
-    (``%magic``, ``!shell``, ``?help``, ``x = !ls``, ``t = %time f()``) blanks its line and its ``\\``
-    continuations; the line count is kept, so line numbers still point into the cell."""
-    lines = source.split("\n")
-    if source.lstrip().startswith("%%"):
-        return "\n".join("" for _ in lines)
-    out: list[str] = []
-    continued = False
-    for line in lines:
-        if continued or _IPYTHON_LINE.match(line):
-            continued = line.rstrip().endswith("\\")
-            out.append("")
-        else:
-            out.append(line)
-    return "\n".join(out)
+    """A code cell as plain Python, its IPython lines blanked (:mod:`.ipython`); the line count is kept, so
+    line numbers still point into the cell."""
+    return "\n".join(code_lines(source))
 
 
 def cell_name(index: int) -> str:
