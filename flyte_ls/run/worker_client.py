@@ -201,25 +201,25 @@ class WorkerClient:
         up_to: int | None = None,
         image: str | None = None,
         *,
+        out_dir: str | os.PathLike[str],
         python_version_check: str | None = None,
-        out_dir: str | os.PathLike[str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         timeout: float = 60.0,
     ) -> NotebookResult:
         """Run the notebook's code ``cells`` 0..``up_to`` (default: all) afresh, as a kernel would, and
         pickle ``entity`` (its Python name) in flytekit's interactive-mode format into
-        ``<out_dir>/pkl.gz`` (default: a new temporary directory), with its specs for ``image``, which run
-        it through flytekit's notebook task resolver. ``python_version_check``: the task interpreter's
-        Python (``"3.11"``), refused early when the notebook's differs. ``cwd``: where the cells run (the
-        notebook's folder, as Jupyter; default: the worker's). Raises :class:`WorkerError` (a failing cell:
-        kind ``"import"``, the message names the cell and line)."""
+        ``<out_dir>/pkl.gz`` (the caller's folder: it owns and removes it), with its specs for ``image``,
+        which run it through flytekit's notebook task resolver. ``python_version_check``: the task
+        interpreter's Python (``"3.11"``), refused early when the notebook's differs. ``cwd``: where the
+        cells run (the notebook's folder, as Jupyter; default: the worker's). Raises :class:`WorkerError`
+        (a failing cell: kind ``"import"``, the message names the cell and line)."""
         params = {
             "cells": list(cells),
             "upTo": len(cells) - 1 if up_to is None else up_to,
             "entity": entity,
             "image": image,
             "pythonVersionCheck": python_version_check,
-            "outDir": None if out_dir is None else os.path.abspath(out_dir),
+            "outDir": os.path.abspath(out_dir),
             "cwd": None if cwd is None else os.path.abspath(cwd),
             "timeout": timeout,
         }

@@ -1,7 +1,7 @@
 """Pickle an entity defined in notebook cells, in the format of flytekit's interactive mode.
 
 :func:`serialize_notebook` answers the worker's ``serializeNotebook`` request ``{cells: [source...], upTo,
-entity, image?, pythonVersionCheck?, outDir?, cwd?}`` in a forked child (:mod:`.isolate`): it runs the code
+entity, outDir, image?, pythonVersionCheck?, cwd?}`` in a forked child (:mod:`.isolate`): it runs the code
 cells ``0..upTo`` in order (magics and shell escapes blanked) in a fresh ``__main__`` namespace, as a kernel
 would (in ``cwd``, the notebook's folder, when given), finds the entity, gives it and every task it runs
 flytekit's notebook task resolver, cloudpickles them as flytekit's ``PickledEntity``
@@ -24,7 +24,6 @@ import itertools
 import linecache
 import os
 import sys
-import tempfile
 import traceback
 import types
 import uuid
@@ -66,6 +65,8 @@ def serialize_notebook(params: dict[str, Any]) -> dict[str, Any]:
     cells = [str(c) for c in params.get("cells") or []]
     up_to = len(cells) - 1 if params.get("upTo") is None else int(params["upTo"])
     name = str(params["entity"])
+    if not params.get("outDir"):
+        raise RequestError(SERIALIZE_ERROR, "serialize", "serializeNotebook needs outDir (the pkl.gz folder)")
     if not cells:
         raise RequestError(ENTITY_ERROR, "entity", f"no code cells to run: {name} is defined in none")
     if not 0 <= up_to < len(cells):
@@ -276,7 +277,7 @@ def _class_ids_from(seed: bytes) -> Iterator[None]:
 
 
 def _write_pickle(pickled: Any, out_dir: Any, name: str, seed: bytes) -> dict[str, Any]:
-    """cloudpickle ``pickled`` into ``<out_dir>/pkl.gz`` (a new directory by default; gzip without a
+    """cloudpickle ``pickled`` into ``<out_dir>/pkl.gz`` (the caller's folder, made if missing; gzip without a
     timestamp or name, so the same pickle gives the same file); its md5 is the pickle's. Refused over
     150 MB."""
     import cloudpickle
@@ -292,7 +293,7 @@ def _write_pickle(pickled: Any, out_dir: Any, name: str, seed: bytes) -> dict[st
             "pickle (an open file, a lock, a client)?",
             {"traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))},
         ) from None
-    folder = str(out_dir) if out_dir else tempfile.mkdtemp(prefix="flyte-ls-notebook-")
+    folder = str(out_dir)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, PICKLE_NAME)
     with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
