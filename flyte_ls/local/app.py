@@ -242,6 +242,7 @@ class LocalBackend:
             state_dir=str(o.state_dir),
             python=o.interpreter.path,
             flytekit_version=o.interpreter.flytekit_version,
+            python_version=o.interpreter.python_version,
             started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             config=str(self.state.config_path),
         )

@@ -205,7 +205,7 @@ def _print_banner(st: Status, auth: str | None = None) -> None:
         f"  Admin (gRPC, insecure): {grpc_addr}",
         f"  Console and uploads:    {console}",
         f"  State dir:              {st.state_dir}",
-        f"  Tasks run with:         {st.python} (flytekit {st.flytekit_version})",
+        f"  Tasks run with:         {_task_python(st)}",
         f"  Client config:          {st.config}",
     ]
     if auth is not None:
@@ -225,11 +225,18 @@ def _print_banner(st: Status, auth: str | None = None) -> None:
     print("\n".join(lines), flush=True)
 
 
+def _task_python(st: Status) -> str:
+    """``/path/python (Python 3.11.7, flytekit 1.16.31)``: the interpreter that runs tasks."""
+    python = f"Python {st.python_version}, " if st.python_version else ""
+    return f"{st.python} ({python}flytekit {st.flytekit_version})"
+
+
 def status(args: argparse.Namespace) -> int:
     """Exit 0 when a backend runs on the state dir, 1 when none does (no status file, a stale one, or one
     that does not answer). ``--json``: one JSON object on stdout, ``{"running": true, "pid", "host", "port",
-    "http_port", "admin_endpoint", "console_url", "state_dir", "python", "flytekit_version", "started_at",
-    "config"}`` or ``{"running": false, "state_dir", "reason"}``."""
+    "http_port", "admin_endpoint", "console_url", "state_dir", "python", "flytekit_version", "python_version",
+    "started_at", "config"}`` (``python_version``: the task interpreter's, ``"3.11.7"``: a notebook task
+    pickled on another major.minor does not load here) or ``{"running": false, "state_dir", "reason"}``."""
     state = StateDir((args.state_dir or default_state_dir()).expanduser().absolute())
     st, reason = _probe(state)
     if getattr(args, "json", False):
@@ -249,7 +256,7 @@ def status(args: argparse.Namespace) -> int:
     print(f"  Admin (gRPC, insecure): {host_port(st.host, st.port)}")
     print(f"  Console and uploads:    http://{host_port(st.host, st.http_port)}/console")
     print(f"  State dir:              {st.state_dir}")
-    print(f"  Tasks run with:         {st.python} (flytekit {st.flytekit_version})")
+    print(f"  Tasks run with:         {_task_python(st)}")
     print(f"  Client config:          {st.config}")
     return 0
 

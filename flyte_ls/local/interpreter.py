@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHECK_TIMEOUT_S = 60.0
-_PROBE = "import flytekit, sys; sys.stdout.write(flytekit.__version__)"
+# flytekit's version, then the interpreter's Python version ("3.11.7"), on one line
+_PROBE = (
+    "import flytekit, platform, sys; sys.stdout.write(flytekit.__version__ + ' ' + platform.python_version())"
+)
 
 
 class InterpreterError(Exception):
@@ -23,10 +26,12 @@ class InterpreterError(Exception):
 class Interpreter:
     path: str
     flytekit_version: str
+    python_version: str = ""
+    """``3.11.7``: a notebook task's pickle loads only on the Python major.minor that pickled it."""
 
 
-def probe(python: str, timeout: float = CHECK_TIMEOUT_S) -> tuple[str | None, str]:
-    """(flytekit version, "") when ``python`` imports flytekit, else (None, why not)."""
+def probe(python: str, timeout: float = CHECK_TIMEOUT_S) -> tuple[Interpreter | None, str]:
+    """(the interpreter, "") when ``python`` imports flytekit, else (None, why not)."""
     try:
         proc = subprocess.run(
             [python, "-c", _PROBE],
@@ -42,7 +47,8 @@ def probe(python: str, timeout: float = CHECK_TIMEOUT_S) -> tuple[str | None, st
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         return None, lines[-1] if lines else f"`import flytekit` exited with status {proc.returncode}"
-    return proc.stdout.strip() or "unknown", ""
+    flytekit_version, _, python_version = proc.stdout.strip().partition(" ")
+    return Interpreter(python, flytekit_version or "unknown", python_version.strip()), ""
 
 
 def path_candidates(path_env: str | None = None, name: str = "python3") -> list[str]:
@@ -79,15 +85,15 @@ def find_python(explicit: str | None, path_env: str | None = None) -> Interprete
             # a bare name: look it up on PATH like a shell would
             hits = path_candidates(path_env, explicit)
             python = hits[0] if hits else explicit
-        version, why = probe(python)
-        if version is None:
+        found, why = probe(python)
+        if found is None:
             raise InterpreterError(f"--python {explicit}: cannot import flytekit: {why}. {_REMEDY}")
-        return Interpreter(python, version)
+        return found
     tried: list[str] = []
     for python in path_candidates(path_env):
-        version, why = probe(python)
-        if version is not None:
-            return Interpreter(python, version)
+        found, why = probe(python)
+        if found is not None:
+            return found
         tried.append(f"  {python}: {why}")
     if not tried:
         raise InterpreterError(f"no python3 found on PATH to run tasks with. {_REMEDY}")

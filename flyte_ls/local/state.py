@@ -169,6 +169,7 @@ class Status:
     state_dir: str
     python: str
     flytekit_version: str
+    python_version: str  # the task interpreter's ("3.11.7"); "" in a file written before it was recorded
     started_at: str
     config: str
 
@@ -186,6 +187,7 @@ class Status:
             state_dir=str(data["state_dir"]),
             python=str(data.get("python", "")),
             flytekit_version=str(data.get("flytekit_version", "")),
+            python_version=str(data.get("python_version", "")),
             started_at=str(data.get("started_at", "")),
             config=str(data.get("config", "")),
         )

@@ -157,6 +157,16 @@ class Backend:
         """The remote of the last successful :meth:`ensure` (None before)."""
         return self._remote
 
+    @property
+    def local_in_use(self) -> dict[str, Any] | None:
+        """``flyte-ls local status --json`` of the local backend when it is what the last successful
+        :meth:`ensure` chose (auto-started, ``local_only``, or found running), else None (a configured
+        backend or the sandbox address): its ``python_version`` is the Python tasks run on."""
+        remote, local = self._remote, self._local
+        if remote is None or local is None or remote.config != local:
+            return None
+        return self.local_status
+
     def invalidate(self) -> None:
         """Check the backend again at the next :meth:`ensure` (e.g. after an RPC found it gone)."""
         self._checked_at = 0.0

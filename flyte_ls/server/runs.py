@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from flyte_ls.remote.remote import AsyncFlyteRemote
     from flyte_ls.run.backend import Backend
     from flyte_ls.run.registration import Registration
+    from flyte_ls.run.task_python import TaskPython
     from flyte_ls.run.tracker import ExecutionTracker, Tracked
     from flyte_ls.run.worker_client import WorkerClient
     from flyte_ls.server.server import FlyteLanguageServer
@@ -181,6 +182,17 @@ class RunService:
         if self.backend.remote is None:  # not resolved yet: a local backend started now uses the worker's
             self.backend.local_python = self._worker_python(self.server.settings)
         return await self.backend.ensure()
+
+    async def task_python(self) -> TaskPython | None:
+        """The Python the tasks of a notebook entity will run on (``flyte_ls.run.task_python``): the local
+        backend's interpreter when it is the backend in use (resolved here: a local backend may be started),
+        else the one ``flyte.image`` names, else None (unknown). Sent to the worker as
+        ``pythonVersionCheck``."""
+        from flyte_ls.run.task_python import task_python
+
+        await self.remote()
+        assert self.backend is not None
+        return task_python(self.backend.local_in_use, self.server.settings.image)
 
     async def _tracker_remote(self) -> AsyncFlyteRemote:
         """The tracker's remote: like :meth:`remote`, except that it does not start the local backend again

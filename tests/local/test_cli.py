@@ -79,6 +79,16 @@ def test_status_reports_running_backend(backend: Backend) -> None:
     assert f"pid {backend.proc.pid}" in proc.stdout
     assert f"127.0.0.1:{backend.port}" in proc.stdout
     assert f"http://127.0.0.1:{backend.http_port}/console" in proc.stdout
+    assert f"Tasks run with:         {VENV_PYTHON} (Python {_python_version(VENV_PYTHON)}, flytekit " in (
+        proc.stdout
+    )
+
+
+def _python_version(python: str) -> str:
+    """``3.11.7``: the version ``python`` reports when it runs."""
+    code = "import platform; print(platform.python_version())"
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return proc.stdout.strip()
 
 
 def test_status_json_running(backend: Backend) -> None:
@@ -97,6 +107,7 @@ def test_status_json_running(backend: Backend) -> None:
     assert report["state_dir"] == str(backend.state_dir)
     assert report["config"] == str(backend.config)
     assert report["python"] == VENV_PYTHON and report["flytekit_version"]
+    assert report["python_version"] == _python_version(VENV_PYTHON)  # asked of the task interpreter itself
     assert report["started_at"]
 
 

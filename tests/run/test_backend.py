@@ -6,6 +6,7 @@ seconds and starts nothing."""
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -88,6 +89,8 @@ async def test_auto_start_reuse_and_survive(clean_env: Path, started: list[subpr
     assert first.started_process is not None
     status = first.local_status
     assert status is not None and status["pid"] == first.started_process.pid
+    # started: the local backend is the one in use; its tasks run on the interpreter it was given
+    assert first.local_in_use == status and status["python_version"] == platform.python_version()
     assert Path(status["state_dir"]) == local_backend_dir()
     assert messages == [first.notice]
     assert messages[0].startswith(f"Started the local Flyte backend at {status['admin_endpoint']} (console ")
@@ -116,6 +119,7 @@ async def test_auto_start_reuse_and_survive(clean_env: Path, started: list[subpr
         remote2 = await reused.ensure()
         assert reused.started_process is None
         assert reused.local_status is not None and reused.local_status["pid"] == status["pid"]
+        assert reused.local_in_use == reused.local_status  # found running: in use as well
         assert messages[-1].startswith(f"Using the local Flyte backend at {status['admin_endpoint']}")
         assert {d.id for d in await remote2.get_domains()} >= {"development"}
     finally:
@@ -127,6 +131,7 @@ async def test_auto_start_reuse_and_survive(clean_env: Path, started: list[subpr
         remote3 = await sandbox.ensure()
         assert remote3.config.endpoint == status["admin_endpoint"]
         assert sandbox.started_process is None and sandbox.notice is None
+        assert sandbox.local_in_use is None  # the same process, but reached as the sandbox: not known local
     finally:
         await sandbox.aclose()
 
@@ -140,6 +145,7 @@ async def test_auto_start_reuse_and_survive(clean_env: Path, started: list[subpr
             remote4.generate_console_url(WorkflowExecutionIdentifier("p", "d", "n"))
             == "http://c:1/console/projects/p/domains/d/executions/n"
         )
+        assert explicit.local_in_use is None  # a configured endpoint
     finally:
         await explicit.aclose()
 
@@ -247,6 +253,7 @@ async def test_local_only_ignores_what_is_configured(
         status = backend.local_status
         assert status is not None and backend.started_process is not None
         assert remote.config.endpoint == status["admin_endpoint"] and remote.config.insecure is True
+        assert backend.local_in_use == status  # chosen by flyte.backend: its tasks' Python is the check's
         assert messages and messages[0].startswith(
             f"Started the local Flyte backend at {status['admin_endpoint']}"
         )
@@ -263,6 +270,7 @@ async def test_local_only_ignores_what_is_configured(
 
         # Stopped from the editor: the tracker's ensure does not start it again, a command does.
         assert (await backend.stop_local())["stopped"] is True
+        assert backend.local_in_use is None
         with pytest.raises(BackendError, match="stopped from the editor") as err:
             await backend.ensure(start_after_stop=False)
         assert err.value.setting == "flyte.backend"

@@ -1,7 +1,7 @@
 """Run from a notebook cell over stdio (pytest-lsp): the notebook (a copy of tests/server/data/flows.ipynb)
 is opened with notebook sync, ``flyte.execute`` on a cell's task pickles it in the worker, registers it on a
 real local backend and launches it; the tracked execution's ``flyte-exec`` status lands in that cell, on the
-entity's line."""
+entity's line — for a task, and for a workflow calling a task of an earlier cell."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
@@ -158,3 +159,52 @@ async def test_an_unknown_entity_of_a_notebook_is_invalid_params(client: Languag
     open_notebook(client)
     with pytest.raises(Exception, match="no task or workflow named 'missing'"):
         await command(client, "flyte.execute", {"uri": NB_URI, "entity": "missing"})
+
+
+@pytest.mark.asyncio
+async def test_a_workflow_run_from_its_cell_puts_its_status_on_its_line(client: LanguageClient) -> None:
+    """`wf` (cell 4) calls `add`, defined in cell 2: its pickle carries both. Cell 4 also defines `untyped`,
+    whose untyped input flytekit refuses when the cell runs (as a kernel would): fixed in the editor
+    (notebookDocument/didChange), the workflow runs."""
+    cell_uris = open_notebook(client)
+    wf_cell = cell_uris[4]  # `def untyped(x)` at line 1; `@workflow` at line 5, `def wf` at line 6
+
+    with pytest.raises(JsonRpcException, match="'x' has no type"):
+        await command(client, "flyte.execute", {"uri": wf_cell, "entity": "wf", "inputs": {"x": 1}})
+    fix = types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(1, 13), types.Position(1, 13)), text=": int"
+    )  # def untyped(x: int) -> int:
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=NB_URI, version=2),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    text_content=[
+                        types.NotebookDocumentCellContentChanges(
+                            document=types.VersionedTextDocumentIdentifier(uri=wf_cell, version=2),
+                            changes=[fix],
+                        )
+                    ]
+                )
+            ),
+        )
+    )
+
+    launched = await command(client, "flyte.execute", {"uri": wf_cell, "entity": "wf", "inputs": {"x": 1}})
+    name = launched["execution"]["name"]
+
+    def mine(uri: str) -> list[types.Diagnostic]:
+        return [
+            d
+            for d in exec_diagnostics(client, uri)
+            if d.data["execution"]["name"] == name  # type: ignore[index]
+        ]
+
+    def succeeded() -> list[types.Diagnostic]:
+        return [d for d in mine(wf_cell) if "SUCCEEDED" in d.message]
+
+    found = await wait_until(succeeded, f"the SUCCEEDED status of {name} in cell 4", RUN_DEADLINE)
+    assert [d.range.start.line for d in found] == [6], found
+    assert found[0].message.startswith("wf: SUCCEEDED") and "o0=2" in found[0].message, found[0].message
+    for other in cell_uris[:4]:  # not in `add`'s cell, nor anywhere else
+        assert not mine(other), other

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -48,6 +49,9 @@ PROGRESS_CREATE_TIMEOUT_S = 5.0
 # The worker's error codes (flyte_ls/worker), kept in the LSP error: a client can tell them apart.
 WORKER_ERROR_CODES = {"import": -32001, "entity": -32002, "serialize": -32003}
 Handler = Callable[[FlyteLanguageServer, Args], Awaitable[Any]]
+# The worker's refusal of a notebook entity whose tasks run on another Python (flyte_ls/worker/notebook.py)
+PYTHON_VERSION_KIND = "pythonVersion"
+_NOTEBOOK_PYTHON = re.compile(r" is Python (\d+\.\d+(?:\.\d+)?\S*) but ")
 
 
 # -- errors ----------------------------------------------------------------------------------------------
@@ -208,16 +212,7 @@ async def _serialize(runs: RunService, target: EntityTarget, progress: Progress)
     runs.ensure_started()
     assert runs.worker is not None
     if target.notebook is not None:
-        cells = target.notebook
-        out_dir = await runs.server.in_thread(None, _notebook_out_dir, target)
-        return await runs.worker.serialize_notebook(
-            cells.sources,
-            target.entity,
-            cells.index,
-            runs.server.settings.image,
-            cwd=target.source_root,
-            out_dir=out_dir,
-        )
+        return await _serialize_notebook(runs, target)
     return await runs.worker.serialize(
         target.path,
         target.entity,
@@ -226,6 +221,41 @@ async def _serialize(runs: RunService, target: EntityTarget, progress: Progress)
         target.domain,
         runs.server.settings.image,
     )
+
+
+async def _serialize_notebook(runs: RunService, target: EntityTarget) -> Any:
+    """Pickle a notebook entity; refused by the worker before anything is pickled or uploaded when the
+    notebook's interpreter has another Python than the one its tasks will run on
+    (:meth:`RunService.task_python`: the local backend's or the image's; the error says which and what to
+    change)."""
+    from flyte_ls.run.task_python import mismatch_message
+    from flyte_ls.run.worker_client import WorkerError
+
+    assert target.notebook is not None and runs.worker is not None
+    tasks = await runs.task_python()
+    log.info(
+        "%s: pythonVersionCheck %s",
+        target.entity,
+        f"{tasks.version} ({tasks.source}: {tasks.where})" if tasks is not None else "none (unknown)",
+    )
+    cells = target.notebook
+    out_dir = await runs.server.in_thread(None, _notebook_out_dir, target)
+    try:
+        return await runs.worker.serialize_notebook(
+            cells.sources,
+            target.entity,
+            cells.index,
+            runs.server.settings.image,
+            python_version_check=tasks.version if tasks is not None else None,
+            cwd=target.source_root,
+            out_dir=out_dir,
+        )
+    except WorkerError as err:
+        if err.kind != PYTHON_VERSION_KIND or tasks is None:
+            raise
+        found = _NOTEBOOK_PYTHON.search(err.message)
+        mine = found.group(1) if found else "another version"
+        raise WorkerError(mismatch_message(runs.worker.python, mine, tasks), kind=err.kind) from None
 
 
 async def _register(
