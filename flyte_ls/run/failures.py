@@ -19,15 +19,23 @@ flytekit puts the user's traceback into the task's error (and Admin copies it in
 The task ran from the unpacked fast-register archive (a directory of the backend's, or a container path such
 as ``/root``), so the paths are not the workspace's: :func:`map_to_workspace` finds, for each frame, the
 workspace file with the longest matching relative path suffix.
+
+A task registered from a notebook was pickled by value with cloudpickle, which erases its code's file name
+(``File "<dynamic-code>", line 6, in check_positive``) and keeps its lines, relative to the cell that defined
+the function (each cell is compiled on its own): :func:`place_in_cells` finds that cell by the function's
+name.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+DYNAMIC_CODE = "<dynamic-code>"  # cloudpickle 3's co_filename for code it pickled by value
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"\n]+)", line (?P<line>\d+)(?:, in (?P<name>[^\n]+?))?\s*$', re.M)
 
 
@@ -48,28 +56,45 @@ class Frame:
         return cls(str(data["file"]), int(data["line"]), str(data.get("name", "")))  # type: ignore[call-overload]
 
 
+def is_dynamic(file: str) -> bool:
+    """A frame's ``file`` of code cloudpickle pickled by value (a notebook's): no file, a line in its cell."""
+    return file == DYNAMIC_CODE
+
+
+def _pseudo(file: str) -> bool:
+    return file.startswith("<") and file.endswith(">")
+
+
 def frames_from_error(message: str) -> list[Frame]:
     """The traceback frames of a Flyte error message, outermost first (innermost = last). Frames of
-    ``<string>``-like pseudo files are dropped; a message without a traceback gives ``[]``."""
+    ``<string>``-like pseudo files are dropped, except ``<dynamic-code>`` ones (see :func:`place_in_cells`);
+    a message without a traceback gives ``[]``."""
     frames = []
     for m in _FRAME.finditer(message or ""):
         file = m.group("file").strip()
-        if file.startswith("<") and file.endswith(">"):
+        if _pseudo(file) and file != DYNAMIC_CODE:
             continue
         frames.append(Frame(file, int(m.group("line")), (m.group("name") or "").strip()))
     return frames
 
 
-def map_to_workspace(frames: list[Frame], source_root: str | os.PathLike[str]) -> list[Frame]:
+def map_to_workspace(
+    frames: list[Frame], source_root: str | os.PathLike[str], keep_dynamic: bool = False
+) -> list[Frame]:
     """The frames whose file is a workspace file under ``source_root``, with ``file`` replaced by that file's
     absolute path; order kept (the deepest workspace frame is the last). A frame's path is matched by its
     longest path suffix that names an existing file under ``source_root`` (``.../work/n1-0/pkg/mod.py`` →
     ``<root>/pkg/mod.py``, then ``<root>/mod.py``); a path already under ``source_root`` is kept as is.
-    Frames of site-packages and the standard library never match unless the workspace holds such a path."""
+    Frames of site-packages and the standard library never match unless the workspace holds such a path, nor
+    do frames of pseudo files; ``keep_dynamic``: ``<dynamic-code>`` frames are kept as they are, in their
+    place (a notebook's code, see :func:`place_in_cells`)."""
     root = Path(source_root).resolve()
     mapped = []
     for frame in frames:
-        target = _workspace_file(frame.file, root)
+        if is_dynamic(frame.file) and keep_dynamic:
+            mapped.append(frame)
+            continue
+        target = None if _pseudo(frame.file) else _workspace_file(frame.file, root)
         if target is not None:
             mapped.append(Frame(str(target), frame.line, frame.name))
     return mapped
@@ -78,6 +103,53 @@ def map_to_workspace(frames: list[Frame], source_root: str | os.PathLike[str]) -
 def deepest(frames: list[Frame]) -> Frame | None:
     """The innermost frame (the raising line), if any."""
     return frames[-1] if frames else None
+
+
+def place_in_cells(frame: Frame, cells: Sequence[str], up_to: int | None = None) -> tuple[int, int] | None:
+    """Where a ``<dynamic-code>`` frame is in a notebook: ``(cell index, 0-based line in that cell)``.
+
+    ``cells``: the code cells' Python (IPython syntax blanked, lines kept), in order. The frame's line is
+    relative to the cell that defined its function: the cell whose code has a ``def`` named ``frame.name``
+    (``<lambda>``, ``<genexpr>``... : a lambda, a comprehension) whose lines, decorators included, hold that
+    line. Only cells ``0..up_to`` count when ``up_to`` is given (the cells run before the entity was pickled);
+    of several, the last (the definition the kernel kept). None when no cell fits (edited since, a cell that
+    does not parse)."""
+    if not is_dynamic(frame.file) or frame.line < 1:
+        return None
+    last = len(cells) - 1 if up_to is None else min(up_to, len(cells) - 1)
+    for index in range(last, -1, -1):
+        if _defines(cells[index], frame.name, frame.line):
+            return index, frame.line - 1
+    return None
+
+
+_ANONYMOUS: dict[str, tuple[type[ast.AST], ...]] = {
+    "<lambda>": (ast.Lambda,),
+    "<listcomp>": (ast.ListComp,),
+    "<setcomp>": (ast.SetComp,),
+    "<dictcomp>": (ast.DictComp,),
+    "<genexpr>": (ast.GeneratorExp,),
+}
+
+
+def _defines(code: str, name: str, line: int) -> bool:
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    kinds = _ANONYMOUS.get(name)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if kinds is not None or node.name != name:
+                continue
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        elif kinds is not None and isinstance(node, kinds) and isinstance(node, ast.expr):
+            first = node.lineno
+        else:
+            continue
+        if first <= line <= (node.end_lineno or node.lineno):
+            return True
+    return False
 
 
 def _workspace_file(path: str, root: Path) -> Path | None:

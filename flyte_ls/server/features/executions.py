@@ -7,10 +7,13 @@ this feature turns its ``Tracked`` values into:
 - a status diagnostic on the entity's name (Information while queued or running, Hint on success, Error on
   failure), with ``codeDescription.href`` = the console URL and ``data`` = ``{execution, phase, consoleUrl}``;
 - on a failure whose traceback has workspace frames, an Error on the deepest such frame's line (in that file,
-  open or not) with related information pointing back to the entity;
+  open or not) with related information pointing back to the entity. An entity of a notebook was pickled by
+  value: its frames are ``<dynamic-code>`` with cell-relative lines, placed in the cell whose code defines
+  the frame's function (:func:`flyte_ls.run.failures.place_in_cells`);
 - a Warning per waiting gate, answered by the code actions "Approve", "Reject" (approval gates) and
-  "Provide input…" (input signals). The last one runs ``flyte.setInput`` with ``{execution, signalId}`` and no
-  ``value``: the client must prompt the user for the value and add it to the argument before executing;
+  "Provide input…" (input signals), on a notebook's cell too. The last one runs ``flyte.setInput`` with
+  ``{execution, signalId}`` and no ``value``: the client must prompt the user for the value and add it to the
+  argument before executing;
 - the notification ``flyte/executionChanged`` (one execution, see
   :func:`~flyte_ls.server.execution_status.execution_json`) and the request ``flyte/executions`` (all tracked
   executions in that shape, or those of ``{uri}``).
@@ -48,6 +51,7 @@ from flyte_ls.server.constants import (
 from flyte_ls.server.convert import lsp_range
 from flyte_ls.server.documents import Document, fs_path, module_for_path, shown_analysis, uri_key
 from flyte_ls.server.execution_status import ExecutionView, Frame
+from flyte_ls.server.features import notebooks
 from flyte_ls.server.features.diagnostics import publish
 from flyte_ls.server.positions import Text
 from flyte_ls.server.protocol import RawJSON
@@ -176,13 +180,12 @@ class ExecutionsFeature:
             uri, rng = place
             raised_at = None
             if v.phase in ("FAILED", "TIMED_OUT") and v.frames:
-                frames = await self.workspace_frames(v)
-                frame = status.deepest_frame(frames, self._in_workspace)
-                line = await self.frame_place(frame) if frame is not None else None
-                if frame is not None and line is not None:
-                    entity_at = types.Location(uri=uri, range=rng)
+                raised = await self.raising_line(v, place)
+                if raised is not None:
+                    frame, line = raised
+                    entity_at = self._location(uri, rng)
                     add(line[0], status.frame_diagnostic(v, frame, line[1], entity_at))
-                    raised_at = types.Location(uri=line[0], range=line[1])
+                    raised_at = self._location(*line)
             add(uri, status.status_diagnostic(v, rng, now, raised_at))
             for d in status.gate_diagnostics(v, rng):
                 add(uri, d)
@@ -232,26 +235,60 @@ class ExecutionsFeature:
         e = analysis.entity(entity)
         return None if e is None else (uri, lsp_range(server.codec, text, e.selection_range))
 
-    async def workspace_frames(self, v: ExecutionView) -> list[Frame]:
+    async def raising_line(self, v: ExecutionView, entity: Located) -> tuple[Frame, Located] | None:
+        """The failure's raising line: the innermost frame that is a workspace file's or, for an entity of a
+        notebook (``entity``: its module's URI and range), a ``<dynamic-code>`` frame placed in one of its
+        cells (one that cannot be placed, edited since, is passed over)."""
+        notebook = self.server.documents.cells_of(entity[0]) is not None
+        for frame in reversed(await self.workspace_frames(v, keep_dynamic=notebook)):
+            if failures.is_dynamic(frame.file):
+                line = self.cell_frame_place(frame, entity)
+                if line is not None:
+                    return frame, line
+            elif self._in_workspace(frame.file):
+                line = await self.frame_place(frame)
+                return None if line is None else (frame, line)
+        return None
+
+    async def workspace_frames(self, v: ExecutionView, keep_dynamic: bool = False) -> list[Frame]:
         """The error's frames that are workspace files, mapped from where the task ran (an unpacked archive,
-        a container) by their path under the entity's source root (else a workspace folder)."""
+        a container) by their path under the entity's source root (else a workspace folder); with
+        ``keep_dynamic``, the ``<dynamic-code>`` frames (a notebook's code) too, in their place."""
         path = fs_path(v.uri)
         roots = ([source_root(path, module_for_path(path))] if path else []) + _workspace_roots(self.server)
         raw = [failures.Frame(f.file, f.line, f.name) for f in v.frames]
+        dynamic = [f for f in raw if failures.is_dynamic(f.file)] if keep_dynamic else []
 
-        def mapped() -> list[Frame]:
+        def mapped() -> list[failures.Frame]:
+            if len(dynamic) == len(raw):
+                return dynamic
             for root in dict.fromkeys(r for r in roots if r):
-                found = failures.map_to_workspace(raw, root)
-                if found:
-                    return [Frame(f.file, f.line, f.name) for f in found]
-            return []
+                found = failures.map_to_workspace(raw, root, keep_dynamic)
+                if len(found) > len(dynamic):  # some workspace file
+                    return found
+            return dynamic
 
-        return await self.server.in_thread(None, mapped)
+        return [Frame(f.file, f.line, f.name) for f in await self.server.in_thread(None, mapped)]
+
+    def cell_frame_place(self, frame: Frame, entity: Located) -> Located | None:
+        """A ``<dynamic-code>`` frame's line in the notebook of ``entity`` (its module's URI and range): in
+        the cell that defines the frame's function, among the cells up to the entity's (the ones run before
+        it was pickled); in module lines, like every range of the notebook."""
+        doc = self.server.documents.get(entity[0])
+        spans = self.server.documents.cells_of(entity[0])
+        if doc is None or not spans:
+            return None
+        up_to = next((i for i, s in enumerate(spans) if s.holds(entity[1].start.line)), len(spans) - 1)
+        code = ["\n".join(notebooks.cell_code(s.source)) for s in spans]
+        found = failures.place_in_cells(failures.Frame(frame.file, frame.line, frame.name), code, up_to)
+        if found is None:
+            return None
+        index, line = found
+        return doc.uri, self._line_range(doc.text, spans[index].start + line)
 
     async def frame_place(self, frame: Frame) -> Located | None:
         """The frame's line (its code, not the indentation), in the open document or the file on disk."""
         doc = self.server.documents.get_by_path(frame.file)
-        line = frame.line - 1
         if doc is not None:
             uri, text = doc.uri, doc.text
         else:
@@ -259,11 +296,23 @@ class ExecutionsFeature:
             if read is None:
                 return None
             uri, text = from_fs_path(frame.file), read
+        return uri, self._line_range(text, frame.line - 1)
+
+    def _line_range(self, text: Text, line: int) -> types.Range:
         rng = status.line_range(text.line(line) if line < len(text.lines) else None, line)
         codec = self.server.codec
         rng.start.character = codec.column_to_client(text, line, rng.start.character)
         rng.end.character = codec.column_to_client(text, rng.end.line, rng.end.character)
-        return uri, rng
+        return rng
+
+    def _location(self, uri: str, rng: types.Range) -> types.Location:
+        """A place as the client knows it: a notebook's module range is a range of one of its cells."""
+        spans = self.server.documents.cells_of(uri)
+        if spans is not None:
+            moved = notebooks.cell_location(spans, rng)
+            if moved is not None:
+                return moved
+        return types.Location(uri=uri, range=rng)
 
     async def _read(self, path: str) -> Text | None:
         try:
@@ -309,12 +358,18 @@ class ExecutionsFeature:
     # -- requests
     # -------------------------------------------------------------------------------------------------
     def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
-        """Gate actions for the gate diagnostics under the range (ours, not only what the client sent)."""
-        published = self._published.get(uri_key(params.text_document.uri))
+        """Gate actions for the gate diagnostics under the range (ours, not only what the client sent); for a
+        notebook cell, its notebook's diagnostics that are in the cell, in cell lines (as published)."""
+        uri = params.text_document.uri
+        owner = self.server.documents.cell(uri)
+        published = self._published.get(uri_key(owner[0].uri if owner is not None else uri))
         if published is None:
             return []
+        shown = published[1]
+        if owner is not None:
+            ((_, shown),) = notebooks.split_diagnostics([owner[1]], shown)
         out: list[types.CodeAction] = []
-        for d in published[1]:
+        for d in shown:
             if _overlaps(d.range, params.range):
                 out.extend(status.gate_actions(d, GATE_COMMANDS))
         return out

@@ -68,6 +68,25 @@ def to_cell(items: list[Any], span: CellSpan) -> list[Any]:
     return [_shift(item, -span.start) for item in items if span.holds(item["range"]["start"]["line"])]
 
 
+def cell_location(spans: list[CellSpan], rng: types.Range) -> types.Location | None:
+    """A range of the notebook's module as the client knows it: in the cell that holds its start, in that
+    cell's lines (an end past the cell is clipped to the cell's last line); None outside every cell."""
+    for span in spans:
+        if span.holds(rng.start.line):
+            return types.Location(uri=span.uri, range=_in_cell(span, rng))
+    return None
+
+
+def _in_cell(span: CellSpan, rng: types.Range) -> types.Range:
+    end = rng.end
+    if not span.holds(end.line):  # clipped to the cell's end
+        end = types.Position(line=span.start + span.lines - 1, character=0)
+    return types.Range(
+        start=types.Position(line=rng.start.line - span.start, character=rng.start.character),
+        end=types.Position(line=end.line - span.start, character=end.character),
+    )
+
+
 def split_diagnostics(
     spans: list[CellSpan], diagnostics: list[types.Diagnostic]
 ) -> list[tuple[str, list[types.Diagnostic]]]:
@@ -77,13 +96,7 @@ def split_diagnostics(
         mine = []
         for d in diagnostics:
             if span.holds(d.range.start.line):
-                end = d.range.end
-                if not span.holds(end.line):  # clipped to the cell's end
-                    end = types.Position(line=span.start + span.lines - 1, character=0)
-                first = d.range.start
-                start = types.Position(line=first.line - span.start, character=first.character)
-                moved_end = types.Position(line=end.line - span.start, character=end.character)
-                mine.append(with_range(d, types.Range(start=start, end=moved_end)))
+                mine.append(with_range(d, _in_cell(span, d.range)))
         out.append((span.uri, mine))
     return out
 
