@@ -60,13 +60,21 @@ class WorkerError(Exception):
     stopped), ``"worker"`` (the worker process failed or is backing off). The message says what to do."""
 
     def __init__(
-        self, message: str, kind: str = "worker", frames: list[Frame] | None = None, traceback: str = ""
+        self,
+        message: str,
+        kind: str = "worker",
+        frames: list[Frame] | None = None,
+        traceback: str = "",
+        data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.kind = kind
         self.frames: list[Frame] = list(frames or [])
         self.traceback = traceback
+        self.data: dict[str, Any] = dict(
+            data or {}
+        )  # the worker's error data (a failing cell: cell, line, error)
 
 
 @dataclass(frozen=True)
@@ -358,6 +366,7 @@ class WorkerClient:
                 kind=str(data.get("kind", "worker")),
                 frames=list(data.get("frames") or []),
                 traceback=str(data.get("traceback") or ""),
+                data=data,
             )
         return reply.get("result")
 

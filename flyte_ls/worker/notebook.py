@@ -148,6 +148,7 @@ def _check_python_version(expected: Any) -> None:
             f"the notebook's interpreter {sys.executable} is Python {_python_version()} but tasks run on "
             f"Python {expected}: a pickle loads only on the same major.minor version — select an "
             "interpreter or an image with the same Python version",
+            {"python": _python_version()},
         )
 
 
@@ -205,6 +206,9 @@ def _cell_failure(index: int, exc: BaseException) -> RequestError:
         "import",
         f"running cell {index} failed (line {line}): {_one_line(exc)}",
         {
+            "cell": index,
+            "line": line,
+            "error": _one_line(exc),
             "cellFrames": cell_frames,
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
         },

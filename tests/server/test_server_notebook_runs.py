@@ -169,8 +169,11 @@ async def test_a_workflow_run_from_its_cell_puts_its_status_on_its_line(client: 
     cell_uris = open_notebook(client)
     wf_cell = cell_uris[4]  # `def untyped(x)` at line 1; `@workflow` at line 5, `def wf` at line 6
 
-    with pytest.raises(JsonRpcException, match="'x' has no type"):
+    with pytest.raises(JsonRpcException, match="'x' has no type") as info:
         await command(client, "flyte.execute", {"uri": wf_cell, "entity": "wf", "inputs": {"x": 1}})
+    # the failing cell in the user's terms: counted among code cells from 1, its first line, its URI
+    assert "code cell 4 of 4 (`@task`) failed at its line 1" in str(info.value), info.value
+    assert info.value.data["frames"] == [{"file": wf_cell, "line": 1, "name": "<cell>"}], info.value.data
     fix = types.TextDocumentContentChangePartial(
         range=types.Range(types.Position(1, 13), types.Position(1, 13)), text=": int"
     )  # def untyped(x: int) -> int:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -51,7 +50,6 @@ WORKER_ERROR_CODES = {"import": -32001, "entity": -32002, "serialize": -32003}
 Handler = Callable[[FlyteLanguageServer, Args], Awaitable[Any]]
 # The worker's refusal of a notebook entity whose tasks run on another Python (flyte_ls/worker/notebook.py)
 PYTHON_VERSION_KIND = "pythonVersion"
-_NOTEBOOK_PYTHON = re.compile(r" is Python (\d+\.\d+(?:\.\d+)?\S*) but ")
 
 
 # -- errors ----------------------------------------------------------------------------------------------
@@ -251,11 +249,31 @@ async def _serialize_notebook(runs: RunService, target: EntityTarget) -> Any:
             out_dir=out_dir,
         )
     except WorkerError as err:
-        if err.kind != PYTHON_VERSION_KIND or tasks is None:
-            raise
-        found = _NOTEBOOK_PYTHON.search(err.message)
-        mine = found.group(1) if found else "another version"
-        raise WorkerError(mismatch_message(runs.worker.python, mine, tasks), kind=err.kind) from None
+        if err.kind == PYTHON_VERSION_KIND and tasks is not None:
+            mine = str(err.data.get("python") or "another version")
+            raise WorkerError(mismatch_message(runs.worker.python, mine, tasks), kind=err.kind) from None
+        if err.kind == "import" and isinstance(err.data.get("cell"), int):
+            raise _failed_cell(err, cells) from None
+        raise
+
+
+def _failed_cell(err: Any, cells: NotebookCells) -> Any:
+    """The worker's "running cell N failed" in the user's terms: which code cell (counted from 1, with its
+    first line, since editors show no cell numbers) and its line; the frame names the cell's URI."""
+    from flyte_ls.run.worker_client import Frame, WorkerError
+
+    index, line = int(err.data["cell"]), int(err.data.get("line") or 0)
+    if not 0 <= index < len(cells.uris):
+        return err
+    first = next((text.strip() for text in cells.sources[index].splitlines() if text.strip()), "")
+    shown = first if len(first) <= 40 else first[:39] + "…"
+    message = (
+        f"running the notebook's code cell {index + 1} of {len(cells.uris)} (`{shown}`) failed at its line "
+        f"{line}: {err.data.get('error') or err.message} — fix the cell (cells 1..{cells.index + 1} run "
+        "before the entity is pickled)"
+    )
+    frame = Frame(file=cells.uris[index], line=line, name="<cell>")
+    return WorkerError(message, kind=err.kind, frames=[frame], traceback=err.traceback, data=err.data)
 
 
 async def _register(
