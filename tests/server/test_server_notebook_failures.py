@@ -4,7 +4,8 @@ cells.
 
 - ``validate`` (cell 3) calls ``check_positive``, a plain function of cell 2 that raises: the task's traceback
   names ``<dynamic-code>`` (cloudpickle 3 erases the cells' file names, keeping the cell-relative lines), and
-  the Error lands in cell 2 on the ``raise`` line, the status in cell 3 points there;
+  the Error lands in cell 2 on the ``raise`` line, the status in cell 3 points there; the same from the
+  workflow ``checked`` (cell 4), whose failing node is ``validate``;
 - ``gated`` (cell 4) waits for an approval: the gate diagnostic is in cell 4, a code action on the cell
   approves it, and the run ends SUCCEEDED.
 """
@@ -212,6 +213,30 @@ async def test_a_failure_lands_on_the_raise_line_of_the_helpers_cell(client: Lan
     # The hover of the cell's entity lists its run.
     text = await hover_text(client, task_cell, cell_line(3, "def validate"), 5)
     assert f"- **FAILED** [{name}](" in text, text
+
+
+@pytest.mark.asyncio
+async def test_a_workflows_failing_node_lands_in_the_helpers_cell(client: LanguageClient) -> None:
+    cells = open_notebook(client)
+    helper_cell, workflow_cell = cells[2], cells[4]
+    launched = await command(
+        client, "flyte.execute", {"uri": workflow_cell, "entity": "checked", "inputs": {"x": 0}}
+    )
+    name = launched["execution"]["name"]
+
+    (raised,) = await wait_until(
+        lambda: on_execution(client, helper_cell, name),
+        f"the Error of {name} in the helper's cell",
+        RUN_DEADLINE,
+    )
+    assert raised.range.start.line == cell_line(2, "raise ValueError"), raised.range
+    assert "x must be positive, got 0" in raised.message, raised.message
+    (status,) = on_execution(client, workflow_cell, name)
+    assert status.message.startswith("checked: FAILED"), status.message
+    assert status.range.start.line == cell_line(4, "def checked")
+    assert status.related_information is not None
+    assert status.related_information[0].location == types.Location(uri=helper_cell, range=raised.range)
+    assert not on_execution(client, cells[3], name) and not on_execution(client, cells[0], name)
 
 
 @pytest.mark.asyncio
