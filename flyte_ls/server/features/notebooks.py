@@ -11,7 +11,6 @@ filtered to the cell and moved to its lines (:func:`to_cell`).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,23 +20,15 @@ from lsprotocol import types
 from flyte_ls.server.documents import CellSpan, shown_analysis
 from flyte_ls.server.remap import with_range
 from flyte_ls.server.server import FlyteLanguageServer
+from flyte_ls.worker.ipython import code_lines
 
 log = logging.getLogger(__name__)
 
-# IPython syntax, not Python: ``%magic``, ``!shell``, ``?help`` lines and ``files = !ls`` / ``t = %time f()``.
-_IPYTHON_LINE = re.compile(r"\s*([%!?]|[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!])")
-
 
 def cell_code(source: str) -> list[str]:
-    """A cell's lines as Python: magics and shell escapes blanked (a ``%%`` cell magic blanks it all).
-
-    Line by line, like IPython's own first pass: a ``%`` that starts a continuation line (``(a\n % b)``)
-    is blanked too, a rare false positive that costs a syntax error in that cell only.
-    """
-    lines = source.split("\n")
-    if source.lstrip().startswith("%%"):
-        return [""] * len(lines)
-    return ["" if _IPYTHON_LINE.match(line) else line for line in lines]
+    """A cell's lines as Python: magics, shell escapes and help blanked — the worker's rule
+    (:func:`flyte_ls.worker.ipython.code_lines`), so the lines analysed are the lines run."""
+    return code_lines(source)
 
 
 def module_text(cells: Iterable[tuple[str, str]]) -> tuple[str, list[CellSpan]]:
