@@ -7,7 +7,8 @@
 //   server reads the top-level pythonPath as the editor's interpreter),
 // - `workspace/configuration` answers with `pythonPath` filled the same way,
 // - every server command VS Code runs (code lenses) going through runFlow's prompts, a failure shown with the
-//   server's message and "Show Logs".
+//   server's message and "Show Logs",
+// - Python files synced as text, Python cells of Jupyter notebooks through notebook sync (notebooks.ts).
 // Restarts: on `flyte.serverCommand` / `flyte.interpreter` changes and when the Python extension's interpreter
 // changes. Notification handlers and state listeners are kept here, so they survive restarts.
 import * as readline from "node:readline";
@@ -27,6 +28,7 @@ import {
   type Interpreter,
   type InterpreterSources,
 } from "./interpreter";
+import { DOCUMENT_SELECTOR, importsFromDisk } from "./notebooks";
 import { Methods, SETTINGS_SECTION, type ExecutionInfo } from "./protocol";
 import { errorMessage, executeWithPrompts, type FlowDeps } from "./runFlow";
 import { InstallCancelled, prepareServer, type InstallUi, type Prepared } from "./serverInstall";
@@ -107,7 +109,8 @@ export interface ClientUi extends InstallUi {
   saveDocument(uri: string): PromiseLike<boolean>;
 }
 
-/** Commands that import the entity's file from disk: a lens click saves the open document first. */
+/** Commands that import the entity's file from disk: a lens click saves the open document first (not a
+ *  notebook's: the server runs its cells as the editor has them). */
 const IMPORTING_COMMANDS: ReadonlySet<string> = new Set([
   "flyte.execute",
   "flyte.register",
@@ -413,10 +416,7 @@ export class ServerClient implements ServerHost, vscode.Disposable {
 
   clientOptions(): LanguageClientOptions {
     return {
-      documentSelector: [
-        { scheme: "file", language: "python" },
-        { scheme: "untitled", language: "python" },
-      ],
+      documentSelector: DOCUMENT_SELECTOR,
       outputChannel: this.options.channel,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: () => initializationOptions(this.settings().section, this.interpreter?.path),
@@ -442,8 +442,9 @@ export class ServerClient implements ServerHost, vscode.Disposable {
   async executeFromEditor(command: string, args: unknown[], next: (command: string, args: unknown[]) => unknown): Promise<unknown> {
     const arg = args.length === 1 && args[0] && typeof args[0] === "object" && !Array.isArray(args[0]) ? (args[0] as Json) : undefined;
     try {
-      if (arg && IMPORTING_COMMANDS.has(command) && typeof arg.uri === "string" && !(await this.ui.saveDocument(arg.uri))) {
-        throw new Error(`${arg.uri} could not be saved, and flyte-ls imports your code from disk: save it, then try again.`);
+      const uri = arg?.uri;
+      if (IMPORTING_COMMANDS.has(command) && typeof uri === "string" && importsFromDisk(uri) && !(await this.ui.saveDocument(uri))) {
+        throw new Error(`${uri} could not be saved, and flyte-ls imports your code from disk: save it, then try again.`);
       }
       return arg ? await this.executeCommand(command, arg) : await next(command, args);
     } catch (err) {

@@ -5,6 +5,7 @@
 import * as os from "node:os";
 import * as vscode from "vscode";
 import type { ServerHost } from "./host";
+import { CELL_SCHEME, importsFromDisk, isCellUri, isNotebookUri, JUPYTER_NOTEBOOK } from "./notebooks";
 import {
   chosenLocal,
   ClientCommands,
@@ -41,15 +42,17 @@ const OPEN_CONSOLE = "Open Console";
 const SHOW_EXECUTIONS = "Show Executions";
 const SHOW_LOGS = "Show Logs";
 
-/** The active editor, as the commands see it. */
+/** The active editor, as the commands see it (a Python file, or a cell of a notebook). */
 export interface EditorLike {
   uri: string;
   languageId: string;
   isUntitled: boolean;
-  /** The cursor's line (0-based). */
+  /** The cursor's line (0-based; in a cell, the cell's line). */
   line: number;
   /** Saves the document when it has unsaved changes; false when that failed. */
   save(): Thenable<boolean>;
+  /** For a cell (`uri` is `vscode-notebook-cell:…`): the URI of the Jupyter notebook holding it. */
+  notebookUri?: string;
 }
 
 /** The `vscode.window` (and a few other) functions the commands use: tests pass fakes. */
@@ -62,6 +65,8 @@ export interface CommandsUi extends ProfileUi {
   activeEditor(): EditorLike | undefined;
   /** Saves the open document `uri` if it has unsaved changes; false when that failed. */
   saveDocument(uri: string): Thenable<boolean>;
+  /** Whether the notebook `uri` is open (its cells synced to the server). */
+  notebookOpen(uri: string): boolean;
   openExternal(url: string): Thenable<boolean>;
   executeCommand(command: string, ...args: unknown[]): Thenable<unknown>;
 }
@@ -201,18 +206,27 @@ export function commandHandlers(host: ServerHost, deps: CommandDeps): Record<str
   const openUrl = (url: string | null | undefined): Actions => (url ? { [OPEN_CONSOLE]: () => ui.openExternal(url) } : {});
   const showExecutions: Actions = { [SHOW_EXECUTIONS]: () => ui.executeCommand(EXECUTIONS_CONTAINER_COMMAND) };
 
-  /** `{uri, entity}` at the cursor of the Python editor, the file saved; undefined (after saying why) if none. */
+  /**
+   * `{uri, entity}` at the cursor of the Python editor, the file saved; undefined (after saying why) if none. In
+   * a notebook cell: the notebook's URI (as the lenses send it; the server runs the cells as the editor has
+   * them, so nothing is saved) and the entity found in the cell.
+   */
   async function entityAtCursor(opts: { save: boolean; quiet?: boolean }): Promise<{ uri: string; entity: string } | undefined> {
     const editor = ui.activeEditor();
     if (!editor || editor.languageId !== "python") {
-      if (!opts.quiet) void ui.showWarningMessage("Open a Python file and put the cursor in a Flyte task, workflow or launch plan.", {});
+      if (!opts.quiet) void ui.showWarningMessage("Open a Python file or notebook cell and put the cursor in a Flyte task, workflow or launch plan.", {});
       return undefined;
     }
-    if (opts.save && editor.isUntitled) {
+    if (isCellUri(editor.uri)) {
+      if (!editor.notebookUri) {
+        if (!opts.quiet) void ui.showWarningMessage("flyte-ls runs the cells of Jupyter notebooks (.ipynb): this cell is not in one.", {});
+        return undefined;
+      }
+    } else if (opts.save && editor.isUntitled) {
       void ui.showWarningMessage("Save this file first: flyte-ls imports your code from disk.", {});
       return undefined;
     }
-    if (opts.save && !(await editor.save())) {
+    if (opts.save && !isCellUri(editor.uri) && !(await editor.save())) {
       void ui.showWarningMessage("The file could not be saved, and flyte-ls imports your code from disk: save it, then try again.", {});
       return undefined;
     }
@@ -222,7 +236,7 @@ export function commandHandlers(host: ServerHost, deps: CommandDeps): Record<str
       if (!opts.quiet) void ui.showInformationMessage("No Flyte entity at or above the cursor: put it in a @task, @workflow or launch plan.");
       return undefined;
     }
-    return { uri: editor.uri, entity: entity.name };
+    return { uri: editor.notebookUri ?? editor.uri, entity: entity.name };
   }
 
   async function execute(arg: Record<string, unknown>): Promise<void> {
@@ -293,7 +307,12 @@ export function commandHandlers(host: ServerHost, deps: CommandDeps): Record<str
         void ui.showInformationMessage("Nothing to re-run yet: run an entity first (▶ Run, or Flyte: Run Entity at Cursor).");
         return;
       }
-      if (typeof arg.uri === "string" && !(await ui.saveDocument(arg.uri))) {
+      if (typeof arg.uri === "string" && isNotebookUri(arg.uri) && !ui.notebookOpen(arg.uri)) {
+        const name = decodeURIComponent(arg.uri.replace(/^.*\//, ""));
+        void ui.showWarningMessage(`Open ${name} first: a notebook's entity runs from its cells as the editor has them.`, {});
+        return;
+      }
+      if (typeof arg.uri === "string" && importsFromDisk(arg.uri) && !(await ui.saveDocument(arg.uri))) {
         void ui.showWarningMessage("The file could not be saved, and flyte-ls imports your code from disk: save it, then try again.", {});
         return;
       }
@@ -446,23 +465,46 @@ export function vscodeCommandsUi(): CommandsUi {
     withProgress: (title, task) => w.withProgress({ location: vscode.ProgressLocation.Window, title }, task),
     activeEditor: () => {
       const editor = w.activeTextEditor;
-      if (!editor) return undefined;
-      const doc = editor.document;
+      if (editor) {
+        const doc = editor.document;
+        return {
+          uri: doc.uri.toString(),
+          languageId: doc.languageId,
+          isUntitled: doc.isUntitled,
+          line: editor.selection.active.line,
+          save: async () => !doc.isDirty || doc.save(),
+          notebookUri: doc.uri.scheme === CELL_SCHEME ? jupyterNotebookOf(doc.uri.toString())?.uri.toString() : undefined,
+        };
+      }
+      // A notebook whose selected cell is not being edited: that cell, as if the cursor were at its end.
+      const notebook = w.activeNotebookEditor;
+      const jupyter = notebook?.notebook.notebookType === JUPYTER_NOTEBOOK && notebook.notebook.cellCount > 0;
+      const cell = jupyter ? notebook.notebook.cellAt(notebook.selection.start) : undefined;
+      if (!notebook || !cell || cell.kind !== vscode.NotebookCellKind.Code) return undefined;
       return {
-        uri: doc.uri.toString(),
-        languageId: doc.languageId,
-        isUntitled: doc.isUntitled,
-        line: editor.selection.active.line,
-        save: async () => !doc.isDirty || doc.save(),
+        uri: cell.document.uri.toString(),
+        languageId: cell.document.languageId,
+        isUntitled: false,
+        line: Math.max(0, cell.document.lineCount - 1),
+        save: async () => true,
+        notebookUri: notebook.notebook.uri.toString(),
       };
     },
     saveDocument: async (uri) => {
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
       return !doc || !doc.isDirty || doc.save();
     },
+    notebookOpen: (uri) => vscode.workspace.notebookDocuments.some((nb) => nb.uri.toString() === uri),
     openExternal: (url) => vscode.env.openExternal(vscode.Uri.parse(url)),
     executeCommand: (command, ...args) => vscode.commands.executeCommand(command, ...args),
   };
+}
+
+/** The open Jupyter notebook that holds the cell document `cellUri`. */
+function jupyterNotebookOf(cellUri: string): vscode.NotebookDocument | undefined {
+  return vscode.workspace.notebookDocuments.find(
+    (nb) => nb.notebookType === JUPYTER_NOTEBOOK && nb.getCells().some((c) => c.document.uri.toString() === cellUri),
+  );
 }
 
 /** Select Profile's settings: the `flyte` section of the active editor's folder (else the first folder). */

@@ -4,9 +4,11 @@
 // ExecutionsModel holds the items and says which one changed (pure: no `vscode`); ExecutionsTreeProvider turns
 // them into TreeItems; registerExecutionsView wires both to the server (ServerHost) and to VS Code, and
 // registers the view's own commands (refresh, relaunch, reveal). Clicking an execution reveals its entity in
-// its file (the console when it has no source); the inline buttons open the console, relaunch, terminate.
+// its file, or in its cell for a run from a notebook (the console when it has no source); the inline buttons
+// open the console, relaunch, terminate.
 import * as vscode from "vscode";
 import type { DisposableLike, ServerHost } from "./host";
+import { isNotebookUri, revealInNotebook, type NotebookUi } from "./notebooks";
 import {
   ClientCommands,
   DONE_PHASES,
@@ -390,7 +392,7 @@ export class RunningTicker {
 
 // -- actions ------------------------------------------------------------------------------------------------------
 /** The `vscode.window` functions the actions use (a fake in the unit tests). */
-export interface ViewUi {
+export interface ViewUi extends NotebookUi {
   showInformationMessage(message: string, ...items: string[]): Thenable<string | undefined>;
   showErrorMessage(message: string, ...items: string[]): Thenable<string | undefined>;
   /** Opens `uri` with `selection` selected and revealed (the top of the file without one). */
@@ -408,6 +410,25 @@ export function vscodeViewUi(): ViewUi {
           ? new vscode.Range(selection.start.line, selection.start.character, selection.end.line, selection.end.character)
           : undefined,
       }),
+    showNotebook: async (uri) => {
+      const notebook = await vscode.workspace.openNotebookDocument(vscode.Uri.parse(uri));
+      await vscode.window.showNotebookDocument(notebook, { preview: true });
+      return notebook
+        .getCells()
+        .filter((cell) => cell.kind === vscode.NotebookCellKind.Code)
+        .map((cell) => cell.document.uri.toString());
+    },
+    showNotebookCell: async (notebookUri, cellUri, selection) => {
+      const notebook = vscode.workspace.notebookDocuments.find((nb) => nb.uri.toString() === notebookUri);
+      const cell = notebook?.getCells().find((c) => c.document.uri.toString() === cellUri);
+      if (!notebook || !cell) throw new Error(`the cell ${cellUri} is no longer in the notebook`);
+      const cells = new vscode.NotebookRange(cell.index, cell.index + 1);
+      const editor = await vscode.window.showNotebookDocument(notebook, { selections: [cells], preview: true });
+      editor.revealRange(cells, vscode.NotebookEditorRevealType.InCenterIfOutsideViewport);
+      // A cell's text document opens in its notebook editor: the entity's name selected in the cell.
+      const range = new vscode.Range(selection.start.line, selection.start.character, selection.end.line, selection.end.character);
+      return vscode.window.showTextDocument(cell.document, { selection: range, viewColumn: editor.viewColumn, preview: true });
+    },
   };
 }
 
@@ -437,7 +458,8 @@ function executionOf(node: ExecutionsNode | undefined): ExecutionInfo | undefine
 
 /**
  * Opens the file of an execution's entity with the entity's name selected (`flyte/entities`' selectionRange);
- * the top of the file when the entity is no longer in it. False when there was nothing to open.
+ * the top of the file when the entity is no longer in it. A run from a notebook opens the notebook editor at
+ * the entity's cell (notebooks.ts). False when there was nothing to open.
  */
 export async function revealEntity(host: ServerHost, ui: ViewUi, node: ExecutionsNode | undefined): Promise<boolean> {
   const info = executionOf(node);
@@ -450,6 +472,16 @@ export async function revealEntity(host: ServerHost, ui: ViewUi, node: Execution
       `${info.execution.name} was tracked without its source file (started elsewhere): use Open in Console.`,
     );
     return false;
+  }
+  if (isNotebookUri(info.uri)) {
+    // Run from a notebook (tracked under its URI): the notebook editor, at the entity in its cell.
+    try {
+      await revealInNotebook(host, ui, info.uri, info.entity);
+      return true;
+    } catch (err) {
+      showFailure(host, ui, `Cannot open ${info.uri}: ${messageOf(err)}`);
+      return false;
+    }
   }
   let range: LspRange | undefined;
   try {

@@ -264,11 +264,12 @@ const REQUEST_MS = 30_000;
  * VS Code does (work-done progress, showDocument, configuration pull, code lens refresh). `settings` is the
  * `flyte` section (initializationOptions and `workspace/configuration`); `pythonPath` defaults to
  * $FLYTE_LS_PYTHON and `local.autoStart` to false. The server's user cache is a temporary XDG_CACHE_HOME.
+ * `options.capabilities` adds top-level client capabilities (e.g. VS Code's `notebookDocument`).
  */
 export async function startServer(
   settings: Record<string, unknown>,
   workspace: string,
-  options: { extraNotifications?: string[]; args?: string[] } = {},
+  options: { extraNotifications?: string[]; args?: string[]; capabilities?: Record<string, unknown> } = {},
 ): Promise<ServerSession> {
   const py = python();
   let current: Record<string, unknown> = { pythonPath: py, local: { autoStart: false }, ...settings };
@@ -402,6 +403,7 @@ export async function startServer(
             publishDiagnostics: { relatedInformation: true, codeDescriptionSupport: true, dataSupport: true },
             codeAction: { dataSupport: true, resolveSupport: { properties: ["edit"] } },
           },
+          ...options.capabilities,
         },
       },
       60_000,

@@ -251,6 +251,7 @@ describe("client", () => {
     assert.deepEqual(clients[0].clientOptions.documentSelector, [
       { scheme: "file", language: "python" },
       { scheme: "untitled", language: "python" },
+      { notebook: "jupyter-notebook", language: "python" }, // cells: features, not text sync (test/unit/notebooks.test.ts)
     ]);
     assert.deepEqual(interpreters, [interp]);
     assert.deepEqual(prepares, [interp]);
@@ -351,6 +352,24 @@ describe("client", () => {
       assert.equal(await middleware("flyte.execute", [{ uri: "file:///ws/wf.py", entity: "wf" }], async () => undefined), undefined);
       assert.deepEqual(sent, ["flyte.register", "flyte.terminate"], "nothing is sent when the file could not be saved");
       assert.match(ui.errors.at(-1)!.message, /could not be saved/);
+      await host.dispose();
+    });
+
+    it("save nothing for a lens of a notebook's entity: the server runs the cells as the editor has them", async () => {
+      const { host, clients, ui } = setup();
+      await host.start();
+      const sent: unknown[] = [];
+      clients[0].answer = (_method, params) => {
+        sent.push((params as { arguments: unknown[] }).arguments[0]);
+        return { version: "v1" };
+      };
+      ui.saveFails = true;
+      const middleware = clients[0].clientOptions.middleware!.executeCommand!;
+      await middleware("flyte.register", [{ uri: "file:///ws/flows.ipynb", entity: "add" }], async () => undefined);
+      await middleware("flyte.register", [{ uri: "vscode-notebook-cell:/ws/flows.ipynb#W2sZmlsZQ%3D%3D", entity: "add" }], async () => undefined);
+      assert.deepEqual(ui.saved, []);
+      assert.equal(sent.length, 2);
+      assert.equal(ui.errors.length, 0);
       await host.dispose();
     });
 

@@ -154,6 +154,10 @@ class FakeUi implements CommandsUi {
     this.saved.push(uri);
     return Promise.resolve(true);
   }
+  openNotebooks = new Set<string>();
+  notebookOpen(uri: string) {
+    return this.openNotebooks.has(uri);
+  }
   openExternal(url: string) {
     this.opened.push(url);
     return Promise.resolve(true);
@@ -386,6 +390,55 @@ describe("Run / Re-run last / Register", () => {
     assert.deepEqual(t.host.commands, [["flyte.register", { uri: "file:///ws/wf.py", entity: "wf" }, "direct"]]);
     assert.deepEqual(t.ui.calls.find((c) => c.fn === "info")?.args, ["Registered wf, version abc123def456", "Open Console"]);
     assert.deepEqual(t.ui.opened, ["http://c/wf"]);
+  });
+});
+
+describe("Run / Re-run last / Register from a notebook cell", () => {
+  const NB = "file:///ws/flows.ipynb";
+  const CELL = "vscode-notebook-cell:/ws/flows.ipynb#W2sZmlsZQ%3D%3D";
+  const cellEditor = (line: number, over: Partial<EditorLike> = {}) =>
+    pythonEditor(line, { uri: CELL, notebookUri: NB, save: async () => assert.fail("a cell is never saved"), ...over });
+
+  it("finds the entity in the cell (cell lines) and runs it by the notebook's URI, as its lens does, saving nothing", async () => {
+    const t = setup();
+    t.ui.editor = cellEditor(5);
+    t.host.answers["flyte/entities"] = () => [entity("untyped", 0, 2), entity("wf", 5, 7)];
+    t.host.answers["flyte.execute"] = () => ({ execution: { project: "p", domain: "d", name: "nb1" }, consoleUrl: null, version: "v" });
+    t.host.answers["flyte.register"] = () => ({ version: "v", consoleUrl: null, entities: [] });
+    await t.run("flyte-ls.run");
+    t.ui.editor = cellEditor(1);
+    await t.run("flyte-ls.register");
+    assert.deepEqual(t.host.requests, [
+      ["flyte/entities", { textDocument: { uri: CELL } }],
+      ["flyte/entities", { textDocument: { uri: CELL } }],
+    ]);
+    assert.deepEqual(t.host.commands, [
+      ["flyte.execute", { uri: NB, entity: "wf" }, "prompted"],
+      ["flyte.register", { uri: NB, entity: "untyped" }, "direct"],
+    ]);
+    assert.deepEqual(t.ui.saved, []);
+    assert.deepEqual(t.ui.messages("warning"), []);
+  });
+
+  it("says so for a cell that is in no Jupyter notebook (the Interactive Window)", async () => {
+    const t = setup();
+    t.ui.editor = cellEditor(1, { notebookUri: undefined });
+    await t.run("flyte-ls.run");
+    assert.deepEqual(t.host.requests, []);
+    assert.match(t.ui.messages("warning")[0], /runs the cells of Jupyter notebooks \(\.ipynb\)/);
+  });
+
+  it("re-runs a run from an open notebook without saving anything, and asks to open a closed one first", async () => {
+    const last = { uri: NB, entity: "add", inputs: { x: 1 } };
+    const t = setup({ memory: memory({ [LAST_RUN_KEY]: last }) });
+    t.host.answers["flyte.execute"] = () => ({ execution: { project: "p", domain: "d", name: "r3" }, consoleUrl: null, version: "v" });
+    await t.run("flyte-ls.rerunLast");
+    assert.deepEqual(t.host.commands, []);
+    assert.deepEqual(t.ui.messages("warning"), ["Open flows.ipynb first: a notebook's entity runs from its cells as the editor has them."]);
+    t.ui.openNotebooks.add(NB);
+    await t.run("flyte-ls.rerunLast");
+    assert.deepEqual(t.ui.saved, []);
+    assert.deepEqual(t.host.commands, [["flyte.execute", last, "prompted"]]);
   });
 });
 

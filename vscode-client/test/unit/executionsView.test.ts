@@ -15,6 +15,7 @@ import {
   type ViewUi,
 } from "../../src/executionsView";
 import type { DisposableLike, ServerHost } from "../../src/host";
+import { entityInCells } from "../../src/notebooks";
 import { ClientCommands, type EntityItem, type ExecutionInfo, type ExecutionsNode } from "../../src/protocol";
 import { resetMock } from "../mock";
 
@@ -109,6 +110,8 @@ interface FakeUi extends ViewUi {
   errors: { message: string; items: string[] }[];
   shown: { uri: string; selection?: unknown }[];
   choice: string | undefined;
+  /** The code cells `showNotebook` answers with, by notebook URI. */
+  notebooks: Map<string, string[]>;
 }
 
 function fakeUi(): FakeUi {
@@ -127,6 +130,17 @@ function fakeUi(): FakeUi {
     },
     showTextDocument: async (uri, selection) => {
       ui.shown.push({ uri, selection });
+      return undefined;
+    },
+    notebooks: new Map(),
+    showNotebook: async (uri) => {
+      ui.shown.push({ uri });
+      const cells = ui.notebooks.get(uri);
+      if (!cells) throw new Error("no such notebook");
+      return cells;
+    },
+    showNotebookCell: async (uri, cell, selection) => {
+      ui.shown.push({ uri: `${uri} ${cell}`, selection });
       return undefined;
     },
   };
@@ -453,6 +467,64 @@ describe("executionsView: actions", () => {
     assert.deepEqual(ui.errors, [{ message: `Cannot open ${URI}: file not found`, items: ["Show Logs"] }]);
     await tick();
     assert.equal(host.logsShown, 1);
+  });
+
+  describe("an execution run from a notebook (tracked under the .ipynb's URI)", () => {
+    const NB = "file:///ws/flows.ipynb";
+    const CELLS = ["vscode-notebook-cell:/ws/flows.ipynb#W0sZmlsZQ%3D%3D", "vscode-notebook-cell:/ws/flows.ipynb#W2sZmlsZQ%3D%3D"];
+    const fromNotebook = (entityName: string) => node(info("nb", "SUCCEEDED", { uri: NB, entity: entityName }));
+
+    it("opens the notebook editor (not the .ipynb's text) and selects the entity in the cell that defines it", async () => {
+      const host = fakeHost();
+      const ui = fakeUi();
+      ui.notebooks.set(NB, CELLS);
+      // the server answers flyte/entities of a cell with that cell's entities, in cell lines
+      host.answer = async (_m, params) => ((params as { textDocument: { uri: string } }).textDocument.uri === CELLS[1] ? [entity("wf", 6)] : [entity("add", 4)]);
+      assert.equal(await revealEntity(host, ui, fromNotebook("wf")), true);
+      assert.deepEqual(
+        host.requests.map((r) => r.params),
+        CELLS.map((uri) => ({ textDocument: { uri } })),
+      );
+      assert.deepEqual(ui.shown, [{ uri: NB }, { uri: `${NB} ${CELLS[1]}`, selection: entity("wf", 6).selectionRange }]);
+      assert.deepEqual(ui.infos, []);
+    });
+
+    it("asks again while the server does not know the cells yet (a notebook just opened), then finds the entity", async () => {
+      const host = fakeHost();
+      const ui = fakeUi();
+      ui.notebooks.set(NB, CELLS);
+      let calls = 0;
+      host.answer = async (_m, params) => {
+        if (calls++ < CELLS.length) throw new Error("flyte/entities: not open and not a file: URI");
+        return (params as { textDocument: { uri: string } }).textDocument.uri === CELLS[0] ? [entity("add", 4)] : [];
+      };
+      assert.equal(await revealEntity(host, ui, fromNotebook("add")), true);
+      assert.equal(host.requests.length, 2 * CELLS.length);
+      assert.deepEqual(ui.shown.at(-1), { uri: `${NB} ${CELLS[0]}`, selection: entity("add", 4).selectionRange });
+    });
+
+    it("leaves the notebook open with a word when no cell defines the entity any more, or the server cannot say", async () => {
+      const host = fakeHost();
+      const ui = fakeUi();
+      ui.notebooks.set(NB, CELLS);
+      host.answer = async () => [entity("other", 1)];
+      assert.equal(await revealEntity(host, ui, fromNotebook("gone")), true);
+      assert.deepEqual(ui.infos, ["gone is no longer defined in this notebook."]);
+      assert.deepEqual(ui.shown, [{ uri: NB }]);
+      await assert.rejects(
+        entityInCells({ sendRequest: async () => Promise.reject(new Error("server down")) }, CELLS, "add", { attempts: 2, waitMs: 1 }),
+        /server down/,
+      );
+    });
+
+    it("fails visibly when the notebook cannot be opened", async () => {
+      const host = fakeHost();
+      const ui = fakeUi();
+      ui.choice = "Show Logs";
+      assert.equal(await revealEntity(host, ui, fromNotebook("wf")), false);
+      assert.deepEqual(ui.errors, [{ message: `Cannot open ${NB}: no such notebook`, items: ["Show Logs"] }]);
+      assert.deepEqual(host.requests, []);
+    });
   });
 
   it("relaunches with flyte.relaunch {execution} and offers the new execution's console", async () => {
