@@ -90,6 +90,8 @@ def serialize_notebook(params: dict[str, Any]) -> dict[str, Any]:
             f"{name} is not a task, workflow or launch plan (it is a {type(entity).__name__})",
         )
     pickled = _pickled_entity(entity, flytekit_models)
+    if params.get("cwd"):
+        _pickle_by_value_under(str(params["cwd"]))
     seed = hashlib.sha256("\0".join(cells[: up_to + 1]).encode()).digest()
     pickle = _write_pickle(pickled, params.get("outDir"), name, seed)
     try:
@@ -190,6 +192,35 @@ def _run_cells(cells: list[str]) -> dict[str, Any]:
                 raise
             raise _cell_failure(index, exc) from None
     return module.__dict__
+
+
+def _pickle_by_value_under(folder: str) -> None:
+    """Have cloudpickle carry by value the modules the cells imported from the notebook's folder (a
+    ``helpers.py`` next to the notebook), as it does for the cells' own code.
+
+    flytekit's interactive mode pickles them by reference, so a task defined or used there fails where it
+    runs, which has the pickle but not the module (``ModuleNotFoundError: helpers``). Installed packages
+    (site-packages, the interpreter's own) stay by reference: the image has them."""
+    import cloudpickle
+
+    root = os.path.realpath(folder) + os.sep
+    installed = tuple(
+        os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix} if p
+    )
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or name == "__main__":
+            continue
+        path = os.path.realpath(file)
+        parts = path.split(os.sep)
+        if not path.startswith(root) or path.startswith(installed):
+            continue
+        if "site-packages" in parts or "dist-packages" in parts:
+            continue
+        try:
+            cloudpickle.register_pickle_by_value(module)
+        except ValueError:  # cloudpickle refuses a module it cannot find in sys.modules under its name
+            continue
 
 
 def _cell_failure(index: int, exc: BaseException) -> RequestError:

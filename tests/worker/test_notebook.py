@@ -250,3 +250,34 @@ async def test_endless_cells_are_stopped(client: WorkerClient, tmp_path: Path) -
         )
     assert info.value.kind == "timeout"
     assert "running the notebook's cells and pickling x took longer than 2 s" in info.value.message
+
+
+async def test_modules_next_to_the_notebook_travel_in_the_pickle(
+    client: WorkerClient, tmp_path: Path
+) -> None:
+    """A task defined in a ``.py`` file next to the notebook and imported by a cell is pickled by value (its
+    module included), so it loads where that file does not exist; flytekit's own interactive mode pickles
+    it by reference, and it fails there with ModuleNotFoundError."""
+    folder = tmp_path / "nbdir"
+    (folder / "nbpkg").mkdir(parents=True)
+    (folder / "nbpkg" / "__init__.py").write_text("")
+    (folder / "nbpkg" / "consts.py").write_text("FACTOR = 3\n")
+    (folder / "nb_helpers.py").write_text(
+        "from flytekit import task\nfrom nbpkg.consts import FACTOR\n\n\n"
+        "def scale(x: int) -> int:\n    return FACTOR * x\n\n\n"
+        "@task\ndef triple(x: int) -> int:\n    return scale(x)\n"
+    )
+    cells = [
+        IMPORTS,
+        "from nb_helpers import triple\n",
+        "@workflow\ndef tripled(x: int) -> int:\n    return triple(x=double(x=x))\n",
+    ]
+    result = await client.serialize_notebook(
+        [IMPORTS, DOUBLE, *cells[1:]], "tripled", cwd=folder, out_dir=tmp_path / "out"
+    )
+    assert names(result.tasks) == {"double", "nb_helpers.triple"}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "pkl.gz").write_bytes(Path(result.pickle.path).read_bytes())
+    out = load_with_flytekit(elsewhere, "nb_helpers.triple", "t(x=5)")
+    assert out.splitlines()[1] == "nb_helpers.triple DefaultNotebookTaskResolver 15", out
