@@ -159,6 +159,11 @@ async def test_an_unknown_entity_of_a_notebook_is_invalid_params(client: Languag
     open_notebook(client)
     with pytest.raises(Exception, match="no task or workflow named 'missing'"):
         await command(client, "flyte.execute", {"uri": NB_URI, "entity": "missing"})
+    # a notebook the client has not opened: not imported as a Python file, a clear error instead
+    closed = WORKSPACE / "closed.ipynb"
+    shutil.copy(NOTEBOOK, closed)
+    with pytest.raises(JsonRpcException, match=r"the notebook closed\.ipynb is not open: open it in the"):
+        await command(client, "flyte.execute", {"uri": closed.as_uri(), "entity": "add"})
 
 
 @pytest.mark.asyncio

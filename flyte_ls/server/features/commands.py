@@ -177,6 +177,11 @@ class EntityTarget:
             self.source_root = os.path.dirname(path) if path else os.getcwd()
             return
         path = fs_path(self.uri)
+        if path is not None and path.endswith(".ipynb"):
+            raise JsonRpcInvalidParams(
+                f"{args.command}: the notebook {os.path.basename(path)} is not open: open it in the editor "
+                "(Run and Register use its cells as the editor has them, not the file)."
+            )
         if path is None or not os.path.isfile(path):
             raise JsonRpcInvalidParams(
                 f"{args.command}: `uri` {self.uri!r} is not a file on disk; save the file first "
