@@ -204,3 +204,53 @@ def logged(client: LanguageClient, *fragments: str) -> bool:
 
 def encoding(client: LanguageClient) -> str:
     return str(client.init_result.capabilities.position_encoding or "utf-16")  # type: ignore[attr-defined]
+
+
+# -- notebooks ---------------------------------------------------------------------------------------------
+NOTEBOOK_CAPABILITIES = types.NotebookDocumentClientCapabilities(
+    synchronization=types.NotebookDocumentSyncClientCapabilities()
+)
+
+
+def open_notebook(client: LanguageClient, path: Path) -> list[str]:
+    """``notebookDocument/didOpen`` of the ``.ipynb`` at ``path`` with all its cells, once per client (a
+    second call answers the same); the cell URIs by cell index, markdown cells included."""
+    opened: dict[Path, list[str]] = vars(client).setdefault("_flyte_ls_notebooks", {})
+    if path in opened:
+        return list(opened[path])
+    uris, cells, docs = [], [], []
+    for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+        cell_uri = f"vscode-notebook-cell:{path}#C{i}"
+        code = cell["cell_type"] == "code"
+        uris.append(cell_uri)
+        kind = types.NotebookCellKind.Code if code else types.NotebookCellKind.Markup
+        cells.append(types.NotebookCell(kind=kind, document=cell_uri))
+        text = "".join(cell["source"])
+        language = "python" if code else "markdown"
+        docs.append(types.TextDocumentItem(uri=cell_uri, language_id=language, version=1, text=text))
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=uri(path), notebook_type="jupyter-notebook", version=1, cells=cells
+            ),
+            cell_text_documents=docs,
+        )
+    )
+    opened[path] = uris
+    return list(uris)
+
+
+async def command(client: LanguageClient, name: str, *arguments: Any, timeout: float = 180.0) -> Any:
+    """``workspace/executeCommand`` with a deadline; the result as plain JSON."""
+    params = types.ExecuteCommandParams(command=name, arguments=list(arguments))
+    return to_json(await asyncio.wait_for(client.workspace_execute_command_async(params), timeout))
+
+
+def exec_diagnostics(client: LanguageClient, doc_uri: str, name: str | None = None) -> list[types.Diagnostic]:
+    """The ``flyte-exec`` diagnostics last published for ``doc_uri`` (of execution ``name``, if given)."""
+    return [
+        d
+        for d in client.diagnostics.get(doc_uri, [])
+        if d.source == "flyte-exec"
+        and (name is None or (d.data or {}).get("execution", {}).get("name") == name)
+    ]

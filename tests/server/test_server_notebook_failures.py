@@ -29,7 +29,16 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from local_backend import VENV_PYTHON, Backend, start_backend
-from lsp_helpers import make_client, raw_request, to_json, wait_until
+from lsp_helpers import (
+    NOTEBOOK_CAPABILITIES,
+    command,
+    exec_diagnostics,
+    make_client,
+    open_notebook,
+    raw_request,
+    to_json,
+    wait_until,
+)
 
 from flyte_ls.server.documents import CellSpan
 from flyte_ls.server.features import notebooks
@@ -68,9 +77,7 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
     params = types.InitializeParams(
         capabilities=types.ClientCapabilities(
             window=types.WindowClientCapabilities(work_done_progress=True),
-            notebook_document=types.NotebookDocumentClientCapabilities(
-                synchronization=types.NotebookDocumentSyncClientCapabilities()
-            ),
+            notebook_document=NOTEBOOK_CAPABILITIES,
         ),
         root_uri=WORKSPACE.as_uri(),
         workspace_folders=[types.WorkspaceFolder(uri=WORKSPACE.as_uri(), name="ws")],
@@ -86,60 +93,10 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
     await asyncio.wait_for(lsp_client.shutdown_session(), 30)
 
 
-_OPENED: list[str] = []
-
-
-def open_notebook(client: LanguageClient) -> list[str]:
-    """didOpen the notebook with its cells (once per session); the cell URIs (markdown ones included, by
-    index)."""
-    if _OPENED:
-        return list(_OPENED)
-    nb = json.loads(NOTEBOOK.read_text())
-    uris, cells, docs = [], [], []
-    for i, c in enumerate(nb["cells"]):
-        uri = f"vscode-notebook-cell:{NOTEBOOK}#C{i}"
-        code = c["cell_type"] == "code"
-        uris.append(uri)
-        cells.append(
-            types.NotebookCell(
-                kind=types.NotebookCellKind.Code if code else types.NotebookCellKind.Markup, document=uri
-            )
-        )
-        docs.append(
-            types.TextDocumentItem(
-                uri=uri, language_id="python" if code else "markdown", version=1, text="".join(c["source"])
-            )
-        )
-    client.notebook_document_did_open(
-        types.DidOpenNotebookDocumentParams(
-            notebook_document=types.NotebookDocument(
-                uri=NB_URI, notebook_type="jupyter-notebook", version=1, cells=cells
-            ),
-            cell_text_documents=docs,
-        )
-    )
-    _OPENED.extend(uris)
-    return uris
-
-
 def cell_line(index: int, fragment: str) -> int:
     """The 0-based line of ``fragment`` in code cell ``index`` of the fixture."""
     source = "".join(json.loads(NOTEBOOK.read_text())["cells"][index]["source"])
     return next(i for i, line in enumerate(source.split("\n")) if fragment in line)
-
-
-async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
-    params = types.ExecuteCommandParams(command=name, arguments=list(arguments))
-    return to_json(await asyncio.wait_for(client.workspace_execute_command_async(params), COMMAND_TIMEOUT))
-
-
-def exec_diagnostics(client: LanguageClient, uri: str, name: str | None = None) -> list[types.Diagnostic]:
-    return [
-        d
-        for d in client.diagnostics.get(uri, [])
-        if d.source == "flyte-exec"
-        and (name is None or (d.data or {}).get("execution", {}).get("name") == name)
-    ]
 
 
 def on_execution(client: LanguageClient, uri: str, name: str) -> list[types.Diagnostic]:
@@ -172,7 +129,7 @@ async def hover_text(client: LanguageClient, uri: str, line: int, character: int
 
 @pytest.mark.asyncio
 async def test_a_failure_lands_on_the_raise_line_of_the_helpers_cell(client: LanguageClient) -> None:
-    cells = open_notebook(client)
+    cells = open_notebook(client, NOTEBOOK)
     helper_cell, task_cell = cells[2], cells[3]
     launched = await command(
         client, "flyte.execute", {"uri": task_cell, "entity": "validate", "inputs": {"x": -3}}
@@ -217,7 +174,7 @@ async def test_a_failure_lands_on_the_raise_line_of_the_helpers_cell(client: Lan
 
 @pytest.mark.asyncio
 async def test_a_workflows_failing_node_lands_in_the_helpers_cell(client: LanguageClient) -> None:
-    cells = open_notebook(client)
+    cells = open_notebook(client, NOTEBOOK)
     helper_cell, workflow_cell = cells[2], cells[4]
     launched = await command(
         client, "flyte.execute", {"uri": workflow_cell, "entity": "checked", "inputs": {"x": 0}}
@@ -241,7 +198,7 @@ async def test_a_workflows_failing_node_lands_in_the_helpers_cell(client: Langua
 
 @pytest.mark.asyncio
 async def test_a_gate_in_a_cell_is_approved_through_the_cells_code_action(client: LanguageClient) -> None:
-    cells = open_notebook(client)
+    cells = open_notebook(client, NOTEBOOK)
     gate_cell = cells[4]
     launched = await command(
         client, "flyte.execute", {"uri": gate_cell, "entity": "gated", "inputs": {"x": 1}}

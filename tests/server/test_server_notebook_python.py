@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import platform
 import shutil
@@ -32,7 +31,15 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from local_backend import VENV_PYTHON, Backend, start_backend
-from lsp_helpers import logged, make_client, to_json, wait_until
+from lsp_helpers import (
+    NOTEBOOK_CAPABILITIES,
+    command,
+    logged,
+    make_client,
+    open_notebook,
+    to_json,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
@@ -81,9 +88,7 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
     backend: Backend = request.getfixturevalue("backend")
     params = types.InitializeParams(
         capabilities=types.ClientCapabilities(
-            notebook_document=types.NotebookDocumentClientCapabilities(
-                synchronization=types.NotebookDocumentSyncClientCapabilities()
-            ),
+            notebook_document=NOTEBOOK_CAPABILITIES,
         ),
         root_uri=WORKSPACE.as_uri(),
         workspace_folders=[types.WorkspaceFolder(uri=WORKSPACE.as_uri(), name="ws")],
@@ -92,44 +97,6 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
     await asyncio.wait_for(lsp_client.initialize_session(params), 30)
     yield
     await asyncio.wait_for(lsp_client.shutdown_session(), 30)
-
-
-_OPENED: list[str] = []
-
-
-def open_notebook(client: LanguageClient) -> list[str]:
-    """didOpen the notebook with its cells (once per session); the cell URIs, by index."""
-    if _OPENED:
-        return list(_OPENED)
-    nb = json.loads(NOTEBOOK.read_text())
-    uris, cells, docs = [], [], []
-    for i, c in enumerate(nb["cells"]):
-        uri = f"vscode-notebook-cell:{NOTEBOOK}#C{i}"
-        code = c["cell_type"] == "code"
-        kind = types.NotebookCellKind.Code if code else types.NotebookCellKind.Markup
-        uris.append(uri)
-        cells.append(types.NotebookCell(kind=kind, document=uri))
-        text = "".join(c["source"])
-        docs.append(
-            types.TextDocumentItem(
-                uri=uri, language_id="python" if code else "markdown", version=1, text=text
-            )
-        )
-    client.notebook_document_did_open(
-        types.DidOpenNotebookDocumentParams(
-            notebook_document=types.NotebookDocument(
-                uri=NB_URI, notebook_type="jupyter-notebook", version=1, cells=cells
-            ),
-            cell_text_documents=docs,
-        )
-    )
-    _OPENED.extend(uris)
-    return uris
-
-
-async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
-    params = types.ExecuteCommandParams(command=name, arguments=list(arguments))
-    return to_json(await asyncio.wait_for(client.workspace_execute_command_async(params), COMMAND_TIMEOUT))
 
 
 def task_names(backend: Backend) -> list[str]:
@@ -152,7 +119,7 @@ async def test_a_py310_image_is_refused_before_anything_is_uploaded(
 ) -> None:
     mine = platform.python_version()  # the test venv is the notebook's interpreter
     assert not mine.startswith("3.10."), "the test needs a notebook interpreter that is not Python 3.10"
-    add_cell = open_notebook(client)[2]
+    add_cell = open_notebook(client, NOTEBOOK)[2]
 
     with pytest.raises(JsonRpcException) as err:
         await command(client, "flyte.execute", {"uri": add_cell, "entity": "add", "inputs": {"x": 1}})
@@ -178,7 +145,7 @@ async def test_the_local_backend_in_use_runs_the_cell_on_its_own_python(
 ) -> None:
     """``flyte.backend`` = ``"local"``: the same py3.10 image does not matter; the check is the local
     backend's interpreter's Python (recorded in its status), equal to the notebook's: the run succeeds."""
-    add_cell = open_notebook(client)[2]
+    add_cell = open_notebook(client, NOTEBOOK)[2]
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"flyte": configured(backend, backend="local")})
     )

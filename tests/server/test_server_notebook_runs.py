@@ -6,13 +6,11 @@ entity's line — for a task, and for a workflow calling a task of an earlier ce
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_lsp
@@ -23,7 +21,15 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from local_backend import VENV_PYTHON, Backend, start_backend
-from lsp_helpers import make_client, to_json, wait_until
+from lsp_helpers import (
+    NOTEBOOK_CAPABILITIES,
+    command,
+    exec_diagnostics,
+    make_client,
+    open_notebook,
+    to_json,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 
@@ -58,9 +64,7 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
     params = types.InitializeParams(
         capabilities=types.ClientCapabilities(
             window=types.WindowClientCapabilities(work_done_progress=True),
-            notebook_document=types.NotebookDocumentClientCapabilities(
-                synchronization=types.NotebookDocumentSyncClientCapabilities()
-            ),
+            notebook_document=NOTEBOOK_CAPABILITIES,
         ),
         root_uri=WORKSPACE.as_uri(),
         workspace_folders=[types.WorkspaceFolder(uri=WORKSPACE.as_uri(), name="ws")],
@@ -76,54 +80,9 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
     await asyncio.wait_for(lsp_client.shutdown_session(), 30)
 
 
-_OPENED: list[str] = []
-
-
-def open_notebook(client: LanguageClient) -> list[str]:
-    """didOpen the notebook with its cells (once per session); the cell URIs (markdown ones included, by
-    index)."""
-    if _OPENED:
-        return list(_OPENED)
-    nb = json.loads(NOTEBOOK.read_text())
-    uris, cells, docs = [], [], []
-    for i, c in enumerate(nb["cells"]):
-        uri = f"vscode-notebook-cell:{NOTEBOOK}#C{i}"
-        code = c["cell_type"] == "code"
-        uris.append(uri)
-        cells.append(
-            types.NotebookCell(
-                kind=types.NotebookCellKind.Code if code else types.NotebookCellKind.Markup, document=uri
-            )
-        )
-        docs.append(
-            types.TextDocumentItem(
-                uri=uri, language_id="python" if code else "markdown", version=1, text="".join(c["source"])
-            )
-        )
-    client.notebook_document_did_open(
-        types.DidOpenNotebookDocumentParams(
-            notebook_document=types.NotebookDocument(
-                uri=NB_URI, notebook_type="jupyter-notebook", version=1, cells=cells
-            ),
-            cell_text_documents=docs,
-        )
-    )
-    _OPENED.extend(uris)
-    return uris
-
-
-async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
-    params = types.ExecuteCommandParams(command=name, arguments=list(arguments))
-    return to_json(await asyncio.wait_for(client.workspace_execute_command_async(params), COMMAND_TIMEOUT))
-
-
-def exec_diagnostics(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
-    return [d for d in client.diagnostics.get(uri, []) if d.source == "flyte-exec"]
-
-
 @pytest.mark.asyncio
 async def test_execute_from_a_cell_puts_its_status_in_that_cell(client: LanguageClient) -> None:
-    cell_uris = open_notebook(client)
+    cell_uris = open_notebook(client, NOTEBOOK)
     add_cell = cell_uris[2]  # `add` is defined at line 4 of cell 2 (after `!pip list` and the decorator)
 
     registered = await command(client, "flyte.register", {"uri": add_cell, "entity": "add"})
@@ -156,7 +115,7 @@ async def test_execute_from_a_cell_puts_its_status_in_that_cell(client: Language
 
 @pytest.mark.asyncio
 async def test_an_unknown_entity_of_a_notebook_is_invalid_params(client: LanguageClient) -> None:
-    open_notebook(client)
+    open_notebook(client, NOTEBOOK)
     with pytest.raises(Exception, match="no task or workflow named 'missing'"):
         await command(client, "flyte.execute", {"uri": NB_URI, "entity": "missing"})
     # a notebook the client has not opened: not imported as a Python file, a clear error instead
@@ -171,7 +130,7 @@ async def test_a_workflow_run_from_its_cell_puts_its_status_on_its_line(client: 
     """`wf` (cell 4) calls `add`, defined in cell 2: its pickle carries both. Cell 4 also defines `untyped`,
     whose untyped input flytekit refuses when the cell runs (as a kernel would): fixed in the editor
     (notebookDocument/didChange), the workflow runs."""
-    cell_uris = open_notebook(client)
+    cell_uris = open_notebook(client, NOTEBOOK)
     wf_cell = cell_uris[4]  # `def untyped(x)` at line 1; `@workflow` at line 5, `def wf` at line 6
 
     with pytest.raises(JsonRpcException, match="'x' has no type") as info:
