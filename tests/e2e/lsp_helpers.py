@@ -212,6 +212,22 @@ NOTEBOOK_CAPABILITIES = types.NotebookDocumentClientCapabilities(
 )
 
 
+async def start_notebook_session(
+    client: LanguageClient, root: Path, init_options: dict[str, Any]
+) -> types.InitializeResult:
+    """``initialize`` as a notebook editor does (notebook sync, work-done progress) in ``root``."""
+    params = types.InitializeParams(
+        capabilities=types.ClientCapabilities(
+            window=types.WindowClientCapabilities(work_done_progress=True),
+            notebook_document=NOTEBOOK_CAPABILITIES,
+        ),
+        root_uri=uri(root),
+        workspace_folders=[types.WorkspaceFolder(uri=uri(root), name=root.name)],
+        initialization_options=init_options,
+    )
+    return await asyncio.wait_for(client.initialize_session(params), 30)
+
+
 def open_notebook(client: LanguageClient, path: Path) -> list[str]:
     """``notebookDocument/didOpen`` of the ``.ipynb`` at ``path`` with all its cells, once per client (a
     second call answers the same); the cell URIs by cell index, markdown cells included."""

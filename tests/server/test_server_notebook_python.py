@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from local_backend import VENV_PYTHON, Backend, start_backend
 from lsp_helpers import (
-    NOTEBOOK_CAPABILITIES,
     command,
     logged,
     make_client,
     open_notebook,
+    start_notebook_session,
     to_json,
     wait_until,
 )
@@ -86,15 +86,7 @@ def configured(local: Backend, **extra: Any) -> dict[str, Any]:
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
     backend: Backend = request.getfixturevalue("backend")
-    params = types.InitializeParams(
-        capabilities=types.ClientCapabilities(
-            notebook_document=NOTEBOOK_CAPABILITIES,
-        ),
-        root_uri=WORKSPACE.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=WORKSPACE.as_uri(), name="ws")],
-        initialization_options=configured(backend),
-    )
-    await asyncio.wait_for(lsp_client.initialize_session(params), 30)
+    await start_notebook_session(lsp_client, WORKSPACE, configured(backend))
     yield
     await asyncio.wait_for(lsp_client.shutdown_session(), 30)
 

@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from local_backend import VENV_PYTHON, Backend, start_backend
 from lsp_helpers import (
-    NOTEBOOK_CAPABILITIES,
     command,
     exec_diagnostics,
     make_client,
     open_notebook,
+    start_notebook_session,
     to_json,
     wait_until,
 )
@@ -61,21 +61,16 @@ def backend(tmp_path_factory: pytest.TempPathFactory):
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
     backend: Backend = request.getfixturevalue("backend")
-    params = types.InitializeParams(
-        capabilities=types.ClientCapabilities(
-            window=types.WindowClientCapabilities(work_done_progress=True),
-            notebook_document=NOTEBOOK_CAPABILITIES,
-        ),
-        root_uri=WORKSPACE.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=WORKSPACE.as_uri(), name="ws")],
-        initialization_options={
+    await start_notebook_session(
+        lsp_client,
+        WORKSPACE,
+        {
             "endpoint": f"127.0.0.1:{backend.port}",
             "insecure": True,
             "pythonPath": VENV_PYTHON,
             "local": {"autoStart": False},
         },
     )
-    await asyncio.wait_for(lsp_client.initialize_session(params), 30)
     yield
     await asyncio.wait_for(lsp_client.shutdown_session(), 30)
 
