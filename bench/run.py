@@ -8,7 +8,8 @@ start-up), in the same run; the remote client against flytekit's FlyteRemote (be
 the console's execution page of a 500-node execution against MessageToJson of its node executions
 (bench/console_render.py);
 click → execution created against ``pyflyte run --remote``, and the RPCs of tracking executions
-(bench/run_click.py).
+(bench/run_click.py); Run from a notebook cell against flytekit's interactive mode in a warm IPython shell,
+and notebook sync against the same code as one file (bench/notebook_click.py).
 Results go to docs/performance.md and bench/results/<timestamp>.json.
 Every wait has a deadline; a section that fails is reported as an error and the others still run.
 """
@@ -36,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import console_render  # noqa: E402
 import local_chain  # noqa: E402
+import notebook_click  # noqa: E402
 import remote_client  # noqa: E402
 import run_click  # noqa: E402
 from edits import MirroredDocument, mistake_toggles, typing_edits  # noqa: E402
@@ -54,9 +56,9 @@ DIAGNOSTIC_EDITS = 24  # each waits for a debounced lint pass of the whole modul
 PACE = 0.1
 PAUSE = 0.5
 BURST = 5
-SECTIONS = ["startup", "edits", "indexing", "local", "remote", "click", "console"]
+SECTIONS = ["startup", "edits", "indexing", "local", "remote", "click", "console", "notebook"]
 # sections that write their own part of docs/performance.md
-OWN_SECTIONS = {"local", "remote", "click", "console"}
+OWN_SECTIONS = {"local", "remote", "click", "console", "notebook"}
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -430,6 +432,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await section(results, "run_click", lambda: click(args))
     if "console" in only:
         await section(results, "console_render", lambda: console(args))
+    if "notebook" in only:
+        await section(results, "notebook", lambda: notebook(args))
     return results
 
 
@@ -455,6 +459,15 @@ async def click(args: argparse.Namespace) -> dict[str, Any]:
     try:
         return await run_click.run_async(
             args.click_warm, args.click_changed, args.click_peer, args.click_track
+        )
+    except Exception as exc:  # grpc errors, timeouts...: this section fails, the others' results are kept
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def notebook(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return await notebook_click.run_async(
+            args.notebook_warm, args.notebook_changed, args.notebook_edits, args.notebook_toggles
         )
     except Exception as exc:  # grpc errors, timeouts...: this section fails, the others' results are kept
         raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
@@ -489,6 +502,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--click-peer", type=int, default=7, help="`pyflyte run --remote` runs (default 7)")
     p.add_argument("--click-track", type=int, default=50, help="executions tracked (default 50)")
     p.add_argument("--console-runs", type=int, default=20, help="fetches of each console page (default 20)")
+    p.add_argument("--notebook-warm", type=int, default=7, help="notebook clicks per side, warm (default 7)")
+    p.add_argument(
+        "--notebook-changed", type=int, default=5, help="notebook clicks per side after an edit (5)"
+    )
+    p.add_argument(
+        "--notebook-edits", type=int, default=40, help="edits per kind, notebook sync (default 40)"
+    )
+    p.add_argument("--notebook-toggles", type=int, default=20, help="diagnostics edits per kind (default 20)")
     p.add_argument("--no-peer", action="store_true", help="skip jedi-language-server")
     p.add_argument("--no-write", action="store_true", help="print only; do not write docs/performance.md")
     args = p.parse_args(argv)
@@ -521,9 +542,12 @@ def main(argv: list[str] | None = None) -> int:
     if "console_render" in results and not args.no_write and (doc is not None or only_own):
         # its own section
         console_render.update_doc(REPO / "docs" / "performance.md", results["console_render"])
+    if "notebook" in results and not args.no_write and (doc is not None or only_own):
+        notebook_click.update_doc(REPO / "docs" / "performance.md", results["notebook"])  # its own section
     verdicts += remote_client.verdicts(results.get("remote_client") or {})
     verdicts += console_render.verdicts(results.get("console_render") or {})
     verdicts += run_click.verdicts(results.get("run_click") or {})
+    verdicts += notebook_click.verdicts(results.get("notebook") or {})
     chain = results.get("local_chain") or {}
     if "pool" in chain:
         overhead, target = chain["pool"]["per_task_overhead_ms"], local_chain.TARGET_MS
