@@ -57,6 +57,8 @@ class FlyteLanguageServer(LanguageServer):
         self.documents = DocumentStore()
         self.index = WorkspaceIndex()
         self.diagnostics = DiagnosticStore()
+        # What was last published per notebook cell (URI key): a pass republishes only the cells it changed.
+        self.cell_diagnostics: dict[str, list[types.Diagnostic]] = {}
         self.codec = Codec(UTF16)
         self.loop: asyncio.AbstractEventLoop | None = None
         # Lint passes run in a worker process (a pass of a large file would hold the GIL for hundreds of

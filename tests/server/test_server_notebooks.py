@@ -203,12 +203,14 @@ async def test_notebook_sync(client: LanguageClient) -> None:
     )
     assert hover is not None and hover.range is not None and hover.range.start.line == 4
 
-    # Edit cell 4: type the input; its diagnostic goes away.
+    # Edit cell 4: type the input; its diagnostic goes away. Only cell 4 is published again: the other cells'
+    # diagnostics did not change (cells 0 and 2 never had any, so they were never published).
     count4 = publish_count(client, c4)
     edit_cell(client, 2, c4, 1, (12, 13), "x: int")
     await wait_until(
         lambda: publish_count(client, c4) > count4 and not client.diagnostics[c4], "cell 4 cleared"
     )
+    assert (publish_count(client, c0), publish_count(client, c2)) == (0, 0)
 
     # Add a cell at the top with a task whose input is untyped: the finding lands in the new cell, line 1,
     # and cell 2's lens moves with nothing (cell lines are the cell's own).

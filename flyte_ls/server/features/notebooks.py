@@ -17,7 +17,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from flyte_ls.server.documents import CellSpan, shown_analysis
+from flyte_ls.server.documents import CellSpan, shown_analysis, uri_key
 from flyte_ls.server.remap import with_range
 from flyte_ls.server.server import FlyteLanguageServer
 from flyte_ls.worker.ipython import code_lines
@@ -93,10 +93,29 @@ def split_diagnostics(
 
 
 def publish(server: FlyteLanguageServer, notebook_uri: str, spans: list[CellSpan]) -> None:
+    """Publish the notebook's diagnostics per cell — only to the cells whose diagnostics changed since the
+    last publish (a pass over a 100-cell notebook usually changes one cell; the client keeps the others)."""
+    sent = server.cell_diagnostics
     for uri, diagnostics in split_diagnostics(spans, server.diagnostics.merged(notebook_uri)):
+        key = uri_key(uri)
+        if sent.get(key, []) == diagnostics:
+            continue
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
         )
+        if diagnostics:
+            sent[key] = diagnostics
+        else:
+            sent.pop(key, None)
+
+
+def _clear(server: FlyteLanguageServer, spans: Iterable[CellSpan]) -> None:
+    """Cells that are gone (removed, or their notebook closed): cleared in the client, forgotten here."""
+    for span in spans:
+        if server.cell_diagnostics.pop(uri_key(span.uri), None) is not None:
+            server.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=span.uri, diagnostics=[])
+            )
 
 
 @dataclass(frozen=True)
@@ -152,8 +171,7 @@ def sync(server: FlyteLanguageServer, notebook_uri: str, version: int | None, op
         if changed is None:
             return
         server.emit(server.on_change, changed)
-    for span in gone:  # a removed cell keeps no diagnostics
-        server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=span.uri, diagnostics=[]))
+    _clear(server, gone)  # a removed cell keeps no diagnostics
 
 
 def setup(server: FlyteLanguageServer) -> None:
@@ -182,4 +200,4 @@ def setup(server: FlyteLanguageServer) -> None:
             ls.emit(
                 ls.on_close, doc
             )  # the diagnostics feature publishes [] per cell (the spans are still known)
-        ls.documents.drop_cells(uri)
+        _clear(ls, ls.documents.drop_cells(uri))
