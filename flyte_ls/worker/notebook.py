@@ -78,6 +78,7 @@ def serialize_notebook(params: dict[str, Any]) -> dict[str, Any]:
     _pretend_kernel()
     if params.get("cwd"):
         _enter(str(params["cwd"]))
+    before = set(sys.modules)  # the worker's own (flytekit...): the cells' imports are the others
     namespace = _run_cells(cells[: up_to + 1])
     if name not in namespace:
         raise RequestError(ENTITY_ERROR, "entity", f"cells 0..{up_to} define no {name!r}")
@@ -91,7 +92,7 @@ def serialize_notebook(params: dict[str, Any]) -> dict[str, Any]:
         )
     pickled = _pickled_entity(entity, flytekit_models)
     if params.get("cwd"):
-        _pickle_by_value_under(str(params["cwd"]))
+        _pickle_by_value_under(str(params["cwd"]), [m for m in sys.modules if m not in before])
     seed = hashlib.sha256("\0".join(cells[: up_to + 1]).encode()).digest()
     pickle = _write_pickle(pickled, params.get("outDir"), name, seed)
     try:
@@ -194,27 +195,30 @@ def _run_cells(cells: list[str]) -> dict[str, Any]:
     return module.__dict__
 
 
-def _pickle_by_value_under(folder: str) -> None:
-    """Have cloudpickle carry by value the modules the cells imported from the notebook's folder (a
-    ``helpers.py`` next to the notebook), as it does for the cells' own code.
+def _pickle_by_value_under(folder: str, imported: list[str]) -> None:
+    """Have cloudpickle carry by value the modules the cells imported (``imported``: new in ``sys.modules``
+    since the cells started) from the notebook's folder (a ``helpers.py`` next to the notebook), as it does
+    for the cells' own code.
 
     flytekit's interactive mode pickles them by reference, so a task defined or used there fails where it
     runs, which has the pickle but not the module (``ModuleNotFoundError: helpers``). Installed packages
-    (site-packages, the interpreter's own) stay by reference: the image has them."""
+    (site-packages, the interpreter's own) stay by reference: the image has them. Only the new modules are
+    looked at, through their ``__dict__`` (a lazy module's ``__getattr__`` would import it)."""
     import cloudpickle
 
     root = os.path.realpath(folder) + os.sep
     installed = tuple(
         os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix} if p
     )
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not file or name == "__main__":
+    for name in imported:
+        module = sys.modules.get(name)
+        file = vars(module).get("__file__") if isinstance(module, types.ModuleType) else None
+        if not isinstance(file, str) or name == "__main__":
             continue
         path = os.path.realpath(file)
-        parts = path.split(os.sep)
         if not path.startswith(root) or path.startswith(installed):
             continue
+        parts = path.split(os.sep)
         if "site-packages" in parts or "dist-packages" in parts:
             continue
         try:
