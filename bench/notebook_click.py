@@ -573,8 +573,8 @@ def _sync_lines(sync: dict[str, Any]) -> list[str]:
         "remove and restore a task input's annotation, each waited for until its diagnostics show the new "
         "state (a notebook's are published per cell URI without a version, so the wait is on the edited "
         "cell's content; the file's carry the version). On every notebook change the server rebuilds the "
-        "whole module text from all cells and analyses it as a new text; a lint pass publishes every "
-        "cell's diagnostics (empty lists included, so stale ones clear).",
+        "whole module text from all cells and analyses it as a new text; a lint pass publishes only the "
+        "cells whose diagnostics changed (a removed cell, or a closed notebook's, is cleared).",
         "",
     ]
 
