@@ -242,7 +242,7 @@ class ExecutionsFeature:
         notebook = self.server.documents.cells_of(entity[0]) is not None
         for frame in reversed(await self.workspace_frames(v, keep_dynamic=notebook)):
             if failures.is_dynamic(frame.file):
-                line = self.cell_frame_place(frame, entity)
+                line = await self.cell_frame_place(frame, entity)
                 if line is not None:
                     return frame, line
             elif self._in_workspace(frame.file):
@@ -270,17 +270,18 @@ class ExecutionsFeature:
 
         return [Frame(f.file, f.line, f.name) for f in await self.server.in_thread(None, mapped)]
 
-    def cell_frame_place(self, frame: Frame, entity: Located) -> Located | None:
+    async def cell_frame_place(self, frame: Frame, entity: Located) -> Located | None:
         """A ``<dynamic-code>`` frame's line in the notebook of ``entity`` (its module's URI and range): in
         the cell that defines the frame's function, among the cells up to the entity's (the ones run before
-        it was pickled); in module lines, like every range of the notebook."""
+        it was pickled); in module lines, like every range of the notebook. Parsed in a thread."""
         doc = self.server.documents.get(entity[0])
         spans = self.server.documents.cells_of(entity[0])
         if doc is None or not spans:
             return None
         up_to = next((i for i, s in enumerate(spans) if s.holds(entity[1].start.line)), len(spans) - 1)
         code = ["\n".join(notebooks.cell_code(s.source)) for s in spans]
-        found = failures.place_in_cells(failures.Frame(frame.file, frame.line, frame.name), code, up_to)
+        raw = failures.Frame(frame.file, frame.line, frame.name)
+        found = await self.server.in_thread(None, failures.place_in_cells, raw, code, up_to)
         if found is None:
             return None
         index, line = found
