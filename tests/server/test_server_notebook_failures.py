@@ -48,13 +48,11 @@ pytestmark = [pytest.mark.flytekit, pytest.mark.timeout(300)]
 CACHE = Path(tempfile.mkdtemp(prefix="flyte-ls-nbfail-cache-"))
 WORKSPACE = Path(tempfile.mkdtemp(prefix="flyte-ls-nbfail-ws-"))
 NOTEBOOK = WORKSPACE / "failures.ipynb"
-NB_URI = NOTEBOOK.as_uri()
 CONFIG = ClientServerConfig(
     server_command=[sys.executable, "-m", "flyte_ls", "serve", "-v"],
     client_factory=make_client,
     server_env={**os.environ, "XDG_CACHE_HOME": str(CACHE)},
 )
-COMMAND_TIMEOUT = 180.0
 RUN_DEADLINE = 180.0
 WAIT_S = 30.0
 

@@ -47,14 +47,12 @@ CACHE = Path(tempfile.mkdtemp(prefix="flyte-ls-nbpy-cache-"))
 LOCAL_DIR = CACHE / "flyte-ls" / "local"  # the server's local backend dir (XDG_CACHE_HOME=CACHE)
 WORKSPACE = Path(tempfile.mkdtemp(prefix="flyte-ls-nbpy-ws-"))
 NOTEBOOK = WORKSPACE / "flows.ipynb"
-NB_URI = NOTEBOOK.as_uri()
 PY310_IMAGE = "cr.flyte.org/flyteorg/flytekit:py3.10-1.16.0"
 CONFIG = ClientServerConfig(
     server_command=[sys.executable, "-m", "flyte_ls", "serve", "-v"],
     client_factory=make_client,
     server_env={**os.environ, "XDG_CACHE_HOME": str(CACHE)},
 )
-COMMAND_TIMEOUT = 180.0
 RUN_DEADLINE = 180.0
 
 

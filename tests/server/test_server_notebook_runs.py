@@ -42,7 +42,6 @@ CONFIG = ClientServerConfig(
     client_factory=make_client,
     server_env={**os.environ, "XDG_CACHE_HOME": str(CACHE)},
 )
-COMMAND_TIMEOUT = 180.0
 RUN_DEADLINE = 180.0
 
 

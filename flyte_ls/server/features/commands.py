@@ -41,6 +41,7 @@ from flyte_ls.server.server import FlyteLanguageServer
 
 if TYPE_CHECKING:
     from flyte_ls.run.registration import Registration
+    from flyte_ls.run.worker_client import WorkerError
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ async def _serialize_notebook(runs: RunService, target: EntityTarget) -> Any:
         raise
 
 
-def _failed_cell(err: Any, cells: NotebookCells) -> Any:
+def _failed_cell(err: WorkerError, cells: NotebookCells) -> WorkerError:
     """The worker's "running cell N failed" in the user's terms: which code cell (counted from 1, with its
     first line, since editors show no cell numbers) and its line; the frame names the cell's URI."""
     from flyte_ls.run.worker_client import Frame, WorkerError
